@@ -1,0 +1,269 @@
+"""Apache Kafka bus on confluent-kafka (librdkafka).
+
+Producer: acks=all + idempotence, so a confirmed publish is on every in-sync replica exactly once per
+produce call; delivery reports arrive on a poll thread and resolve asyncio futures — nothing flushes
+synchronously on the event loop. Consumer: auto-commit off; the caller commits after it handled a message
+(at-least-once). Each consumer lives on its own single thread because librdkafka consumers are not
+safe to call from several threads at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from babelstream.bus.base import BusError, Message, PublishFailed
+from babelstream.bus.settings import BusSettings
+from babelstream.contracts import limits
+from babelstream.contracts.topics import ALL_TOPICS
+
+log = logging.getLogger(__name__)
+
+_HEALTH_INTERVAL_SECONDS = 2.0
+# A message a consumer fetches may be a whole 2 MiB event; fetch sizes must admit it.
+_FETCH_BYTES = limits.MAX_MESSAGE_BYTES + 1024 * 1024
+
+
+class KafkaSubscription:
+    def __init__(self, consumer: Consumer, executor: ThreadPoolExecutor):
+        self._consumer = consumer
+        self._executor = executor
+        self._pending: list[Message] = []
+        self.assigned = threading.Event()
+        self._closed = False
+
+    async def _run(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _poll(self, timeout: float) -> Message | None:
+        raw = self._consumer.poll(timeout)
+        if raw is None:
+            return None
+        error = raw.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                log.warning("consumer error: %s", error)
+            return None
+        return Message(raw.topic(), raw.partition(), raw.offset(), raw.key(), raw.value() or b"")
+
+    async def wait_assigned(self, timeout_seconds: float) -> None:
+        deadline = time.monotonic() + timeout_seconds
+        while not self.assigned.is_set() and time.monotonic() < deadline:
+            message = await self._run(self._poll, 0.2)
+            if message is not None:
+                self._pending.append(message)
+        if not self.assigned.is_set():
+            raise BusError(f"no partitions assigned within {timeout_seconds:.0f} s")
+
+    async def next(self, timeout_seconds: float | None = None) -> Message | None:
+        if self._pending:
+            return self._pending.pop(0)
+        deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+        while not self._closed:
+            step = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
+            message = await self._run(self._poll, step)
+            if message is not None:
+                return message
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+        return None
+
+    async def commit(self, message: Message) -> None:
+        position = [TopicPartition(message.topic, message.partition, message.offset + 1)]
+        try:
+            await self._run(lambda: self._consumer.commit(offsets=position, asynchronous=False))
+        except KafkaException as error:
+            # The partition moved to another member (rebalance): it will redeliver; that is at-least-once.
+            log.warning("commit of %s[%d]@%d failed: %s", message.topic, message.partition, message.offset, error)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._run(self._consumer.close)
+        self._executor.shutdown(wait=False)
+
+
+class KafkaBus:
+    def __init__(self, settings: BusSettings, client_id: str = "babelstream"):
+        self._settings = settings
+        self._client_id = client_id
+        self._producer: Producer | None = None
+        self._poller: threading.Thread | None = None
+        self._running = False
+        self._ready = False
+        self._health_task: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _common(self) -> dict:
+        return {
+            "bootstrap.servers": self._settings.kafka_bootstrap_servers,
+            "client.id": self._client_id,
+            "log.connection.close": False,
+            "error_cb": self._on_client_error,
+        }
+
+    def _on_client_error(self, error: KafkaError) -> None:
+        if error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+            self._ready = False
+        log.debug("kafka client error: %s", error)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self._wait_for_broker()
+        await asyncio.to_thread(self._ensure_topics)
+        self._producer = Producer(
+            {
+                **self._common(),
+                "acks": "all",
+                "enable.idempotence": True,
+                "message.max.bytes": limits.MAX_MESSAGE_BYTES,
+                "delivery.timeout.ms": self._settings.kafka_delivery_timeout_ms,
+                "request.timeout.ms": min(5000, self._settings.kafka_delivery_timeout_ms),
+                # 1 ms of batching: several hops per utterance, so each hop's linger adds up in latency.
+                "linger.ms": 1,
+            }
+        )
+        self._running = True
+        self._poller = threading.Thread(target=self._poll_deliveries, name="kafka-delivery", daemon=True)
+        self._poller.start()
+        self._ready = True
+        self._health_task = asyncio.create_task(self._watch_health())
+
+    async def _wait_for_broker(self) -> None:
+        deadline = time.monotonic() + self._settings.kafka_startup_timeout_seconds
+        delay = 0.25
+        admin = AdminClient(self._common())
+        while True:
+            try:
+                await asyncio.to_thread(admin.list_topics, timeout=min(5.0, max(1.0, delay * 2)))
+                return
+            except KafkaException as error:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise BusError(
+                        f"Kafka at {self._settings.kafka_bootstrap_servers} did not answer within "
+                        f"{self._settings.kafka_startup_timeout_seconds:.0f} s ({error}). Start it with "
+                        "`scripts/kafka.sh start` or set KAFKA_BOOTSTRAP_SERVERS."
+                    ) from error
+                log.info("waiting for Kafka at %s (%s)", self._settings.kafka_bootstrap_servers, error)
+                # Full jitter: many processes restarting together do not hammer the broker in step.
+                await asyncio.sleep(min(remaining, random.uniform(0, delay)))
+                delay = min(delay * 2, 5.0)
+
+    def _ensure_topics(self) -> None:
+        admin = AdminClient(self._common())
+        wanted = [
+            NewTopic(
+                topic,
+                num_partitions=self._settings.kafka_topic_partitions,
+                replication_factor=self._settings.kafka_replication_factor,
+                config={"max.message.bytes": str(limits.MAX_MESSAGE_BYTES)},
+            )
+            for topic in ALL_TOPICS
+        ]
+        for topic, future in admin.create_topics(wanted, request_timeout=15).items():
+            try:
+                future.result()
+            except KafkaException as error:
+                if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise BusError(f"could not create topic {topic}: {error}") from error
+
+    def _poll_deliveries(self) -> None:
+        while self._running:
+            self._producer.poll(0.05)
+
+    async def _watch_health(self) -> None:
+        admin = AdminClient(self._common())
+        while self._running:
+            try:
+                await asyncio.to_thread(admin.list_topics, timeout=_HEALTH_INTERVAL_SECONDS)
+                self._ready = True
+            except KafkaException:
+                self._ready = False
+            await asyncio.sleep(_HEALTH_INTERVAL_SECONDS)
+
+    def is_ready(self) -> bool:
+        return self._ready
+
+    async def stop(self) -> None:
+        if self._health_task:
+            self._health_task.cancel()
+        if self._producer is not None:
+            # Bounded: give in-flight deliveries a chance, off the loop.
+            await asyncio.to_thread(self._producer.flush, 5.0)
+        self._running = False
+        if self._poller:
+            self._poller.join(timeout=1)
+
+    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+        if self._producer is None:
+            raise PublishFailed(topic, "bus not started")
+        loop = asyncio.get_running_loop()
+        delivered = loop.create_future()
+
+        def on_delivery(error, _message) -> None:
+            if error is None:
+                loop.call_soon_threadsafe(_resolve, delivered, None)
+            else:
+                loop.call_soon_threadsafe(_resolve, delivered, PublishFailed(topic, str(error)))
+
+        for _ in range(50):
+            try:
+                self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                break
+            except BufferError:
+                await asyncio.sleep(0.02)  # local queue full: let the poll thread drain it
+            except KafkaException as error:
+                raise PublishFailed(topic, str(error)) from error
+        else:
+            raise PublishFailed(topic, "producer queue stayed full")
+        await delivered
+
+    async def subscribe(self, topics: list[str], group: str, *, from_latest: bool = False) -> KafkaSubscription:
+        consumer = Consumer(
+            {
+                **self._common(),
+                "group.id": group,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "latest" if from_latest else "earliest",
+                "session.timeout.ms": self._settings.kafka_session_timeout_ms,
+                "heartbeat.interval.ms": max(500, self._settings.kafka_session_timeout_ms // 5),
+                "fetch.max.bytes": _FETCH_BYTES,
+                "max.partition.fetch.bytes": _FETCH_BYTES,
+                "fetch.wait.max.ms": 10,
+            }
+        )
+        subscription = KafkaSubscription(consumer, ThreadPoolExecutor(1, thread_name_prefix=f"kafka-{group}"))
+
+        def on_assign(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+            if from_latest:
+                # Pin the start to the current end now, not at the first fetch, so nothing published
+                # after subscribe() returns can be skipped.
+                committed = consumer.committed(partitions, timeout=10)
+                for partition in committed:
+                    if partition.offset < 0:
+                        _, high = consumer.get_watermark_offsets(partition, timeout=10)
+                        partition.offset = high if high >= 0 else OFFSET_END
+                consumer.assign(committed)
+            subscription.assigned.set()
+
+        consumer.subscribe(list(topics), on_assign=on_assign)
+        await subscription.wait_assigned(timeout_seconds=30)
+        return subscription
+
+
+def _resolve(future: asyncio.Future, error: Exception | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)

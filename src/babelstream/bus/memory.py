@@ -1,0 +1,151 @@
+"""In-memory bus for the embedded mode: topics as logs, consumer groups with committed offsets, one process.
+
+Same guarantees as the Kafka bus within a process: a group sees every message once it is subscribed,
+messages handed out but not committed are handed out again when their subscriber closes (at-least-once).
+A topic's log is trimmed below the lowest offset every group has committed; with no group at all it keeps
+at most `retain_bytes`, like a broker's retention, so an unconsumed topic cannot grow without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from babelstream.bus.base import Message
+
+
+class _Topic:
+    def __init__(self, name: str):
+        self.name = name
+        self.log: deque[Message] = deque()
+        self.base_offset = 0  # offset of log[0]
+        self.end_offset = 0  # offset the next message gets
+        self.bytes = 0
+        self.waiters: set[asyncio.Event] = set()
+
+    def append(self, key: bytes | None, value: bytes) -> Message:
+        message = Message(self.name, 0, self.end_offset, key, value)
+        self.log.append(message)
+        self.end_offset += 1
+        self.bytes += len(value)
+        for waiter in self.waiters:
+            waiter.set()
+        return message
+
+    def get(self, offset: int) -> Message | None:
+        if offset < self.base_offset:
+            offset = self.base_offset  # trimmed away: like Kafka's auto.offset.reset=earliest
+        index = offset - self.base_offset
+        return self.log[index] if index < len(self.log) else None
+
+    def trim_below(self, offset: int) -> None:
+        while self.log and self.base_offset < offset:
+            self.bytes -= len(self.log.popleft().value)
+            self.base_offset += 1
+
+    def trim_to_bytes(self, budget: int) -> None:
+        while self.log and self.bytes > budget:
+            self.trim_below(self.base_offset + 1)
+
+
+class _Group:
+    def __init__(self, name: str):
+        self.name = name
+        self.committed: dict[str, int] = {}  # topic -> next offset to consume
+        self.position: dict[str, int] = {}  # topic -> next offset to hand out
+
+
+class MemorySubscription:
+    def __init__(self, bus: MemoryBus, topics: list[_Topic], group: _Group):
+        self._bus = bus
+        self._topics = topics
+        self._group = group
+        self._wake = asyncio.Event()
+        self._next_topic = 0
+        self._closed = False
+        for topic in topics:
+            topic.waiters.add(self._wake)
+
+    def _take(self) -> Message | None:
+        for i in range(len(self._topics)):
+            topic = self._topics[(self._next_topic + i) % len(self._topics)]
+            message = topic.get(self._group.position[topic.name])
+            if message is not None:
+                self._group.position[topic.name] = message.offset + 1
+                self._next_topic = (self._next_topic + i + 1) % len(self._topics)
+                return message
+        return None
+
+    async def next(self, timeout_seconds: float | None = None) -> Message | None:
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_seconds is None else loop.time() + timeout_seconds
+        while not self._closed:
+            self._wake.clear()
+            message = self._take()
+            if message is not None:
+                return message
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                return None
+            try:
+                await asyncio.wait_for(self._wake.wait(), remaining)
+            except TimeoutError:
+                return None
+        return None
+
+    async def commit(self, message: Message) -> None:
+        committed = self._group.committed
+        committed[message.topic] = max(committed.get(message.topic, 0), message.offset + 1)
+        self._bus._trim(message.topic)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        for topic in self._topics:
+            topic.waiters.discard(self._wake)
+            # Handed out but never committed: the next member of the group gets it again.
+            self._group.position[topic.name] = self._group.committed.get(topic.name, topic.base_offset)
+
+
+class MemoryBus:
+    def __init__(self, retain_bytes: int = 64 * 1024 * 1024):
+        self._topics: dict[str, _Topic] = {}
+        self._groups: dict[str, _Group] = {}
+        self._retain_bytes = retain_bytes
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def is_ready(self) -> bool:
+        return True
+
+    def _topic(self, name: str) -> _Topic:
+        if name not in self._topics:
+            self._topics[name] = _Topic(name)
+        return self._topics[name]
+
+    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+        self._topic(topic).append(key, value)
+        self._trim(topic)
+
+    async def subscribe(self, topics: list[str], group: str, *, from_latest: bool = False) -> MemorySubscription:
+        state = self._groups.setdefault(group, _Group(group))
+        for name in topics:
+            topic = self._topic(name)
+            if name not in state.committed:
+                state.committed[name] = topic.end_offset if from_latest else topic.base_offset
+            state.position.setdefault(name, state.committed[name])
+        return MemorySubscription(self, [self._topic(name) for name in topics], state)
+
+    def _trim(self, name: str) -> None:
+        topic = self._topics[name]
+        offsets = [g.committed[name] for g in self._groups.values() if name in g.committed]
+        if offsets:
+            topic.trim_below(min(offsets))
+        else:
+            topic.trim_to_bytes(self._retain_bytes)

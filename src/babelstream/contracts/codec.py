@@ -1,0 +1,176 @@
+"""Event <-> bytes.
+
+Two wire formats, chosen by whether a schema registry is configured:
+- no registry: Avro single-object encoding (0xC3 0x01, 8-byte CRC-64-AVRO fingerprint, body) — self-describing,
+  any Avro library that knows our schemas can read it;
+- SCHEMA_REGISTRY_URL set: Confluent wire format (0x00, 4-byte big-endian schema id, body), subjects
+  `<topic>-value`, so any Confluent-compatible consumer can read it.
+Both refuse an oversize payload or message before anything is sent.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import fields
+from typing import Any, Protocol
+
+from fastavro import schemaless_reader, schemaless_writer
+
+from babelstream.contracts import limits
+from babelstream.contracts.errors import EventTooLarge, MalformedEvent, PayloadTooLarge
+from babelstream.contracts.events import PAYLOAD_TYPES, Event, SessionOptions, StageTiming
+from babelstream.contracts.registry import SchemaRegistryClient
+from babelstream.contracts.schemas import EventSchema, event_schemas, schema_by_fingerprint
+
+SINGLE_OBJECT_MAGIC = b"\xc3\x01"
+CONFLUENT_MAGIC = 0
+
+
+class EventCodec(Protocol):
+    def encode(self, event: Event, topic: str) -> bytes: ...
+
+    def decode(self, data: bytes) -> Event: ...
+
+
+def to_record(event: Event) -> dict[str, Any]:
+    payload = {f.name: getattr(event.payload, f.name) for f in fields(event.payload)}
+    options = payload.get("options")
+    if isinstance(options, SessionOptions):
+        payload["options"] = {
+            "source_language": options.source_language,
+            "target_languages": list(options.target_languages),
+            "synthesize": options.synthesize,
+            "reply_to": options.reply_to,
+        }
+    return {
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        "correlation_id": event.correlation_id,
+        "timestamp": event.timestamp,
+        "source_service": event.source_service,
+        "timings": [
+            {"stage": t.stage, "service": t.service, "started_at": t.started_at, "finished_at": t.finished_at}
+            for t in event.timings
+        ],
+        "payload": payload,
+    }
+
+
+def from_record(record: dict[str, Any]) -> Event:
+    payload_type = PAYLOAD_TYPES.get(record["event_type"])
+    if payload_type is None:
+        raise MalformedEvent(f"unknown event_type {record['event_type']!r}")
+    payload = dict(record["payload"])
+    if "options" in payload:
+        options = payload["options"]
+        payload["options"] = SessionOptions(
+            source_language=options["source_language"],
+            target_languages=tuple(options["target_languages"]),
+            synthesize=options["synthesize"],
+            reply_to=options["reply_to"],
+        )
+    return Event(
+        payload=payload_type(**payload),
+        correlation_id=record["correlation_id"],
+        source_service=record["source_service"],
+        event_id=record["event_id"],
+        timestamp=record["timestamp"],
+        timings=tuple(StageTiming(**t) for t in record["timings"]),
+    )
+
+
+def check_payload_size(event: Event) -> None:
+    audio = getattr(event.payload, "audio_bytes", None)
+    if audio is not None and len(audio) > limits.MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(len(audio), limits.MAX_PAYLOAD_BYTES)
+
+
+def check_message_size(value: bytes, key: bytes | None = None) -> None:
+    size = len(value) + (len(key) if key else 0) + limits.RECORD_OVERHEAD_BYTES
+    if size > limits.MAX_MESSAGE_BYTES:
+        raise EventTooLarge(size, limits.MAX_MESSAGE_BYTES)
+
+
+def _write_body(schema: EventSchema, event: Event) -> bytes:
+    buffer = io.BytesIO()
+    schemaless_writer(buffer, schema.parsed, to_record(event))
+    return buffer.getvalue()
+
+
+def _schema_for(event: Event) -> EventSchema:
+    return event_schemas()[event.event_type]
+
+
+class SingleObjectCodec:
+    """Avro single-object encoding: the fingerprint names the writer schema, no registry needed."""
+
+    def encode(self, event: Event, topic: str) -> bytes:
+        check_payload_size(event)
+        schema = _schema_for(event)
+        value = SINGLE_OBJECT_MAGIC + schema.fingerprint + _write_body(schema, event)
+        check_message_size(value)
+        return value
+
+    def decode(self, data: bytes) -> Event:
+        if len(data) < 10 or data[:2] != SINGLE_OBJECT_MAGIC:
+            raise MalformedEvent("not Avro single-object encoded (missing 0xC3 0x01 header)")
+        schema = schema_by_fingerprint().get(bytes(data[2:10]))
+        if schema is None:
+            raise MalformedEvent(f"unknown schema fingerprint {bytes(data[2:10]).hex()}")
+        return _read(io.BytesIO(data[10:]), schema.parsed, None)
+
+
+class ConfluentCodec:
+    """Confluent wire format. Schemas are registered under `<topic>-value` with BACKWARD compatibility."""
+
+    def __init__(self, registry: SchemaRegistryClient):
+        self._registry = registry
+        self._ids: dict[tuple[str, str], int] = {}
+
+    def prepare(self, topics_by_event_type: dict[str, str]) -> None:
+        """Register every schema up front so encode never blocks on HTTP in a hot path."""
+        for event_type, topic in topics_by_event_type.items():
+            self._schema_id(event_schemas()[event_type], topic)
+
+    def _schema_id(self, schema: EventSchema, topic: str) -> int:
+        key = (schema.event_type, topic)
+        if key not in self._ids:
+            self._ids[key] = self._registry.register(f"{topic}-value", schema.json, compatibility="BACKWARD")
+        return self._ids[key]
+
+    def encode(self, event: Event, topic: str) -> bytes:
+        check_payload_size(event)
+        schema = _schema_for(event)
+        header = struct.pack(">bI", CONFLUENT_MAGIC, self._schema_id(schema, topic))
+        value = header + _write_body(schema, event)
+        check_message_size(value)
+        return value
+
+    def decode(self, data: bytes) -> Event:
+        if len(data) < 5 or data[0] != CONFLUENT_MAGIC:
+            # Accept single-object events too: a topic may hold both while producers migrate.
+            return SingleObjectCodec().decode(data)
+        (schema_id,) = struct.unpack(">I", data[1:5])
+        writer = self._registry.parsed_schema(schema_id)
+        reader_schema = event_schemas().get(writer.get("name", "").rsplit(".", 1)[-1])
+        return _read(io.BytesIO(data[5:]), writer, reader_schema.parsed if reader_schema else None)
+
+
+def _read(body: io.BytesIO, writer: Any, reader: Any) -> Event:
+    try:
+        record = schemaless_reader(body, writer, reader)
+    except Exception as error:  # fastavro raises many types on truncated or garbled bodies
+        raise MalformedEvent(f"Avro body does not decode: {error}") from error
+    if not isinstance(record, dict):
+        raise MalformedEvent("Avro body is not a record")
+    try:
+        return from_record(record)
+    except (KeyError, TypeError, ValueError) as error:
+        raise MalformedEvent(f"record does not match the event contract: {error}") from error
+
+
+def codec_from_settings(schema_registry_url: str | None) -> EventCodec:
+    if schema_registry_url:
+        return ConfluentCodec(SchemaRegistryClient(schema_registry_url))
+    return SingleObjectCodec()

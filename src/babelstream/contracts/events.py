@@ -1,0 +1,193 @@
+"""Python records mirroring the Avro schemas in schemas/ (the schemas are the source of truth).
+
+Every event is an `Event` envelope around one typed payload. Records are frozen: a stage never edits an event,
+it derives a new one (`Event.derive`) that keeps the correlation id and extends the timing trail.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import ClassVar
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def utc_now_millis() -> datetime:
+    """The envelope's timestamp is timestamp-millis: truncate so a decoded event equals the one sent."""
+    now = utc_now()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+# Stable namespace so a re-processed input yields the same output ids: duplicates are recognisable downstream.
+_DERIVED_ID_NAMESPACE = uuid.UUID("6f1d7c1e-8a4e-4b8e-9a59-0c9f3a2d5b11")
+
+
+def derived_id(source_event_id: str, *parts: str) -> str:
+    return str(uuid.uuid5(_DERIVED_ID_NAMESPACE, ":".join((source_event_id, *parts))))
+
+
+@dataclass(frozen=True)
+class StageTiming:
+    stage: str
+    service: str
+    started_at: datetime
+    finished_at: datetime
+
+    @property
+    def duration_ms(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds() * 1000
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    source_language: str | None = None
+    target_languages: tuple[str, ...] = ()
+    synthesize: bool = True
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True)
+class AudioInputPayload:
+    EVENT_TYPE: ClassVar[str] = "AudioInputEvent"
+    audio_bytes: bytes
+    sample_rate_hz: int
+    audio_format: str = "wav"
+    language_hint: str | None = None
+    options: SessionOptions = SessionOptions()
+
+
+@dataclass(frozen=True)
+class SpeechSegmentPayload:
+    EVENT_TYPE: ClassVar[str] = "SpeechSegmentEvent"
+    audio_bytes: bytes
+    sample_rate_hz: int
+    segment_index: int
+    start_ms: int
+    end_ms: int
+    options: SessionOptions
+    is_last: bool = False
+    audio_format: str = "wav"
+    source_event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TextRecognizedPayload:
+    EVENT_TYPE: ClassVar[str] = "TextRecognizedEvent"
+    text: str
+    language: str
+    confidence: float
+    segment_index: int
+    start_ms: int
+    end_ms: int
+    options: SessionOptions
+    is_last: bool = False
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class TextTranslatedPayload:
+    EVENT_TYPE: ClassVar[str] = "TextTranslatedEvent"
+    text: str
+    source_text: str
+    source_language: str
+    target_language: str
+    engine: str
+    segment_index: int
+    start_ms: int
+    end_ms: int
+    options: SessionOptions
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class AudioSynthesisPayload:
+    EVENT_TYPE: ClassVar[str] = "AudioSynthesisEvent"
+    audio_bytes: bytes
+    sample_rate_hz: int
+    duration_ms: int
+    voice: str
+    engine: str
+    language: str
+    text: str
+    segment_index: int
+    audio_format: str = "wav"
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class DeadLetterPayload:
+    EVENT_TYPE: ClassVar[str] = "DeadLetterEvent"
+    stage: str
+    error: str
+    original_topic: str
+    original_partition: int
+    original_offset: int
+    original_value: bytes
+    original_key: bytes | None = None
+
+
+Payload = (
+    AudioInputPayload
+    | SpeechSegmentPayload
+    | TextRecognizedPayload
+    | TextTranslatedPayload
+    | AudioSynthesisPayload
+    | DeadLetterPayload
+)
+
+PAYLOAD_TYPES: dict[str, type] = {
+    cls.EVENT_TYPE: cls
+    for cls in (
+        AudioInputPayload,
+        SpeechSegmentPayload,
+        TextRecognizedPayload,
+        TextTranslatedPayload,
+        AudioSynthesisPayload,
+        DeadLetterPayload,
+    )
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    payload: Payload
+    correlation_id: str
+    source_service: str
+    event_id: str = field(default_factory=new_id)
+    timestamp: datetime = field(default_factory=utc_now_millis)
+    timings: tuple[StageTiming, ...] = ()
+
+    @property
+    def event_type(self) -> str:
+        return self.payload.EVENT_TYPE
+
+    def derive(
+        self,
+        payload: Payload,
+        *,
+        stage: str,
+        service: str,
+        started_at: datetime,
+        id_parts: tuple[str, ...] = (),
+    ) -> Event:
+        """The next event of this correlation chain, with this stage's hop appended to the timing trail."""
+        finished_at = utc_now()
+        return Event(
+            payload=payload,
+            correlation_id=self.correlation_id,
+            source_service=service,
+            event_id=derived_id(self.event_id, stage, *id_parts),
+            timestamp=finished_at.replace(microsecond=finished_at.microsecond // 1000 * 1000),
+            timings=(*self.timings, StageTiming(stage, service, started_at, finished_at)),
+        )
+
+    def with_timing(self, timing: StageTiming) -> Event:
+        return replace(self, timings=(*self.timings, timing))

@@ -1,0 +1,42 @@
+"""Prometheus metrics of one gateway (its own registry, so several gateways can live in one test process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.open_connections = Gauge(
+            "babelstream_gateway_open_connections", "WebSocket sessions open now", registry=self.registry
+        )
+        self.rejections = Counter(
+            "babelstream_gateway_rejections_total",
+            "Sessions refused or ended by a limit, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.bytes_received = Counter(
+            "babelstream_gateway_bytes_received_total", "Audio bytes received from clients", registry=self.registry
+        )
+        self.publish_latency = Histogram(
+            "babelstream_gateway_publish_seconds",
+            "Time from publish to broker confirmation",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.publish_failures = Counter(
+            "babelstream_gateway_publish_failures_total",
+            "Events the bus did not confirm after the bounded retry",
+            registry=self.registry,
+        )
+        self.segments = Counter(
+            "babelstream_gateway_segments_total", "Utterances cut from live streams and published", registry=self.registry
+        )
+        self.results_sent = Counter(
+            "babelstream_gateway_results_sent_total",
+            "Result messages sent back to clients, by type",
+            ["type"],
+            registry=self.registry,
+        )

@@ -1,0 +1,58 @@
+"""Everything the server sends on one socket goes through one queue and one writer task, so messages from
+the receive loop (errors, acks) and from the result router (transcripts, audio) never interleave mid-send
+and keep their order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+log = logging.getLogger(__name__)
+
+_CLOSE = object()
+
+
+class Outbox:
+    def __init__(self, websocket):
+        self._ws = websocket
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._writer: asyncio.Task | None = None
+        self.closed = False
+
+    async def start(self) -> None:
+        self._writer = asyncio.create_task(self._write())
+
+    def put(self, message: dict) -> None:
+        if not self.closed:
+            self._queue.put_nowait(message)
+
+    async def _write(self) -> None:
+        send = self._ws.send
+        while True:
+            item = await self._queue.get()
+            try:
+                if isinstance(item, tuple) and item[0] is _CLOSE:
+                    await send({"type": "websocket.close", "code": item[1], "reason": ""})
+                    return
+                await send({"type": "websocket.send", "text": json.dumps(item, separators=(",", ":"))})
+            except Exception as failure:  # the client went away: nothing more can reach it
+                log.debug("send failed: %s", failure)
+                return
+
+    async def close(self, code: int) -> None:
+        """Send what is queued, then the close frame."""
+        if self.closed:
+            return
+        self._queue.put_nowait((_CLOSE, int(code)))
+        self.closed = True
+        if self._writer is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._writer), timeout=10)
+            except TimeoutError:
+                log.warning("client did not take the last messages within 10 s")
+
+    async def stop(self) -> None:
+        self.closed = True
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()

@@ -1,0 +1,110 @@
+"""The WebSocket wire protocol at /ws/audio: what a client may send, and the JSON the server sends back.
+
+docs/protocol.md describes it for client developers; this module is its single implementation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from babelstream.gateway.close_codes import CloseCode
+from babelstream.gateway.errors import SessionEnded
+
+PIPELINE_SAMPLE_RATE_HZ = 16_000
+# Rates a client may declare; anything else is refused rather than guessed.
+ACCEPTED_SAMPLE_RATES_HZ = (8_000, 11_025, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
+MODES = ("live", "single")
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
+MAX_TARGET_LANGUAGES = 8
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """The optional first text message. Every field may be omitted; the operator's defaults fill the gaps."""
+
+    mode: str | None = None
+    sample_rate_hz: int = PIPELINE_SAMPLE_RATE_HZ
+    source_language: str | None = None
+    target_languages: tuple[str, ...] | None = None
+    synthesize: bool = True
+    wait_for_results: bool = True
+
+
+@dataclass(frozen=True)
+class DoneRequest:
+    pass
+
+
+def malformed(reason: str) -> SessionEnded:
+    return SessionEnded(CloseCode.UNSUPPORTED_DATA, reason, kind="malformed")
+
+
+def _language(value: object, field: str) -> str:
+    if not isinstance(value, str) or not _LANGUAGE_CODE.match(value.lower()):
+        raise malformed(f"{field} must be an ISO 639-1 code such as \"en\", got {value!r}")
+    return value.lower()
+
+
+def parse_text_message(text: str) -> StartRequest | DoneRequest:
+    try:
+        message = json.loads(text)
+    except ValueError:
+        raise malformed("text frames must be JSON: {\"event\":\"start\",...} or {\"event\":\"done\"}") from None
+    if not isinstance(message, dict):
+        raise malformed("a text frame must be a JSON object")
+    event = message.get("event")
+    if event == "done":
+        return DoneRequest()
+    if event != "start":
+        raise malformed(f"unknown event {event!r}: expected \"start\" or \"done\"")
+    return _parse_start(message)
+
+
+def _parse_start(message: dict) -> StartRequest:
+    known = {"event", "mode", "sample_rate_hz", "language", "language_hint", "targets", "synthesize", "wait_for_results"}
+    unknown = sorted(set(message) - known)
+    if unknown:
+        raise malformed(f"unknown start field(s) {unknown}; known: {sorted(known)}")
+    mode = message.get("mode")
+    if mode is not None and mode not in MODES:
+        raise malformed(f"mode must be one of {list(MODES)}, got {mode!r}")
+    rate = message.get("sample_rate_hz", PIPELINE_SAMPLE_RATE_HZ)
+    if rate not in ACCEPTED_SAMPLE_RATES_HZ:
+        raise malformed(f"sample_rate_hz {rate!r} is not supported; use one of {list(ACCEPTED_SAMPLE_RATES_HZ)}")
+    language = message.get("language", message.get("language_hint"))
+    source = None if language in (None, "", "auto") else _language(language, "language")
+    targets = message.get("targets")
+    if targets is not None:
+        if isinstance(targets, str):
+            targets = [t for t in targets.split(",") if t.strip()]
+        if not isinstance(targets, list) or len(targets) > MAX_TARGET_LANGUAGES:
+            raise malformed(f"targets must be a list of at most {MAX_TARGET_LANGUAGES} language codes")
+        targets = tuple(dict.fromkeys(_language(t.strip() if isinstance(t, str) else t, "targets") for t in targets))
+    for flag in ("synthesize", "wait_for_results"):
+        if not isinstance(message.get(flag, True), bool):
+            raise malformed(f"{flag} must be true or false")
+    return StartRequest(
+        mode=mode,
+        sample_rate_hz=rate,
+        source_language=source,
+        target_languages=targets,
+        synthesize=message.get("synthesize", True),
+        wait_for_results=message.get("wait_for_results", True),
+    )
+
+
+# Server -> client messages. Kept as plain dict builders so the protocol document can mirror them.
+
+
+def connected(correlation_id: str) -> dict:
+    return {"status": "connected", "correlation_id": correlation_id}
+
+
+def error(code: int, reason: str) -> dict:
+    return {"type": "error", "code": code, "reason": reason}
+
+
+def warning(code: str, reason: str, **details) -> dict:
+    return {"type": "warning", "code": code, "reason": reason, **details}

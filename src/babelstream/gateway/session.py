@@ -1,0 +1,391 @@
+"""One WebSocket session: connecting -> streaming -> draining -> closed.
+
+Streaming reads frames and enforces the limits; in "live" mode each utterance is published as soon as the
+speaker pauses, in "single" mode the audio is buffered and published once at done. Draining waits (bounded)
+for the results, then sends a summary and closes 1000. Every early end goes through one place (`_end`),
+which applies the audio rule: what was received is published unless the cause is abuse (rate, size).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import soxr
+
+from babelstream.bus.base import BusError
+from babelstream.contracts.errors import ContractError
+from babelstream.contracts.events import (
+    AudioInputPayload,
+    Event,
+    SessionOptions,
+    SpeechSegmentPayload,
+    new_id,
+)
+from babelstream.contracts.wav import wrap_pcm16
+from babelstream.gateway.close_codes import CloseCode
+from babelstream.gateway.errors import SessionEnded
+from babelstream.gateway.limits import RateLimiter
+from babelstream.gateway.outbox import Outbox
+from babelstream.gateway.protocol import (
+    PIPELINE_SAMPLE_RATE_HZ,
+    DoneRequest,
+    StartRequest,
+    connected,
+    error,
+    parse_text_message,
+)
+from babelstream.gateway.results import ResultLedger, client_message
+
+if TYPE_CHECKING:
+    from babelstream.gateway.service import Gateway
+
+log = logging.getLogger(__name__)
+
+class SessionState(enum.Enum):
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    DRAINING = "draining"
+    CLOSED = "closed"
+
+
+class Utterance(Protocol):
+    pcm: bytes
+    start_ms: int
+    end_ms: int
+
+
+class Segmenter(Protocol):
+    def feed(self, pcm: bytes) -> list[Utterance]: ...
+
+    def flush(self) -> list[Utterance]: ...
+
+
+class ClientGone(Exception):
+    pass
+
+
+class Session:
+    def __init__(self, websocket, gateway: Gateway):
+        self.ws = websocket
+        self.gateway = gateway
+        self.settings = gateway.settings
+        self.correlation_id = new_id()  # never one the client supplies
+        self.state = SessionState.CONNECTING
+        self.ledger = ResultLedger()
+        self.outbox = Outbox(websocket)
+        self._rate = RateLimiter(self.settings.max_messages_per_second)
+        self._loop = asyncio.get_running_loop()
+        self._task: asyncio.Task | None = None
+        self._expiry: SessionEnded | None = None
+        self._started_at = self._loop.time()
+        self._last_frame_at = self._started_at
+        self._received_bytes = 0
+        self._audio_started = False
+        self.mode = self.settings.default_mode
+        self.options = gateway.default_options()
+        self.wait_for_results = True
+        self._resampler: soxr.ResampleStream | None = None
+        self._buffer = bytearray()  # "single" mode
+        self._segmenter: Segmenter | None = None  # "live" mode
+        self._next_segment = 0
+        self._segment_ids: list[str] = []
+        self._publishes: set[asyncio.Task] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self._task = asyncio.current_task()
+        await self.outbox.start()
+        self.outbox.put(connected(self.correlation_id))
+        self.gateway.router.register(self.correlation_id, self)
+        self.state = SessionState.STREAMING
+        watchdog = asyncio.create_task(self._watch_deadlines())
+        try:
+            try:
+                await self._stream()
+                watchdog.cancel()
+                await self._drain()
+            except asyncio.CancelledError:
+                if self._expiry is None:
+                    raise
+                self._task.uncancel()
+                await self._end(self._expiry)
+            except SessionEnded as ended:
+                await self._end(ended)
+            except ClientGone:
+                await self._publish_remaining(client_gone=True)
+        finally:
+            watchdog.cancel()
+            self.state = SessionState.CLOSED
+            self.gateway.router.unregister(self.correlation_id)
+            for task in self._publishes:
+                task.cancel()
+            await self.outbox.stop()
+
+    def _expire(self, ended: SessionEnded) -> None:
+        """Ends the session from outside the receive loop (a deadline or a failed publish)."""
+        if self._expiry is None and self.state is SessionState.STREAMING and self._task is not None:
+            self._expiry = ended
+            self._task.cancel()
+
+    async def _watch_deadlines(self) -> None:
+        # One timer per session instead of a timeout around every receive: cheaper at thousands of streams.
+        session_deadline = self._started_at + self.settings.max_session_seconds
+        while True:
+            idle_deadline = self._last_frame_at + self.settings.idle_timeout_seconds
+            now = self._loop.time()
+            if now >= session_deadline:
+                seconds = self.settings.max_session_seconds
+                return self._expire(SessionEnded(CloseCode.POLICY_VIOLATION, f"session longer than {seconds:g} s", kind="session_too_long"))
+            if now >= idle_deadline:
+                seconds = self.settings.idle_timeout_seconds
+                return self._expire(SessionEnded(CloseCode.GOING_AWAY, f"idle: no message for {seconds:g} s", kind="idle"))
+            await asyncio.sleep(min(session_deadline, idle_deadline) - now + 0.01)
+
+    # -- streaming ---------------------------------------------------------------------------------
+
+    async def _stream(self) -> None:
+        receive = self.ws.receive
+        metrics = self.gateway.metrics
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                raise ClientGone()
+            now = self._loop.time()
+            self._last_frame_at = now
+            if not self._rate.allow(now):
+                limit = self.settings.max_messages_per_second
+                raise SessionEnded(
+                    CloseCode.POLICY_VIOLATION, f"rate exceeded: over {limit} messages per second",
+                    kind="rate",
+                    keep_audio=False,
+                )
+            data = message.get("bytes")
+            if data is not None:
+                metrics.bytes_received.inc(len(data))
+                self._on_audio(data)
+                continue
+            request = parse_text_message(message.get("text") or "")
+            if isinstance(request, DoneRequest):
+                return
+            self._on_start(request)
+
+    def _on_start(self, request: StartRequest) -> None:
+        if self._audio_started:
+            raise SessionEnded(CloseCode.UNSUPPORTED_DATA, "the start message must come before any audio", kind="malformed")
+        self._audio_started = True  # only one start message
+        self.mode = request.mode or self.settings.default_mode
+        self.options, warnings = self.gateway.resolve_options(request)
+        self.wait_for_results = request.wait_for_results
+        if request.sample_rate_hz != PIPELINE_SAMPLE_RATE_HZ:
+            self._resampler = soxr.ResampleStream(request.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ, 1, dtype="int16")
+        for message in warnings:
+            self.outbox.put(message)
+        self.outbox.put(
+            {
+                "type": "ready",
+                "mode": self.mode,
+                "sample_rate_hz": request.sample_rate_hz,
+                "source_language": self.options.source_language,
+                "target_languages": list(self.options.target_languages),
+                "synthesize": self.options.synthesize,
+            }
+        )
+
+    def _on_audio(self, data: bytes) -> None:
+        size = len(data)
+        if size > self.settings.max_chunk_bytes:
+            raise SessionEnded(
+                CloseCode.MESSAGE_TOO_BIG,
+                f"frame of {size} bytes is over the {self.settings.max_chunk_bytes}-byte limit",
+                kind="frame_too_large",
+                keep_audio=False,
+            )
+        if size % 2:
+            raise SessionEnded(
+                CloseCode.INVALID_PAYLOAD, f"frame of {size} bytes is not whole PCM16 samples (2 bytes each)",
+                kind="not_whole_samples",
+            )
+        self._audio_started = True
+        self._received_bytes += size
+        if self._resampler is not None:
+            data = self._resampler.resample_chunk(np.frombuffer(data, dtype="<i2")).tobytes()
+        if self.mode == "single":
+            if len(self._buffer) + len(data) > self.settings.max_buffer_bytes:
+                raise SessionEnded(
+                    CloseCode.MESSAGE_TOO_BIG,
+                    f"buffer full: over {self.settings.max_buffer_bytes} bytes of audio in one event "
+                    "(stream in live mode for longer audio)",
+                    kind="buffer_full",
+                    keep_audio=False,
+                )
+            self._buffer += data
+        else:
+            if self._segmenter is None:
+                self._segmenter = self.gateway.new_segmenter()
+            for utterance in self._segmenter.feed(data):
+                self._publish_segment(utterance, is_last=False)
+
+    # -- publishing --------------------------------------------------------------------------------
+
+    def _publish_segment(self, utterance: Utterance, *, is_last: bool) -> None:
+        index = self._next_segment
+        self._next_segment += 1
+        event = Event(
+            payload=SpeechSegmentPayload(
+                audio_bytes=wrap_pcm16(utterance.pcm, PIPELINE_SAMPLE_RATE_HZ),
+                sample_rate_hz=PIPELINE_SAMPLE_RATE_HZ,
+                segment_index=index,
+                start_ms=utterance.start_ms,
+                end_ms=utterance.end_ms,
+                options=self.options,
+                is_last=is_last,
+            ),
+            correlation_id=self.correlation_id,
+            source_service=self.gateway.instance_id,
+        )
+        self._segment_ids.append(event.event_id)
+        self.ledger.segment_cut(index)
+        self.gateway.metrics.segments.inc()
+        self.outbox.put(
+            {
+                "type": "segment",
+                "segment_index": index,
+                "start_ms": utterance.start_ms,
+                "end_ms": utterance.end_ms,
+                "event_id": event.event_id,
+            }
+        )
+        task = asyncio.create_task(self._publish(event))
+        self._publishes.add(task)
+        task.add_done_callback(self._publishes.discard)
+
+    async def _publish(self, event: Event) -> None:
+        try:
+            await self.gateway.publish(event)
+        except (BusError, ContractError) as failure:
+            ended = SessionEnded(CloseCode.INTERNAL_ERROR, f"could not publish audio: {failure}", kind="publish_failed")
+            if self.state is SessionState.STREAMING:
+                self._expire(ended)
+            raise ended from failure
+
+    def _single_event(self) -> Event:
+        return Event(
+            payload=AudioInputPayload(
+                audio_bytes=wrap_pcm16(bytes(self._buffer), PIPELINE_SAMPLE_RATE_HZ),
+                sample_rate_hz=PIPELINE_SAMPLE_RATE_HZ,
+                language_hint=self.options.source_language,
+                options=self.options,
+            ),
+            correlation_id=self.correlation_id,
+            source_service=self.gateway.instance_id,
+        )
+
+    def _resampler_tail(self) -> bytes:
+        """The few samples a streaming resampler holds back until it is told the stream ended."""
+        if self._resampler is None:
+            return b""
+        tail = self._resampler.resample_chunk(np.zeros(0, dtype="<i2"), last=True).tobytes()
+        self._resampler = None
+        return tail
+
+    def _flush_segments(self) -> None:
+        tail = self._resampler_tail()
+        if self._segmenter is not None:
+            utterances = self._segmenter.feed(tail) + self._segmenter.flush()
+            for position, utterance in enumerate(utterances):
+                self._publish_segment(utterance, is_last=position == len(utterances) - 1)
+
+    async def _await_publishes(self) -> None:
+        results = await asyncio.gather(*self._publishes, return_exceptions=True)
+        for result in results:
+            if isinstance(result, SessionEnded):
+                raise result
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                raise SessionEnded(CloseCode.INTERNAL_ERROR, f"could not publish audio: {result}", kind="publish_failed")
+
+    async def _publish_remaining(self, *, client_gone: bool = False) -> None:
+        """What a person said is not thrown away: publish whatever audio is still held."""
+        try:
+            if self.mode == "single":
+                self._buffer += self._resampler_tail()
+                if self._buffer:
+                    await self.gateway.publish(self._single_event())
+                    self._buffer.clear()
+            else:
+                self._flush_segments()
+                await self._await_publishes()
+        except (BusError, ContractError, SessionEnded) as failure:
+            log.warning("session %s: audio held at its end was not published: %s", self.correlation_id, failure)
+
+    # -- ending ------------------------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        self.state = SessionState.DRAINING
+        if self._received_bytes == 0:
+            raise SessionEnded(CloseCode.UNSUPPORTED_DATA, "empty stream: done arrived before any audio", kind="empty_stream")
+        if self.mode == "single":
+            self.ledger.expect_segments_from_stage()
+            self._buffer += self._resampler_tail()
+            event = self._single_event()
+            try:
+                await self.gateway.publish(event)
+            except (BusError, ContractError) as failure:
+                raise SessionEnded(
+                    CloseCode.INTERNAL_ERROR, f"could not publish audio: {failure}", kind="publish_failed"
+                ) from failure
+            self._buffer.clear()
+            event_ids = [event.event_id]
+        else:
+            self._flush_segments()
+            await self._await_publishes()
+            event_ids = self._segment_ids
+        self.ledger.stream_ended()
+        self.outbox.put(
+            {
+                "type": "ack",
+                "correlation_id": self.correlation_id,
+                "event_id": event_ids[-1] if event_ids else None,
+                "event_ids": event_ids,
+                "segments": len(event_ids) if self.mode == "live" else None,
+                "received_bytes": self._received_bytes,
+            }
+        )
+        complete = True
+        if self.wait_for_results:
+            complete = await self.ledger.wait_complete(self.settings.results_timeout_seconds)
+        self.outbox.put(
+            {
+                "type": "summary",
+                "correlation_id": self.correlation_id,
+                "complete": complete,
+                "segments": self.ledger.segment_count,
+                **self.ledger.counts,
+                "missing_segments": self.ledger.missing() if self.wait_for_results else [],
+            }
+        )
+        await self.outbox.close(CloseCode.NORMAL)
+
+    async def _end(self, ended: SessionEnded) -> None:
+        self.state = SessionState.DRAINING
+        self.gateway.metrics.rejections.labels(reason=ended.kind).inc()
+        if ended.keep_audio and ended.code != CloseCode.INTERNAL_ERROR:
+            await self._publish_remaining()
+        self.outbox.put(error(ended.code, ended.reason))
+        await self.outbox.close(ended.code)
+
+    # -- results (called by the gateway's ResultRouter) ----------------------------------------------
+
+    def on_result(self, event: Event) -> None:
+        if not self.ledger.first_time(event.event_id):
+            return
+        message = client_message(event, self.ledger)
+        if message is not None:
+            self.gateway.metrics.results_sent.labels(type=message["type"]).inc()
+            self.outbox.put(message)
+

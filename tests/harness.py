@@ -1,0 +1,105 @@
+"""Runs a real gateway (uvicorn, real sockets) inside the test's event loop, and a WebSocket client for it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import uvicorn
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from babelstream.gateway.app import create_app
+from babelstream.gateway.segmentation import segmenter_factory
+from babelstream.gateway.service import Gateway
+from babelstream.gateway.settings import GatewaySettings
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@asynccontextmanager
+async def serve_app(app, port: int | None = None):
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
+
+
+@asynccontextmanager
+async def running_gateway(bus, codec, capabilities=None, on_startup=None, on_shutdown=None, **settings):
+    gateway_settings = GatewaySettings(**settings)
+    gateway = Gateway(gateway_settings, bus, codec, segmenter_factory(gateway_settings), capabilities)
+    app = create_app(gateway, on_startup=on_startup, on_shutdown=on_shutdown)
+    async with serve_app(app) as address:
+        yield gateway, address
+
+
+@dataclass
+class Conversation:
+    """Everything one client saw: the JSON messages in order, and how the socket closed."""
+
+    messages: list[dict] = field(default_factory=list)
+    close_code: int | None = None
+    close_reason: str = ""
+
+    def of_type(self, kind: str) -> list[dict]:
+        return [m for m in self.messages if m.get("type") == kind]
+
+    @property
+    def correlation_id(self) -> str:
+        return self.messages[0]["correlation_id"]
+
+
+async def stream(address: str, frames, *, start: dict | None = None, done: bool = True, pace_seconds: float = 0.0,
+                 origin: str | None = None, timeout: float = 120.0, on_message=None) -> Conversation:
+    """Connects, optionally sends a start message, sends `frames` (bytes or str), then done, and reads to close."""
+    conversation = Conversation()
+    headers = {"Origin": origin} if origin else None
+    async with connect(f"ws://{address}/ws/audio", additional_headers=headers, max_size=None) as ws:
+
+        async def read() -> None:
+            try:
+                async for raw in ws:
+                    message = json.loads(raw)
+                    conversation.messages.append(message)
+                    if on_message:
+                        on_message(message)
+            except ConnectionClosed:
+                pass
+
+        reader = asyncio.create_task(read())
+        try:
+            if start is not None:
+                await ws.send(json.dumps(start))
+            for frame in frames:
+                await ws.send(frame)
+                if pace_seconds:
+                    await asyncio.sleep(pace_seconds)
+            if done:
+                await ws.send(json.dumps({"event": "done"}))
+        except ConnectionClosed:
+            pass
+        await asyncio.wait_for(reader, timeout)
+        conversation.close_code = ws.close_code
+        conversation.close_reason = ws.close_reason or ""
+    return conversation
+
+
+def frames_of(pcm: bytes, frame_ms: int = 20, sample_rate_hz: int = 16000) -> list[bytes]:
+    size = sample_rate_hz * 2 * frame_ms // 1000
+    return [pcm[i : i + size] for i in range(0, len(pcm), size)]
