@@ -13,9 +13,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from babelstream.gateway.app import create_app
-from babelstream.gateway.segmentation import segmenter_factory
 from babelstream.gateway.service import Gateway
 from babelstream.gateway.settings import GatewaySettings
+from babelstream.segmentation import SegmentationSettings, endpointer_factory
 
 
 def free_port() -> int:
@@ -43,7 +43,7 @@ async def serve_app(app, port: int | None = None):
 @asynccontextmanager
 async def running_gateway(bus, codec, capabilities=None, on_startup=None, on_shutdown=None, **settings):
     gateway_settings = GatewaySettings(**settings)
-    gateway = Gateway(gateway_settings, bus, codec, segmenter_factory(gateway_settings), capabilities)
+    gateway = Gateway(gateway_settings, bus, codec, endpointer_factory(SegmentationSettings()), capabilities)
     app = create_app(gateway, on_startup=on_startup, on_shutdown=on_shutdown)
     async with serve_app(app) as address:
         yield gateway, address

@@ -1,6 +1,6 @@
 """The composition root: builds the bus, the codec, the gateway and the stages from settings, and runs them.
 
-`babelstream serve` runs the gateway and every stage in one process (in-memory bus by default);
+`babelstream serve` runs the gateway and every stage in one process (in-memory bus unless --kafka);
 `babelstream gateway` and `babelstream stage NAME` run one component each, over Kafka.
 """
 
@@ -8,17 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import uuid
+
+import uvicorn
 
 from babelstream.bus.base import Bus
 from babelstream.bus.kafka import KafkaBus
 from babelstream.bus.memory import MemoryBus
 from babelstream.bus.settings import BusSettings
+from babelstream.capabilities import InstalledCapabilities
 from babelstream.contracts.codec import ConfluentCodec, EventCodec, SingleObjectCodec
 from babelstream.contracts.registry import SchemaRegistryClient
 from babelstream.contracts.topics import TOPIC_OF_EVENT_TYPE
+from babelstream.gateway.app import create_app
+from babelstream.gateway.service import Gateway
+from babelstream.gateway.settings import GatewaySettings
+from babelstream.segmentation import SegmentationSettings, endpointer_factory
+from babelstream.stages.runtime import Stage, StageRunner
+from babelstream.stages.settings import StageSettings
 
 log = logging.getLogger(__name__)
+
+STAGE_NAMES = ("segmenter", "asr", "translate", "tts")
 
 
 def build_bus(settings: BusSettings, client_id: str) -> Bus:
@@ -41,9 +53,80 @@ def instance_id(component: str) -> str:
     return f"{component}-{uuid.uuid4().hex[:8]}"
 
 
-async def start_bus(bus: Bus) -> None:
-    await bus.start()
+def build_stage(name: str, service: str) -> Stage:
+    # Imported here: each stage pulls in its engines, and a process runs only the stages it needs.
+    if name == "segmenter":
+        from babelstream.stages.segmenter import SegmenterStage
+
+        return SegmenterStage(SegmentationSettings(), service)
+    if name == "asr":
+        from babelstream.stages.asr import AsrStage
+
+        return AsrStage(StageSettings(), service)
+    if name == "translate":
+        from babelstream.stages.translate import TranslateStage
+
+        return TranslateStage(StageSettings(), service)
+    if name == "tts":
+        from babelstream.stages.tts import TtsStage
+
+        return TtsStage(StageSettings(), service)
+    raise ValueError(f"unknown stage {name!r}; stages: {', '.join(STAGE_NAMES)}")
 
 
-def run_forever() -> asyncio.Future:
-    return asyncio.get_running_loop().create_future()
+class Platform:
+    """Some components (a gateway, some stages) sharing one bus in one process."""
+
+    def __init__(self, bus_settings: BusSettings, *, gateway: bool, stages: tuple[str, ...]):
+        self.bus_settings = bus_settings
+        self.service = instance_id("babelstream")
+        self.bus = build_bus(bus_settings, self.service)
+        self.codec = build_codec(bus_settings)
+        self.runners = [
+            StageRunner(build_stage(name, f"{name}-{self.service}"), self.bus, self.codec, f"{name}-{self.service}")
+            for name in stages
+        ]
+        self.gateway: Gateway | None = None
+        if gateway:
+            gateway_settings = GatewaySettings()
+            self.gateway = Gateway(
+                gateway_settings,
+                self.bus,
+                self.codec,
+                endpointer_factory(SegmentationSettings()),
+                InstalledCapabilities(StageSettings()),
+            )
+
+    async def start(self) -> None:
+        await self.bus.start()
+        for runner in self.runners:
+            log.info("starting stage %s (loading its models)", runner.stage.name)
+            await runner.start()
+
+    async def stop(self) -> None:
+        for runner in self.runners:
+            await runner.stop()
+        await self.bus.stop()
+
+    def app(self):
+        assert self.gateway is not None
+        return create_app(self.gateway, on_startup=self.start, on_shutdown=self.stop)
+
+
+def serve_http(platform: Platform, host: str, port: int) -> None:
+    config = uvicorn.Config(
+        platform.app(), host=host, port=port, log_level="info", ws_max_size=16 * 1024 * 1024, lifespan="on"
+    )
+    uvicorn.Server(config).run()
+
+
+async def run_stages(platform: Platform) -> None:
+    """A process with stages only: run until SIGINT/SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await platform.start()
+    log.info("stages %s running on %s", [r.stage.name for r in platform.runners], platform.bus_settings.bus)
+    await stop.wait()
+    await platform.stop()

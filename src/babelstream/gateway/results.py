@@ -83,7 +83,7 @@ class ResultLedger:
 
     def on_translation(self, payload: TextTranslatedPayload) -> None:
         progress = self._progress(payload.segment_index)
-        if payload.error or not payload.options.synthesize:
+        if payload.error or not payload.options.synthesize or not payload.text.strip():
             progress.targets_waiting.discard(payload.target_language)
         self._changed.set()
 

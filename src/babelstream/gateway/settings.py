@@ -38,12 +38,6 @@ class GatewaySettings(BaseSettings):
     default_mode: str = "live"
     default_source_language: str = "en"
     default_target_languages: Annotated[tuple[str, ...], NoDecode] = ("es",)
-    # Voice activity detection for live mode: "webrtc" (default) or "silero".
-    vad_engine: str = "webrtc"
-    vad_aggressiveness: int = 2
-    min_silence_ms: int = 300
-    max_segment_ms: int = 15_000
-
     _split_origins = field_validator("origin_allowlist", "default_target_languages", mode="before")(
         classmethod(lambda cls, value: _comma_list(value))
     )

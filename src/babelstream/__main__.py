@@ -1,0 +1,3 @@
+from babelstream.cli import main
+import sys
+sys.exit(main())

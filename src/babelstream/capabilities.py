@@ -1,0 +1,38 @@
+"""What this installation can do: languages it recognises, pairs it translates, languages it speaks.
+
+Answered from what is installed, without loading models, so the gateway can check a session's request
+at its start and the page can offer only what works.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from faster_whisper.tokenizer import _LANGUAGE_CODES as WHISPER_LANGUAGES
+
+from babelstream.engines.mt.registry import TranslatorRegistry
+from babelstream.engines.tts.registry import SynthesizerRegistry
+from babelstream.stages.settings import StageSettings
+
+
+class InstalledCapabilities:
+    def __init__(self, settings: StageSettings):
+        self.settings = settings
+
+    @cached_property
+    def _translators(self) -> TranslatorRegistry:
+        return TranslatorRegistry.from_installed(opus_models=self.settings.mt_opus_models)
+
+    @cached_property
+    def _synthesizers(self) -> SynthesizerRegistry:
+        return SynthesizerRegistry.from_installed(prefer_neural_english=self.settings.tts_neural_english)
+
+    def source_languages(self) -> frozenset[str]:
+        english_only = self.settings.asr_model_multilingual.endswith(".en")
+        return frozenset({"en"} if english_only else WHISPER_LANGUAGES)
+
+    def pairs(self) -> frozenset[tuple[str, str]]:
+        return self._translators.pairs()
+
+    def speech_languages(self) -> frozenset[str]:
+        return self._synthesizers.languages()

@@ -1,0 +1,50 @@
+"""Cutting speech into utterances, shared by the gateway (live streams) and the segmenter stage (recordings).
+
+Settings are read from the environment variables of the same name (upper case).
+"""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from babelstream.engines.vad import Endpointer, SileroVad, Utterance, WebRtcVad, split_recording
+
+PIPELINE_SAMPLE_RATE_HZ = 16_000
+
+
+class SegmentationSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    # "webrtc" (default: cheapest per frame, sustains thousands of streams) or "silero" (neural, more robust).
+    vad_engine: str = "webrtc"
+    # webrtcvad 0..3: higher drops more non-speech.
+    vad_aggressiveness: int = 2
+    # A pause this long ends an utterance.
+    min_silence_ms: int = 300
+    # An utterance is cut here even without a pause, so no segment outgrows the inline audio cap.
+    max_segment_ms: int = 15_000
+
+
+def _new_vad(settings: SegmentationSettings):
+    if settings.vad_engine == "silero":
+        return SileroVad(sample_rate_hz=PIPELINE_SAMPLE_RATE_HZ)
+    if settings.vad_engine == "webrtc":
+        return WebRtcVad(sample_rate_hz=PIPELINE_SAMPLE_RATE_HZ, frame_ms=20, aggressiveness=settings.vad_aggressiveness)
+    raise ValueError(f"VAD_ENGINE must be 'webrtc' or 'silero', got {settings.vad_engine!r}")
+
+
+def endpointer_factory(settings: SegmentationSettings):
+    _new_vad(settings)  # fail at start, not on the first stream, when the setting is wrong
+
+    def new_endpointer() -> Endpointer:
+        return Endpointer(
+            _new_vad(settings), min_silence_ms=settings.min_silence_ms, max_segment_ms=settings.max_segment_ms
+        )
+
+    return new_endpointer
+
+
+def split(settings: SegmentationSettings, pcm: bytes) -> list[Utterance]:
+    return split_recording(
+        _new_vad(settings), pcm, min_silence_ms=settings.min_silence_ms, max_segment_ms=settings.max_segment_ms
+    )

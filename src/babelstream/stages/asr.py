@@ -1,0 +1,78 @@
+"""SpeechSegmentEvent -> TextRecognizedEvent.
+
+English goes to the English-only model, anything else (or an undeclared language) to the multilingual one,
+which detects it. Silence, noise and Whisper's inventions become an empty transcript: the chain still
+answers for the segment, and the client is shown nothing rather than invented text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from babelstream.contracts.events import Event, SpeechSegmentPayload, TextRecognizedPayload, utc_now
+from babelstream.contracts.topics import SPEECH_SEGMENT
+from babelstream.contracts.wav import unwrap_pcm16
+from babelstream.engines.asr.base import SpeechRecognizer
+from babelstream.engines.asr.whisper import WhisperRecognizer
+from babelstream.stages.settings import StageSettings
+
+
+class AsrStage:
+    name = "asr"
+    input_topic = SPEECH_SEGMENT
+
+    def __init__(self, settings: StageSettings, service: str):
+        self.settings = settings
+        self.service = service
+        self._models: dict[str, SpeechRecognizer] = {}
+        self._loading = threading.Lock()
+
+    def _spec_for(self, language: str | None) -> str:
+        return self.settings.asr_model_english if language == "en" else self.settings.asr_model_multilingual
+
+    def recognizer(self, language: str | None) -> SpeechRecognizer:
+        spec = self._spec_for(language)
+        with self._loading:
+            if spec not in self._models:
+                self._models[spec] = WhisperRecognizer(
+                    spec,
+                    compute_type=self.settings.asr_compute_type,
+                    cpu_threads=self.settings.asr_cpu_threads or None,
+                    default_language=self.settings.asr_fallback_language,
+                    language_threshold=self.settings.asr_language_threshold,
+                )
+            return self._models[spec]
+
+    def languages(self) -> frozenset[str]:
+        """Every language some configured model recognises (loads the multilingual model)."""
+        return self.recognizer(None).languages() | self.recognizer("en").languages()
+
+    def warm_up(self) -> None:
+        if self.settings.warm_up:
+            self.recognizer("en")
+
+    async def handle(self, event: Event) -> list[Event]:
+        started = utc_now()
+        payload = event.payload
+        if not isinstance(payload, SpeechSegmentPayload):
+            raise TypeError(f"asr takes SpeechSegmentEvent, got {event.event_type}")
+        audio = unwrap_pcm16(payload.audio_bytes)
+        language = payload.options.source_language
+        recognition = None
+        if audio.samples:
+            recognizer = self.recognizer(language)
+            recognition = await asyncio.to_thread(recognizer.transcribe, audio.samples, audio.sample_rate_hz, language)
+        model = self._spec_for(language)
+        result = TextRecognizedPayload(
+            text=recognition.text if recognition else "",
+            language=recognition.language if recognition else (language or ""),
+            confidence=recognition.confidence if recognition else 0.0,
+            segment_index=payload.segment_index,
+            start_ms=payload.start_ms,
+            end_ms=payload.end_ms,
+            options=payload.options,
+            is_last=payload.is_last,
+            model=model,
+        )
+        return [event.derive(result, stage=self.name, service=self.service, started_at=started)]

@@ -1,0 +1,147 @@
+"""The consume loop every stage shares.
+
+Poll one message, decode it, let the stage turn it into output events, publish them, and only then commit
+the input's offset: at-least-once. A message that cannot be decoded or processed goes to the dead-letter
+topic with the error and its original bytes, is committed, and the loop goes on. A publish the broker does
+not confirm is retried with backoff until it is (the input stays uncommitted meanwhile), so a dead broker
+pauses a stage instead of losing its work. No exception from a stage ends the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from babelstream.bus.base import Bus, BusError, Message, Subscription
+from babelstream.bus.event_publisher import EventPublisher
+from babelstream.contracts.codec import EventCodec
+from babelstream.contracts.errors import ContractError
+from babelstream.contracts.events import DeadLetterPayload, Event, new_id
+
+log = logging.getLogger(__name__)
+
+
+class Stage(Protocol):
+    name: str
+    input_topic: str
+
+    def warm_up(self) -> None:
+        """Load models before the first message (runs in a worker thread)."""
+
+    async def handle(self, event: Event) -> list[Event]:
+        """Output events for one input event. Raise to dead-letter the input."""
+
+
+@dataclass
+class StageCounters:
+    handled: int = 0
+    published: int = 0
+    dead_lettered: int = 0
+    publish_retries: int = 0
+    busy_seconds: float = 0.0
+    last_errors: list[str] = field(default_factory=list)
+
+
+class StageRunner:
+    def __init__(self, stage: Stage, bus: Bus, codec: EventCodec, service: str, group_prefix: str = "babelstream"):
+        self.stage = stage
+        self.bus = bus
+        self.codec = codec
+        self.service = service
+        self.group = f"{group_prefix}.{stage.name}"
+        self.publisher = EventPublisher(bus, codec)
+        self.counters = StageCounters()
+        self._subscription: Subscription | None = None
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.stage.warm_up)
+        self._subscription = await self.bus.subscribe([self.stage.input_topic], self.group)
+        self._task = asyncio.create_task(self._loop(), name=f"stage-{self.stage.name}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self._subscription:
+            await self._subscription.close()
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            try:
+                message = await self._subscription.next(timeout_seconds=1.0)
+                if message is not None:
+                    await self._handle(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the loop must survive anything; the message was dead-lettered or will redeliver
+                log.exception("stage %s: unexpected failure in the consume loop", self.stage.name)
+                await asyncio.sleep(0.5)
+
+    async def _handle(self, message: Message) -> None:
+        started = time.perf_counter()
+        try:
+            event = self.codec.decode(message.value)
+            outputs = await self.stage.handle(event)
+        except (ContractError, Exception) as error:
+            await self._dead_letter(message, error)
+            await self._subscription.commit(message)
+            return
+        for output in outputs:
+            await self._publish_until_confirmed(output)
+        await self._subscription.commit(message)
+        self.counters.handled += 1
+        self.counters.busy_seconds += time.perf_counter() - started
+
+    async def _publish_until_confirmed(self, event: Event) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self.publisher.publish(event)
+                self.counters.published += 1
+                return
+            except ContractError as error:
+                # This output can never be sent (e.g. too large); say so downstream instead of looping.
+                log.error("stage %s: output %s refused: %s", self.stage.name, event.event_id, error)
+                self._note(f"output refused: {error}")
+                return
+            except BusError as error:
+                self.counters.publish_retries += 1
+                log.warning("stage %s: publish not confirmed (%s); retrying in %.1f s", self.stage.name, error, delay)
+                await asyncio.sleep(random.uniform(delay / 2, delay))
+                delay = min(delay * 2, 10.0)
+
+    async def _dead_letter(self, message: Message, error: Exception) -> None:
+        reason = f"{type(error).__name__}: {error}"
+        log.warning("stage %s: dead-lettering %s[%d]@%d: %s", self.stage.name, message.topic, message.partition, message.offset, reason)
+        self._note(reason)
+        letter = Event(
+            payload=DeadLetterPayload(
+                stage=self.stage.name,
+                error=reason[:4000],
+                original_topic=message.topic,
+                original_partition=message.partition,
+                original_offset=message.offset,
+                original_value=message.value,
+                original_key=message.key,
+            ),
+            correlation_id=(message.key or b"").decode("utf-8", "replace") or new_id(),
+            source_service=self.service,
+        )
+        try:
+            await self._publish_until_confirmed(letter)
+        except ContractError:
+            log.error("stage %s: dead letter too large to keep", self.stage.name)
+        self.counters.dead_lettered += 1
+
+    def _note(self, error: str) -> None:
+        self.counters.last_errors = [*self.counters.last_errors[-9:], error]

@@ -1,0 +1,26 @@
+"""Stage configuration. Every field is read from the environment variable of the same name (upper case)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StageSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    # English speech goes to the small English-only model; anything else (or undeclared) to the multilingual one.
+    # Bundled: "tiny.en" and "base". Any faster-whisper name, local path or hub id works too (hub needs network).
+    asr_model_english: str = "tiny.en"
+    asr_model_multilingual: str = "base"
+    asr_compute_type: str = "int8"
+    # 0 lets CTranslate2 choose; on a shared 2-core box 2 is the sensible ceiling.
+    asr_cpu_threads: int = 2
+    # Detected languages below this probability fall back to ASR_FALLBACK_LANGUAGE.
+    asr_language_threshold: float = 0.5
+    asr_fallback_language: str = "en"
+    # User-supplied CTranslate2 OPUS-MT/NLLB models: "en-de=/models/opus-mt-en-de,en-fr=/models/opus-mt-en-fr".
+    mt_opus_models: str = ""
+    # English speech with the neural piper voice (joe, en_US) instead of espeak-ng.
+    tts_neural_english: bool = True
+    # Load models when the stage starts rather than on the first message.
+    warm_up: bool = True

@@ -1,0 +1,64 @@
+"""TextTranslatedEvent -> AudioSynthesisEvent: the translation spoken aloud (piper for English, espeak-ng else).
+
+Nothing is synthesized for a failed translation or a session that asked for no speech; a language without
+a voice yields an event carrying the error, so the client learns why no audio came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from babelstream.contracts.events import AudioSynthesisPayload, Event, TextTranslatedPayload, utc_now
+from babelstream.contracts.topics import TRANSLATION_TEXT
+from babelstream.contracts.wav import wrap_pcm16
+from babelstream.engines.tts.base import UnsupportedVoice
+from babelstream.engines.tts.registry import SynthesizerRegistry
+from babelstream.stages.settings import StageSettings
+
+
+class TtsStage:
+    name = "tts"
+    input_topic = TRANSLATION_TEXT
+
+    def __init__(self, settings: StageSettings, service: str, registry: SynthesizerRegistry | None = None):
+        self.settings = settings
+        self.service = service
+        self.registry = registry or SynthesizerRegistry.from_installed(prefer_neural_english=settings.tts_neural_english)
+
+    def warm_up(self) -> None:
+        pass
+
+    async def handle(self, event: Event) -> list[Event]:
+        started = utc_now()
+        payload = event.payload
+        if not isinstance(payload, TextTranslatedPayload):
+            raise TypeError(f"tts takes TextTranslatedEvent, got {event.event_type}")
+        if payload.error or not payload.options.synthesize or not payload.text.strip():
+            return []
+        language = payload.target_language
+        try:
+            synthesizer = self.registry.synthesizer_for(language)
+            speech = await asyncio.to_thread(synthesizer.synthesize, payload.text, language)
+            spoken = AudioSynthesisPayload(
+                audio_bytes=wrap_pcm16(speech.pcm, speech.sample_rate_hz),
+                sample_rate_hz=speech.sample_rate_hz,
+                duration_ms=speech.duration_ms,
+                voice=speech.voice,
+                engine=speech.engine,
+                language=language,
+                text=payload.text,
+                segment_index=payload.segment_index,
+            )
+        except UnsupportedVoice as failure:
+            spoken = AudioSynthesisPayload(
+                audio_bytes=b"",
+                sample_rate_hz=0,
+                duration_ms=0,
+                voice="",
+                engine="",
+                language=language,
+                text=payload.text,
+                segment_index=payload.segment_index,
+                error=str(failure),
+            )
+        return [event.derive(spoken, stage=self.name, service=self.service, started_at=started)]
