@@ -1,0 +1,183 @@
+"""Cuts a live PCM16 stream into utterances: speech bounded by silence, with a hard length cap.
+
+Cheap by design: the gateway runs one per live stream (≥1,000 per core), so the per-frame path
+only slices a memoryview, calls the detector and appends to a bytearray; all clock arithmetic is
+in whole frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+from babelstream.engines.vad.base import InvalidVadConfig, VoiceActivityDetector
+
+SAMPLE_WIDTH_BYTES = 2
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """pcm spans exactly [start_ms, end_ms) of the stream: the speech plus its pre-roll and a little trailing silence."""
+
+    pcm: bytes
+    start_ms: int
+    end_ms: int
+
+    @property
+    def duration_ms(self) -> int:
+        return self.end_ms - self.start_ms
+
+
+class Endpointer:
+    """feed() any chunk sizes; get each utterance once the speaker has been quiet for min_silence_ms.
+
+    Speech is never cut by silence shorter than min_silence_ms. A segment that reaches max_segment_ms
+    is cut at its last silent frame in its second half (at max_segment_ms when there is none), and
+    the rest carries on as the next segment. Segments with fewer than min_speech_ms of voiced frames
+    (clicks, coughs, detector flicker) are dropped.
+    """
+
+    def __init__(
+        self,
+        vad: VoiceActivityDetector,
+        *,
+        min_silence_ms: int = 300,
+        max_segment_ms: int = 15_000,
+        pre_roll_ms: int = 200,
+        min_speech_ms: int = 150,
+        post_roll_ms: int = 200,
+    ):
+        frame_ms = vad.frame_ms
+        if frame_ms <= 0 or vad.sample_rate_hz * frame_ms % 1000:
+            raise InvalidVadConfig(f"a {frame_ms} ms frame is not a whole number of samples at {vad.sample_rate_hz} Hz")
+        if max_segment_ms < 2 * frame_ms or min_silence_ms < frame_ms:
+            raise InvalidVadConfig("max_segment_ms and min_silence_ms must each span at least one frame")
+        self._vad = vad
+        self._frame_ms = frame_ms
+        self._frame_bytes = vad.sample_rate_hz * frame_ms // 1000 * SAMPLE_WIDTH_BYTES
+        self._silence_frames_to_end = ceil(min_silence_ms / frame_ms)
+        self._max_frames = max_segment_ms // frame_ms
+        self._pre_roll_bytes = ceil(pre_roll_ms / frame_ms) * self._frame_bytes
+        self._min_voiced_frames = max(1, ceil(min_speech_ms / frame_ms))
+        # Trailing silence kept can never exceed the silence that ended the segment.
+        self._post_roll_frames = min(ceil(post_roll_ms / frame_ms), self._silence_frames_to_end)
+
+        self._pending = bytearray()  # bytes of an incomplete frame between feeds
+        self._audio = bytearray()  # idle: the pre-roll ring; in speech: the segment so far
+        self._audio_start_frame = 0  # stream frame index of self._audio[0]
+        self._next_frame = 0  # stream frame index of the next frame to classify
+        self._in_speech = False
+        self._voiced_frames = 0
+        self._last_voiced_end = 0  # frame index just after the latest voiced frame
+        self._last_silent_end = -1  # frame index just after the latest unvoiced frame of the segment
+
+    @property
+    def frame_ms(self) -> int:
+        return self._frame_ms
+
+    @property
+    def in_speech(self) -> bool:
+        return self._in_speech
+
+    def feed(self, pcm: bytes) -> list[Utterance]:
+        completed: list[Utterance] = []
+        frame_bytes = self._frame_bytes
+        pending = self._pending
+        if not pending and len(pcm) % frame_bytes == 0:
+            # Common live case (whole frames per message): classify straight from the caller's buffer.
+            with memoryview(pcm) as whole:
+                for offset in range(0, len(pcm), frame_bytes):
+                    self._step(whole[offset : offset + frame_bytes], completed)
+            return completed
+        pending += pcm
+        usable = len(pending) - len(pending) % frame_bytes
+        if not usable:
+            return completed
+        view = memoryview(pending)
+        try:
+            for offset in range(0, usable, frame_bytes):
+                self._step(view[offset : offset + frame_bytes], completed)
+        finally:
+            view.release()  # a live export would forbid resizing `pending` below
+        del pending[:usable]
+        return completed
+
+    def flush(self) -> list[Utterance]:
+        """End of stream: the pending speech, if any; an incomplete trailing frame is discarded."""
+        completed: list[Utterance] = []
+        if self._in_speech:
+            self._close_segment(self._last_voiced_end + self._post_roll_frames, completed)
+        self._pending.clear()
+        self._audio.clear()
+        self._audio_start_frame = self._next_frame
+        self._in_speech = False
+        return completed
+
+    def _step(self, frame: memoryview, completed: list[Utterance]) -> None:
+        voiced = self._vad.is_speech(frame)
+        index = self._next_frame
+        self._next_frame = index + 1
+        audio = self._audio
+        audio += frame
+        if not self._in_speech:
+            if voiced:
+                self._in_speech = True
+                self._voiced_frames = 1
+                self._last_voiced_end = index + 1
+                self._last_silent_end = -1
+            elif len(audio) > self._pre_roll_bytes:
+                del audio[: self._frame_bytes]  # memmove of ≤ pre-roll bytes: cheap, no allocation
+                self._audio_start_frame += 1
+            return
+        if voiced:
+            self._voiced_frames += 1
+            self._last_voiced_end = index + 1
+        else:
+            self._last_silent_end = index + 1
+            if index + 1 - self._last_voiced_end >= self._silence_frames_to_end:
+                self._close_segment(self._last_voiced_end + self._post_roll_frames, completed)
+                return
+        if len(audio) >= self._max_frames * self._frame_bytes:
+            self._force_cut(completed)
+
+    def _close_segment(self, end_frame: int, completed: list[Utterance]) -> None:
+        """Emit audio up to end_frame; what follows becomes the next pre-roll (no overlap between utterances)."""
+        audio = self._audio
+        kept_bytes = min(len(audio), (end_frame - self._audio_start_frame) * self._frame_bytes)
+        self._emit(kept_bytes, completed)
+        del audio[:kept_bytes]
+        self._audio_start_frame += kept_bytes // self._frame_bytes
+        if len(audio) > self._pre_roll_bytes:
+            excess = len(audio) - self._pre_roll_bytes
+            del audio[:excess]
+            self._audio_start_frame += excess // self._frame_bytes
+        self._in_speech = False
+
+    def _force_cut(self, completed: list[Utterance]) -> None:
+        segment_frames = len(self._audio) // self._frame_bytes
+        half_way = self._audio_start_frame + segment_frames // 2
+        # Prefer a pause over a cut through a word; the frames after the pause are all voiced.
+        cut_frame = self._last_silent_end if self._last_silent_end > half_way else self._next_frame
+        kept_bytes = (cut_frame - self._audio_start_frame) * self._frame_bytes
+        self._emit(kept_bytes, completed)
+        del self._audio[:kept_bytes]
+        self._audio_start_frame = cut_frame
+        carried_frames = self._next_frame - cut_frame
+        self._voiced_frames = carried_frames
+        if not carried_frames:
+            # Nothing carried over yet: restart the silence clock so a speaker who stops now still gets a tail.
+            self._last_voiced_end = self._next_frame
+        self._last_silent_end = -1
+
+    def _emit(self, kept_bytes: int, completed: list[Utterance]) -> None:
+        if self._voiced_frames < self._min_voiced_frames or kept_bytes <= 0:
+            return
+        start_ms = self._audio_start_frame * self._frame_ms
+        end_ms = start_ms + kept_bytes // self._frame_bytes * self._frame_ms
+        completed.append(Utterance(bytes(self._audio[:kept_bytes]), start_ms, end_ms))
+
+
+def split_recording(vad: VoiceActivityDetector, pcm: bytes, **endpointer_options: int) -> list[Utterance]:
+    """Endpoint a whole recording at once, e.g. an uploaded file."""
+    endpointer = Endpointer(vad, **endpointer_options)
+    return endpointer.feed(pcm) + endpointer.flush()
