@@ -1,0 +1,222 @@
+"""The page at / in Debian's headless Chromium: real microphone path (a fake capture device playing an
+espeak-ng WAV through getUserMedia -> AudioWorklet -> 16 kHz PCM16 frames), real gateway and real models.
+
+One embedded platform (models load once) with MAX_CONNECTIONS=1 serves every test: the first uses the
+only slot from the page; the capacity test holds it with a plain WebSocket client and expects the page to
+say the server is full. Two cheap checks ride along: a blocked microphone is explained, and the worklet's
+downsampler (run in the page on test tones) keeps speech frequencies and removes aliases.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from babelstream.contracts.wav import wrap_pcm16
+from tests.speech import needs_espeak, silence, synthesize
+
+CHROMIUM = "/usr/bin/chromium"
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.models,
+    needs_espeak,
+    pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=f"Debian's chromium is not installed at {CHROMIUM}"),
+]
+
+playwright_api = pytest.importorskip("playwright.async_api", reason="the playwright package is not installed")
+
+
+def chromium_args(wav_path: Path) -> list[str]:
+    return [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav_path}",  # looped by Chromium
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+
+
+@pytest.fixture(scope="module")
+def speech_wav(tmp_path_factory) -> Path:
+    pcm = (
+        silence(500)
+        + synthesize("The house is big.")
+        + silence(1500)
+        + synthesize("I would like a cup of coffee, please.")
+        + silence(3000)  # the utterance ends before the file loops
+    )
+    path = tmp_path_factory.mktemp("browser") / "speech.wav"
+    path.write_bytes(wrap_pcm16(pcm, 16_000))
+    return path
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def platform_address():
+    from babelstream.bus.settings import BusSettings
+    from babelstream.platform import STAGE_NAMES, Platform
+    from tests.harness import serve_app
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MAX_CONNECTIONS", "1")  # read when the Platform builds its gateway
+        platform = Platform(BusSettings(bus="memory"), gateway=True, stages=STAGE_NAMES)
+    async with serve_app(platform.app()) as address:
+        yield address
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def browser(speech_wav):
+    async with playwright_api.async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=chromium_args(speech_wav))
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+async def open_page(browser, address: str, width: int = 1000, height: int = 760):
+    context = await browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1)
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("response", lambda response: problems.append(f"{response.status} {response.url}") if response.status >= 400 else None)
+    await page.goto(f"http://{address}/")
+    await page.wait_for_selector("#start:not([disabled])", timeout=10_000)
+    return context, page, problems
+
+
+async def test_page_captions_translates_and_speaks(browser, platform_address):
+    context, page, problems = await open_page(browser, platform_address)
+    try:
+        # Languages come from /api/languages: English source, Spanish offered as a target.
+        assert await page.input_value("#source") == "en"
+        await page.check("#targets input[value=es]")
+        for other in await page.query_selector_all("#targets input[name=target]:checked"):
+            if await other.get_attribute("value") != "es":
+                await other.uncheck()
+        assert await page.input_value("#speech") == "es"
+
+        started = time.monotonic()
+        await page.click("#start")
+        await page.wait_for_function(
+            "document.querySelector('#status').dataset.state === 'live'", timeout=15_000
+        )
+        assert await page.text_content("#start") == "Stop"
+
+        await page.wait_for_function(
+            """() => [...document.querySelectorAll('.caption')].some(c => /house/i.test(c.textContent))
+                  && [...document.querySelectorAll('.translation[data-lang=es]')].some(t => /casa/i.test(t.textContent))
+                  && Number(document.querySelector('#played-count').textContent) >= 1""",
+            timeout=90_000,
+            polling=250,
+        )
+        first_results = time.monotonic() - started
+        await page.wait_for_selector(".translation-row[data-played=true]", timeout=20_000)
+        assert await page.locator(".caption[lang=en]").count() >= 1
+        latency = await page.text_content(".utterance .source-line .latency")
+        assert latency and latency.strip().endswith(" s")
+
+        await page.click("#start")  # now Stop: sends done, waits for the summary and the close
+        await page.wait_for_function(
+            "document.querySelector('#status').dataset.state === 'idle'", timeout=45_000
+        )
+        assert "sentence" in await page.text_content("#summary")
+        assert await page.text_content("#start") == "Start"
+
+        OUTPUT.mkdir(exist_ok=True)
+        screenshot = OUTPUT / "browser-page.png"
+        await page.screenshot(path=str(screenshot), full_page=True)
+        assert screenshot.is_file() and screenshot.stat().st_size > 10_000
+        assert await page.locator("#errors .notice.error").count() == 0, await page.text_content("#errors")
+        assert not problems, problems
+        print(f"first caption+translation+clip after {first_results:.1f} s")
+    finally:
+        await context.close()
+
+
+async def test_page_says_when_server_is_full(browser, platform_address):
+    from websockets.asyncio.client import connect
+
+    async with connect(f"ws://{platform_address}/ws/audio") as holder:  # takes the only slot
+        assert json.loads(await holder.recv())["status"] == "connected"
+        context, page, _ = await open_page(browser, platform_address, width=390, height=760)
+        try:
+            await page.click("#start")
+            await page.wait_for_selector("#errors .notice.error", timeout=15_000)
+            assert "The server is full. Try again in a moment." in await page.text_content("#errors")
+            assert "full" in (await page.text_content("#status")).lower()
+            assert await page.text_content("#start") == "Start"
+            OUTPUT.mkdir(exist_ok=True)
+            await page.screenshot(path=str(OUTPUT / "browser-page-full-phone.png"), full_page=True)
+        finally:
+            await context.close()
+
+
+async def test_page_explains_a_blocked_microphone(browser, platform_address):
+    context, page, _ = await open_page(browser, platform_address)
+    try:
+        # The fake-UI flag always grants the microphone; a refusal is what the browser reports when the
+        # person (or the site settings) blocks it.
+        await page.evaluate(
+            """() => { navigator.mediaDevices.getUserMedia = () =>
+                   Promise.reject(new DOMException("Permission denied", "NotAllowedError")); }"""
+        )
+        await page.click("#start")
+        await page.wait_for_selector("#errors .notice.error", timeout=10_000)
+        assert "Microphone blocked: allow it in the browser's site settings." in await page.text_content("#errors")
+        assert await page.get_attribute("#status", "data-state") == "error"
+        assert await page.text_content("#start") == "Start"
+    finally:
+        await context.close()
+
+
+async def test_worklet_downsampler_keeps_speech_and_removes_aliases(browser, platform_address):
+    """The worklet's resampler, run in the page on sines: speech frequencies pass at full level, and a tone
+    above 8 kHz (which would fold back into the speech band at 16 kHz) is removed."""
+    context, page, _ = await open_page(browser, platform_address)
+    try:
+        levels = await page.evaluate(
+            """async () => {
+                const source = await (await fetch("pcm-worklet.js")).text();
+                const Resampler = new Function("AudioWorkletProcessor", "registerProcessor", "sampleRate",
+                    source + "\\nreturn Resampler;")(class {}, () => {}, 48000);
+                const result = {};
+                for (const rate of [48000, 44100]) {
+                    for (const hz of [300, 1000, 3000, 11000]) {
+                        const resampler = new Resampler(rate, 16000);
+                        const out = [];
+                        for (let start = 0; start < rate; start += 128) {
+                            const block = new Float32Array(128);
+                            for (let i = 0; i < 128; i++) block[i] = 0.5 * Math.sin(2 * Math.PI * hz * (start + i) / rate);
+                            resampler.push(block, (sample) => out.push(sample));
+                        }
+                        const middle = out.slice(2000, 14000);
+                        const rms = Math.sqrt(middle.reduce((sum, x) => sum + x * x, 0) / middle.length);
+                        result[`${rate}:${hz}`] = [out.length, rms * Math.SQRT2];
+                    }
+                }
+                return result;
+            }"""
+        )
+        for key, (count, amplitude) in levels.items():
+            rate, hz = map(int, key.split(":"))
+            assert abs(count - 16000) < 60, (key, count)  # one second in, one second out (less the filter delay)
+            if hz <= 3000:
+                assert abs(amplitude - 0.5) < 0.01, (key, amplitude)
+            else:
+                assert amplitude < 0.005, (key, amplitude)  # at least 40 dB down
+    finally:
+        await context.close()
