@@ -8,3 +8,32 @@ KAFKA_BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+
+
+def _kafka_reachable(bootstrap: str) -> str | None:
+    from confluent_kafka.admin import AdminClient
+
+    try:
+        AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=5)
+        return None
+    except Exception as error:  # noqa: BLE001 - any failure means "no broker"
+        return str(error)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """The broker `make test` started (scripts/run-tests.sh). Without one: skip, or fail under make test."""
+    problem = _kafka_reachable(KAFKA_BOOTSTRAP)
+    if problem:
+        message = f"no Kafka broker at {KAFKA_BOOTSTRAP} ({problem}); start one with scripts/kafka.sh start"
+        if os.environ.get("BABELSTREAM_REQUIRE_KAFKA") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return KAFKA_BOOTSTRAP
+
+
+@pytest.fixture
+def kafka_settings(kafka_bootstrap):
+    from babelstream.bus.settings import BusSettings
+
+    return BusSettings(bus="kafka", kafka_bootstrap_servers=kafka_bootstrap, kafka_startup_timeout_seconds=30)

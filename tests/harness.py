@@ -49,6 +49,9 @@ async def running_gateway(bus, codec, capabilities=None, on_startup=None, on_shu
         yield gateway, address
 
 
+HOLD = object()
+
+
 @dataclass
 class Conversation:
     """Everything one client saw: the JSON messages in order, and how the socket closed."""
@@ -67,8 +70,13 @@ class Conversation:
 
 async def stream(address: str, frames, *, start: dict | None = None, done: bool = True, pace_seconds: float = 0.0,
                  origin: str | None = None, timeout: float = 120.0, on_message=None) -> Conversation:
-    """Connects, optionally sends a start message, sends `frames` (bytes or str), then done, and reads to close."""
+    """Connects, optionally sends a start message, sends `frames` (bytes or str), then done, and reads to close.
+    Frames ending with HOLD: keep the socket open without done (for the deadline tests)."""
     conversation = Conversation()
+    frames = list(frames)
+    if frames and frames[-1] is HOLD:
+        frames.pop()
+        done = False
     headers = {"Origin": origin} if origin else None
     async with connect(f"ws://{address}/ws/audio", additional_headers=headers, max_size=None) as ws:
 

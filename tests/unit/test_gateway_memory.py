@@ -12,7 +12,7 @@ import pytest
 from babelstream.bus.memory import MemoryBus
 from babelstream.contracts.codec import SingleObjectCodec
 from babelstream.contracts.topics import AUDIO_INGRESS, SPEECH_SEGMENT
-from tests.harness import frames_of, running_gateway, stream
+from tests.harness import HOLD, frames_of, running_gateway, stream
 
 CODEC = SingleObjectCodec()
 PCM = bytes(range(256)) * 250  # 64,000 bytes = 2 s of 16 kHz PCM16
@@ -43,17 +43,20 @@ async def test_single_mode_publishes_one_wav_event_keyed_by_correlation_id():
         assert wav.readframes(wav.getnframes()) == PCM
 
 
-@pytest.mark.parametrize(
-    "frames, settings, code, reason_part",
-    [
-        ([b"\0" * 70_000], {}, 1009, "over the 65536-byte limit"),
-        ([b"\0" * 101], {}, 1007, "not whole PCM16 samples"),
-        (["not json"], {}, 1003, "must be JSON"),
-        ([json.dumps({"event": "dance"})], {}, 1003, "unknown event"),
-        ([b"\0" * 640] * 30, {"max_messages_per_second": 10}, 1008, "rate exceeded"),
-        ([b"\0" * 640] * 5, {"max_buffer_bytes": 2000, "default_mode": "single"}, 1009, "buffer full"),
-    ],
-)
+LIMIT_CASES = [
+    ([b"\0" * 70_000], {}, 1009, "over the 65536-byte limit"),
+    ([b"\0" * 101], {}, 1007, "not whole PCM16 samples"),
+    (["not json"], {}, 1003, "must be JSON"),
+    ([json.dumps({"event": "dance"})], {}, 1003, "unknown event"),
+    ([b"\0" * 640] * 30, {"max_messages_per_second": 10}, 1008, "rate exceeded"),
+    ([b"\0" * 640] * 5, {"max_buffer_bytes": 2000, "default_mode": "single"}, 1009, "buffer full"),
+    ([b"\0" * 640, HOLD], {"max_session_seconds": 0.5, "idle_timeout_seconds": 30}, 1008, "session longer than"),
+    ([b"\0" * 640, HOLD], {"idle_timeout_seconds": 0.5}, 1001, "idle"),
+    ([], {}, 1003, "empty stream"),
+]
+
+
+@pytest.mark.parametrize("frames, settings, code, reason_part", LIMIT_CASES)
 async def test_each_limit_closes_with_its_code_after_an_error_message(frames, settings, code, reason_part):
     async with running_gateway(MemoryBus(), CODEC, **settings) as (_, address):
         talk = await stream(address, frames)
