@@ -24,3 +24,14 @@ class StageSettings(BaseSettings):
     tts_neural_english: bool = True
     # Load models when the stage starts rather than on the first message.
     warm_up: bool = True
+    # Pairs whose translators start (and whose target voices load) with the stage: the first sentence
+    # then costs no Apertium pipeline start-up or model load.
+    warm_up_pairs: str = "en-es"
+
+    def warm_up_pair_list(self) -> list[tuple[str, str]]:
+        pairs = []
+        for item in self.warm_up_pairs.split(","):
+            if "-" in item:
+                source, target = item.strip().split("-", 1)
+                pairs.append((source, target))
+        return pairs

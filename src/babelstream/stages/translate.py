@@ -7,6 +7,7 @@ so the client is told instead of left waiting. Empty transcripts (no speech) pro
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from babelstream.contracts.events import Event, TextRecognizedPayload, TextTranslatedPayload, utc_now
 from babelstream.contracts.topics import ASR_TEXT
@@ -14,17 +15,26 @@ from babelstream.engines.mt.base import TranslationError
 from babelstream.engines.mt.registry import TranslatorRegistry
 from babelstream.stages.settings import StageSettings
 
+log = logging.getLogger(__name__)
+
 
 class TranslateStage:
     name = "translate"
     input_topic = ASR_TEXT
 
     def __init__(self, settings: StageSettings, service: str, registry: TranslatorRegistry | None = None):
+        self.settings = settings
         self.service = service
         self.registry = registry or TranslatorRegistry.from_installed(opus_models=settings.mt_opus_models)
 
     def warm_up(self) -> None:
-        pass
+        if not self.settings.warm_up:
+            return
+        for source, target in self.settings.warm_up_pair_list():
+            try:
+                self.registry.translator_for(source, target).translate("Hello.", source, target)
+            except TranslationError as failure:
+                log.warning("warm-up of %s->%s skipped: %s", source, target, failure)
 
     async def handle(self, event: Event) -> list[Event]:
         payload = event.payload

@@ -7,13 +7,16 @@ a voice yields an event carrying the error, so the client learns why no audio ca
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from babelstream.contracts.events import AudioSynthesisPayload, Event, TextTranslatedPayload, utc_now
 from babelstream.contracts.topics import TRANSLATION_TEXT
 from babelstream.contracts.wav import wrap_pcm16
-from babelstream.engines.tts.base import UnsupportedVoice
+from babelstream.engines.tts.base import SynthesisError, UnsupportedVoice
 from babelstream.engines.tts.registry import SynthesizerRegistry
 from babelstream.stages.settings import StageSettings
+
+log = logging.getLogger(__name__)
 
 
 class TtsStage:
@@ -26,7 +29,13 @@ class TtsStage:
         self.registry = registry or SynthesizerRegistry.from_installed(prefer_neural_english=settings.tts_neural_english)
 
     def warm_up(self) -> None:
-        pass
+        if not self.settings.warm_up:
+            return
+        for _, target in self.settings.warm_up_pair_list():
+            try:
+                self.registry.synthesizer_for(target).synthesize("Hola.", target)
+            except SynthesisError as failure:
+                log.warning("warm-up of the %s voice skipped: %s", target, failure)
 
     async def handle(self, event: Event) -> list[Event]:
         started = utc_now()

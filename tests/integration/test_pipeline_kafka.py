@@ -1,0 +1,149 @@
+"""The distributed platform for real: every stage and two gateways as separate processes on the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from babelstream.bus.kafka import KafkaBus
+from babelstream.contracts.codec import SingleObjectCodec
+from babelstream.contracts.topics import DEAD_LETTER, SPEECH_SEGMENT
+from tests.bus_helpers import collect, tail
+from tests.harness import free_port
+from tests.integration.pipeline_checks import UTTERANCES, check_translated_talk, speak
+
+pytestmark = [pytest.mark.kafka, pytest.mark.models]
+
+REPO = Path(__file__).resolve().parents[2]
+BABELSTREAM = [sys.executable, "-m", "babelstream"]
+
+
+class Component:
+    """One `babelstream` process, with its output kept in test-output/ for when something fails."""
+
+    def __init__(self, name: str, args: list[str], env: dict):
+        self.name = name
+        self.args = args
+        self.env = env
+        self.log_path = REPO / "test-output" / f"{name}.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(BABELSTREAM + self.args, env=self.env, stdout=log, stderr=log, cwd=REPO)
+
+    def wait_for_line(self, text: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log_path.read_text(errors="replace"):
+                return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()[-2000:]}")
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.name} did not log {text!r} within {timeout} s")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture(scope="module")
+def distributed(kafka_bootstrap):
+    """segmenter, asr, translate and tts processes, and two gateways, all on the test broker."""
+    env = {**os.environ, "BUS": "kafka", "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "KAFKA_SESSION_TIMEOUT_MS": "6000"}
+    run = uuid.uuid4().hex[:6]
+    stages = {name: Component(f"{run}-{name}", ["stage", name], env) for name in ("segmenter", "asr", "translate", "tts")}
+    ports = [free_port(), free_port()]
+    gateways = [Component(f"{run}-gateway-{i}", ["gateway", "--port", str(port)], env) for i, port in enumerate(ports)]
+    everything = [*stages.values(), *gateways]
+    try:
+        for component in everything:
+            component.start()
+        for component in stages.values():
+            component.wait_for_line("running on kafka")
+        for port in ports:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.3)
+            else:
+                raise TimeoutError(f"gateway on {port} not ready")
+        yield {"stages": stages, "gateways": [f"127.0.0.1:{port}" for port in ports], "bootstrap": kafka_bootstrap}
+    finally:
+        for component in everything:
+            component.stop()
+
+
+async def test_english_speech_through_separate_processes(distributed):
+    utterances = [*UTTERANCES, UTTERANCES[0]]
+    talk, arrivals = await speak(distributed["gateways"][0], targets=("es", "pt"), utterances=utterances)
+    check_translated_talk(talk, targets=("es", "pt"), utterances=utterances)
+    first_translation = next(t for t, m in arrivals if m.get("type") == "translation")
+    ack = next(t for t, m in arrivals if m.get("type") == "ack")
+    timeline = [(round(t, 2), m.get("type"), m.get("latency_ms"), m.get("stage_ms")) for t, m in arrivals]
+    assert first_translation < ack - 1.0, f"the first translation must arrive while the person speaks: {timeline}"
+    assert {"asr", "translate", "bus"} <= set(talk.of_type("translation")[0]["stage_ms"])
+
+
+async def test_two_gateways_each_answer_their_own_clients(distributed):
+    first, second = distributed["gateways"]
+    (talk_a, _), (talk_b, _) = await asyncio.gather(
+        speak(first, targets=("es",)), speak(second, targets=("pt",), utterances=UTTERANCES[:1])
+    )
+    check_translated_talk(talk_a, targets=("es",))
+    check_translated_talk(talk_b, targets=("pt",), utterances=UTTERANCES[:1])
+    assert not [m for m in talk_a.of_type("translation") if m["target_language"] != "es"]
+
+
+async def test_poison_message_is_dead_lettered_and_the_stage_keeps_serving(distributed, kafka_settings):
+    bus = KafkaBus(kafka_settings, client_id="poisoner")
+    await bus.start()
+    letters = await tail(bus, [DEAD_LETTER])
+    poison_key = str(uuid.uuid4())
+    poison = b"\xc3\x01not an avro event at all" + os.urandom(32)
+    try:
+        await bus.publish(SPEECH_SEGMENT, poison_key.encode(), poison)
+        [(_, letter)] = await collect(bus, letters, {poison_key}, count=1, timeout=60)
+    finally:
+        await letters.close()
+        await bus.stop()
+    assert letter.event_type == "DeadLetterEvent"
+    assert letter.payload.original_value == poison and letter.payload.original_topic == SPEECH_SEGMENT
+    assert letter.payload.stage == "asr" and "MalformedEvent" in letter.payload.error
+    talk, _ = await speak(distributed["gateways"][0], utterances=UTTERANCES[:1])
+    check_translated_talk(talk, utterances=UTTERANCES[:1])
+
+
+async def test_asr_killed_mid_stream_and_restarted_loses_nothing_and_repeats_nothing(distributed):
+    asr = distributed["stages"]["asr"]
+    utterances = UTTERANCES * 3
+    talking = asyncio.create_task(speak(distributed["gateways"][0], utterances=utterances))
+    await asyncio.sleep(5)  # the first utterances are in flight
+    asr.kill()
+    await asyncio.sleep(1)
+    asr.start()
+    talk, _ = await talking
+    check_translated_talk(talk, utterances=utterances)
