@@ -164,6 +164,9 @@ def _read(body: io.BytesIO, writer: Any, reader: Any) -> Event:
         raise MalformedEvent(f"Avro body does not decode: {error}") from error
     if not isinstance(record, dict):
         raise MalformedEvent("Avro body is not a record")
+    trailing = len(body.read())
+    if trailing:
+        raise MalformedEvent(f"{trailing} unexpected bytes after the Avro body")
     try:
         return from_record(record)
     except (KeyError, TypeError, ValueError) as error:

@@ -1,0 +1,150 @@
+"""The Confluent wire format: magic byte 0, 4-byte big-endian schema id, Avro body; subjects `<topic>-value`
+registered with BACKWARD compatibility; readable by confluent-kafka's own AvroDeserializer and the reverse.
+
+The registry here is a test double (tests/registry_double.py): a real HTTP server implementing the subset of
+the Schema Registry REST API that both clients use, recording each call. No real registry can run on this
+machine; the double follows the documented API closely enough for confluent-kafka's client to work unchanged.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+import pytest
+from confluent_kafka.schema_registry import SchemaRegistryClient as ConfluentRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from babelstream.contracts.codec import ConfluentCodec, SingleObjectCodec, codec_from_settings, to_record
+from babelstream.contracts.errors import MalformedEvent, PayloadTooLarge, SchemaRegistryError
+from babelstream.contracts.registry import SchemaRegistryClient
+from babelstream.contracts.schemas import event_schemas
+from babelstream.contracts.topics import ASR_TEXT, TOPIC_OF_EVENT_TYPE
+from tests.registry_double import registry_double
+from tests.unit.test_contracts import EVENT_TYPES, audio_event, expected_record, sample_event
+
+SUBJECT = f"{ASR_TEXT}-value"
+
+
+@pytest.fixture
+def registry():
+    with registry_double() as running:
+        yield running
+
+
+def test_encode_writes_magic_zero_and_the_registered_id(registry):
+    codec = ConfluentCodec(SchemaRegistryClient(registry.url))
+    event = sample_event("TextRecognizedEvent")
+    data = codec.encode(event, ASR_TEXT)
+    assert data[0] == 0
+    (schema_id,) = struct.unpack(">I", data[1:5])
+    assert registry.state.subjects == {SUBJECT: [schema_id]}
+    assert registry.state.config == {SUBJECT: "BACKWARD"}
+    # compatibility is set on the subject before the schema is registered under it
+    assert [(c.method, c.path) for c in registry.state.calls] == [
+        ("PUT", f"/config/{SUBJECT}"),
+        ("POST", f"/subjects/{SUBJECT}/versions"),
+    ]
+    registered = registry.state.schemas[schema_id]
+    assert registry.state._canonical(registered) == event_schemas()["TextRecognizedEvent"].canonical
+    # a second event reuses the id without asking again
+    codec.encode(sample_event("TextRecognizedEvent"), ASR_TEXT)
+    assert len(registry.state.calls) == 2
+    assert codec.decode(data) == event
+
+
+def test_prepare_registers_every_event_type_under_its_topic_subject(registry):
+    codec = ConfluentCodec(SchemaRegistryClient(registry.url))
+    codec.prepare(TOPIC_OF_EVENT_TYPE)
+    subjects = {f"{topic}-value" for topic in TOPIC_OF_EVENT_TYPE.values()}
+    assert set(registry.state.subjects) == subjects
+    assert registry.state.config == {subject: "BACKWARD" for subject in subjects}
+    calls = len(registry.state.calls)
+    for event_type in EVENT_TYPES:
+        codec.encode(sample_event(event_type), TOPIC_OF_EVENT_TYPE[event_type])
+    assert len(registry.state.calls) == calls  # nothing on the hot path
+
+
+def test_confluent_kafkas_deserializer_reads_our_bytes(registry):
+    """Any Confluent-compatible consumer can read what we produce."""
+    event = sample_event("TextRecognizedEvent")
+    data = ConfluentCodec(SchemaRegistryClient(registry.url)).encode(event, ASR_TEXT)
+    deserializer = AvroDeserializer(ConfluentRegistryClient({"url": registry.url}))
+    record = deserializer(data, SerializationContext(ASR_TEXT, MessageField.VALUE))
+    assert record == expected_record(event)
+    (schema_id,) = struct.unpack(">I", data[1:5])
+    assert registry.state.calls_to("GET", f"/schemas/ids/{schema_id}")
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_confluent_kafkas_deserializer_reads_every_event_type(registry, event_type):
+    event = sample_event(event_type)
+    topic = TOPIC_OF_EVENT_TYPE[event_type]
+    data = ConfluentCodec(SchemaRegistryClient(registry.url)).encode(event, topic)
+    deserializer = AvroDeserializer(ConfluentRegistryClient({"url": registry.url}))
+    assert deserializer(data, SerializationContext(topic, MessageField.VALUE)) == expected_record(event)
+
+
+def test_bytes_from_confluent_kafkas_serializer_decode_with_our_codec(registry):
+    event = sample_event("TextRecognizedEvent")
+    serializer = AvroSerializer(ConfluentRegistryClient({"url": registry.url}), event_schemas()["TextRecognizedEvent"].json)
+    data = serializer(to_record(event), SerializationContext(ASR_TEXT, MessageField.VALUE))
+    assert data[0] == 0
+    (schema_id,) = struct.unpack(">I", data[1:5])
+    # confluent-kafka registered under the same subject (TopicNameStrategy)
+    assert registry.state.calls_to("POST", f"/subjects/{SUBJECT}/versions")
+    assert registry.state.subjects == {SUBJECT: [schema_id]}
+    ours = ConfluentCodec(SchemaRegistryClient(registry.url))
+    assert ours.decode(data) == event
+    # same schema, same id, same body: the two producers are byte-for-byte interchangeable
+    assert ours.encode(event, ASR_TEXT) == data
+
+
+def test_decode_falls_back_to_single_object_bytes(registry):
+    event = sample_event("TextRecognizedEvent")
+    codec = ConfluentCodec(SchemaRegistryClient(registry.url))
+    assert codec.decode(SingleObjectCodec().encode(event, ASR_TEXT)) == event
+    assert registry.state.calls == []
+
+
+def test_codec_is_chosen_by_whether_a_registry_is_configured(registry):
+    assert isinstance(codec_from_settings(None), SingleObjectCodec)
+    assert isinstance(codec_from_settings(""), SingleObjectCodec)
+    assert isinstance(codec_from_settings(registry.url), ConfluentCodec)
+
+
+def test_a_truncated_confluent_body_is_malformed(registry):
+    codec = ConfluentCodec(SchemaRegistryClient(registry.url))
+    data = codec.encode(sample_event("TextRecognizedEvent"), ASR_TEXT)
+    with pytest.raises(MalformedEvent, match="does not decode"):
+        codec.decode(data[: len(data) // 2])
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_a_registry_that_is_down_is_a_clear_schema_registry_error():
+    url = closed_port_url()
+    codec = ConfluentCodec(SchemaRegistryClient(url, timeout_seconds=2.0))
+    with pytest.raises(SchemaRegistryError, match="schema registry unreachable at") as caught:
+        codec.encode(sample_event("TextRecognizedEvent"), ASR_TEXT)
+    assert url in str(caught.value)
+    with pytest.raises(SchemaRegistryError, match="unreachable"):
+        codec.decode(b"\x00\x00\x00\x00\x07" + b"\x00" * 20)
+
+
+def test_oversize_audio_is_refused_before_the_registry_is_asked():
+    codec = ConfluentCodec(SchemaRegistryClient(closed_port_url(), timeout_seconds=2.0))
+    with pytest.raises(PayloadTooLarge):
+        codec.encode(audio_event(1_572_865), "speech.audio.ingress")
+
+
+def test_an_unknown_schema_id_is_a_schema_registry_error_naming_the_request(registry):
+    codec = ConfluentCodec(SchemaRegistryClient(registry.url))
+    with pytest.raises(SchemaRegistryError, match=r"GET /schemas/ids/4242 -> 404: .*Schema not found"):
+        codec.decode(struct.pack(">bI", 0, 4242) + b"\x00" * 20)

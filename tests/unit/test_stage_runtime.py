@@ -1,0 +1,232 @@
+"""StageRunner on the in-memory bus with a small fake stage: dead letters, surviving failures, publish retries
+with commit-after-success, and deterministic output ids."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from contextlib import asynccontextmanager
+
+from babelstream.bus.base import PublishFailed
+from babelstream.bus.memory import MemoryBus
+from babelstream.contracts.codec import SingleObjectCodec
+from babelstream.contracts.events import (
+    DeadLetterPayload,
+    Event,
+    SessionOptions,
+    TextRecognizedPayload,
+    TextTranslatedPayload,
+    derived_id,
+    utc_now,
+)
+from babelstream.contracts.topics import ASR_TEXT, DEAD_LETTER, TRANSLATION_TEXT
+from babelstream.stages.runtime import StageRunner
+
+CODEC = SingleObjectCodec()
+GROUP = "babelstream.fake-translate"
+
+
+class FakeTranslateStage:
+    """Upper-cases the text into one TextTranslatedEvent per target; raises on the text "boom"."""
+
+    name = "fake-translate"
+    input_topic = ASR_TEXT
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.warmed = False
+
+    def warm_up(self) -> None:
+        self.warmed = True
+
+    async def handle(self, event: Event) -> list[Event]:
+        payload = event.payload
+        self.seen.append(event.event_id)
+        if payload.text == "boom":
+            raise RuntimeError("the fake stage exploded")
+        started = utc_now()
+        return [
+            event.derive(
+                TextTranslatedPayload(
+                    text=payload.text.upper(), source_text=payload.text, source_language=payload.language,
+                    target_language=target, engine="upper", segment_index=payload.segment_index,
+                    start_ms=payload.start_ms, end_ms=payload.end_ms, options=payload.options,
+                ),
+                stage=self.name, service="fake-1", started_at=started, id_parts=(target,),
+            )
+            for target in payload.options.target_languages
+        ]
+
+
+def recognized(text: str, correlation_id: str = "session-1", targets: tuple[str, ...] = ("en",)) -> Event:
+    return Event(
+        payload=TextRecognizedPayload(
+            text=text, language="de", confidence=0.875, segment_index=0, start_ms=0, end_ms=1000,
+            options=SessionOptions(target_languages=targets),
+        ),
+        correlation_id=correlation_id,
+        source_service="asr-1",
+    )
+
+
+async def send(bus, event: Event) -> None:
+    await bus.publish(ASR_TEXT, event.correlation_id.encode(), CODEC.encode(event, ASR_TEXT))
+
+
+async def collect(subscription, count: int, timeout: float = 10.0) -> list[Event]:
+    found = []
+    deadline = time.monotonic() + timeout
+    while len(found) < count and time.monotonic() < deadline:
+        message = await subscription.next(timeout_seconds=0.1)
+        if message is not None:
+            found.append(CODEC.decode(message.value))
+    return found
+
+
+def committed(bus: MemoryBus) -> int:
+    return bus._groups[GROUP].committed.get(ASR_TEXT, 0)
+
+
+async def wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
+@asynccontextmanager
+async def running(stage, bus, inner_bus: MemoryBus | None = None):
+    inner = inner_bus or bus
+    outputs = await inner.subscribe([TRANSLATION_TEXT], "test-outputs")
+    letters = await inner.subscribe([DEAD_LETTER], "test-letters")
+    runner = StageRunner(stage, bus, CODEC, service="fake-1")
+    await runner.start()
+    try:
+        yield runner, outputs, letters
+    finally:
+        await runner.stop()
+
+
+async def test_a_poison_message_is_dead_lettered_whole_committed_and_the_loop_goes_on():
+    bus = MemoryBus()
+    stage = FakeTranslateStage()
+    poison = b"\x00\x01" + os.urandom(64)
+    async with running(stage, bus) as (runner, outputs, letters):
+        assert stage.warmed
+        await bus.publish(ASR_TEXT, b"poison-session", poison)
+        good = recognized("hallo welt")
+        await send(bus, good)
+        [letter] = await collect(letters, 1)
+        [output] = await collect(outputs, 1)
+        await wait_until(lambda: committed(bus) == 2)
+        assert not runner._task.done()
+    assert isinstance(letter.payload, DeadLetterPayload)
+    assert letter.payload.original_value == poison
+    assert letter.payload.original_key == b"poison-session"
+    assert (letter.payload.original_topic, letter.payload.original_partition, letter.payload.original_offset) == (ASR_TEXT, 0, 0)
+    assert letter.payload.stage == "fake-translate"
+    assert letter.payload.error.startswith("MalformedEvent: ") and "0xC3 0x01" in letter.payload.error
+    assert letter.correlation_id == "poison-session"
+    assert output.payload.text == "HALLO WELT" and output.correlation_id == good.correlation_id
+    assert runner.counters.dead_lettered == 1 and runner.counters.handled == 1
+    assert stage.seen == [good.event_id]  # the poison never reached the stage
+
+
+async def test_a_stage_that_raises_dead_letters_the_input_and_keeps_serving():
+    bus = MemoryBus()
+    async with running(FakeTranslateStage(), bus) as (runner, outputs, letters):
+        bad = recognized("boom", correlation_id="session-bad")
+        await send(bus, bad)
+        await send(bus, recognized("noch da"))
+        [letter] = await collect(letters, 1)
+        [output] = await collect(outputs, 1)
+        await wait_until(lambda: committed(bus) == 2)
+        assert not runner._task.done()
+    assert letter.payload.error == "RuntimeError: the fake stage exploded"
+    assert CODEC.decode(letter.payload.original_value) == bad
+    assert letter.correlation_id == "session-bad"
+    assert output.payload.text == "NOCH DA"
+    assert runner.counters.last_errors == ["RuntimeError: the fake stage exploded"]
+
+
+class FlakyBus:
+    """A MemoryBus whose publish to one topic fails the first `failures` times; notes the input's committed
+    offset at every attempt."""
+
+    def __init__(self, inner: MemoryBus, topic: str, failures: int):
+        self.inner = inner
+        self.topic = topic
+        self.failures = failures
+        self.attempts: list[tuple[bool, int]] = []  # (succeeded, committed input offset at that moment)
+
+    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+        if topic == self.topic:
+            if self.failures > 0:
+                self.failures -= 1
+                self.attempts.append((False, committed(self.inner)))
+                raise PublishFailed(topic, "broker did not confirm (simulated)")
+            self.attempts.append((True, committed(self.inner)))
+        await self.inner.publish(topic, key, value)
+
+    async def subscribe(self, topics, group, *, from_latest=False):
+        return await self.inner.subscribe(topics, group, from_latest=from_latest)
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def is_ready(self) -> bool:
+        return True
+
+
+async def test_an_unconfirmed_publish_is_retried_and_the_input_committed_only_after_success():
+    inner = MemoryBus()
+    bus = FlakyBus(inner, TRANSLATION_TEXT, failures=2)
+    async with running(FakeTranslateStage(), bus, inner_bus=inner) as (runner, outputs, letters):
+        await send(inner, recognized("geduld"))
+        [output] = await collect(outputs, 1)
+        await wait_until(lambda: committed(inner) == 1)
+        assert await letters.next(timeout_seconds=0.05) is None
+        assert await outputs.next(timeout_seconds=0.05) is None  # published once, not three times
+    assert output.payload.text == "GEDULD"
+    assert bus.attempts == [(False, 0), (False, 0), (True, 0)]
+    assert runner.counters.publish_retries == 2 and runner.counters.published == 1
+
+
+async def test_reprocessing_the_same_input_yields_the_same_output_ids():
+    bus = MemoryBus()
+    event = recognized("zweimal", targets=("en", "fr"))
+    async with running(FakeTranslateStage(), bus) as (runner, outputs, letters):
+        await send(bus, event)
+        await send(bus, event)  # e.g. redelivered after a crash before the commit
+        found = await collect(outputs, 4)
+    assert len(found) == 4
+    first, second = found[:2], found[2:]
+    assert [e.event_id for e in first] == [e.event_id for e in second]
+    assert [e.event_id for e in first] == [
+        derived_id(event.event_id, "fake-translate", "en"),
+        derived_id(event.event_id, "fake-translate", "fr"),
+    ]
+    assert {e.correlation_id for e in found} == {event.correlation_id}
+
+
+async def test_uncommitted_input_is_processed_again_by_a_restarted_runner_with_the_same_ids():
+    bus = MemoryBus()
+    event = recognized("neustart")
+    outputs = await bus.subscribe([TRANSLATION_TEXT], "test-outputs")
+
+    class StuckStage(FakeTranslateStage):
+        async def handle(self, event):
+            await asyncio.Event().wait()  # never finishes: the runner is stopped mid-message
+
+    stuck = StageRunner(StuckStage(), bus, CODEC, service="fake-1")
+    await stuck.start()
+    await send(bus, event)
+    await asyncio.sleep(0.1)
+    await stuck.stop()
+    assert committed(bus) == 0
+    async with running(FakeTranslateStage(), bus) as (runner, _, _):
+        [output] = await collect(outputs, 1)
+        await wait_until(lambda: committed(bus) == 1)
+    assert output.event_id == derived_id(event.event_id, "fake-translate", "en")
