@@ -31,7 +31,7 @@ class ResultRouter:
     def __init__(self, bus: Bus, codec: EventCodec, instance_id: str):
         self._bus = bus
         self._codec = codec
-        self._group = f"gateway-{instance_id}"
+        self._group = f"babelstream.{instance_id}"  # a group of its own: this gateway sees every result
         self._listeners: dict[str, ResultListener] = {}
         self._subscription: Subscription | None = None
         self._task: asyncio.Task | None = None

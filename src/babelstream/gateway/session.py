@@ -177,8 +177,10 @@ class Session:
 
     def _on_start(self, request: StartRequest) -> None:
         if self._audio_started:
-            raise SessionEnded(CloseCode.UNSUPPORTED_DATA, "the start message must come before any audio", kind="malformed")
-        self._audio_started = True  # only one start message
+            raise SessionEnded(
+                CloseCode.UNSUPPORTED_DATA, "the start message must come first, and only once", kind="malformed"
+            )
+        self._audio_started = True  # no second start message
         self.mode = request.mode or self.settings.default_mode
         self.options, warnings = self.gateway.resolve_options(request)
         self.wait_for_results = request.wait_for_results

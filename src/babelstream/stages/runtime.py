@@ -19,10 +19,14 @@ from typing import Protocol
 from babelstream.bus.base import Bus, BusError, Message, Subscription
 from babelstream.bus.event_publisher import EventPublisher
 from babelstream.contracts.codec import EventCodec
-from babelstream.contracts.errors import ContractError
+from babelstream.contracts import limits
+from babelstream.contracts.errors import ContractError, SchemaRegistryError
 from babelstream.contracts.events import DeadLetterPayload, Event, new_id
 
 log = logging.getLogger(__name__)
+
+# Room for the dead-letter envelope (ids, error text, key) under the broker's message limit.
+_DEAD_LETTER_VALUE_BYTES = limits.MAX_MESSAGE_BYTES - 64 * 1024
 
 
 class Stage(Protocol):
@@ -90,9 +94,9 @@ class StageRunner:
     async def _handle(self, message: Message) -> None:
         started = time.perf_counter()
         try:
-            event = self.codec.decode(message.value)
+            event = await self._decode(message)
             outputs = await self.stage.handle(event)
-        except (ContractError, Exception) as error:
+        except Exception as error:  # undecodable (ContractError) or unprocessable: both are dead-lettered
             await self._dead_letter(message, error)
             await self._subscription.commit(message)
             return
@@ -102,6 +106,17 @@ class StageRunner:
         self.counters.handled += 1
         self.counters.busy_seconds += time.perf_counter() - started
 
+    async def _decode(self, message: Message) -> Event:
+        """A registry that is down is not the message's fault: wait for it rather than dead-letter good data."""
+        delay = 0.2
+        while True:
+            try:
+                return self.codec.decode(message.value)
+            except SchemaRegistryError as error:
+                log.warning("stage %s: schema registry unavailable (%s); retrying in %.1f s", self.stage.name, error, delay)
+                await asyncio.sleep(random.uniform(delay / 2, delay))
+                delay = min(delay * 2, 10.0)
+
     async def _publish_until_confirmed(self, event: Event) -> None:
         delay = 0.2
         while True:
@@ -109,38 +124,40 @@ class StageRunner:
                 await self.publisher.publish(event)
                 self.counters.published += 1
                 return
+            except (BusError, SchemaRegistryError) as error:
+                self.counters.publish_retries += 1
+                log.warning("stage %s: publish not confirmed (%s); retrying in %.1f s", self.stage.name, error, delay)
+                await asyncio.sleep(random.uniform(delay / 2, delay))
+                delay = min(delay * 2, 10.0)
             except ContractError as error:
                 # This output can never be sent (e.g. too large); say so downstream instead of looping.
                 log.error("stage %s: output %s refused: %s", self.stage.name, event.event_id, error)
                 self._note(f"output refused: {error}")
                 return
-            except BusError as error:
-                self.counters.publish_retries += 1
-                log.warning("stage %s: publish not confirmed (%s); retrying in %.1f s", self.stage.name, error, delay)
-                await asyncio.sleep(random.uniform(delay / 2, delay))
-                delay = min(delay * 2, 10.0)
 
     async def _dead_letter(self, message: Message, error: Exception) -> None:
         reason = f"{type(error).__name__}: {error}"
         log.warning("stage %s: dead-lettering %s[%d]@%d: %s", self.stage.name, message.topic, message.partition, message.offset, reason)
         self._note(reason)
+        value = message.value
+        if len(value) > _DEAD_LETTER_VALUE_BYTES:
+            # The envelope must fit under the broker's limit too; keep the head and say what was cut.
+            reason += f" (original_value truncated: first {_DEAD_LETTER_VALUE_BYTES} of {len(value)} bytes kept)"
+            value = value[:_DEAD_LETTER_VALUE_BYTES]
         letter = Event(
             payload=DeadLetterPayload(
                 stage=self.stage.name,
-                error=reason[:4000],
+                error=reason[-4000:],
                 original_topic=message.topic,
                 original_partition=message.partition,
                 original_offset=message.offset,
-                original_value=message.value,
+                original_value=value,
                 original_key=message.key,
             ),
             correlation_id=(message.key or b"").decode("utf-8", "replace") or new_id(),
             source_service=self.service,
         )
-        try:
-            await self._publish_until_confirmed(letter)
-        except ContractError:
-            log.error("stage %s: dead letter too large to keep", self.stage.name)
+        await self._publish_until_confirmed(letter)
         self.counters.dead_lettered += 1
 
     def _note(self, error: str) -> None:
