@@ -41,6 +41,7 @@ class AsrStage:
                     cpu_threads=self.settings.asr_cpu_threads or None,
                     default_language=self.settings.asr_fallback_language,
                     language_threshold=self.settings.asr_language_threshold,
+                    min_window_seconds=self.settings.asr_min_window_seconds,
                 )
             return self._models[spec]
 

@@ -13,8 +13,12 @@ import re
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import ctranslate2
 import numpy as np
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_suppressed_tokens
 
 from babelstream.engines.asr.base import LanguageNotSupported, Recognition
 from babelstream.engines.asr.models import open_whisper_model
@@ -55,6 +59,27 @@ _TOKENS_PER_SECOND = 10  # generous for speech in any language; a loop hits this
 _MAX_NEW_TOKENS = 400  # Whisper's decoder holds 448 including the prompt
 
 
+_FRAMES_PER_SECOND = 100  # Whisper's mel hop: 10 ms
+_WINDOW_FRAMES = 3000  # what Whisper was trained on: 30 s
+
+
+def _window_frames(frames: int, minimum: int) -> int:
+    """The encoder's input width for an utterance of `frames` mel frames.
+
+    Whisper pads every input to 30 s, so a 3 s utterance pays for 30 s of encoder work — most of our
+    latency. CTranslate2 accepts shorter inputs; with no padding at all Whisper loses track of the end and
+    loops, but with at least as much padding as speech (and 10 s at least) it transcribes the same text as
+    with 30 s at a fraction of the cost (measured in docs/benchmarks/engines.md)."""
+    return min(_WINDOW_FRAMES, max(minimum, 2 * frames))
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    text: str
+    avg_logprob: float
+    no_speech_prob: float
+
+
 class WhisperRecognizer:
     """Loads the model once; transcribe() is thread-safe (calls are serialised on the model)."""
 
@@ -71,10 +96,13 @@ class WhisperRecognizer:
         temperatures: Sequence[float] = (0.0,),
         no_speech_threshold: float = 0.6,
         logprob_threshold: float = -1.0,
+        min_window_seconds: float = 10.0,
     ):
         """default_language: used when detection is unsure (probability below language_threshold).
         candidate_languages: restrict detection to these (e.g. what translation supports).
-        temperatures: (0.0,) disables the slow sampling fallback; loops are caught by the guard instead."""
+        temperatures: (0.0,) disables the slow sampling fallback; loops are caught by the guard instead.
+        min_window_seconds: the encoder sees the utterance padded to max(this, twice its length), capped at
+        Whisper's 30 s, instead of always 30 s (see `_window_frames`); 30 restores faster-whisper's padding."""
         threads = cpu_threads if cpu_threads is not None else min(4, os.cpu_count() or 1)
         started = time.perf_counter()
         self._model = open_whisper_model(model_spec, compute_type=compute_type, cpu_threads=threads)
@@ -89,6 +117,8 @@ class WhisperRecognizer:
         self._temperatures = list(temperatures)
         self._no_speech_threshold = no_speech_threshold
         self._logprob_threshold = logprob_threshold
+        self._min_window_frames = int(min(30.0, max(1.0, min_window_seconds)) * _FRAMES_PER_SECOND)
+        self._suppressed: dict[str, list[int]] = {}
         self._lock = threading.Lock()
 
     def languages(self) -> frozenset[str]:
@@ -102,30 +132,17 @@ class WhisperRecognizer:
         if duration_ms < MIN_AUDIO_MS or loudness < DIGITAL_SILENCE_DBFS:
             return None
         with self._lock:
-            language, language_probability = self._pick_language(samples, language)
-            segments, _ = self._model.transcribe(
-                samples,
-                language=language,
-                task="transcribe",
-                beam_size=self._beam_size,
-                best_of=1,
-                temperature=self._temperatures,
-                no_speech_threshold=self._no_speech_threshold,
-                log_prob_threshold=self._logprob_threshold,
-                condition_on_previous_text=False,
-                without_timestamps=True,
-                vad_filter=False,
-                max_new_tokens=min(_MAX_NEW_TOKENS, 20 + _TOKENS_PER_SECOND * min(30, duration_ms // 1000 + 1)),
-            )
-            segments = list(segments)  # decoding happens while iterating: keep it under the lock
-        kept = [s for s in segments if not self._is_no_speech(s.no_speech_prob, s.avg_logprob)]
-        text = _clean(" ".join(s.text for s in kept))
+            encoded = self._encode(samples)
+            language, language_probability = self._pick_language(encoded, language)
+            decoded = self._decode(encoded, language, duration_ms)
+        kept = [d for d in decoded if not self._is_no_speech(d.no_speech_prob, d.avg_logprob)]
+        text = _clean(" ".join(d.text for d in kept))
         if not kept or not text:
             return None
-        no_speech = max(s.no_speech_prob for s in kept)
+        no_speech = max(d.no_speech_prob for d in kept)
         if _is_stock_hallucination(text) and (loudness < QUIET_DBFS or no_speech > 0.3):
             return None
-        confidence = math.exp(sum(s.avg_logprob for s in kept) / len(kept))
+        confidence = math.exp(sum(d.avg_logprob for d in kept) / len(kept))
         return Recognition(
             text=text,
             language=language,
@@ -141,17 +158,48 @@ class WhisperRecognizer:
             raise LanguageNotSupported(language, self.name, self._languages)
         return code
 
-    def _pick_language(self, samples: np.ndarray, requested: str | None) -> tuple[str, float]:
+    def _encode(self, samples: np.ndarray) -> ctranslate2.StorageView:
+        """Runs the encoder once; language detection and decoding both read its output."""
+        features = self._model.feature_extractor(samples)
+        frames = features.shape[-1]
+        window = _window_frames(frames, self._min_window_frames)
+        padded = np.zeros((features.shape[0], window), dtype=np.float32)
+        padded[:, : min(frames, window)] = features[:, :window]
+        return self._model.model.encode(ctranslate2.StorageView.from_array(padded[None]), to_cpu=False)
+
+    def _pick_language(self, encoded: ctranslate2.StorageView, requested: str | None) -> tuple[str, float]:
         if requested is not None:
             return requested, 1.0
         if not self.multilingual:
             return "en", 1.0
-        _, _, ranked = self._model.detect_language(audio=samples, language_detection_segments=1)
-        probabilities = dict(ranked)
+        ranked = self._model.model.detect_language(encoded)[0]
+        probabilities = {token[2:-2]: probability for token, probability in ranked}  # "<|es|>" -> "es"
         best = max(self._candidates, key=lambda code: probabilities.get(code, 0.0))
         if probabilities.get(best, 0.0) >= self._language_threshold:
             return best, probabilities[best]
         return self._default_language, probabilities.get(self._default_language, 0.0)
+
+    def _decode(self, encoded: ctranslate2.StorageView, language: str, duration_ms: int) -> list[_Decoded]:
+        tokenizer = Tokenizer(self._model.hf_tokenizer, self.multilingual, task="transcribe", language=language)
+        if language not in self._suppressed:
+            self._suppressed[language] = get_suppressed_tokens(tokenizer, [-1])
+        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        max_new_tokens = min(_MAX_NEW_TOKENS, 20 + _TOKENS_PER_SECOND * min(30, duration_ms // 1000 + 1))
+        result = self._model.model.generate(
+            encoded,
+            [prompt],
+            beam_size=self._beam_size,
+            sampling_temperature=self._temperatures[0] if self._temperatures else 0.0,
+            max_length=len(prompt) + max_new_tokens,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self._suppressed[language],
+        )[0]
+        tokens = [token for token in result.sequences_ids[0] if token < tokenizer.eot]
+        # As faster-whisper scores a segment: the length-normalised cumulative log-probability.
+        avg_logprob = result.scores[0] * len(result.sequences_ids[0]) / (len(result.sequences_ids[0]) + 1)
+        return [_Decoded(tokenizer.decode(tokens), avg_logprob, result.no_speech_prob)]
 
     def _is_no_speech(self, no_speech_prob: float, avg_logprob: float) -> bool:
         return no_speech_prob > self._no_speech_threshold and avg_logprob < self._logprob_threshold
