@@ -1,8 +1,10 @@
 """Whisper (faster-whisper on CTranslate2, int8 on CPU) behind the SpeechRecognizer protocol.
 
 Segmentation happens upstream (the endpointer), so each call gets one utterance and runs Whisper
-once over it, without Whisper's own VAD, timestamps or conditioning on earlier text. Whisper
-invents text for silence and noise; the guard below returns None rather than pass that on.
+once over it, without Whisper's own VAD, timestamps or conditioning on earlier text. Decoding goes to
+CTranslate2 directly (not faster-whisper's transcribe) so the encoder sees a window sized to the
+utterance instead of 30 s, and runs once for both language detection and decoding. Whisper invents
+text for silence and noise; the guard below returns None rather than pass that on.
 """
 
 from __future__ import annotations
