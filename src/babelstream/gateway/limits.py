@@ -29,18 +29,23 @@ def origin_allowed(origin: str | None, allowlist: tuple[str, ...]) -> bool:
 
 
 class RateLimiter:
-    """Messages per one-second window. A fixed window costs two comparisons per frame; at 20 ms frames a
-    well-behaved client sends 50 a second, so the 200 default leaves room for jitter bursts."""
+    """Messages per second as a token bucket: `per_second` tokens a second, holding at most one second's worth.
+
+    A bucket rather than a fixed window because the loop sees frames when it handles them, not when they
+    arrived: after a stall, a well-behaved client's queued frames are handled in a burst, and a fixed
+    window would close it for abuse. At 20 ms frames a client sends 50 a second, so the 200 default leaves
+    a three-second backlog of headroom, while a flood still trips within a fraction of a second."""
 
     def __init__(self, per_second: int):
         self.per_second = per_second
-        self._window = -1
-        self._count = 0
+        self._tokens = float(per_second)
+        self._updated: float | None = None
 
     def allow(self, now: float) -> bool:
-        window = int(now)
-        if window != self._window:
-            self._window = window
-            self._count = 0
-        self._count += 1
-        return self._count <= self.per_second
+        if self._updated is not None:
+            self._tokens = min(self.per_second, self._tokens + (now - self._updated) * self.per_second)
+        self._updated = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
