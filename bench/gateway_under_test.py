@@ -1,0 +1,235 @@
+"""The server process of bench/gateway_capacity.py: the real gateway (or the reference app), instrumented.
+
+    .venv/bin/python bench/gateway_under_test.py {gateway|reference} --port PORT
+
+`gateway` is what `babelstream gateway` runs: `Platform(BusSettings(), gateway=True, stages=())` served by
+`serve_http` (same uvicorn settings), configured from the environment (BUS, KAFKA_BOOTSTRAP_SERVERS,
+MAX_CONNECTIONS, ...). `reference` is bench/reference_app.py under the same `serve_http`.
+
+Bench-only instrumentation (nothing in src/ changes): `Session._on_audio` is wrapped to record, for every
+frame, now - the scheduled send time the load generator wrote into the frame (CLOCK_REALTIME ns, a
+little-endian int64 in the low bytes of the first 8 samples: bytes 0, 2, ..., 14) into a fixed-size histogram (no per-frame allocation, constant memory), and
+GET /bench/stats returns the counts and percentiles plus the gateway's publish counters.
+With BENCH_CPROFILE=path the whole process runs under cProfile and writes its stats there at exit; with
+BENCH_GC_FREEZE=1 it calls gc.freeze() after start-up and BENCH_GC_THRESHOLD=N sets the young-generation
+threshold (what-if variants: bench --gc-freeze / --gc-threshold; the gateway itself does neither).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+class LagHistogram:
+    """0-200 ms in 0.1 ms buckets, then 1 ms buckets up to 60 s; all allocated up front."""
+
+    FINE_NS = 100_000
+    FINE = 2_000
+    COARSE_NS = 1_000_000
+    COARSE = 60_000
+
+    def __init__(self) -> None:
+        self.counts = [0] * (self.FINE + self.COARSE + 1)
+        self.frames = 0
+        self.max_ns = 0
+        self.late_slots: dict[int, int] = {}
+
+    def record(self, data: bytes) -> None:
+        stamp = int.from_bytes(data[0:16:2], "little")
+        lag = time.time_ns() - stamp
+        self.frames += 1
+        if lag < 50_000_000:
+            self.counts[lag // 100_000 if lag > 0 else 0] += 1
+            return
+        # Late frames, by the 100 ms slot they were scheduled in: when the stalls happened.
+        slot = stamp // 100_000_000
+        self.late_slots[slot] = self.late_slots.get(slot, 0) + 1
+        if lag < 200_000_000:
+            self.counts[lag // 100_000] += 1
+        else:
+            self.counts[min(self.FINE + (lag - 200_000_000) // 1_000_000, self.FINE + self.COARSE)] += 1
+            if lag > self.max_ns:
+                self.max_ns = lag
+
+    def _upper_ms(self, index: int) -> float:
+        if index < self.FINE:
+            return (index + 1) * self.FINE_NS / 1e6
+        return 200 + (index - self.FINE + 1) * self.COARSE_NS / 1e6
+
+    def percentile(self, q: float) -> float:
+        if not self.frames:
+            return 0.0
+        rank = int(q * (self.frames - 1)) + 1
+        seen = 0
+        for index, count in enumerate(self.counts):
+            seen += count
+            if seen >= rank:
+                return self._upper_ms(index)
+        return self._upper_ms(len(self.counts) - 1)
+
+    def summary(self) -> dict:
+        highest = max((i for i, c in enumerate(self.counts) if c), default=0)
+        return {
+            "frames": self.frames,
+            "p50_ms": self.percentile(0.50),
+            "p90_ms": self.percentile(0.90),
+            "p99_ms": self.percentile(0.99),
+            "p999_ms": self.percentile(0.999),
+            "max_ms": max(self.max_ns / 1e6, self._upper_ms(highest) if self.frames else 0.0),
+            "late_slots": sorted(self.late_slots.items()),  # [(scheduled time // 100 ms, frames >= 50 ms late)]
+        }
+
+
+LAG = LagHistogram()
+
+
+class GcPauses:
+    """Time the cyclic garbage collector holds the event loop, per generation (tail-latency suspects)."""
+
+    def __init__(self) -> None:
+        self.count = [0, 0, 0]
+        self.total_ns = [0, 0, 0]
+        self.max_ns = [0, 0, 0]
+        self._started = 0
+        self.full: list[tuple[int, float, int]] = []  # full collections: (end, CLOCK_REALTIME ns; ms; collected)
+
+    def callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter_ns()
+            return
+        generation = info["generation"]
+        pause = time.perf_counter_ns() - self._started
+        self.count[generation] += 1
+        self.total_ns[generation] += pause
+        self.max_ns[generation] = max(self.max_ns[generation], pause)
+        if generation == 2 and len(self.full) < 100:
+            self.full.append((time.time_ns(), round(pause / 1e6, 1), info["collected"]))
+
+    def summary(self) -> dict:
+        return {
+            "gc_collections": self.count,
+            "gc_total_ms": [round(ns / 1e6, 1) for ns in self.total_ns],
+            "gc_max_ms": [round(ns / 1e6, 2) for ns in self.max_ns],
+            "gc_full": self.full,
+        }
+
+
+GC = GcPauses()
+gc.callbacks.append(GC.callback)
+
+
+def _raise_file_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _add_stats_route(app, stats) -> None:
+    """First in the route list: the gateway mounts its page at "/", which would shadow a route added later."""
+
+    async def bench_stats() -> dict:
+        return stats()
+
+    app.add_api_route("/bench/stats", bench_stats, methods=["GET"])
+    app.router.routes.insert(0, app.router.routes.pop())
+
+
+def gateway_platform():
+    from babelstream.bus.settings import BusSettings
+    from babelstream.gateway.session import Session
+    from babelstream.platform import Platform
+
+    original = Session._on_audio
+
+    def _on_audio(self, data: bytes) -> None:
+        LAG.record(data)
+        original(self, data)
+
+    Session._on_audio = _on_audio
+
+    class InstrumentedPlatform(Platform):
+        def app(self):
+            app = super().app()
+            gateway = self.gateway
+            registry = gateway.metrics.registry
+
+            def value(name: str, **labels) -> float:
+                return registry.get_sample_value(name, labels or None) or 0.0
+
+            def stats() -> dict:
+                published = value("babelstream_gateway_publish_seconds_count")
+                return {
+                    **LAG.summary(),
+                    **GC.summary(),
+                    "open_sessions": gateway.slots.in_use,
+                    "segments_cut": value("babelstream_gateway_segments_total"),
+                    "published": published,
+                    "publish_failures": value("babelstream_gateway_publish_failures_total"),
+                    "publish_mean_ms": 1000 * value("babelstream_gateway_publish_seconds_sum") / published if published else 0.0,
+                    "bytes_received": value("babelstream_gateway_bytes_received_total"),
+                    "bus": self.bus_settings.bus,
+                    "mode": gateway.settings.default_mode,
+                    "max_connections": gateway.settings.max_connections,
+                }
+
+            _add_stats_route(app, stats)
+            return app
+
+    return InstrumentedPlatform(BusSettings(), gateway=True, stages=())
+
+
+def reference_platform():
+    from reference_app import create_reference_app
+
+    app = create_reference_app(on_frame=LAG.record)
+    _add_stats_route(app, lambda: {**LAG.summary(), **GC.summary(), "published": 0.0, "segments_cut": 0.0, "publish_failures": 0.0})
+    return SimpleNamespace(app=lambda: app)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("app", choices=["gateway", "reference"])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    _raise_file_limit()
+
+    from babelstream.platform import serve_http
+
+    platform = gateway_platform() if args.app == "gateway" else reference_platform()
+    if os.environ.get("BENCH_GC_THRESHOLD"):
+        # What-if (not what the gateway does today): collect the young generation only after this many net
+        # container allocations instead of 700, so the per-frame objects (futures, messages) that are alive
+        # for one 20 ms frame are not promoted into the old generation, which fills it and triggers full
+        # collections (each walks every session's objects: 100-500 ms at 1,000 sessions here).
+        gc.set_threshold(int(os.environ["BENCH_GC_THRESHOLD"]), *gc.get_threshold()[1:])
+    if os.environ.get("BENCH_GC_FREEZE"):
+        # What-if: move everything that exists after start-up (modules, the app, settings: ~80k objects)
+        # out of the collector's reach, so a full collection walks only what the sessions created.
+        gc.collect()
+        gc.freeze()
+    profile_path = os.environ.get("BENCH_CPROFILE")
+    if not profile_path:
+        serve_http(platform, args.host, args.port)
+        return
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        serve_http(platform, args.host, args.port)
+    finally:
+        profiler.disable()
+        profiler.dump_stats(profile_path)
+
+
+if __name__ == "__main__":
+    main()
