@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Callable, Protocol
@@ -54,6 +55,13 @@ class Gateway:
         self.capabilities = capabilities
 
     async def start(self) -> None:
+        if self.capabilities is not None:
+            # Discovering engines reads files and hashes a voice model: do it once, off the loop, before
+            # the first session's start message needs the answer.
+            capabilities = self.capabilities
+            await asyncio.to_thread(
+                lambda: (capabilities.source_languages(), capabilities.pairs(), capabilities.speech_languages())
+            )
         await self.router.start()
 
     async def stop(self) -> None:
