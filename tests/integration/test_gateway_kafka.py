@@ -58,7 +58,7 @@ async def test_streamed_audio_reaches_kafka_intact_keyed_by_correlation_id(kafka
     with wave.open(io.BytesIO(event.payload.audio_bytes)) as wav:
         assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
         assert wav.readframes(wav.getnframes()) == pcm
-    assert [hop.stage for hop in event.timings] == []  # the gateway is the origin; stages append hops
+    assert [hop.stage for hop in event.timings] == ["gateway"]  # the trail starts here; stages append hops
 
 
 async def test_twelve_clients_against_ten_slots(kafka_settings):

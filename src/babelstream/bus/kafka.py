@@ -127,8 +127,9 @@ class KafkaBus:
                 "message.max.bytes": limits.MAX_MESSAGE_BYTES,
                 "delivery.timeout.ms": self._settings.kafka_delivery_timeout_ms,
                 "request.timeout.ms": min(5000, self._settings.kafka_delivery_timeout_ms),
-                # 1 ms of batching: several hops per utterance, so each hop's linger adds up in latency.
-                "linger.ms": 1,
+                # No batching delay: an utterance crosses three or four hops and each hop's linger adds up
+                # (linger.ms=1 measured 3.3 ms produce->consume here, 0 measured 2.05 ms).
+                "linger.ms": 0,
             }
         )
         self._running = True

@@ -24,7 +24,9 @@ from babelstream.contracts.events import (
     Event,
     SessionOptions,
     SpeechSegmentPayload,
+    StageTiming,
     new_id,
+    utc_now,
 )
 from babelstream.contracts.wav import wrap_pcm16
 from babelstream.gateway.close_codes import CloseCode
@@ -238,6 +240,7 @@ class Session:
     def _publish_segment(self, utterance: Utterance, *, is_last: bool) -> None:
         index = self._next_segment
         self._next_segment += 1
+        cut_at = utc_now()
         event = Event(
             payload=SpeechSegmentPayload(
                 audio_bytes=wrap_pcm16(utterance.pcm, PIPELINE_SAMPLE_RATE_HZ),
@@ -250,6 +253,8 @@ class Session:
             ),
             correlation_id=self.correlation_id,
             source_service=self.gateway.instance_id,
+            # The gateway's hop starts the timing trail, so the wait before ASR shows as bus time.
+            timings=(StageTiming("gateway", self.gateway.instance_id, cut_at, utc_now()),),
         )
         self._segment_ids.append(event.event_id)
         self.ledger.segment_cut(index)
@@ -277,6 +282,7 @@ class Session:
             raise ended from failure
 
     def _single_event(self) -> Event:
+        now = utc_now()
         return Event(
             payload=AudioInputPayload(
                 audio_bytes=wrap_pcm16(bytes(self._buffer), PIPELINE_SAMPLE_RATE_HZ),
@@ -286,6 +292,7 @@ class Session:
             ),
             correlation_id=self.correlation_id,
             source_service=self.gateway.instance_id,
+            timings=(StageTiming("gateway", self.gateway.instance_id, now, now),),
         )
 
     def _resampler_tail(self) -> bytes:
