@@ -199,29 +199,27 @@ class FakeClock:
         self.now += self.send_cost
 
 
-async def test_send_paced_does_not_drift_when_sends_are_slow(monkeypatch):
+async def test_send_paced_does_not_drift_when_sends_are_slow():
     clock = FakeClock(send_cost=0.005)
 
     async def fake_sleep(seconds: float) -> None:
         clock.now += seconds
 
-    monkeypatch.setattr(stream.asyncio, "sleep", fake_sleep)
     pacing = pacing_for(fast=False)
     frames = pacing.frames(b"\0" * 640 * 500)
-    sent = await send_paced(SimpleNamespace(send=clock.send), frames, pacing, clock=clock)
+    sent = await send_paced(SimpleNamespace(send=clock.send), frames, pacing, clock=clock, sleep=fake_sleep)
     assert sent == 500
     offsets = [t - 100.0 for t in clock.sent_at]
     # Every frame leaves exactly on its slot: slow sends are absorbed, not accumulated.
     assert offsets == pytest.approx([0.02 * (i + 1) for i in range(500)], abs=1e-9)
 
 
-async def test_send_paced_catches_up_after_a_stall_instead_of_shifting(monkeypatch):
+async def test_send_paced_catches_up_after_a_stall_instead_of_shifting():
     clock = FakeClock()
 
     async def fake_sleep(seconds: float) -> None:
         clock.now += seconds
 
-    monkeypatch.setattr(stream.asyncio, "sleep", fake_sleep)
 
     async def send(frame: bytes) -> None:
         clock.sent_at.append(clock.now)
@@ -229,7 +227,7 @@ async def test_send_paced_catches_up_after_a_stall_instead_of_shifting(monkeypat
             clock.now += 0.1  # a 100 ms hiccup
 
     pacing = pacing_for(fast=False)
-    await send_paced(SimpleNamespace(send=send), pacing.frames(b"\0" * 640 * 30), pacing, clock=clock)
+    await send_paced(SimpleNamespace(send=send), pacing.frames(b"\0" * 640 * 30), pacing, clock=clock, sleep=fake_sleep)
     offsets = [t - 100.0 for t in clock.sent_at]
     assert offsets[-1] == pytest.approx(0.6)  # the 30th frame still leaves at 600 ms
     assert offsets[10:15] == pytest.approx([0.3] * 5)  # the late frames go out at once, then the schedule resumes

@@ -515,11 +515,11 @@ async def probe(config: ProbeConfig, progress: Callable[[str], None] | None = No
 # -- figures --------------------------------------------------------------------------------------
 
 
-def percentiles(values, quantiles=QUANTILES) -> dict:
+def percentiles(values, quantiles=QUANTILES, digits: int = 2) -> dict:
     values = [v for v in values if v is not None]
     figures: dict = {"n": len(values)}
     for q in quantiles:
-        figures[f"p{q}"] = round(float(np.percentile(values, q)), 2) if values else None
+        figures[f"p{q}"] = round(float(np.percentile(values, q)), digits) if values else None
     return figures
 
 
@@ -586,7 +586,7 @@ def summarize(run: ProbeRun, quantiles=QUANTILES) -> dict:
         },
         "translation_share_pct": shares,
         "overhead_beyond_models_ms": pct(model_ms),
-        "asr_rtf": {"segment": pct(rtf), "speech": pct(speech_rtf)},
+        "asr_rtf": {"segment": percentiles(rtf, quantiles, 4), "speech": percentiles(speech_rtf, quantiles, 4)},
     }
     by_length = {}
     for low, high in ((0, 1500), (1500, 2500), (2500, 3500)):

@@ -190,7 +190,9 @@ def pacing_for(fast: bool) -> Pacing:
     return Pacing(frame_bytes, REALTIME_FRAME_MS / 1000, after_capture=True)
 
 
-async def send_paced(ws, frames: list[bytes], pacing: Pacing, stop: asyncio.Event | None = None, clock=time.perf_counter) -> int:
+async def send_paced(
+    ws, frames: list[bytes], pacing: Pacing, stop: asyncio.Event | None = None, clock=time.perf_counter, sleep=asyncio.sleep
+) -> int:
     """Sends the frames on the pacing's absolute schedule; returns how many were sent (fewer if stopped)."""
     t0 = clock()
     for index, frame in enumerate(frames):
@@ -198,7 +200,7 @@ async def send_paced(ws, frames: list[bytes], pacing: Pacing, stop: asyncio.Even
             return index
         delay = t0 + pacing.send_at(index) - clock()
         if delay > 0:
-            await asyncio.sleep(delay)
+            await sleep(delay)
         await ws.send(frame)
     return len(frames)
 
