@@ -509,6 +509,7 @@ async def stream_file(args) -> int:
         loop.add_signal_handler(signal.SIGINT, on_interrupt)
         handled_signal = True
     except (NotImplementedError, RuntimeError, ValueError):
+        # Loops without signal support (Windows, or not the main thread): Ctrl-C then ends the client at once.
         pass
 
     async def read() -> None:
