@@ -16,8 +16,20 @@ from babelstream.stages.settings import StageSettings
 
 
 class InstalledCapabilities:
-    def __init__(self, settings: StageSettings):
+    """Pass the registries of stages running in this process, so discovery (and the voice's sha256) is not
+    done twice; a gateway alone discovers them itself on first use."""
+
+    def __init__(
+        self,
+        settings: StageSettings,
+        translators: TranslatorRegistry | None = None,
+        synthesizers: SynthesizerRegistry | None = None,
+    ):
         self.settings = settings
+        if translators is not None:
+            self._translators = translators
+        if synthesizers is not None:
+            self._synthesizers = synthesizers
 
     @cached_property
     def _translators(self) -> TranslatorRegistry:

@@ -94,8 +94,16 @@ class Platform:
                 self.bus,
                 self.codec,
                 endpointer_factory(SegmentationSettings()),
-                InstalledCapabilities(StageSettings()),
+                InstalledCapabilities(
+                    StageSettings(),
+                    translators=self._stage_registry("translate"),
+                    synthesizers=self._stage_registry("tts"),
+                ),
             )
+
+    def _stage_registry(self, name: str):
+        """The engine registry of a stage running in this process, if any."""
+        return next((r.stage.registry for r in self.runners if r.stage.name == name), None)
 
     async def start(self) -> None:
         await self.bus.start()
