@@ -22,6 +22,7 @@ from babelstream.contracts.codec import ConfluentCodec, EventCodec, SingleObject
 from babelstream.contracts.registry import SchemaRegistryClient
 from babelstream.contracts.topics import TOPIC_OF_EVENT_TYPE
 from babelstream.gateway.app import create_app
+from babelstream.gateway.server import uvicorn_config
 from babelstream.gateway.service import Gateway
 from babelstream.gateway.settings import GatewaySettings
 from babelstream.segmentation import SegmentationSettings, endpointer_factory
@@ -122,10 +123,8 @@ class Platform:
 
 
 def serve_http(platform: Platform, host: str, port: int) -> None:
-    config = uvicorn.Config(
-        platform.app(), host=host, port=port, log_level="info", ws_max_size=16 * 1024 * 1024, lifespan="on"
-    )
-    uvicorn.Server(config).run()
+    assert platform.gateway is not None
+    uvicorn.Server(uvicorn_config(platform.app(), platform.gateway, host, port)).run()
 
 
 async def run_stages(platform: Platform) -> None:

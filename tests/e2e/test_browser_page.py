@@ -72,7 +72,7 @@ async def platform_address():
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MAX_CONNECTIONS", "1")  # read when the Platform builds its gateway
         platform = Platform(BusSettings(bus="memory"), gateway=True, stages=STAGE_NAMES)
-    async with serve_app(platform.app()) as address:
+    async with serve_app(platform.app(), gateway=platform.gateway) as address:
         yield address
 
 

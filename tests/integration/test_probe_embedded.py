@@ -28,7 +28,7 @@ SPANISH = {
 @pytest.fixture(scope="module")
 async def embedded():
     platform = Platform(BusSettings(bus="memory"), gateway=True, stages=STAGE_NAMES)
-    async with serve_app(platform.app()) as address:
+    async with serve_app(platform.app(), gateway=platform.gateway) as address:
         yield address
 
 

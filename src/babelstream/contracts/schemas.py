@@ -42,7 +42,7 @@ def event_schemas() -> dict[str, EventSchema]:
         found[event_type] = EventSchema(
             event_type=event_type,
             schema=schema,
-            parsed=parse_schema(schema, _write_hint=False),
+            parsed=parse_schema(schema),
             canonical=canonical,
             fingerprint=bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")),
         )

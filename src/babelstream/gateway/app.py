@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import AsyncIterator, Awaitable, Callable
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from babelstream.gateway.asgi_connection import serve_asgi
 from babelstream.gateway.service import Gateway
 
 
@@ -26,6 +28,11 @@ def create_app(
         if on_startup:
             await on_startup()
         await gateway.start()
+        # What exists now (modules, models' Python objects, settings) lives as long as the process: out of the
+        # collector's reach, a full collection walks only the sessions' objects. At 1,000 streams the full
+        # collections otherwise stalled the loop for 100-200 ms (docs/benchmarks/gateway-capacity.md).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -38,7 +45,7 @@ def create_app(
 
     @app.websocket("/ws/audio")
     async def audio(websocket: WebSocket) -> None:
-        await gateway.serve(websocket)
+        await serve_asgi(gateway, websocket)
 
     @app.get("/healthz")
     async def healthz() -> dict:

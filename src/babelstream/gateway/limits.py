@@ -39,13 +39,16 @@ class RateLimiter:
     def __init__(self, per_second: int):
         self.per_second = per_second
         self._tokens = float(per_second)
-        self._updated: float | None = None
+        self._updated = float("-inf")  # the first call refills to a full bucket
 
     def allow(self, now: float) -> bool:
-        if self._updated is not None:
-            self._tokens = min(self.per_second, self._tokens + (now - self._updated) * self.per_second)
+        # Called for every frame of every stream: kept to a handful of bytecodes.
+        tokens = self._tokens + (now - self._updated) * self.per_second
+        if tokens > self.per_second:
+            tokens = self.per_second
         self._updated = now
-        if self._tokens < 1.0:
+        if tokens < 1.0:
+            self._tokens = tokens
             return False
-        self._tokens -= 1.0
+        self._tokens = tokens - 1.0
         return True

@@ -3,6 +3,25 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import CounterMetricFamily
+
+
+class HotCounter:
+    """A counter for the per-frame path: `inc` adds to a plain int (the event loop is its only writer), and the
+    registry reads it when scraped. prometheus_client's Counter takes a lock per `inc`: ~1 µs, 50 times a
+    second per stream."""
+
+    def __init__(self, name: str, documentation: str, registry: CollectorRegistry):
+        self._name = name
+        self._documentation = documentation
+        self.value = 0
+        registry.register(self)
+
+    def inc(self, amount: int = 1) -> None:
+        self.value += amount
+
+    def collect(self):
+        yield CounterMetricFamily(self._name, self._documentation, value=self.value)
 
 
 class GatewayMetrics:
@@ -17,8 +36,8 @@ class GatewayMetrics:
             ["reason"],
             registry=self.registry,
         )
-        self.bytes_received = Counter(
-            "babelstream_gateway_bytes_received_total", "Audio bytes received from clients", registry=self.registry
+        self.bytes_received = HotCounter(
+            "babelstream_gateway_bytes_received", "Audio bytes received from clients", registry=self.registry
         )
         self.publish_latency = Histogram(
             "babelstream_gateway_publish_seconds",

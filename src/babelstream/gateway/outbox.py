@@ -8,14 +8,16 @@ import asyncio
 import json
 import logging
 
+from babelstream.gateway.connection import Connection
+
 log = logging.getLogger(__name__)
 
 _CLOSE = object()
 
 
 class Outbox:
-    def __init__(self, websocket):
-        self._ws = websocket
+    def __init__(self, connection: Connection):
+        self._connection = connection
         self._queue: asyncio.Queue = asyncio.Queue()
         self._writer: asyncio.Task | None = None
         self.closed = False
@@ -28,14 +30,14 @@ class Outbox:
             self._queue.put_nowait(message)
 
     async def _write(self) -> None:
-        send = self._ws.send
+        connection = self._connection
         while True:
             item = await self._queue.get()
             try:
                 if isinstance(item, tuple) and item[0] is _CLOSE:
-                    await send({"type": "websocket.close", "code": item[1], "reason": ""})
+                    await connection.close(item[1])
                     return
-                await send({"type": "websocket.send", "text": json.dumps(item, separators=(",", ":"))})
+                await connection.send_text(json.dumps(item, separators=(",", ":")))
             except Exception as failure:  # the client went away: nothing more can reach it
                 log.debug("send failed: %s", failure)
                 return

@@ -15,9 +15,9 @@ from babelstream.gateway.close_codes import CloseCode
 from babelstream.gateway.errors import SessionEnded
 from babelstream.gateway.limits import ConnectionSlots, origin_allowed
 from babelstream.gateway.metrics import GatewayMetrics
-from babelstream.gateway.protocol import StartRequest, error, warning
+from babelstream.gateway.protocol import StartRequest, warning
 from babelstream.gateway.router import ResultRouter
-from babelstream.gateway.session import Segmenter, Session
+from babelstream.gateway.session import Segmenter
 from babelstream.gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -70,34 +70,28 @@ class Gateway:
     async def publish(self, event: Event) -> None:
         await self.publisher.publish(event)
 
-    # -- admission ---------------------------------------------------------------------------------
+    # -- admission: shared by both servers of /ws/audio ---------------------------------------------
 
-    async def serve(self, websocket) -> None:
-        if not origin_allowed(websocket.headers.get("origin"), self.settings.origin_allowlist):
-            return await self._refuse(websocket, CloseCode.POLICY_VIOLATION, "origin", "origin not allowed")
-        if not self.slots.try_acquire():
-            return await self._refuse(
-                websocket,
+    def admit(self, origin: str | None) -> SessionEnded | None:
+        """Why a new socket gets no session (it is told, then closed), or None once it holds a slot.
+        Every admitted socket must call `release()` when its session is over."""
+        if not origin_allowed(origin, self.settings.origin_allowlist):
+            refusal = SessionEnded(CloseCode.POLICY_VIOLATION, "origin not allowed", kind="origin")
+        elif not self.slots.try_acquire():
+            refusal = SessionEnded(
                 CloseCode.TRY_AGAIN_LATER,
-                "capacity",
                 f"server is full ({self.settings.max_connections} sessions); try again later",
+                kind="capacity",
             )
-        self.metrics.open_connections.inc()
-        try:
-            await websocket.accept()
-            await Session(websocket, self).run()
-        finally:
-            self.slots.release()
-            self.metrics.open_connections.dec()
+        else:
+            self.metrics.open_connections.inc()
+            return None
+        self.metrics.rejections.labels(reason=refusal.kind).inc()
+        return refusal
 
-    async def _refuse(self, websocket, code: int, kind: str, reason: str) -> None:
-        self.metrics.rejections.labels(reason=kind).inc()
-        try:
-            await websocket.accept()
-            await websocket.send_json(error(code, reason))
-            await websocket.close(code)
-        except Exception as failure:  # the client left before hearing why
-            log.debug("refusal not delivered: %s", failure)
+    def release(self) -> None:
+        self.slots.release()
+        self.metrics.open_connections.dec()
 
     # -- session options ----------------------------------------------------------------------------
 

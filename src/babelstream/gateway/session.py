@@ -1,6 +1,8 @@
-"""One WebSocket session: connecting -> streaming -> draining -> closed.
+"""One WebSocket session: streaming -> draining -> closed.
 
-Streaming reads frames and enforces the limits; in "live" mode each utterance is published as soon as the
+The socket's server pushes what the client sends into the session (`receive_bytes`, `receive_text`,
+`disconnected`), synchronously: no task wakes up per audio frame, which is what lets one process carry
+thousands of live streams. Streaming enforces the limits; in "live" mode each utterance is published as soon as the
 speaker pauses, in "single" mode the audio is buffered and published once at done. Draining waits (bounded)
 for the results, then sends a summary and closes 1000. Every early end goes through one place (`_end`),
 which applies the audio rule: what was received is published unless the cause is abuse (rate, size).
@@ -30,6 +32,7 @@ from babelstream.contracts.events import (
 )
 from babelstream.contracts.wav import wrap_pcm16
 from babelstream.gateway.close_codes import CloseCode
+from babelstream.gateway.connection import Connection
 from babelstream.gateway.errors import SessionEnded
 from babelstream.gateway.limits import RateLimiter
 from babelstream.gateway.outbox import Outbox
@@ -49,7 +52,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 class SessionState(enum.Enum):
-    CONNECTING = "connecting"
     STREAMING = "streaming"
     DRAINING = "draining"
     CLOSED = "closed"
@@ -71,19 +73,30 @@ class ClientGone(Exception):
     pass
 
 
+def frame_too_large(size: int, limit: int) -> SessionEnded:
+    return SessionEnded(
+        CloseCode.MESSAGE_TOO_BIG, f"frame of {size} bytes is over the {limit}-byte limit",
+        kind="frame_too_large",
+        keep_audio=False,
+    )
+
+
 class Session:
-    def __init__(self, websocket, gateway: Gateway):
-        self.ws = websocket
+    """Created once the socket is accepted; `run()` then owns it until the socket is closed."""
+
+    def __init__(self, connection: Connection, gateway: Gateway):
+        self.connection = connection
         self.gateway = gateway
         self.settings = gateway.settings
         self.correlation_id = new_id()  # never one the client supplies
-        self.state = SessionState.CONNECTING
         self.ledger = ResultLedger()
-        self.outbox = Outbox(websocket)
+        self.outbox = Outbox(connection)
         self._rate = RateLimiter(self.settings.max_messages_per_second)
         self._loop = asyncio.get_running_loop()
-        self._task: asyncio.Task | None = None
-        self._expiry: SessionEnded | None = None
+        # Resolved by done, or failed with why the stream ended early (a limit, a deadline, the client leaving).
+        self._input: asyncio.Future[None] = self._loop.create_future()
+        self._bytes_counter = gateway.metrics.bytes_received
+        self._max_chunk_bytes = self.settings.max_chunk_bytes
         self._started_at = self._loop.time()
         self._last_frame_at = self._started_at
         self._received_bytes = 0
@@ -97,26 +110,24 @@ class Session:
         self._next_segment = 0
         self._segment_ids: list[str] = []
         self._publishes: set[asyncio.Task] = set()
+        self._client_gone = False
+        self._results_wait: asyncio.Future[bool] | None = None
+        # Streaming from here: the server says who the session is before anything else, and results for it
+        # can be routed as soon as its first utterance is published.
+        self.state = SessionState.STREAMING
+        self.outbox.put(connected(self.correlation_id))
+        gateway.router.register(self.correlation_id, self)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        self._task = asyncio.current_task()
         await self.outbox.start()
-        self.outbox.put(connected(self.correlation_id))
-        self.gateway.router.register(self.correlation_id, self)
-        self.state = SessionState.STREAMING
         watchdog = asyncio.create_task(self._watch_deadlines())
         try:
             try:
-                await self._stream()
+                await self._input
                 watchdog.cancel()
                 await self._drain()
-            except asyncio.CancelledError:
-                if self._expiry is None:
-                    raise
-                self._task.uncancel()
-                await self._end(self._expiry)
             except SessionEnded as ended:
                 await self._end(ended)
             except ClientGone:
@@ -129,11 +140,15 @@ class Session:
                 task.cancel()
             await self.outbox.stop()
 
-    def _expire(self, ended: SessionEnded) -> None:
-        """Ends the session from outside the receive loop (a deadline or a failed publish)."""
-        if self._expiry is None and self.state is SessionState.STREAMING and self._task is not None:
-            self._expiry = ended
-            self._task.cancel()
+    @property
+    def reading(self) -> bool:
+        """Whether the session still wants what the client sends (not after done or an early end)."""
+        return not self._input.done()
+
+    def _expire(self, ended: SessionEnded | ClientGone) -> None:
+        """Ends the stream: from a limit on the receive path, a deadline, a failed publish or the client leaving."""
+        if not self._input.done():
+            self._input.set_exception(ended)
 
     async def _watch_deadlines(self) -> None:
         # One timer per session instead of a timeout around every receive: cheaper at thousands of streams.
@@ -149,33 +164,55 @@ class Session:
                 return self._expire(SessionEnded(CloseCode.GOING_AWAY, f"idle: no message for {seconds:g} s", kind="idle"))
             await asyncio.sleep(min(session_deadline, idle_deadline) - now + 0.01)
 
-    # -- streaming ---------------------------------------------------------------------------------
+    # -- streaming: called by the socket's server for each message, on the event loop ---------------
 
-    async def _stream(self) -> None:
-        receive = self.ws.receive
-        metrics = self.gateway.metrics
-        while True:
-            message = await receive()
-            if message["type"] == "websocket.disconnect":
-                raise ClientGone()
-            now = self._loop.time()
-            self._last_frame_at = now
+    def receive_bytes(self, data: bytes) -> None:
+        if self._input.done():
+            return
+        now = self._loop.time()
+        self._last_frame_at = now
+        try:
             if not self._rate.allow(now):
-                limit = self.settings.max_messages_per_second
-                raise SessionEnded(
-                    CloseCode.POLICY_VIOLATION, f"rate exceeded: over {limit} messages per second",
-                    kind="rate",
-                    keep_audio=False,
-                )
-            data = message.get("bytes")
-            if data is not None:
-                metrics.bytes_received.inc(len(data))
-                self._on_audio(data)
-                continue
-            request = parse_text_message(message.get("text") or "")
+                raise self._rate_exceeded()
+            self._bytes_counter.inc(len(data))
+            self._on_audio(data)
+        except SessionEnded as ended:
+            self._expire(ended)
+        except Exception as failure:  # a bug must end this session clearly, not the server's read loop
+            log.exception("session %s: audio frame failed", self.correlation_id)
+            self._expire(SessionEnded(CloseCode.INTERNAL_ERROR, f"internal error: {failure}", kind="internal"))
+
+    def receive_text(self, text: str) -> None:
+        if self._input.done():
+            return
+        now = self._loop.time()
+        self._last_frame_at = now
+        try:
+            if not self._rate.allow(now):
+                raise self._rate_exceeded()
+            request = parse_text_message(text)
             if isinstance(request, DoneRequest):
+                self._input.set_result(None)
                 return
             self._on_start(request)
+        except SessionEnded as ended:
+            self._expire(ended)
+
+    def disconnected(self) -> None:
+        self._client_gone = True
+        self._expire(ClientGone())
+        if self._results_wait is not None:
+            self._results_wait.cancel()  # nobody is left to read the results
+
+    def refuse_message(self, ended: SessionEnded) -> None:
+        """The server could not take a message at all (too big, not valid WebSocket): end the stream with why."""
+        self._expire(ended)
+
+    def _rate_exceeded(self) -> SessionEnded:
+        limit = self.settings.max_messages_per_second
+        return SessionEnded(
+            CloseCode.POLICY_VIOLATION, f"rate exceeded: over {limit} messages per second", kind="rate", keep_audio=False
+        )
 
     def _on_start(self, request: StartRequest) -> None:
         if self._audio_started:
@@ -203,13 +240,8 @@ class Session:
 
     def _on_audio(self, data: bytes) -> None:
         size = len(data)
-        if size > self.settings.max_chunk_bytes:
-            raise SessionEnded(
-                CloseCode.MESSAGE_TOO_BIG,
-                f"frame of {size} bytes is over the {self.settings.max_chunk_bytes}-byte limit",
-                kind="frame_too_large",
-                keep_audio=False,
-            )
+        if size > self._max_chunk_bytes:
+            raise frame_too_large(size, self._max_chunk_bytes)
         if size % 2:
             raise SessionEnded(
                 CloseCode.INVALID_PAYLOAD, f"frame of {size} bytes is not whole PCM16 samples (2 bytes each)",
@@ -277,8 +309,7 @@ class Session:
             await self.gateway.publish(event)
         except (BusError, ContractError) as failure:
             ended = SessionEnded(CloseCode.INTERNAL_ERROR, f"could not publish audio: {failure}", kind="publish_failed")
-            if self.state is SessionState.STREAMING:
-                self._expire(ended)
+            self._expire(ended)
             raise ended from failure
 
     def _single_event(self) -> Event:
@@ -366,8 +397,14 @@ class Session:
             }
         )
         complete = True
-        if self.wait_for_results:
-            complete = await self.ledger.wait_complete(self.settings.results_timeout_seconds)
+        if self.wait_for_results and not self._client_gone:
+            self._results_wait = asyncio.ensure_future(self.ledger.wait_complete(self.settings.results_timeout_seconds))
+            try:
+                complete = await self._results_wait
+            except asyncio.CancelledError:
+                if not self._client_gone:
+                    raise
+                complete = False
         self.outbox.put(
             {
                 "type": "summary",

@@ -13,6 +13,8 @@ from math import ceil
 from babelstream.engines.vad.base import InvalidVadConfig, VoiceActivityDetector
 
 SAMPLE_WIDTH_BYTES = 2
+# While idle, silence beyond the pre-roll is dropped once this many extra frames have piled up.
+_IDLE_TRIM_FRAMES = 32
 
 
 @dataclass(frozen=True)
@@ -53,11 +55,13 @@ class Endpointer:
         if max_segment_ms < 2 * frame_ms or min_silence_ms < frame_ms:
             raise InvalidVadConfig("max_segment_ms and min_silence_ms must each span at least one frame")
         self._vad = vad
+        self._is_speech = vad.is_speech  # bound once: this runs 50 times a second per stream
         self._frame_ms = frame_ms
         self._frame_bytes = vad.sample_rate_hz * frame_ms // 1000 * SAMPLE_WIDTH_BYTES
         self._silence_frames_to_end = ceil(min_silence_ms / frame_ms)
         self._max_frames = max_segment_ms // frame_ms
         self._pre_roll_bytes = ceil(pre_roll_ms / frame_ms) * self._frame_bytes
+        self._idle_limit_bytes = self._pre_roll_bytes + _IDLE_TRIM_FRAMES * self._frame_bytes
         self._min_voiced_frames = max(1, ceil(min_speech_ms / frame_ms))
         # Trailing silence kept can never exceed the silence that ended the segment.
         self._post_roll_frames = min(ceil(post_roll_ms / frame_ms), self._silence_frames_to_end)
@@ -83,6 +87,10 @@ class Endpointer:
         completed: list[Utterance] = []
         frame_bytes = self._frame_bytes
         pending = self._pending
+        if not pending and len(pcm) == frame_bytes:
+            # The commonest live case by far (one VAD frame per message): no view, no loop.
+            self._step(pcm, completed)
+            return completed
         if not pending and len(pcm) % frame_bytes == 0:
             # Common live case (whole frames per message): classify straight from the caller's buffer.
             with memoryview(pcm) as whole:
@@ -113,21 +121,23 @@ class Endpointer:
         self._in_speech = False
         return completed
 
-    def _step(self, frame: memoryview, completed: list[Utterance]) -> None:
-        voiced = self._vad.is_speech(frame)
+    def _step(self, frame: bytes | memoryview, completed: list[Utterance]) -> None:
+        voiced = self._is_speech(frame)
         index = self._next_frame
         self._next_frame = index + 1
         audio = self._audio
         audio += frame
         if not self._in_speech:
             if voiced:
+                self._trim_pre_roll(len(audio) - self._pre_roll_bytes - self._frame_bytes)
                 self._in_speech = True
                 self._voiced_frames = 1
                 self._last_voiced_end = index + 1
                 self._last_silent_end = -1
-            elif len(audio) > self._pre_roll_bytes:
-                del audio[: self._frame_bytes]  # memmove of ≤ pre-roll bytes: cheap, no allocation
-                self._audio_start_frame += 1
+            elif len(audio) > self._idle_limit_bytes:
+                # Trimmed in batches: a bytearray cut at the front copies itself on its next append, so trimming
+                # one frame per frame copied the whole pre-roll 50 times a second per stream.
+                self._trim_pre_roll(len(audio) - self._pre_roll_bytes)
             return
         if voiced:
             self._voiced_frames += 1
@@ -139,6 +149,11 @@ class Endpointer:
                 return
         if len(audio) >= self._max_frames * self._frame_bytes:
             self._force_cut(completed)
+
+    def _trim_pre_roll(self, excess_bytes: int) -> None:
+        if excess_bytes > 0:
+            del self._audio[:excess_bytes]
+            self._audio_start_frame += excess_bytes // self._frame_bytes
 
     def _close_segment(self, end_frame: int, completed: list[Utterance]) -> None:
         """Emit audio up to end_frame; what follows becomes the next pre-roll (no overlap between utterances)."""
@@ -174,7 +189,9 @@ class Endpointer:
             return
         start_ms = self._audio_start_frame * self._frame_ms
         end_ms = start_ms + kept_bytes // self._frame_bytes * self._frame_ms
-        completed.append(Utterance(bytes(self._audio[:kept_bytes]), start_ms, end_ms))
+        with memoryview(self._audio) as audio:
+            pcm = bytes(audio[:kept_bytes])  # one copy (slicing the bytearray itself would make two)
+        completed.append(Utterance(pcm, start_ms, end_ms))
 
 
 def split_recording(vad: VoiceActivityDetector, pcm: bytes, **endpointer_options: int) -> list[Utterance]:
