@@ -1,10 +1,12 @@
 """The server process of bench/gateway_capacity.py: the real gateway (or the reference app), instrumented.
 
-    .venv/bin/python bench/gateway_under_test.py {gateway|reference} --port PORT
+    .venv/bin/python bench/gateway_under_test.py {gateway|gateway-asgi|reference} --port PORT
 
-`gateway` is what `babelstream gateway` runs: `Platform(BusSettings(), gateway=True, stages=())` served by
-`serve_http` (same uvicorn settings), configured from the environment (BUS, KAFKA_BOOTSTRAP_SERVERS,
-MAX_CONNECTIONS, ...). `reference` is bench/reference_app.py under the same `serve_http`.
+`gateway` is what `babelstream gateway` runs: `Platform(BusSettings(), gateway=True, stages=())` served with
+`uvicorn_config` (uvicorn for HTTP, the native protocol for /ws/audio), configured from the environment (BUS,
+KAFKA_BOOTSTRAP_SERVERS, MAX_CONNECTIONS, ...). `gateway-asgi` is the same gateway with /ws/audio served
+through the ASGI app by uvicorn's own WebSocket protocol (how it was served before the native protocol).
+`reference` is bench/reference_app.py under plain uvicorn (uvloop, httptools, websockets sans-I/O).
 
 Bench-only instrumentation (nothing in src/ changes): `Session._on_audio` is wrapped to record, for every
 frame, now - the scheduled send time the load generator wrote into the frame (CLOCK_REALTIME ns, a
@@ -196,15 +198,25 @@ def reference_platform():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("app", choices=["gateway", "reference"])
+    parser.add_argument("app", choices=["gateway", "gateway-asgi", "reference"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     _raise_file_limit()
 
-    from babelstream.platform import serve_http
+    import uvicorn
 
-    platform = gateway_platform() if args.app == "gateway" else reference_platform()
+    from babelstream.gateway.server import uvicorn_config
+
+    platform = reference_platform() if args.app == "reference" else gateway_platform()
+
+    def serve_http(platform, host: str, port: int) -> None:
+        if args.app == "gateway":
+            config = uvicorn_config(platform.app(), platform.gateway, host, port)
+        else:
+            config = uvicorn.Config(platform.app(), host=host, port=port, log_level="info", lifespan="on")
+        uvicorn.Server(config).run()
+
     if os.environ.get("BENCH_GC_THRESHOLD"):
         # What-if (not what the gateway does today): collect the young generation only after this many net
         # container allocations instead of 700, so the per-frame objects (futures, messages) that are alive

@@ -345,13 +345,14 @@ def hop_anatomy(n: int = 20) -> dict:
     from collections import defaultdict
 
     import uvicorn
-    from starlette.websockets import WebSocket
 
     from babelstream.bus.event_publisher import EventPublisher
     from babelstream.bus.settings import BusSettings
     from babelstream.engines.asr.whisper import WhisperRecognizer
     from babelstream.engines.mt.registry import TranslatorRegistry
+    from babelstream.gateway.server import uvicorn_config
     from babelstream.gateway.session import Session
+    from babelstream.gateway.websocket.audio_socket import AudioSocketProtocol
     from babelstream.platform import STAGE_NAMES
     from babelstream.platform import Platform as EmbeddedPlatform
 
@@ -389,14 +390,13 @@ def hop_anatomy(n: int = 20) -> dict:
         mark(key_of(event), f"routed {event.event_type}")
         return original_on_result(self, event)
 
-    original_send = WebSocket.send
+    original_send = AudioSocketProtocol.send_text
 
-    async def send(self, message):
-        await original_send(self, message)
-        text = message.get("text") or ""
+    async def send(self, text):
+        await original_send(self, text)
         if '"type":"translation"' in text[:40]:
             body = json.loads(text)
-            mark((self.scope.get("babelstream_correlation_id"), body["segment_index"]), "sent translation")
+            mark((self._session.correlation_id, body["segment_index"]), "sent translation")
 
     original_transcribe = WhisperRecognizer.transcribe
 
@@ -429,7 +429,7 @@ def hop_anatomy(n: int = 20) -> dict:
     Session._publish_segment = cut
     EventPublisher.publish = publish
     Session.on_result = on_result
-    WebSocket.send = send
+    AudioSocketProtocol.send_text = send
     WhisperRecognizer.transcribe = transcribe
     TranslatorRegistry.translator_for = translator_for
 
@@ -457,17 +457,8 @@ def hop_anatomy(n: int = 20) -> dict:
                 mark(key_of(event), f"handle {name} end")
 
         runner.stage.handle = timed_handle
-    # The socket's send() needs the session's correlation id: remember it on the ASGI scope.
-    original_run = Session.run
-
-    async def run(self):
-        self.ws.scope["babelstream_correlation_id"] = self.correlation_id
-        return await original_run(self)
-
-    Session.run = run
-
     port = 8769
-    server = uvicorn.Server(uvicorn.Config(platform.app(), host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn_config(platform.app(), platform.gateway, "127.0.0.1", port, log_level="warning"))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
     while not server.started:

@@ -74,6 +74,7 @@ class AudioSocketProtocol(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._reader: FrameReader | None = FrameReader(gateway.settings.max_chunk_bytes)
         self._session: Session | None = None
+        self._streaming: Session | None = None  # the session while its frames take the hot path below
         self._upgraded = False
         self._close_sent = False
         self._close_received = False
@@ -88,12 +89,13 @@ class AudioSocketProtocol(asyncio.Protocol):
         self._connections.add(self)
 
     def data_received(self, data: bytes) -> None:
-        reader = self._reader
-        if self._upgraded and reader is not None and self._session is not None:
-            audio = reader.whole_binary_frame(data)
+        streaming = self._streaming
+        if streaming is not None:
+            audio = self._reader.whole_binary_frame(data)
             if audio is not None:  # the hot path: one 20 ms frame of a live stream
-                self._session.receive_bytes(audio)
+                streaming.receive_bytes(audio)
                 return
+        reader = self._reader
         if self._fallback is not None:
             return self._fallback.data_received(data)
         if not self._upgraded:
@@ -104,7 +106,12 @@ class AudioSocketProtocol(asyncio.Protocol):
             messages = reader.feed(data)
         except ProtocolError as broken:
             self._reader = None
+            self._streaming = None
+            self._deliver(reader, broken.messages)
             return self._fail(SessionEnded(broken.code, broken.reason, kind="protocol_error"))
+        self._deliver(reader, messages)
+
+    def _deliver(self, reader: FrameReader, messages: list[tuple[int, bytes]]) -> None:
         session = self._session
         for opcode, payload in messages:
             if opcode == BINARY:
@@ -193,7 +200,7 @@ class AudioSocketProtocol(asyncio.Protocol):
             self._send_close(refusal.code)
             return
         try:
-            self._session = Session(self, self._gateway)
+            self._session = self._streaming = Session(self, self._gateway)
         except BaseException:
             self._gateway.release()
             raise

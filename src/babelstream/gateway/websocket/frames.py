@@ -39,6 +39,8 @@ class ProtocolError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.code = code
+        # Messages completed before the violation in the same read: still the client's (the audio rule keeps them).
+        self.messages: list[tuple[int, bytes]] = []
 
 
 # Not an opcode on the wire: `feed` reports a message over the limit as (OVERSIZE, b"") and skips its bytes.
@@ -74,7 +76,7 @@ class FrameReader:
         second = data[1]
         if second == 0xFE:  # masked, 16-bit length: 126..65535 bytes (a 20 ms frame is 640)
             length = len(data) - 8
-            if (data[2] << 8 | data[3]) != length or length > self.max_message_bytes:
+            if (data[2] << 8 | data[3]) != length or length < 126 or length > self.max_message_bytes:
                 return None
             return apply_mask(data[8:], data[4:8])
         if 0x80 < second < 0xFE:  # masked, 7-bit length
@@ -91,6 +93,14 @@ class FrameReader:
             data = data[skipped:]
         buffer = self._buffer + data if self._buffer else data
         messages: list[tuple[int, bytes]] = []
+        try:
+            self._parse(buffer, messages)
+        except ProtocolError as broken:
+            broken.messages = messages
+            raise
+        return messages
+
+    def _parse(self, buffer: bytes, messages: list[tuple[int, bytes]]) -> None:
         offset = 0
         end = len(buffer)
         while end - offset >= 2:
@@ -103,11 +113,15 @@ class FrameReader:
                     break
                 length = _U16.unpack_from(buffer, offset + 2)[0]
                 header = 8
+                if length < 126:
+                    raise ProtocolError("payload length not in its shortest form")
             elif length == 127:
                 if end - offset < 10:
                     break
                 length = _U64.unpack_from(buffer, offset + 2)[0]
                 header = 14
+                if length < 1 << 16 or length >> 63:
+                    raise ProtocolError("64-bit payload length out of range or not in its shortest form")
             opcode = first & 0x0F
             verdict = self._check_header(first, second, opcode, length)
             if verdict:
@@ -148,7 +162,6 @@ class FrameReader:
                 self._fragment_bytes += length
         self._buffer = buffer[offset:] if offset < end else b""
         self._at_boundary = not (self._buffer or self._skip or self._fragment_opcode or self._discarding)
-        return messages
 
     def _check_header(self, first: int, second: int, opcode: int, length: int) -> int:
         """_READ, _SKIP (a later fragment of an oversize message) or _OVERSIZE; raises ProtocolError."""
