@@ -574,7 +574,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="--n 100,500,1000 --seconds 5")
     parser.add_argument("--setups", default="reference,single,live")
     parser.add_argument("--bus", default="kafka", help="kafka, memory or kafka,memory (gateway setups run on each)")
-    parser.add_argument("--kafka-port", type=int, default=39092, help="started with scripts/kafka.sh if not listening")
+    parser.add_argument("--kafka-port", type=int, default=19492,
+                        help="started with scripts/kafka.sh if not listening; below 32768, so 1,000+ client sockets cannot hold it")
     parser.add_argument("--no-pin-broker", action="store_true", help="leave the broker's threads on every core")
     parser.add_argument("--server-core", type=int, default=1)
     parser.add_argument("--client-core", type=int, default=0)

@@ -14,7 +14,9 @@ little-endian int64 in the low bytes of the first 8 samples: bytes 0, 2, ..., 14
 GET /bench/stats returns the counts and percentiles plus the gateway's publish counters.
 With BENCH_CPROFILE=path the whole process runs under cProfile and writes its stats there at exit; with
 BENCH_GC_FREEZE=1 it calls gc.freeze() after start-up and BENCH_GC_THRESHOLD=N sets the young-generation
-threshold (what-if variants: bench --gc-freeze / --gc-threshold; the gateway itself does neither).
+threshold (what-if variants: bench --gc-freeze / --gc-threshold; the gateway itself freezes after start-up).
+Two more what-ifs, by environment only: BENCH_DROP_AUDIO=1 makes the session only count and time each frame (the
+floor of the socket stack), BENCH_NO_PUBLISH=1 cuts utterances without publishing them (what publishing costs).
 """
 
 from __future__ import annotations
@@ -155,7 +157,21 @@ def gateway_platform():
         LAG.record(data)
         original(self, data)
 
+    if os.environ.get("BENCH_DROP_AUDIO"):
+        # What-if: the session only counts and times each frame (no VAD, no buffering, no publishing): the floor
+        # of the socket stack under the gateway.
+        def _on_audio(self, data: bytes) -> None:  # noqa: F811
+            LAG.record(data)
+
     Session._on_audio = _on_audio
+    if os.environ.get("BENCH_NO_PUBLISH"):
+        # What-if: utterances are cut but not published (no WAV, Avro, Kafka): what publishing costs.
+        from babelstream.gateway.service import Gateway
+
+        async def publish(self, event) -> None:
+            return None
+
+        Gateway.publish = publish
 
     class InstrumentedPlatform(Platform):
         def app(self):

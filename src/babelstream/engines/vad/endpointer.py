@@ -1,8 +1,8 @@
 """Cuts a live PCM16 stream into utterances: speech bounded by silence, with a hard length cap.
 
-Cheap by design: the gateway runs one per live stream (≥1,000 per core), so the per-frame path
-only slices a memoryview, calls the detector and appends to a bytearray; all clock arithmetic is
-in whole frames.
+Cheap by design: the gateway runs one per live stream (≥1,000 per core), so the per-frame path only calls
+the detector and appends the frame to a list; all clock arithmetic is in whole frames, and a frame's bytes
+are copied once, when its utterance is joined.
 """
 
 from __future__ import annotations
@@ -60,14 +60,16 @@ class Endpointer:
         self._frame_bytes = vad.sample_rate_hz * frame_ms // 1000 * SAMPLE_WIDTH_BYTES
         self._silence_frames_to_end = ceil(min_silence_ms / frame_ms)
         self._max_frames = max_segment_ms // frame_ms
-        self._pre_roll_bytes = ceil(pre_roll_ms / frame_ms) * self._frame_bytes
-        self._idle_limit_bytes = self._pre_roll_bytes + _IDLE_TRIM_FRAMES * self._frame_bytes
+        self._pre_roll_frames = ceil(pre_roll_ms / frame_ms)
         self._min_voiced_frames = max(1, ceil(min_speech_ms / frame_ms))
         # Trailing silence kept can never exceed the silence that ended the segment.
         self._post_roll_frames = min(ceil(post_roll_ms / frame_ms), self._silence_frames_to_end)
 
         self._pending = bytearray()  # bytes of an incomplete frame between feeds
-        self._audio = bytearray()  # idle: the pre-roll ring; in speech: the segment so far
+        # One bytes object per frame. Idle: the pre-roll; in speech: the segment so far. A list, not a bytearray:
+        # a growing bytearray is reallocated and copied as it grows (over 1 MB copied per 4 s utterance), and
+        # cutting its front makes the next append copy it whole.
+        self._audio: list[bytes] = []
         self._audio_start_frame = 0  # stream frame index of self._audio[0]
         self._next_frame = 0  # stream frame index of the next frame to classify
         self._in_speech = False
@@ -89,13 +91,13 @@ class Endpointer:
         pending = self._pending
         if not pending and len(pcm) == frame_bytes:
             # The commonest live case by far (one VAD frame per message): no view, no loop.
-            self._step(pcm, completed)
+            self._step(pcm if type(pcm) is bytes else bytes(pcm), completed)
             return completed
         if not pending and len(pcm) % frame_bytes == 0:
             # Common live case (whole frames per message): classify straight from the caller's buffer.
             with memoryview(pcm) as whole:
                 for offset in range(0, len(pcm), frame_bytes):
-                    self._step(whole[offset : offset + frame_bytes], completed)
+                    self._step(whole[offset : offset + frame_bytes].tobytes(), completed)
             return completed
         pending += pcm
         usable = len(pending) - len(pending) % frame_bytes
@@ -104,7 +106,7 @@ class Endpointer:
         view = memoryview(pending)
         try:
             for offset in range(0, usable, frame_bytes):
-                self._step(view[offset : offset + frame_bytes], completed)
+                self._step(view[offset : offset + frame_bytes].tobytes(), completed)
         finally:
             view.release()  # a live export would forbid resizing `pending` below
         del pending[:usable]
@@ -121,23 +123,21 @@ class Endpointer:
         self._in_speech = False
         return completed
 
-    def _step(self, frame: bytes | memoryview, completed: list[Utterance]) -> None:
+    def _step(self, frame: bytes, completed: list[Utterance]) -> None:
         voiced = self._is_speech(frame)
         index = self._next_frame
         self._next_frame = index + 1
         audio = self._audio
-        audio += frame
+        audio.append(frame)
         if not self._in_speech:
             if voiced:
-                self._trim_pre_roll(len(audio) - self._pre_roll_bytes - self._frame_bytes)
+                self._trim_front(len(audio) - self._pre_roll_frames - 1)
                 self._in_speech = True
                 self._voiced_frames = 1
                 self._last_voiced_end = index + 1
                 self._last_silent_end = -1
-            elif len(audio) > self._idle_limit_bytes:
-                # Trimmed in batches: a bytearray cut at the front copies itself on its next append, so trimming
-                # one frame per frame copied the whole pre-roll 50 times a second per stream.
-                self._trim_pre_roll(len(audio) - self._pre_roll_bytes)
+            elif len(audio) > self._pre_roll_frames + _IDLE_TRIM_FRAMES:
+                self._trim_front(len(audio) - self._pre_roll_frames)  # in batches: cheaper than one by one
             return
         if voiced:
             self._voiced_frames += 1
@@ -147,36 +147,30 @@ class Endpointer:
             if index + 1 - self._last_voiced_end >= self._silence_frames_to_end:
                 self._close_segment(self._last_voiced_end + self._post_roll_frames, completed)
                 return
-        if len(audio) >= self._max_frames * self._frame_bytes:
+        if len(audio) >= self._max_frames:
             self._force_cut(completed)
 
-    def _trim_pre_roll(self, excess_bytes: int) -> None:
-        if excess_bytes > 0:
-            del self._audio[:excess_bytes]
-            self._audio_start_frame += excess_bytes // self._frame_bytes
+    def _trim_front(self, frames: int) -> None:
+        if frames > 0:
+            del self._audio[:frames]
+            self._audio_start_frame += frames
 
     def _close_segment(self, end_frame: int, completed: list[Utterance]) -> None:
         """Emit audio up to end_frame; what follows becomes the next pre-roll (no overlap between utterances)."""
-        audio = self._audio
-        kept_bytes = min(len(audio), (end_frame - self._audio_start_frame) * self._frame_bytes)
-        self._emit(kept_bytes, completed)
-        del audio[:kept_bytes]
-        self._audio_start_frame += kept_bytes // self._frame_bytes
-        if len(audio) > self._pre_roll_bytes:
-            excess = len(audio) - self._pre_roll_bytes
-            del audio[:excess]
-            self._audio_start_frame += excess // self._frame_bytes
+        kept_frames = min(len(self._audio), end_frame - self._audio_start_frame)
+        self._emit(kept_frames, completed)
+        self._trim_front(kept_frames)
+        self._trim_front(len(self._audio) - self._pre_roll_frames)
         self._in_speech = False
 
     def _force_cut(self, completed: list[Utterance]) -> None:
-        segment_frames = len(self._audio) // self._frame_bytes
+        segment_frames = len(self._audio)
         half_way = self._audio_start_frame + segment_frames // 2
         # Prefer a pause over a cut through a word; the frames after the pause are all voiced.
         cut_frame = self._last_silent_end if self._last_silent_end > half_way else self._next_frame
-        kept_bytes = (cut_frame - self._audio_start_frame) * self._frame_bytes
-        self._emit(kept_bytes, completed)
-        del self._audio[:kept_bytes]
-        self._audio_start_frame = cut_frame
+        kept_frames = cut_frame - self._audio_start_frame
+        self._emit(kept_frames, completed)
+        self._trim_front(kept_frames)
         carried_frames = self._next_frame - cut_frame
         self._voiced_frames = carried_frames
         if not carried_frames:
@@ -184,14 +178,12 @@ class Endpointer:
             self._last_voiced_end = self._next_frame
         self._last_silent_end = -1
 
-    def _emit(self, kept_bytes: int, completed: list[Utterance]) -> None:
-        if self._voiced_frames < self._min_voiced_frames or kept_bytes <= 0:
+    def _emit(self, kept_frames: int, completed: list[Utterance]) -> None:
+        if self._voiced_frames < self._min_voiced_frames or kept_frames <= 0:
             return
         start_ms = self._audio_start_frame * self._frame_ms
-        end_ms = start_ms + kept_bytes // self._frame_bytes * self._frame_ms
-        with memoryview(self._audio) as audio:
-            pcm = bytes(audio[:kept_bytes])  # one copy (slicing the bytearray itself would make two)
-        completed.append(Utterance(pcm, start_ms, end_ms))
+        end_ms = start_ms + kept_frames * self._frame_ms
+        completed.append(Utterance(b"".join(self._audio[:kept_frames]), start_ms, end_ms))
 
 
 def split_recording(vad: VoiceActivityDetector, pcm: bytes, **endpointer_options: int) -> list[Utterance]:
