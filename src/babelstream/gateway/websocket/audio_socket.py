@@ -209,7 +209,7 @@ class AudioSocketProtocol(asyncio.Protocol):
         task.add_done_callback(self._tasks.discard)
 
     def _hand_over(self, head: bytes) -> None:
-        """Not /ws/audio: uvicorn's own protocol serves it through the ASGI app (it 404s unknown paths)."""
+        """Not /ws/audio: uvicorn's own protocol serves it through the ASGI app (which refuses unknown paths, 403)."""
         config, server_state, app_state = self._uvicorn
         self._connections.discard(self)
         self._fallback = self._fallback_class(config=config, server_state=server_state, app_state=app_state)
