@@ -16,7 +16,8 @@ With BENCH_CPROFILE=path the whole process runs under cProfile and writes its st
 BENCH_GC_FREEZE=1 it calls gc.freeze() after start-up and BENCH_GC_THRESHOLD=N sets the young-generation
 threshold (what-if variants: bench --gc-freeze / --gc-threshold; the gateway itself freezes after start-up).
 Two more what-ifs, by environment only: BENCH_DROP_AUDIO=1 makes the session only count and time each frame (the
-floor of the socket stack), BENCH_NO_PUBLISH=1 cuts utterances without publishing them (what publishing costs).
+floor of the socket stack), BENCH_NO_PUBLISH=1 cuts utterances without publishing them (what publishing costs),
+BENCH_LAG_EVERY=K takes the lag of one frame in K (every frame is still counted; what the probe itself costs).
 """
 
 from __future__ import annotations
@@ -41,16 +42,21 @@ class LagHistogram:
     COARSE_NS = 1_000_000
     COARSE = 60_000
 
-    def __init__(self) -> None:
+    def __init__(self, every: int = 1) -> None:
         self.counts = [0] * (self.FINE + self.COARSE + 1)
-        self.frames = 0
+        self.frames = 0  # every frame handled (for "lost")
+        self.sampled = 0  # frames whose lag was taken: all of them, or one in `every` (BENCH_LAG_EVERY what-if)
+        self.every = every
         self.max_ns = 0
         self.late_slots: dict[int, int] = {}
 
     def record(self, data: bytes) -> None:
+        self.frames += 1
+        if self.every > 1 and self.frames % self.every:
+            return
+        self.sampled += 1
         stamp = int.from_bytes(data[0:16:2], "little")
         lag = time.time_ns() - stamp
-        self.frames += 1
         if lag < 50_000_000:
             self.counts[lag // 100_000 if lag > 0 else 0] += 1
             return
@@ -70,9 +76,9 @@ class LagHistogram:
         return 200 + (index - self.FINE + 1) * self.COARSE_NS / 1e6
 
     def percentile(self, q: float) -> float:
-        if not self.frames:
+        if not self.sampled:
             return 0.0
-        rank = int(q * (self.frames - 1)) + 1
+        rank = int(q * (self.sampled - 1)) + 1
         seen = 0
         for index, count in enumerate(self.counts):
             seen += count
@@ -93,7 +99,7 @@ class LagHistogram:
         }
 
 
-LAG = LagHistogram()
+LAG = LagHistogram(int(os.environ.get("BENCH_LAG_EVERY", "1")))
 
 
 class GcPauses:
