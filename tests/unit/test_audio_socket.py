@@ -425,3 +425,21 @@ async def test_origin_not_on_the_allowlist_is_refused_1008_on_the_native_path():
     assert refused.close_code == 1008
     assert refused.messages == [{"type": "error", "code": 1008, "reason": "origin not allowed"}]
     assert allowed.close_code == 1000 and allowed.messages[0]["status"] == "connected"
+
+
+async def test_a_client_leaving_while_results_are_pending_frees_its_slot_at_once():
+    """After done the session waits for results (up to RESULTS_TIMEOUT_SECONDS); a client that closes meanwhile
+    ends that wait: nobody is left to read the results, and the slot is not held for the rest of the timeout."""
+    bus = MemoryBus()
+    async with running_gateway(bus, CODEC, **SINGLE, results_timeout_seconds=30) as (gateway, address):
+        async with connect(f"ws://{address}/ws/audio") as ws:
+            json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+            for frame in frames_of(PCM):
+                await ws.send(frame)
+            await ws.send(json.dumps({"event": "done"}))
+            ack = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+            assert ack["type"] == "ack"
+            assert gateway.slots.in_use == 1  # waiting for results no stage will send
+        started = asyncio.get_running_loop().time()
+        await until(lambda: gateway.slots.in_use == 0, timeout=3)
+        assert asyncio.get_running_loop().time() - started < 3
