@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import math
-import wave
 
 import numpy as np
 import soxr
 
-SAMPLE_WIDTH_BYTES = 2
-WAV_HEADER_BYTES = 44  # what `wave` writes for PCM16 mono: RIFF + fmt + data chunk headers
+from babelstream import wav
+
+SAMPLE_WIDTH_BYTES = wav.SAMPLE_WIDTH_BYTES
+WAV_HEADER_BYTES = wav.WAV_HEADER_BYTES
 _INT16_SCALE = 32768.0
 
 
@@ -56,25 +56,15 @@ def rms_dbfs(samples: np.ndarray) -> float:
 
 
 def wav_wrap(pcm: bytes, sample_rate_hz: int) -> bytes:
-    if len(pcm) % SAMPLE_WIDTH_BYTES:
-        raise InvalidAudio(f"PCM16 needs an even number of bytes, got {len(pcm)}")
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(SAMPLE_WIDTH_BYTES)
-        writer.setframerate(sample_rate_hz)
-        writer.writeframes(pcm)
-    return buffer.getvalue()
+    try:
+        return wav.wrap_pcm16(pcm, sample_rate_hz)
+    except wav.InvalidWav as error:
+        raise InvalidAudio(str(error)) from error
 
 
 def wav_unwrap(wav_bytes: bytes) -> tuple[bytes, int]:
     """Returns (pcm, sample_rate_hz); only PCM16 mono is accepted."""
     try:
-        with wave.open(io.BytesIO(wav_bytes), "rb") as reader:
-            if reader.getsampwidth() != SAMPLE_WIDTH_BYTES or reader.getnchannels() != 1:
-                raise InvalidAudio(
-                    f"expected PCM16 mono, got {8 * reader.getsampwidth()}-bit x{reader.getnchannels()} channels"
-                )
-            return reader.readframes(reader.getnframes()), reader.getframerate()
-    except (wave.Error, EOFError) as error:
-        raise InvalidAudio(f"not a valid WAV file: {error}") from error
+        return wav.unwrap_pcm16(wav_bytes)
+    except wav.InvalidWav as error:
+        raise InvalidAudio(str(error)) from error
