@@ -320,6 +320,7 @@ def run_step(setup: str, n: int, bus: str, args, audio: Path) -> dict:
             "-seconds", f"{stream_seconds:.3f}",
             "-frame-bytes", str(args.frame_ms * 32),
             "-frame-ms", str(args.frame_ms),
+            "-stamp", args.lag_from,
         ]
         loadgen = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         client = psutil.Process(loadgen.pid)
@@ -428,6 +429,7 @@ def run_step(setup: str, n: int, bus: str, args, audio: Path) -> dict:
         "frame_ms": args.frame_ms,
         "gc_freeze": args.gc_freeze,
         "lag_every": args.lag_every,
+        "lag_from": args.lag_from,
         "gc_threshold": args.gc_threshold or 700,
         "profile": profile_breakdown(spy_path) if spy is not None and spy_path.exists() else None,
     }
@@ -586,6 +588,9 @@ def main() -> None:
                         help="what-if: the server calls gc.freeze() after start-up (not what the gateway does today)")
     parser.add_argument("--gc-threshold", type=int, default=0,
                         help="what-if: the server's young-generation GC threshold (Python's default: 700)")
+    parser.add_argument("--lag-from", choices=["sent", "scheduled"], default="sent",
+                        help="receive lag from when the client wrote the frame (the server's own lag), or from the "
+                             "frame's schedule (which also counts the load generator's own lateness)")
     parser.add_argument("--lag-every", type=int, default=8,
                         help="take the receive lag of one frame in K (every frame is still counted): the probe costs "
                              "the server about 1 us a frame, which the gateway in production does not pay")

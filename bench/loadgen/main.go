@@ -3,9 +3,10 @@
 // Used by bench/gateway_capacity.py (which builds it). Each client connects (connections are spread over
 // -ramp seconds), reads the server's first message, sends the optional -start text message, then from
 // -start-at on sends one -frame-bytes frame every -frame-ms on absolute deadlines (no drift) for -seconds,
-// then {"event":"done"}, and reads until the server closes. Every frame carries its scheduled send time
-// (CLOCK_REALTIME ns, a little-endian int64) in the low bytes of its first 8 samples, the high bytes
-// zeroed, so the server side can measure the lag from schedule to handling (see stampFrame). Client i's schedule is offset by i/N of a frame interval (clients are not
+// then {"event":"done"}, and reads until the server closes. Every frame carries its send time (-stamp sent:
+// the clock just before the write; -stamp scheduled: its deadline) as CLOCK_REALTIME ns, a little-endian
+// int64, in the low bytes of its first 8 samples, the high bytes zeroed, so the server side can measure the
+// lag from sending to handling (see stampFrame). Client i's schedule is offset by i/N of a frame interval (clients are not
 // in lockstep) and starts at a random frame of the audio loop (utterances end at different times).
 //
 // Prints one JSON object with the totals on stdout.
@@ -141,6 +142,7 @@ func main() {
 	seconds := flag.Float64("seconds", 10, "streaming duration per client")
 	frameBytes := flag.Int("frame-bytes", 640, "bytes per frame (640 = 20 ms of 16 kHz PCM16)")
 	frameMs := flag.Int("frame-ms", 20, "frame interval")
+	stampFrom := flag.String("stamp", "sent", "what each frame's stamp says: sent (the clock just before the write, so the server's lag is its own) or scheduled (the frame's deadline, so the lag also counts this client's own lateness)")
 	closeTimeout := flag.Duration("close-timeout", 90*time.Second, "how long to wait for the server's close after done")
 	seed := flag.Int64("seed", 1, "random seed (audio offsets)")
 	flag.Parse()
@@ -260,8 +262,12 @@ func main() {
 				copy(frame, audio[source:source+*frameBytes])
 				// Every 20 ms of the frame gets the stamp (so larger frames look the same to the VAD as
 				// 20 ms ones; one stamp per 100 ms was enough to make webrtcvad hear speech in every pause).
+				stamp := *startAt + int64(offset)
+				if *stampFrom == "sent" {
+					stamp = time.Now().UnixNano()
+				}
 				for sub := 0; sub+640 <= len(frame); sub += 640 {
-					stampFrame(frame[sub:], *startAt+int64(offset))
+					stampFrame(frame[sub:], stamp)
 				}
 				if err := conn.WriteMessage(websocket.BinaryMessage, frame); err != nil {
 					r.writeErr = err.Error()
