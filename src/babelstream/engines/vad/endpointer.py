@@ -1,6 +1,6 @@
 """Cuts a live PCM16 stream into utterances: speech bounded by silence, with a hard length cap.
 
-Cheap by design: the gateway runs one per live stream (≥1,000 per core), so the per-frame path only calls
+Cheap by design: the gateway runs one per live stream (about 1,000 per core), so the per-frame path only calls
 the detector and appends the frame to a list; all clock arithmetic is in whole frames, and a frame's bytes
 are copied once, when its utterance is joined.
 """
