@@ -2,7 +2,7 @@
 
 The socket's server pushes what the client sends into the session (`receive_bytes`, `receive_text`,
 `disconnected`), synchronously: no task wakes up per audio frame, which is what lets one process carry
-a thousand live streams. Streaming enforces the limits; in "live" mode each utterance is published as soon as the
+about a thousand live streams. Streaming enforces the limits; in "live" mode each utterance is published as soon as the
 speaker pauses, in "single" mode the audio is buffered and published once at done. Draining waits (bounded)
 for the results, then sends a summary and closes 1000. Every early end goes through one place (`_end`),
 which applies the audio rule: what was received is published unless the cause is abuse (rate, size).
