@@ -394,24 +394,24 @@ def test_an_unknown_fingerprint_is_malformed_and_named():
         CODEC.decode(data[:2] + unknown + data[10:])
 
 
-def test_a_valid_body_with_an_unknown_event_type_is_malformed():
+def transcript_claiming_to_be(event_type: str) -> bytes:
+    """A valid TextRecognizedEvent body, single-object encoded, whose event_type field says something else."""
     record = expected_record(sample_event("TextRecognizedEvent"))
-    record["event_type"] = "PizzaOrderedEvent"
+    record["event_type"] = event_type
     schema = event_schemas()["TextRecognizedEvent"]
     body = io.BytesIO()
     fastavro.schemaless_writer(body, schema.parsed, record)
+    return b"\xc3\x01" + schema.fingerprint + body.getvalue()
+
+
+def test_a_valid_body_with_an_unknown_event_type_is_malformed():
     with pytest.raises(MalformedEvent, match="unknown event_type 'PizzaOrderedEvent'"):
-        CODEC.decode(b"\xc3\x01" + schema.fingerprint + body.getvalue())
+        CODEC.decode(transcript_claiming_to_be("PizzaOrderedEvent"))
 
 
 def test_a_body_whose_event_type_names_another_payload_is_malformed():
-    record = expected_record(sample_event("TextRecognizedEvent"))
-    record["event_type"] = "AudioInputEvent"
-    schema = event_schemas()["TextRecognizedEvent"]
-    body = io.BytesIO()
-    fastavro.schemaless_writer(body, schema.parsed, record)
     with pytest.raises(MalformedEvent, match="does not match the event contract"):
-        CODEC.decode(b"\xc3\x01" + schema.fingerprint + body.getvalue())
+        CODEC.decode(transcript_claiming_to_be("AudioInputEvent"))
 
 
 # --- derived ids --------------------------------------------------------------------------------------------

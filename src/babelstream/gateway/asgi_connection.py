@@ -7,13 +7,12 @@ are not uvicorn; both drive the same Session.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket
 
-from babelstream.gateway.protocol import error
+from babelstream.gateway.protocol import encode, error
 from babelstream.gateway.session import Session
 
 if TYPE_CHECKING:
@@ -54,7 +53,7 @@ async def serve_asgi(gateway: Gateway, websocket: WebSocket) -> None:
     if refusal is not None:
         try:
             await websocket.accept()
-            await connection.send_text(json.dumps(error(refusal.code, refusal.reason)))
+            await connection.send_text(encode(error(refusal.code, refusal.reason)))
             await connection.close(refusal.code)
         except Exception as failure:  # the client left before hearing why
             log.debug("refusal not delivered: %s", failure)

@@ -5,10 +5,10 @@ and keep their order."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 from babelstream.gateway.connection import Connection
+from babelstream.gateway.protocol import encode
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class Outbox:
                 if isinstance(item, tuple) and item[0] is _CLOSE:
                     await connection.close(item[1])
                     return
-                await connection.send_text(json.dumps(item, separators=(",", ":")))
+                await connection.send_text(encode(item))
             except Exception as failure:  # the client went away: nothing more can reach it
                 log.debug("send failed: %s", failure)
                 return

@@ -98,6 +98,11 @@ def _parse_start(message: dict) -> StartRequest:
 # Server -> client messages. Kept as plain dict builders so the protocol document can mirror them.
 
 
+def encode(message: dict) -> str:
+    """A server message as it goes on the wire: compact JSON, one text frame."""
+    return json.dumps(message, separators=(",", ":"))
+
+
 def connected(correlation_id: str) -> dict:
     return {"status": "connected", "correlation_id": correlation_id}
 

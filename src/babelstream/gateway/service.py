@@ -47,6 +47,7 @@ class Gateway:
         self.instance_id = f"gateway-{uuid.uuid4().hex[:12]}"
         self.metrics = GatewayMetrics()
         self.slots = ConnectionSlots(settings.max_connections)
+        self.metrics.open_connections.set_function(lambda: self.slots.in_use)  # read at scrape time
         self.publisher = EventPublisher(
             bus, codec, on_published=self.metrics.publish_latency.observe, on_failed=self.metrics.publish_failures.inc
         )
@@ -84,14 +85,12 @@ class Gateway:
                 kind="capacity",
             )
         else:
-            self.metrics.open_connections.inc()
             return None
         self.metrics.rejections.labels(reason=refusal.kind).inc()
         return refusal
 
     def release(self) -> None:
         self.slots.release()
-        self.metrics.open_connections.dec()
 
     # -- session options ----------------------------------------------------------------------------
 

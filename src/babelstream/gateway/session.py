@@ -24,7 +24,6 @@ from babelstream.contracts.errors import ContractError
 from babelstream.contracts.events import (
     AudioInputPayload,
     Event,
-    SessionOptions,
     SpeechSegmentPayload,
     StageTiming,
     new_id,

@@ -13,13 +13,12 @@ is read; frames that break RFC 6455 end the session with 1002; text that is not 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 from babelstream.gateway.close_codes import CloseCode
 from babelstream.gateway.errors import SessionEnded
-from babelstream.gateway.protocol import error
+from babelstream.gateway.protocol import encode, error
 from babelstream.gateway.session import Session, frame_too_large
 from babelstream.gateway.websocket.frames import (
     BINARY,
@@ -196,7 +195,7 @@ class AudioSocketProtocol(asyncio.Protocol):
         self._transport.write(response)
         refusal = self._gateway.admit(request.origin)
         if refusal is not None:
-            self._transport.write(encode_frame(TEXT, json.dumps(error(refusal.code, refusal.reason)).encode()))
+            self._transport.write(encode_frame(TEXT, encode(error(refusal.code, refusal.reason)).encode()))
             self._send_close(refusal.code)
             return
         try:

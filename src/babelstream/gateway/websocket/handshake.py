@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from http import HTTPStatus
 from dataclasses import dataclass, field
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -90,9 +91,8 @@ def switching_protocols(request: UpgradeRequest, extra_headers: tuple[tuple[byte
 
 def http_response(status: int, reason: str, extra_headers: tuple[tuple[str, str], ...] = ()) -> bytes:
     body = (reason + "\n").encode()
-    phrases = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 426: "Upgrade Required"}
     lines = [
-        f"HTTP/1.1 {status} {phrases.get(status, 'Error')}",
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
         "Content-Type: text/plain; charset=utf-8",
         f"Content-Length: {len(body)}",
         "Connection: close",
