@@ -18,7 +18,7 @@ setup: system $(STAMP)
 system:
 	scripts/install-system.sh
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py src/babelstream/engines/vad/_endpointer.c
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[test]'

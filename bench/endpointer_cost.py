@@ -2,7 +2,9 @@
 
 Prints median µs per frame (over --runs) for the endpointer alone (a trivial detector), with webrtcvad
 (the live default) and with Silero, on espeak-ng speech alternating with silence, and the share of one core
-that 1,000 live streams would need.
+that 1,000 live streams would need; each for the Python endpointer (the reference) and the C one (the default).
+A microbenchmark runs hot in cache: in the gateway under load the same code costs about twice as much
+(docs/benchmarks/gateway-capacity.md).
 
     .venv/bin/python bench/endpointer_cost.py [--seconds 20] [--runs 5]
 """
@@ -17,7 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.speech (espeak-ng test audio)
 
-from babelstream.engines.vad import Endpointer, SileroVad, WebRtcVad
+from babelstream.engines.vad import SileroVad, WebRtcVad
+from babelstream.engines.vad.native_endpointer import NativeEndpointer
+from babelstream.engines.vad.python_endpointer import PythonEndpointer
 from tests.speech import silence, synthesize
 
 RATE = 16_000
@@ -34,8 +38,8 @@ class Trivial:
         return frame[0] != 0 or frame[1] != 0
 
 
-def measure(make_vad, pcm: bytes) -> float:
-    endpointer = Endpointer(make_vad())
+def measure(endpointer_class, make_vad, pcm: bytes) -> float:
+    endpointer = endpointer_class(make_vad())
     frames = [pcm[i : i + FRAME_BYTES] for i in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES)]
     started = time.perf_counter()
     for frame in frames:
@@ -52,18 +56,20 @@ def main() -> None:
     unit = synthesize("The house is big and I would like a cup of coffee, please.") + silence(600)
     pcm = (unit * (args.seconds * RATE * 2 // len(unit) + 1))[: args.seconds * RATE * 2]
     detectors = {
-        "endpointer alone (reference)": Trivial,
-        "webrtcvad (default)": lambda: WebRtcVad(RATE, 20, 2),
-        "silero": lambda: SileroVad(RATE),
+        "endpointer alone, Python (reference)": (PythonEndpointer, Trivial),
+        "endpointer alone, C": (NativeEndpointer, Trivial),
+        "webrtcvad, Python endpointer": (PythonEndpointer, lambda: WebRtcVad(RATE, 20, 2)),
+        "webrtcvad, C endpointer (default)": (NativeEndpointer, lambda: WebRtcVad(RATE, 20, 2)),
+        "silero, C endpointer": (NativeEndpointer, lambda: SileroVad(RATE)),
     }
     print(f"{args.seconds} s of speech and pauses, 20 ms frames, median of {args.runs} runs")
-    print(f"{'detector':32} {'µs/frame':>9} {'× reference':>12} {'core share for 1,000 streams':>30}")
+    print(f"{'detector, endpointer':38} {'µs/frame':>9} {'× reference':>12} {'core share for 1,000 streams':>30}")
     reference = None
-    for name, make in detectors.items():
-        micros = statistics.median(measure(make, pcm) for _ in range(args.runs))
+    for name, (endpointer_class, make_vad) in detectors.items():
+        micros = statistics.median(measure(endpointer_class, make_vad, pcm) for _ in range(args.runs))
         reference = reference or micros
         share = micros * 50 * 1000 / 1e6  # 50 frames per second per stream
-        print(f"{name:32} {micros:9.2f} {micros / reference:12.1f} {share:29.0%}")
+        print(f"{name:38} {micros:9.2f} {micros / reference:12.2f} {share:29.0%}")
 
 
 if __name__ == "__main__":

@@ -247,6 +247,7 @@ def start_server(setup: str, n: int, bus: str, args, log_path: Path) -> tuple[su
     }
     if args.lag_every > 1:
         env["BENCH_LAG_EVERY"] = str(args.lag_every)
+    env["BENCH_FRAME_BYTES"] = str(args.frame_ms * 32)
     if args.gc_freeze:
         env["BENCH_GC_FREEZE"] = "1"
     if args.gc_threshold:
@@ -592,8 +593,9 @@ def main() -> None:
                         help="receive lag from when the client wrote the frame (the server's own lag), or from the "
                              "frame's schedule (which also counts the load generator's own lateness)")
     parser.add_argument("--lag-every", type=int, default=8,
-                        help="take the receive lag of one frame in K (every frame is still counted): the probe costs "
-                             "the server about 1 us a frame, which the gateway in production does not pay")
+                        help="take the receive lag of every frame of one session in K (the reference: one frame in "
+                             "K); every frame is still counted: the probe costs the server about 1 us a frame, which "
+                             "the gateway in production does not pay")
     parser.add_argument("--frame-ms", type=int, default=FRAME_MS, help="client frame length (20 ms = 640 bytes)")
     parser.add_argument("--connect-rate", type=float, default=400.0, help="new connections per second during ramp-up")
     parser.add_argument("--keep-going", action="store_true", help="do not stop a setup at its first failing step")

@@ -8,16 +8,21 @@ KAFKA_BOOTSTRAP_SERVERS, MAX_CONNECTIONS, ...). `gateway-asgi` is the same gatew
 through the ASGI app by uvicorn's own WebSocket protocol (how it was served before the native protocol).
 `reference` is bench/reference_app.py under plain uvicorn (uvloop, httptools, websockets sans-I/O).
 
-Bench-only instrumentation (nothing in src/ changes): `Session._on_audio` is wrapped to record, for every
-frame, now - the scheduled send time the load generator wrote into the frame (CLOCK_REALTIME ns, a
-little-endian int64 in the low bytes of the first 8 samples: bytes 0, 2, ..., 14) into a fixed-size histogram (no per-frame allocation, constant memory), and
-GET /bench/stats returns the counts and percentiles plus the gateway's publish counters.
+Bench-only instrumentation (nothing in src/ changes): the lag probe wraps `_on_audio` of one session in
+BENCH_LAG_EVERY (default 1: every session) and records, for every frame of those sessions, now - the time the
+load generator stamped into the frame (CLOCK_REALTIME ns, a little-endian int64 in the low bytes of the first 8
+samples: bytes 0, 2, ..., 14) into a fixed-size histogram (no per-frame allocation, constant memory). The other
+sessions run untouched: the probe costs about 1 us a frame, which the gateway in production does not pay.
+Frames handled are the gateway's own count (its bytes-received counter / BENCH_FRAME_BYTES). GET /bench/stats
+returns the counts and percentiles plus the gateway's publish counters. The reference takes the lag of one frame
+in BENCH_LAG_EVERY and counts every frame.
 With BENCH_CPROFILE=path the whole process runs under cProfile and writes its stats there at exit; with
 BENCH_GC_FREEZE=1 it calls gc.freeze() after start-up and BENCH_GC_THRESHOLD=N sets the young-generation
 threshold (what-if variants: bench --gc-freeze / --gc-threshold; the gateway itself freezes after start-up).
-Two more what-ifs, by environment only: BENCH_DROP_AUDIO=1 makes the session only count and time each frame (the
-floor of the socket stack), BENCH_NO_PUBLISH=1 cuts utterances without publishing them (what publishing costs),
-BENCH_LAG_EVERY=K takes the lag of one frame in K (every frame is still counted; what the probe itself costs).
+More what-ifs, by environment only: BENCH_DROP_AUDIO=1 makes the session only count each frame (the floor of
+the socket stack), BENCH_VAD_ONLY=1 only runs webrtcvad on each frame (what the VAD costs), BENCH_PY_ENDPOINTER=1
+runs the Python endpointer instead of the C one, BENCH_NO_PUBLISH=1 cuts utterances without publishing them
+(what publishing costs).
 """
 
 from __future__ import annotations
@@ -99,7 +104,9 @@ class LagHistogram:
         }
 
 
-LAG = LagHistogram(int(os.environ.get("BENCH_LAG_EVERY", "1")))
+PROBE_EVERY = int(os.environ.get("BENCH_LAG_EVERY", "1"))
+FRAME_BYTES = int(os.environ.get("BENCH_FRAME_BYTES", "640"))
+LAG = LagHistogram(PROBE_EVERY)  # the reference: one frame in K; the gateway: every frame of one session in K
 
 
 class GcPauses:
@@ -153,23 +160,54 @@ def _add_stats_route(app, stats) -> None:
 
 
 def gateway_platform():
+    import itertools
+
     from babelstream.bus.settings import BusSettings
     from babelstream.gateway.session import Session
     from babelstream.platform import Platform
 
-    original = Session._on_audio
+    # The lag probe rides on one session in BENCH_LAG_EVERY (all of that session's frames): the other sessions
+    # run the gateway's code untouched, so the probe's cost (a Python call per frame, about 1 us, which the
+    # gateway in production does not pay) is not charged to every frame. Frames handled are counted by the
+    # gateway itself (its bytes-received counter), not by the probe.
+    LAG.every = 1
+    sessions = itertools.count()
+    original_init = Session.__init__
 
-    def _on_audio(self, data: bytes) -> None:
-        LAG.record(data)
-        original(self, data)
+    def __init__(self, *args, **kwargs) -> None:
+        original_init(self, *args, **kwargs)
+        if next(sessions) % PROBE_EVERY == 0:
+            on_audio = self._on_audio
 
+            def probed(data: bytes) -> None:
+                LAG.record(data)
+                on_audio(data)
+
+            self._on_audio = probed
+
+    Session.__init__ = __init__
     if os.environ.get("BENCH_DROP_AUDIO"):
-        # What-if: the session only counts and times each frame (no VAD, no buffering, no publishing): the floor
-        # of the socket stack under the gateway.
-        def _on_audio(self, data: bytes) -> None:  # noqa: F811
-            LAG.record(data)
+        # What-if: the session only counts each frame (no VAD, no buffering, no publishing): the floor of the
+        # socket stack under the gateway.
+        Session._on_audio = lambda self, data: None
+    if os.environ.get("BENCH_VAD_ONLY"):
+        # What-if: each frame only goes through webrtcvad (no endpointer, no publishing): what the VAD costs.
+        import _webrtcvad
+        import webrtcvad
 
-    Session._on_audio = _on_audio
+        def _on_audio(self, data: bytes) -> None:
+            handle = self.__dict__.get("_bench_vad")
+            if handle is None:
+                handle = self._bench_vad = webrtcvad.Vad(2)._vad
+            _webrtcvad.process(handle, 16000, data, 320)
+
+        Session._on_audio = _on_audio
+    if os.environ.get("BENCH_PY_ENDPOINTER"):
+        # What-if: the Python endpointer instead of the C one (what the C version saves).
+        import babelstream.segmentation
+        from babelstream.engines.vad.python_endpointer import PythonEndpointer
+
+        babelstream.segmentation.Endpointer = PythonEndpointer
     if os.environ.get("BENCH_NO_PUBLISH"):
         # What-if: utterances are cut but not published (no WAV, Avro, Kafka): what publishing costs.
         from babelstream.gateway.service import Gateway
@@ -192,6 +230,7 @@ def gateway_platform():
                 published = value("babelstream_gateway_publish_seconds_count")
                 return {
                     **LAG.summary(),
+                    "frames": int(value("babelstream_gateway_bytes_received_total")) // FRAME_BYTES,
                     **GC.summary(),
                     "open_sessions": gateway.slots.in_use,
                     "segments_cut": value("babelstream_gateway_segments_total"),

@@ -23,7 +23,6 @@ Per-stage figures come from the `stage_ms` the results carry.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import math
 import random
@@ -184,12 +183,12 @@ def split_counts(n: int, speakers: int) -> list[int]:
 
 def default_cut_lag_ms() -> int:
     """Stream time between a segment's end_ms and the moment the gateway cut it (min silence - post-roll)."""
-    from babelstream.engines.vad.endpointer import Endpointer
+    from babelstream.engines.vad.utterance import POST_ROLL_MS
     from babelstream.segmentation import SegmentationSettings
 
     frame_ms = 20  # the default WebRTC detector's frame
     settings = SegmentationSettings()
-    post_roll_ms = inspect.signature(Endpointer.__init__).parameters["post_roll_ms"].default
+    post_roll_ms = POST_ROLL_MS
     silence_frames = math.ceil(settings.min_silence_ms / frame_ms)
     post_frames = min(math.ceil(post_roll_ms / frame_ms), silence_frames)
     return (silence_frames - post_frames) * frame_ms

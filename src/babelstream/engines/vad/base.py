@@ -16,8 +16,9 @@ class VoiceActivityDetector(Protocol):
     sample_rate_hz: int
 
     def is_speech(self, frame: bytes) -> bool:
-        """frame: PCM16 LE mono, exactly frame_ms long; any bytes-like buffer (memoryview too).
-
-        The frame is only valid during the call: the endpointer reuses its memory, so don't keep it.
-        """
+        """frame: PCM16 LE mono, exactly frame_ms long, as bytes."""
         ...
+
+    # Optional: `detector_call() -> (function, leading_args, trailing_args)`, the same decision as
+    # function(*leading_args, frame, *trailing_args) with no Python frame of the detector's own, which the C
+    # endpointer calls directly (see WebRtcVad). Detectors without it are called through is_speech.

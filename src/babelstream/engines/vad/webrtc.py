@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import _webrtcvad
 import webrtcvad
 
@@ -32,3 +34,9 @@ class WebRtcVad:
         if len(frame) != self._frame_bytes:  # the C code reads exactly one frame: never past a shorter buffer
             raise InvalidVadConfig(f"webrtcvad takes frames of {self._frame_bytes} bytes, got {len(frame)}")
         return _webrtcvad.process(self._handle, self.sample_rate_hz, frame, self._samples_per_frame)
+
+    def detector_call(self) -> tuple[Callable[..., bool], tuple, tuple]:
+        """is_speech for callers in C (the native endpointer): (function, leading, trailing), called as
+        function(*leading, frame, *trailing) with no Python frame in between. The frame must be exactly one
+        frame long (the C caller guarantees it; is_speech checks it)."""
+        return _webrtcvad.process, (self._handle, self.sample_rate_hz), (self._samples_per_frame,)

@@ -1,0 +1,72 @@
+"""What an endpointer gives (utterances) and what it is set up with, in whole detector frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+from babelstream.engines.vad.base import InvalidVadConfig, VoiceActivityDetector
+
+SAMPLE_WIDTH_BYTES = 2
+# The endpointer's defaults (both implementations, and the probe's cut-lag arithmetic, read them from here).
+MIN_SILENCE_MS = 300
+MAX_SEGMENT_MS = 15_000
+PRE_ROLL_MS = 200
+MIN_SPEECH_MS = 150
+POST_ROLL_MS = 200
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """pcm spans exactly [start_ms, end_ms) of the stream: the speech plus its pre-roll and a little trailing silence."""
+
+    pcm: bytes
+    start_ms: int
+    end_ms: int
+
+    @property
+    def duration_ms(self) -> int:
+        return self.end_ms - self.start_ms
+
+
+@dataclass(frozen=True)
+class FrameCounts:
+    """An endpointer's settings as whole frames of its detector: the per-frame path does no clock arithmetic."""
+
+    frame_ms: int
+    frame_bytes: int
+    silence_frames_to_end: int
+    max_frames: int
+    pre_roll_frames: int
+    min_voiced_frames: int
+    post_roll_frames: int
+
+    @classmethod
+    def of(
+        cls,
+        vad: VoiceActivityDetector,
+        *,
+        min_silence_ms: int,
+        max_segment_ms: int,
+        pre_roll_ms: int,
+        min_speech_ms: int,
+        post_roll_ms: int,
+    ) -> FrameCounts:
+        frame_ms = vad.frame_ms
+        if frame_ms <= 0 or vad.sample_rate_hz * frame_ms % 1000:
+            raise InvalidVadConfig(f"a {frame_ms} ms frame is not a whole number of samples at {vad.sample_rate_hz} Hz")
+        if max_segment_ms < 2 * frame_ms or min_silence_ms < frame_ms:
+            raise InvalidVadConfig("max_segment_ms and min_silence_ms must each span at least one frame")
+        if pre_roll_ms < 0 or post_roll_ms < 0 or min_speech_ms < 0:
+            raise InvalidVadConfig("pre_roll_ms, post_roll_ms and min_speech_ms must not be negative")
+        silence_frames_to_end = ceil(min_silence_ms / frame_ms)
+        return cls(
+            frame_ms=frame_ms,
+            frame_bytes=vad.sample_rate_hz * frame_ms // 1000 * SAMPLE_WIDTH_BYTES,
+            silence_frames_to_end=silence_frames_to_end,
+            max_frames=max_segment_ms // frame_ms,
+            pre_roll_frames=ceil(pre_roll_ms / frame_ms),
+            min_voiced_frames=max(1, ceil(min_speech_ms / frame_ms)),
+            # Trailing silence kept can never exceed the silence that ended the segment.
+            post_roll_frames=min(ceil(post_roll_ms / frame_ms), silence_frames_to_end),
+        )
