@@ -18,7 +18,7 @@ setup: system $(STAMP)
 system:
 	scripts/install-system.sh
 
-$(STAMP): pyproject.toml setup.py src/babelstream/engines/vad/_endpointer.c
+$(STAMP): pyproject.toml setup.py $(wildcard src/babelstream/*/*/_*.c src/babelstream/*/_*.c)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[test]'

@@ -19,6 +19,8 @@ from babelstream.gateway.websocket.frames import (
     TEXT,
     FrameReader,
     ProtocolError,
+    PythonWholeBinaryFrame,
+    WholeBinaryFrame,
     encode_close,
     encode_frame,
     parse_close,
@@ -230,19 +232,45 @@ def test_oversize_first_fragment_skips_the_rest_of_its_message():
     assert reader.oversize_bytes == 200
 
 
-# -- the fast path -----------------------------------------------------------------------------------
+# -- the fast path (in C, and its Python specification) ----------------------------------------------
 
 
-@pytest.mark.parametrize("size", [2, 125, 126, 640, 1000])
-def test_whole_binary_frame_returns_the_payload_of_exactly_one_frame(size):
+@pytest.fixture(params=[WholeBinaryFrame, PythonWholeBinaryFrame], ids=["c", "python"])
+def fast_path(request):
+    return request.param
+
+
+def test_the_server_runs_the_c_fast_path():
+    # `pip install` builds it wherever there is a C compiler; this suite must exercise it.
+    assert WholeBinaryFrame is not PythonWholeBinaryFrame, "babelstream.gateway.websocket._frames was not built"
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 8, 9, 125, 126, 640, 1000])
+def test_whole_binary_frame_returns_the_payload_of_exactly_one_frame(size, fast_path):
     payload = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
-    assert FrameReader(1000).whole_binary_frame(client_frame(BINARY, payload)) == payload
+    reader = FrameReader(1000, whole_frame_parser=fast_path)
+    assert reader.whole_binary_frame(client_frame(BINARY, payload)) == payload
 
 
-def test_whole_binary_frame_declines_everything_else():
+def test_c_fast_path_answers_what_the_python_one_answers():
+    import random
+
+    rng = random.Random(7)
+    c, python = WholeBinaryFrame(1000), PythonWholeBinaryFrame(1000)
+    for _ in range(3000):
+        size = rng.choice([0, 1, 3, 125, 126, 127, 640, 999, 1000, 1001, 70_000])
+        data = client_frame(rng.choice([BINARY, BINARY, TEXT]), rng.randbytes(size), fin=rng.random() < 0.9,
+                            masked=rng.random() < 0.95, key=rng.randbytes(4))
+        if rng.random() < 0.2:
+            cut = rng.randrange(len(data) + 3)
+            data = (data + rng.randbytes(3))[:cut]
+        assert c.payload(data) == python.payload(data), data[:16]
+
+
+def test_whole_binary_frame_declines_everything_else(fast_path):
     """None for a text frame, a non-final frame, partial or extra bytes, a frame over the limit, a 64-bit length,
     an unmasked frame, reserved bits, and any frame read while a fragmented message is pending."""
-    reader = FrameReader(max_message_bytes=1000)
+    reader = FrameReader(max_message_bytes=1000, whole_frame_parser=fast_path)
     frame = client_frame(BINARY, b"\1" * 640)
     declined = [
         client_frame(TEXT, b"{}" * 10),
@@ -267,9 +295,9 @@ def test_whole_binary_frame_declines_everything_else():
         reader.feed(frame)
 
 
-def test_whole_binary_frame_is_declined_while_bytes_are_pending():
+def test_whole_binary_frame_is_declined_while_bytes_are_pending(fast_path):
     """A partial frame buffered, or an oversize payload being skipped: the next bytes are not a frame start."""
-    reader = FrameReader(max_message_bytes=1000)
+    reader = FrameReader(max_message_bytes=1000, whole_frame_parser=fast_path)
     frame = client_frame(BINARY, b"\1" * 640)
     assert reader.feed(frame[:3]) == []
     assert reader.whole_binary_frame(frame) is None

@@ -9,6 +9,7 @@ per-message path of a general WebSocket stack (parse, queue, wake a task, resume
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 try:  # websockets' C helper (a dependency already); the pure-Python one is ~20x slower on a 640-byte frame
     from websockets.speedups import apply_mask
@@ -43,35 +44,15 @@ class ProtocolError(Exception):
         self.messages: list[tuple[int, bytes]] = []
 
 
-# Not an opcode on the wire: `feed` reports a message over the limit as (OVERSIZE, b"") and skips its bytes.
-OVERSIZE = 0x100
-_READ, _SKIP, _OVERSIZE = 0, 1, 2
-
-
-class FrameReader:
-    """Incremental parser of client frames. `feed` returns the messages completed by the bytes it was given, as
-    (opcode, payload) pairs: TEXT/BINARY with the whole (joined, unmasked) message, or a control frame.
-
-    A message longer than `max_message_bytes` is reported as (OVERSIZE, b"") as soon as a header says so, and
-    its bytes are skipped without being buffered (`oversize_bytes` says how long it claimed to be), so a close
-    frame that follows is still read. A ProtocolError leaves the reader unusable: the connection is failing."""
+class PythonWholeBinaryFrame:
+    """The fast path's specification, and what runs when _frames.c was not built: the payload of one whole,
+    final, masked binary frame within the limit, or None."""
 
     def __init__(self, max_message_bytes: int):
         self.max_message_bytes = max_message_bytes
-        self.oversize_bytes = 0
-        self._buffer = b""
-        self._fragments: list[bytes] = []
-        self._fragment_opcode = 0
-        self._fragment_bytes = 0
-        self._skip = 0  # payload bytes of an oversize frame still to discard
-        self._discarding = False  # the rest of an oversize fragmented message is discarded up to its last frame
-        self._at_boundary = True  # none of the above: the next byte starts a frame of a new message
 
-    def whole_binary_frame(self, data: bytes) -> bytes | None:
-        """The payload when `data` is exactly one whole, final, masked binary frame within the limit, read at a
-        message boundary: what a live client sends 50 times a second, parsed without the general loop. None
-        otherwise, and then `feed` must be called with the same bytes."""
-        if not self._at_boundary or len(data) < 6 or data[0] != 0x82:
+    def payload(self, data: bytes) -> bytes | None:
+        if len(data) < 6 or data[0] != 0x82:
             return None
         second = data[1]
         if second == 0xFE:  # masked, 16-bit length: 126..65535 bytes (a 20 ms frame is 640)
@@ -85,6 +66,47 @@ class FrameReader:
                 return None
             return apply_mask(data[6:], data[2:6])
         return None
+
+
+try:
+    from babelstream.gateway.websocket._frames import WholeBinaryFrame
+except ImportError:  # pragma: no cover - built by `pip install` wherever a C compiler exists
+    WholeBinaryFrame = PythonWholeBinaryFrame  # type: ignore[assignment, misc]
+
+
+def _not_at_boundary(data: bytes) -> None:
+    return None
+
+
+# Not an opcode on the wire: `feed` reports a message over the limit as (OVERSIZE, b"") and skips its bytes.
+OVERSIZE = 0x100
+_READ, _SKIP, _OVERSIZE = 0, 1, 2
+
+
+class FrameReader:
+    """Incremental parser of client frames. `feed` returns the messages completed by the bytes it was given, as
+    (opcode, payload) pairs: TEXT/BINARY with the whole (joined, unmasked) message, or a control frame.
+
+    A message longer than `max_message_bytes` is reported as (OVERSIZE, b"") as soon as a header says so, and
+    its bytes are skipped without being buffered (`oversize_bytes` says how long it claimed to be), so a close
+    frame that follows is still read. A ProtocolError leaves the reader unusable: the connection is failing."""
+
+    def __init__(self, max_message_bytes: int, *, whole_frame_parser: type = WholeBinaryFrame):
+        self.max_message_bytes = max_message_bytes
+        self.oversize_bytes = 0
+        self._buffer = b""
+        self._fragments: list[bytes] = []
+        self._fragment_opcode = 0
+        self._fragment_bytes = 0
+        self._skip = 0  # payload bytes of an oversize frame still to discard
+        self._discarding = False  # the rest of an oversize fragmented message is discarded up to its last frame
+        self._at_boundary = True  # none of the above: the next byte starts a frame of a new message
+        self._whole_frame_payload = whole_frame_parser(max_message_bytes).payload
+        # whole_binary_frame(data): the payload when `data` is exactly one whole, final, masked binary frame
+        # within the limit, read at a message boundary: what a live client sends 50 times a second, parsed
+        # without the general loop (in C when built). None otherwise, and then `feed` must be called with the
+        # same bytes. An attribute, not a method: at a boundary it is the C function itself (no Python frame).
+        self.whole_binary_frame: Callable[[bytes], bytes | None] = self._whole_frame_payload
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         if self._skip:
@@ -162,6 +184,7 @@ class FrameReader:
                 self._fragment_bytes += length
         self._buffer = buffer[offset:] if offset < end else b""
         self._at_boundary = not (self._buffer or self._skip or self._fragment_opcode or self._discarding)
+        self.whole_binary_frame = self._whole_frame_payload if self._at_boundary else _not_at_boundary
 
     def _check_header(self, first: int, second: int, opcode: int, length: int) -> int:
         """_READ, _SKIP (a later fragment of an oversize message) or _OVERSIZE; raises ProtocolError."""
