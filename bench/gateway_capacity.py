@@ -575,7 +575,7 @@ def summary(results: list[dict], buses: list[str]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", default="100,200,250,300,350,400,450,500,600,800,1000", help="comma-separated client counts")
+    parser.add_argument("--n", default="100,200,300,400,500,600,800,1000,1100,1200,1300,1400", help="comma-separated client counts")
     parser.add_argument("--seconds", type=float, default=10.0, help="steady-state window per step")
     parser.add_argument("--quick", action="store_true", help="--n 100,500,1000 --seconds 5")
     parser.add_argument("--setups", default="reference,single,live")

@@ -21,7 +21,8 @@ BENCH_GC_FREEZE=1 it calls gc.freeze() after start-up and BENCH_GC_THRESHOLD=N s
 threshold (what-if variants: bench --gc-freeze / --gc-threshold; the gateway itself freezes after start-up).
 More what-ifs, by environment only: BENCH_DROP_AUDIO=1 makes the session only count each frame (the floor of
 the socket stack), BENCH_VAD_ONLY=1 only runs webrtcvad on each frame (what the VAD costs), BENCH_PY_ENDPOINTER=1
-runs the Python endpointer instead of the C one, BENCH_NO_PUBLISH=1 cuts utterances without publishing them
+runs the Python endpointer instead of the C one, BENCH_PYTHON_ONLY=1 runs no C extension of babelstream's (what
+an install without a C compiler gets), BENCH_NO_PUBLISH=1 cuts utterances without publishing them
 (what publishing costs).
 """
 
@@ -202,12 +203,18 @@ def gateway_platform():
             _webrtcvad.process(handle, 16000, data, 320)
 
         Session._on_audio = _on_audio
-    if os.environ.get("BENCH_PY_ENDPOINTER"):
+    if os.environ.get("BENCH_PY_ENDPOINTER") or os.environ.get("BENCH_PYTHON_ONLY"):
         # What-if: the Python endpointer instead of the C one (what the C version saves).
         import babelstream.segmentation
         from babelstream.engines.vad.python_endpointer import PythonEndpointer
 
         babelstream.segmentation.Endpointer = PythonEndpointer
+    if os.environ.get("BENCH_PYTHON_ONLY"):
+        # What-if: no C extension of babelstream's at all (an install without a C compiler): the Python endpointer
+        # and the Python fast path for whole binary frames.
+        from babelstream.gateway.websocket.frames import FrameReader, PythonWholeBinaryFrame
+
+        FrameReader.__init__.__kwdefaults__["whole_frame_parser"] = PythonWholeBinaryFrame
     if os.environ.get("BENCH_NO_PUBLISH"):
         # What-if: utterances are cut but not published (no WAV, Avro, Kafka): what publishing costs.
         from babelstream.gateway.service import Gateway

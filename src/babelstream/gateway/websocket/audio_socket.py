@@ -2,7 +2,8 @@
 
 Each audio frame goes from `data_received` through the frame parser straight into `Session.receive_bytes`, on
 the same callback: no queue, no task wake-up, no ASGI await chain, no pause/resume of reading per message.
-That took one process from 400 to 900 live streams on one core (docs/benchmarks/gateway-capacity.md).
+That took one process from 400 to 900 live streams on one core, and with the C parts (_frames.c, the C
+endpointer) to 1,000 with room (docs/benchmarks/gateway-capacity.md).
 Upgrades to any other path go to uvicorn's own WebSocket protocol, i.e. to the ASGI app, unchanged.
 
 Wire behaviour is the ASGI path's: the server speaks first, every early end sends the JSON error then the close
