@@ -1,21 +1,22 @@
-/* The endpointer's per-frame state machine in C: endpointer.py's Endpointer, line for line, without the
- * interpreter in between.
+/* The endpointer's per-frame state machine in C: python_endpointer.py's PythonEndpointer, step for step,
+ * without the interpreter in between.
  *
- * Why: a live stream calls it 50 times a second, and at 1,000 streams per core the Python version (three
- * Python frames, a list per call and a 640-byte object kept per frame) cost about as much as the VAD itself
+ * Why: a live stream calls it 50 times a second, and at 1,000 streams per core the Python version's calls
+ * (three Python frames and a list per frame) cost a tenth of the gateway's CPU per frame
  * (docs/benchmarks/gateway-capacity.md). Here one call classifies the frame (the detector is called through
  * vectorcall, with no Python frame of ours around it), keeps a reference to it and steps the state machine.
  *
- * endpointer.py stays the specification: NativeEndpointer (its Python subclass) validates the settings and
- * turns them into whole frames; tests/unit/test_endpointer.py runs every case on both, and a randomized test
- * checks that they cut the same utterances from the same detector decisions. When this file cannot be built
- * (no C compiler), babelstream uses the Python version. */
+ * python_endpointer.py stays the specification: NativeEndpointer (native_endpointer.py, this type's Python
+ * subclass) validates the settings and turns them into whole frames with the same code; tests/unit/
+ * test_endpointer.py runs every case on both, and a randomized test checks that they cut the same utterances
+ * from the same detector decisions. When this file cannot be built (no C compiler), babelstream uses the Python
+ * version. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
 
-#define IDLE_TRIM_FRAMES 32   /* as endpointer.py: idle silence beyond the pre-roll is dropped in batches */
+#define IDLE_TRIM_FRAMES 32   /* as python_endpointer.py: idle silence beyond the pre-roll is dropped in batches */
 #define INITIAL_FRAMES 64     /* 1.28 s at 20 ms: the idle pre-roll and trim batch fit without growing */
 #define MAX_DETECTOR_ARGS 8
 
@@ -27,7 +28,7 @@ typedef struct {
     Py_ssize_t detect_nargs;
     Py_ssize_t frame_slot;
     PyObject *utterance_type; /* Utterance(pcm, start_ms, end_ms) */
-    /* Settings, in whole frames (NativeEndpointer.__init__ derives them as Endpointer.__init__ does). */
+    /* Settings, in whole frames (FrameCounts.of in utterance.py, for both versions). */
     Py_ssize_t frame_bytes;
     long long frame_ms;
     long long silence_frames_to_end;
@@ -367,7 +368,8 @@ EndpointerCore_traverse(EndpointerCore *self, visitproc visit, void *arg)
     Py_VISIT(self->detect);
     Py_VISIT(self->utterance_type);
     for (Py_ssize_t i = 1; i <= MAX_DETECTOR_ARGS; i++)
-        Py_VISIT(self->detect_args[i]);
+        if (i != self->frame_slot) /* the frame slot holds a borrowed reference, during a call only */
+            Py_VISIT(self->detect_args[i]);
     return 0;
 }
 
@@ -377,7 +379,8 @@ EndpointerCore_clear(EndpointerCore *self)
     Py_CLEAR(self->detect);
     Py_CLEAR(self->utterance_type);
     for (Py_ssize_t i = 1; i <= MAX_DETECTOR_ARGS; i++)
-        Py_CLEAR(self->detect_args[i]);
+        if (i != self->frame_slot)
+            Py_CLEAR(self->detect_args[i]);
     return 0;
 }
 
@@ -427,7 +430,7 @@ static PyTypeObject EndpointerCoreType = {
 static struct PyModuleDef endpointer_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "babelstream.engines.vad._endpointer",
-    .m_doc = "The endpointer's per-frame state machine in C (see endpointer.py).",
+    .m_doc = "The endpointer's per-frame state machine in C (see python_endpointer.py).",
     .m_size = -1,
 };
 
