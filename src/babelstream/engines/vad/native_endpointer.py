@@ -1,9 +1,9 @@
 """The endpointer's per-frame state machine in C (_endpointer.c), behind the same interface as PythonEndpointer.
 
 A live stream feeds its endpointer 50 times a second; at 1,000 streams per core the Python version's calls,
-per-call list and per-frame objects cost about as much as the VAD itself. The C core does the same steps in one
-call and keeps a stream's audio in one contiguous buffer. The settings are validated and turned into whole
-frames here, by the same code as the Python version's (FrameCounts.of), so the two cannot drift apart there.
+per-call list cost a tenth of the gateway's CPU per frame. The C core does the same steps in one call, holding the
+frames by reference as the Python version does. The settings are validated and turned into whole frames here,
+by the same code as the Python version's (FrameCounts.of), so the two cannot drift apart there.
 
 `AVAILABLE` is False when the extension was not built (no C compiler at install time); endpointer.py then
 uses the Python version.
@@ -12,15 +12,7 @@ uses the Python version.
 from __future__ import annotations
 
 from babelstream.engines.vad.base import VoiceActivityDetector
-from babelstream.engines.vad.utterance import (
-    MAX_SEGMENT_MS,
-    MIN_SILENCE_MS,
-    MIN_SPEECH_MS,
-    POST_ROLL_MS,
-    PRE_ROLL_MS,
-    FrameCounts,
-    Utterance,
-)
+from babelstream.engines.vad.utterance import FrameCounts, Utterance
 
 try:
     from babelstream.engines.vad._endpointer import EndpointerCore
@@ -36,26 +28,12 @@ class NativeEndpointer(EndpointerCore):  # type: ignore[misc, valid-type]
 
     __slots__ = ()
 
-    def __init__(
-        self,
-        vad: VoiceActivityDetector,
-        *,
-        min_silence_ms: int = MIN_SILENCE_MS,
-        max_segment_ms: int = MAX_SEGMENT_MS,
-        pre_roll_ms: int = PRE_ROLL_MS,
-        min_speech_ms: int = MIN_SPEECH_MS,
-        post_roll_ms: int = POST_ROLL_MS,
-    ):
+    def __init__(self, vad: VoiceActivityDetector, **settings: int):
+        """settings: min_silence_ms, max_segment_ms, pre_roll_ms, min_speech_ms, post_roll_ms (defaults and
+        validation in FrameCounts.of)."""
         if not AVAILABLE:
             raise RuntimeError("babelstream's C endpointer was not built; use PythonEndpointer")
-        counts = FrameCounts.of(
-            vad,
-            min_silence_ms=min_silence_ms,
-            max_segment_ms=max_segment_ms,
-            pre_roll_ms=pre_roll_ms,
-            min_speech_ms=min_speech_ms,
-            post_roll_ms=post_roll_ms,
-        )
+        counts = FrameCounts.of(vad, **settings)
         # A detector with a C entry point is called through it (no Python frame per 20 ms); any other through
         # is_speech.
         native = getattr(vad, "detector_call", None)

@@ -9,15 +9,7 @@ its utterance is joined.
 from __future__ import annotations
 
 from babelstream.engines.vad.base import VoiceActivityDetector
-from babelstream.engines.vad.utterance import (
-    MAX_SEGMENT_MS,
-    MIN_SILENCE_MS,
-    MIN_SPEECH_MS,
-    POST_ROLL_MS,
-    PRE_ROLL_MS,
-    FrameCounts,
-    Utterance,
-)
+from babelstream.engines.vad.utterance import FrameCounts, Utterance
 
 # While idle, silence beyond the pre-roll is dropped once this many extra frames have piled up.
 _IDLE_TRIM_FRAMES = 32
@@ -32,24 +24,10 @@ class PythonEndpointer:
     (clicks, coughs, detector flicker) are dropped.
     """
 
-    def __init__(
-        self,
-        vad: VoiceActivityDetector,
-        *,
-        min_silence_ms: int = MIN_SILENCE_MS,
-        max_segment_ms: int = MAX_SEGMENT_MS,
-        pre_roll_ms: int = PRE_ROLL_MS,
-        min_speech_ms: int = MIN_SPEECH_MS,
-        post_roll_ms: int = POST_ROLL_MS,
-    ):
-        counts = FrameCounts.of(
-            vad,
-            min_silence_ms=min_silence_ms,
-            max_segment_ms=max_segment_ms,
-            pre_roll_ms=pre_roll_ms,
-            min_speech_ms=min_speech_ms,
-            post_roll_ms=post_roll_ms,
-        )
+    def __init__(self, vad: VoiceActivityDetector, **settings: int):
+        """settings: min_silence_ms, max_segment_ms, pre_roll_ms, min_speech_ms, post_roll_ms (defaults and
+        validation in FrameCounts.of)."""
+        counts = FrameCounts.of(vad, **settings)
         self._vad = vad
         self._is_speech = vad.is_speech  # bound once: this runs 50 times a second per stream
         self._frame_ms = counts.frame_ms

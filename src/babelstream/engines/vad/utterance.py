@@ -46,12 +46,13 @@ class FrameCounts:
         cls,
         vad: VoiceActivityDetector,
         *,
-        min_silence_ms: int,
-        max_segment_ms: int,
-        pre_roll_ms: int,
-        min_speech_ms: int,
-        post_roll_ms: int,
+        min_silence_ms: int = MIN_SILENCE_MS,
+        max_segment_ms: int = MAX_SEGMENT_MS,
+        pre_roll_ms: int = PRE_ROLL_MS,
+        min_speech_ms: int = MIN_SPEECH_MS,
+        post_roll_ms: int = POST_ROLL_MS,
     ) -> FrameCounts:
+        """The one place both endpointers take their settings from (their keyword arguments come here)."""
         frame_ms = vad.frame_ms
         if frame_ms <= 0 or vad.sample_rate_hz * frame_ms % 1000:
             raise InvalidVadConfig(f"a {frame_ms} ms frame is not a whole number of samples at {vad.sample_rate_hz} Hz")

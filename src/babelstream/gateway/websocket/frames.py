@@ -102,7 +102,6 @@ class FrameReader:
         self._fragment_bytes = 0
         self._skip = 0  # payload bytes of an oversize frame still to discard
         self._discarding = False  # the rest of an oversize fragmented message is discarded up to its last frame
-        self._at_boundary = True  # none of the above: the next byte starts a frame of a new message
         self._whole_frame_payload = whole_frame_parser(max_message_bytes).payload
         # whole_binary_frame(data): the payload when `data` is exactly one whole, final, masked binary frame
         # within the limit, read at a message boundary: what a live client sends 50 times a second, parsed
@@ -185,8 +184,8 @@ class FrameReader:
                 self._fragments.append(payload)
                 self._fragment_bytes += length
         self._buffer = buffer[offset:] if offset < end else b""
-        self._at_boundary = not (self._buffer or self._skip or self._fragment_opcode or self._discarding)
-        self.whole_binary_frame = self._whole_frame_payload if self._at_boundary else _not_at_boundary
+        at_boundary = not (self._buffer or self._skip or self._fragment_opcode or self._discarding)
+        self.whole_binary_frame = self._whole_frame_payload if at_boundary else _not_at_boundary
 
     def _check_header(self, first: int, second: int, opcode: int, length: int) -> int:
         """_READ, _SKIP (a later fragment of an oversize message) or _OVERSIZE; raises ProtocolError."""
