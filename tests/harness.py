@@ -12,9 +12,9 @@ import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from babelstream.gateway.app import create_app
+from babelstream.gateway.http_app import create_app
 from babelstream.gateway.server import uvicorn_config
-from babelstream.gateway.service import Gateway
+from babelstream.gateway.gateway import Gateway
 from babelstream.gateway.settings import GatewaySettings
 from babelstream.segmentation import SegmentationSettings, endpointer_factory
 
@@ -26,13 +26,10 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serve_app(app, port: int | None = None, gateway=None):
-    """With `gateway`, /ws/audio is served the way `babelstream` serves it (the native protocol); without, by ASGI."""
+async def serve_app(app, gateway, port: int | None = None):
+    """Served the way `babelstream` serves it: the app, and /ws/audio beside it on the same port."""
     port = port or free_port()
-    if gateway is not None:
-        config = uvicorn_config(app, gateway, "127.0.0.1", port, log_level="warning")
-    else:
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn_config(app, gateway, "127.0.0.1", port, log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -47,12 +44,11 @@ async def serve_app(app, port: int | None = None, gateway=None):
 
 
 @asynccontextmanager
-async def running_gateway(bus, codec, capabilities=None, on_startup=None, on_shutdown=None, transport="native", **settings):
-    """transport: "native" (what `babelstream` runs) or "asgi" (the portable path through the ASGI app)."""
+async def running_gateway(bus, codec, capabilities=None, on_startup=None, on_shutdown=None, observer=None, **settings):
     gateway_settings = GatewaySettings(**settings)
-    gateway = Gateway(gateway_settings, bus, codec, endpointer_factory(SegmentationSettings()), capabilities)
+    gateway = Gateway(gateway_settings, bus, codec, endpointer_factory(SegmentationSettings()), capabilities, observer)
     app = create_app(gateway, on_startup=on_startup, on_shutdown=on_shutdown)
-    async with serve_app(app, gateway=gateway if transport == "native" else None) as address:
+    async with serve_app(app, gateway) as address:
         yield gateway, address
 
 

@@ -21,9 +21,9 @@ from babelstream.capabilities import InstalledCapabilities
 from babelstream.contracts.codec import ConfluentCodec, EventCodec, SingleObjectCodec
 from babelstream.contracts.registry import SchemaRegistryClient
 from babelstream.contracts.topics import TOPIC_OF_EVENT_TYPE
-from babelstream.gateway.app import create_app
+from babelstream.gateway.http_app import create_app
 from babelstream.gateway.server import uvicorn_config
-from babelstream.gateway.service import Gateway
+from babelstream.gateway.gateway import Gateway
 from babelstream.gateway.settings import GatewaySettings
 from babelstream.segmentation import SegmentationSettings, endpointer_factory
 from babelstream.stages.runtime import Stage, StageRunner

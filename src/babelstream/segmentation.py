@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from babelstream.contracts.audio_format import PIPELINE_SAMPLE_RATE_HZ
 from babelstream.engines.vad import Endpointer, SileroVad, Utterance, WebRtcVad, split_recording
-
-PIPELINE_SAMPLE_RATE_HZ = 16_000
 
 
 class SegmentationSettings(BaseSettings):

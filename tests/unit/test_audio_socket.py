@@ -171,7 +171,7 @@ async def test_unmasked_frame_ends_with_1002_and_the_audio_already_sent_is_publi
         assert await socket.closed_by_server() == b""  # without waiting for the client's close
         await until(lambda: gateway.slots.in_use == 0)
         rejected = gateway.metrics.registry.get_sample_value("babelstream_gateway_rejections_total", {"reason": "protocol_error"})
-    assert messages == [{"type": "error", "code": 1002, "reason": "client frames must be masked"}]
+    assert messages == [{"type": "error", "code": 1002, "kind": "protocol_error", "reason": "client frames must be masked"}]
     assert code == 1002 and rejected == 1
     assert published_pcm(await consume_all(bus, AUDIO_INGRESS)) == [(hello["correlation_id"], AUDIO)]
 
@@ -203,7 +203,7 @@ async def test_other_rfc_violations_end_with_1002(frame, reason):
         messages, code = await socket.until_close()
         assert await socket.closed_by_server() == b""
         await until(lambda: gateway.slots.in_use == 0)
-    assert (messages, code) == ([{"type": "error", "code": 1002, "reason": reason}], 1002)
+    assert (messages, code) == ([{"type": "error", "code": 1002, "kind": "protocol_error", "reason": reason}], 1002)
 
 
 async def test_text_that_is_not_utf8_ends_with_1007():
@@ -215,7 +215,7 @@ async def test_text_that_is_not_utf8_ends_with_1007():
         socket.send(close_frame(1007))
         assert await socket.closed_by_server() == b""
         await until(lambda: gateway.slots.in_use == 0)
-    assert (messages, code) == ([{"type": "error", "code": 1007, "reason": "text frame is not valid UTF-8"}], 1007)
+    assert (messages, code) == ([{"type": "error", "code": 1007, "kind": "malformed", "reason": "text frame is not valid UTF-8"}], 1007)
 
 
 async def test_frame_declared_over_max_chunk_bytes_is_refused_from_its_header():
@@ -231,7 +231,7 @@ async def test_frame_declared_over_max_chunk_bytes_is_refused_from_its_header():
         socket.send(big[1000:] + close_frame(1000))
         assert await socket.closed_by_server() == b""  # the close answer was found behind the skipped payload
         await until(lambda: gateway.slots.in_use == 0)
-    assert messages == [{"type": "error", "code": 1009, "reason": "frame of 100000 bytes is over the 4096-byte limit"}]
+    assert messages == [{"type": "error", "code": 1009, "kind": "frame_too_large", "reason": "frame of 100000 bytes is over the 4096-byte limit"}]
     assert code == 1009
     assert await consume_all(bus, AUDIO_INGRESS) == []
 
@@ -242,7 +242,7 @@ async def test_fragmented_message_over_max_chunk_bytes_is_refused_1009():
         socket.send(client_frame(BINARY, b"\0" * 3000, fin=False) + client_frame(CONTINUATION, b"\0" * 3000, fin=False))
         messages, code = await socket.until_close()
         socket.drop()
-    assert messages == [{"type": "error", "code": 1009, "reason": "frame of 6000 bytes is over the 4096-byte limit"}]
+    assert messages == [{"type": "error", "code": 1009, "kind": "frame_too_large", "reason": "frame of 6000 bytes is over the 4096-byte limit"}]
     assert code == 1009
 
 
@@ -351,7 +351,7 @@ async def test_gateway_shutdown_tells_a_streaming_client_1012_after_publishing_i
     finally:
         if stopping is None:
             await serving.__aexit__(None, None, None)
-    assert messages == [{"type": "error", "code": 1012, "reason": "the gateway is shutting down; reconnect"}]
+    assert messages == [{"type": "error", "code": 1012, "kind": "shutdown", "reason": "the gateway is shutting down; reconnect"}]
     assert code == 1012 and gateway.slots.in_use == 0
     assert published_pcm(await consume_all(bus, AUDIO_INGRESS)) == [(hello["correlation_id"], AUDIO)]
 
@@ -409,7 +409,7 @@ async def test_over_capacity_is_refused_1013_on_the_native_path():
         served = await asyncio.wait_for(stream(address, [AUDIO], start={"event": "start", "wait_for_results": False}), TIMEOUT)
     assert refused.close_code == 1013
     assert refused.messages == [
-        {"type": "error", "code": 1013, "reason": "server is full (1 sessions); try again later"}
+        {"type": "error", "code": 1013, "kind": "capacity", "reason": "server is full (1 sessions); try again later"}
     ]
     assert served.close_code == 1000 and served.messages[0]["status"] == "connected"
 
@@ -423,7 +423,7 @@ async def test_origin_not_on_the_allowlist_is_refused_1008_on_the_native_path():
             TIMEOUT,
         )
     assert refused.close_code == 1008
-    assert refused.messages == [{"type": "error", "code": 1008, "reason": "origin not allowed"}]
+    assert refused.messages == [{"type": "error", "code": 1008, "kind": "origin", "reason": "origin not allowed"}]
     assert allowed.close_code == 1000 and allowed.messages[0]["status"] == "connected"
 
 

@@ -1,4 +1,4 @@
-"""The gateway over the in-memory bus, on both servers of /ws/audio: handshake, single-event publishing, every limit
+"""The gateway over the in-memory bus: handshake, single-event publishing, every limit
 with its close code."""
 
 from __future__ import annotations
@@ -19,12 +19,6 @@ CODEC = SingleObjectCodec()
 PCM = bytes(range(256)) * 250  # 64,000 bytes = 2 s of 16 kHz PCM16
 
 
-@pytest.fixture(params=["native", "asgi"])
-def transport(request) -> str:
-    """Each gateway test runs on both servers of /ws/audio: the native protocol `babelstream` runs, and ASGI."""
-    return request.param
-
-
 async def consume_all(bus: MemoryBus, topic: str, group: str = "test"):
     subscription = await bus.subscribe([topic], group)
     events = []
@@ -34,9 +28,9 @@ async def consume_all(bus: MemoryBus, topic: str, group: str = "test"):
     return events
 
 
-async def test_single_mode_publishes_one_wav_event_keyed_by_correlation_id(transport):
+async def test_single_mode_publishes_one_wav_event_keyed_by_correlation_id():
     bus = MemoryBus()
-    async with running_gateway(bus, CODEC, transport=transport) as (_, address):
+    async with running_gateway(bus, CODEC) as (_, address):
         talk = await stream(address, frames_of(PCM), start={"event": "start", "mode": "single", "wait_for_results": False})
     assert talk.messages[0]["status"] == "connected"
     ack = talk.of_type("ack")[0]
@@ -51,66 +45,66 @@ async def test_single_mode_publishes_one_wav_event_keyed_by_correlation_id(trans
 
 
 LIMIT_CASES = [
-    ([b"\0" * 70_000], {}, 1009, "over the 65536-byte limit"),
-    ([b"\0" * 101], {}, 1007, "not whole PCM16 samples"),
-    (["not json"], {}, 1003, "must be JSON"),
-    ([json.dumps({"event": "dance"})], {}, 1003, "unknown event"),
-    ([b"\0" * 640] * 30, {"max_messages_per_second": 10}, 1008, "rate exceeded"),
-    ([b"\0" * 640] * 5, {"max_buffer_bytes": 2000, "default_mode": "single"}, 1009, "buffer full"),
-    ([b"\0" * 640, HOLD], {"max_session_seconds": 0.5, "idle_timeout_seconds": 30}, 1008, "session longer than"),
-    ([b"\0" * 640, HOLD], {"idle_timeout_seconds": 0.5}, 1001, "idle"),
-    ([], {}, 1003, "empty stream"),
+    ([b"\0" * 70_000], {}, 1009, "frame_too_large", "over the 65536-byte limit"),
+    ([b"\0" * 101], {}, 1007, "not_whole_samples", "not whole PCM16 samples"),
+    (["not json"], {}, 1003, "malformed", "must be JSON"),
+    ([json.dumps({"event": "dance"})], {}, 1003, "malformed", "unknown event"),
+    ([b"\0" * 640] * 30, {"max_messages_per_second": 10}, 1008, "rate", "rate exceeded"),
+    ([b"\0" * 640] * 5, {"max_buffer_bytes": 2000, "default_mode": "single"}, 1009, "buffer_full", "buffer full"),
+    ([b"\0" * 640, HOLD], {"max_session_seconds": 0.5, "idle_timeout_seconds": 30}, 1008, "session_too_long", "session longer than"),
+    ([b"\0" * 640, HOLD], {"idle_timeout_seconds": 0.5}, 1001, "idle", "idle"),
+    ([], {}, 1003, "empty_stream", "empty stream"),
 ]
 
 
-@pytest.mark.parametrize("frames, settings, code, reason_part", LIMIT_CASES)
-async def test_each_limit_closes_with_its_code_after_an_error_message(frames, settings, code, reason_part, transport):
-    async with running_gateway(MemoryBus(), CODEC, transport=transport, **settings) as (_, address):
+@pytest.mark.parametrize("frames, settings, code, kind, reason_part", LIMIT_CASES)
+async def test_each_limit_closes_with_its_code_after_an_error_message(frames, settings, code, kind, reason_part):
+    async with running_gateway(MemoryBus(), CODEC, **settings) as (_, address):
         talk = await stream(address, frames)
     assert talk.close_code == code
     error = talk.of_type("error")[0]
-    assert error["code"] == code and reason_part in error["reason"]
+    assert error["code"] == code and error["kind"] == kind and reason_part in error["reason"]
 
 
-async def test_done_without_audio_is_an_empty_stream(transport):
-    async with running_gateway(MemoryBus(), CODEC, transport=transport) as (_, address):
+async def test_done_without_audio_is_an_empty_stream():
+    async with running_gateway(MemoryBus(), CODEC) as (_, address):
         talk = await stream(address, [])
     assert talk.close_code == 1003 and "empty stream" in talk.of_type("error")[0]["reason"]
 
 
-async def test_idle_session_closes_1001_and_keeps_what_was_said(transport):
+async def test_idle_session_closes_1001_and_keeps_what_was_said():
     bus = MemoryBus()
-    async with running_gateway(bus, CODEC, transport=transport, idle_timeout_seconds=0.5, default_mode="single") as (_, address):
+    async with running_gateway(bus, CODEC, idle_timeout_seconds=0.5, default_mode="single") as (_, address):
         talk = await stream(address, frames_of(PCM[:6400]), done=False)
     assert talk.close_code == 1001 and "idle" in talk.of_type("error")[0]["reason"]
     [(_, event)] = await consume_all(bus, AUDIO_INGRESS)
     assert event.correlation_id == talk.correlation_id
 
 
-async def test_session_deadline_applies_while_waiting_for_a_frame(transport):
-    async with running_gateway(MemoryBus(), CODEC, transport=transport, max_session_seconds=0.6, idle_timeout_seconds=30) as (_, address):
+async def test_session_deadline_applies_while_waiting_for_a_frame():
+    async with running_gateway(MemoryBus(), CODEC, max_session_seconds=0.6, idle_timeout_seconds=30) as (_, address):
         talk = await stream(address, [b"\0" * 640], done=False)
     assert talk.close_code == 1008 and "session longer than" in talk.of_type("error")[0]["reason"]
 
 
-async def test_rate_abuse_drops_the_buffered_audio(transport):
+async def test_rate_abuse_drops_the_buffered_audio():
     bus = MemoryBus()
-    async with running_gateway(bus, CODEC, transport=transport, max_messages_per_second=5, default_mode="single") as (_, address):
+    async with running_gateway(bus, CODEC, max_messages_per_second=5, default_mode="single") as (_, address):
         talk = await stream(address, [b"\1" * 640] * 20)
     assert talk.close_code == 1008
     assert await consume_all(bus, AUDIO_INGRESS) == []
 
 
-async def test_origin_not_on_the_allowlist_is_refused_1008(transport):
-    async with running_gateway(MemoryBus(), CODEC, transport=transport, origin_allowlist=("http://good.example",)) as (_, address):
+async def test_origin_not_on_the_allowlist_is_refused_1008():
+    async with running_gateway(MemoryBus(), CODEC, origin_allowlist=("http://good.example",)) as (_, address):
         refused = await stream(address, [], origin="http://evil.example")
         allowed = await stream(address, frames_of(PCM), origin="http://good.example", start={"event": "start", "mode": "single", "wait_for_results": False})
     assert refused.close_code == 1008 and refused.messages[0]["type"] == "error"
     assert allowed.close_code == 1000
 
 
-async def test_over_capacity_is_refused_1013_and_others_are_undisturbed(transport):
-    async with running_gateway(MemoryBus(), CODEC, transport=transport, max_connections=2, default_mode="single") as (_, address):
+async def test_over_capacity_is_refused_1013_and_others_are_undisturbed():
+    async with running_gateway(MemoryBus(), CODEC, max_connections=2, default_mode="single") as (_, address):
         slow = [asyncio.create_task(stream(address, frames_of(PCM), pace_seconds=0.02, start={"event": "start", "wait_for_results": False})) for _ in range(2)]
         await asyncio.sleep(0.3)
         refused = await stream(address, [])
@@ -119,15 +113,15 @@ async def test_over_capacity_is_refused_1013_and_others_are_undisturbed(transpor
     assert [t.close_code for t in served] == [1000, 1000]
 
 
-async def test_start_message_after_audio_is_refused(transport):
-    async with running_gateway(MemoryBus(), CODEC, transport=transport) as (_, address):
+async def test_start_message_after_audio_is_refused():
+    async with running_gateway(MemoryBus(), CODEC) as (_, address):
         talk = await stream(address, [b"\0" * 640, json.dumps({"event": "start"})])
     assert talk.close_code == 1003
 
 
-async def test_declared_sample_rate_is_resampled_to_16k(transport):
+async def test_declared_sample_rate_is_resampled_to_16k():
     bus = MemoryBus()
-    async with running_gateway(bus, CODEC, transport=transport) as (_, address):
+    async with running_gateway(bus, CODEC) as (_, address):
         pcm48 = b"\0\1" * 48000  # 1 s at 48 kHz
         talk = await stream(address, frames_of(pcm48, sample_rate_hz=48000), start={"event": "start", "mode": "single", "sample_rate_hz": 48000, "wait_for_results": False})
     assert talk.close_code == 1000

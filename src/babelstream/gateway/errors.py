@@ -1,14 +1,45 @@
-"""Why a session ends early. Carries the close code, the reason the client reads, and whether audio survives."""
+"""Why a session ends early: a stable, machine-readable kind, the close code, and the reason a person reads."""
 
 from __future__ import annotations
 
+import enum
+
+
+class Kind(enum.StrEnum):
+    """What a client switches on (`error.kind`, `warning.kind`); also the metrics' `reason` label.
+    Renaming a member breaks clients: docs/protocol.md lists them and a test keeps the two in step."""
+
+    # refusals before the session starts
+    ORIGIN = "origin"
+    CAPACITY = "capacity"
+    # the client's messages
+    MALFORMED = "malformed"
+    UNSUPPORTED_LANGUAGE = "unsupported_language"
+    EMPTY_STREAM = "empty_stream"
+    NOT_WHOLE_SAMPLES = "not_whole_samples"
+    PROTOCOL_ERROR = "protocol_error"
+    # limits
+    RATE = "rate"
+    FRAME_TOO_LARGE = "frame_too_large"
+    BUFFER_FULL = "buffer_full"
+    SESSION_TOO_LONG = "session_too_long"
+    IDLE = "idle"
+    # the server's side
+    PUBLISH_FAILED = "publish_failed"
+    SHUTDOWN = "shutdown"
+    INTERNAL = "internal"
+    # warnings: the session goes on
+    UNSUPPORTED_PAIR = "unsupported_pair"
+    TRANSLATION_UNAVAILABLE = "translation_unavailable"
+    SPEECH_UNAVAILABLE = "speech_unavailable"
+
 
 class SessionEnded(Exception):
-    def __init__(self, code: int, reason: str, *, kind: str, keep_audio: bool = True):
+    def __init__(self, code: int, reason: str, *, kind: Kind, keep_audio: bool = True):
         super().__init__(reason)
         self.code = int(code)
         self.reason = reason
-        self.kind = kind  # the metrics label: idle, rate, frame_too_large, ...
+        self.kind = Kind(kind)
         # What a person said is published even when the session ends abnormally, unless the
         # cause is abuse (rate, size): then the audio is not trusted and is dropped.
         self.keep_audio = keep_audio

@@ -8,7 +8,7 @@ import asyncio
 import logging
 
 from babelstream.gateway.connection import Connection
-from babelstream.gateway.protocol import encode
+from babelstream.gateway.messages import encode
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from babelstream.gateway.service import Gateway
+from babelstream.gateway.gateway import Gateway
 from babelstream.gateway.websocket.audio_socket import AudioSocketProtocol
 
 

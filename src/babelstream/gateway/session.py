@@ -1,11 +1,12 @@
-"""One WebSocket session: streaming -> draining -> closed.
+"""One WebSocket session: streaming -> draining | ending -> closed.
 
 The socket's server pushes what the client sends into the session (`receive_bytes`, `receive_text`,
 `disconnected`), synchronously: no task wakes up per audio frame, which is what lets one process carry
 about a thousand live streams. Streaming enforces the limits; in "live" mode each utterance is published as soon as the
-speaker pauses, in "single" mode the audio is buffered and published once at done. Draining waits (bounded)
-for the results, then sends a summary and closes 1000. Every early end goes through one place (`_end`),
-which applies the audio rule: what was received is published unless the cause is abuse (rate, size).
+speaker pauses, in "single" mode the audio is buffered and published once at done. Draining (after done) waits,
+bounded, for the results, then sends a summary and closes 1000. Ending (a limit, an error, the client leaving)
+applies the audio rule in one place (`_end`): what was received is published unless the cause is abuse (rate,
+size). The session knows nothing of the gateway: what it needs comes in a SessionContext.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import time
-from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import soxr
 
 from babelstream.bus.base import BusError
+from babelstream.contracts.audio_format import PIPELINE_SAMPLE_RATE_HZ
 from babelstream.contracts.errors import ContractError
 from babelstream.contracts.events import (
     AudioInputPayload,
@@ -30,42 +30,28 @@ from babelstream.contracts.events import (
     utc_now,
 )
 from babelstream.contracts.wav import wrap_pcm16
+from babelstream.engines.vad.utterance import Utterance
+from babelstream.gateway import messages
 from babelstream.gateway.close_codes import CloseCode
 from babelstream.gateway.connection import Connection
-from babelstream.gateway.errors import SessionEnded
-from babelstream.gateway.limits import RateLimiter
+from babelstream.gateway.errors import Kind, SessionEnded
+from babelstream.gateway.ledger import ResultLedger
 from babelstream.gateway.outbox import Outbox
-from babelstream.gateway.protocol import (
-    PIPELINE_SAMPLE_RATE_HZ,
-    DoneRequest,
-    StartRequest,
-    connected,
-    error,
-    parse_text_message,
-)
-from babelstream.gateway.results import ResultLedger, client_message
-
-if TYPE_CHECKING:
-    from babelstream.gateway.service import Gateway
+from babelstream.gateway.rate_limiter import RateLimiter
+from babelstream.gateway.requests import DoneRequest, StartRequest, parse_text_message
+from babelstream.gateway.session_context import Endpointer, SessionContext
 
 log = logging.getLogger(__name__)
 
+
 class SessionState(enum.Enum):
-    STREAMING = "streaming"
-    DRAINING = "draining"
+    STREAMING = "streaming"  # taking what the client sends
+    DRAINING = "draining"  # done arrived: the rest is published, results awaited, then summary and close 1000
+    ENDING = "ending"  # ended early (a limit, an error, the client left): the audio rule, then error and close
     CLOSED = "closed"
 
 
-class Utterance(Protocol):
-    pcm: bytes
-    start_ms: int
-    end_ms: int
-
-
-class Segmenter(Protocol):
-    def feed(self, pcm: bytes) -> list[Utterance]: ...
-
-    def flush(self) -> list[Utterance]: ...
+_STREAMING = SessionState.STREAMING  # read once per frame: a module global is the cheapest lookup
 
 
 class ClientGone(Exception):
@@ -95,7 +81,7 @@ class AudioBuffer:
 def frame_too_large(size: int, limit: int) -> SessionEnded:
     return SessionEnded(
         CloseCode.MESSAGE_TOO_BIG, f"frame of {size} bytes is over the {limit}-byte limit",
-        kind="frame_too_large",
+        kind=Kind.FRAME_TOO_LARGE,
         keep_audio=False,
     )
 
@@ -103,32 +89,33 @@ def frame_too_large(size: int, limit: int) -> SessionEnded:
 class Session:
     """Created once the socket is accepted; `run()` then owns it until the socket is closed."""
 
-    def __init__(self, connection: Connection, gateway: Gateway):
+    def __init__(self, connection: Connection, context: SessionContext):
         self.connection = connection
-        self.gateway = gateway
-        self.settings = gateway.settings
+        self.context = context
+        self.settings = settings = context.settings
         self.correlation_id = new_id()  # never one the client supplies
         self.ledger = ResultLedger()
         self.outbox = Outbox(connection)
-        self._rate = RateLimiter(self.settings.max_messages_per_second)
+        self._rate = RateLimiter(settings.max_messages_per_second)
         self._loop = asyncio.get_running_loop()
-        # Resolved by done, or failed with why the stream ended early (a limit, a deadline, the client leaving).
+        # Resolved by done, or failed with why the stream ended early (a limit, a deadline, the client leaving):
+        # what wakes `run`. `state` says which, for everyone else.
         self._input: asyncio.Future[None] = self._loop.create_future()
-        self._bytes_counter = gateway.metrics.bytes_received
-        self._max_chunk_bytes = self.settings.max_chunk_bytes
+        self._bytes_counter = context.metrics.bytes_received
+        self._max_chunk_bytes = settings.max_chunk_bytes
         self._started_at = self._loop.time()
         self._last_frame_at = self._started_at
         self._received_bytes = 0
-        self._audio_started = False
-        self.mode = self.settings.default_mode
-        self.options = gateway.default_options()
+        self._start_allowed = True  # until the start message or the first audio
+        self.mode = settings.default_mode
+        self.options = context.options.defaults()
         self.wait_for_results = True
         self._resampler: soxr.ResampleStream | None = None
         # "single" mode: the frames as received, joined once at publish. Not a growing bytearray: its reallocations
-        # copy everything so far, and sessions that started together all copy at the same moment (stalls of 50 ms
-        # at 1,000 sessions, docs/benchmarks/gateway-capacity.md).
+        # copy everything so far, and sessions that started together all copy at the same moment
+        # (docs/benchmarks/gateway-capacity.md).
         self._buffer = AudioBuffer()
-        self._segmenter: Segmenter | None = None  # "live" mode
+        self._endpointer: Endpointer | None = None  # "live" mode, made at the first audio
         self._next_segment = 0
         self._segment_ids: list[str] = []
         self._publishes: set[asyncio.Task] = set()
@@ -137,39 +124,44 @@ class Session:
         # Streaming from here: the server says who the session is before anything else, and results for it
         # can be routed as soon as its first utterance is published.
         self.state = SessionState.STREAMING
-        self.outbox.put(connected(self.correlation_id))
-        gateway.router.register(self.correlation_id, self)
+        self.outbox.put(messages.connected(self.correlation_id))
+        context.results.register(self.correlation_id, self)
+        context.observer.session_started(self)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def run(self) -> None:
         await self.outbox.start()
         watchdog = asyncio.create_task(self._watch_deadlines())
+        ended: SessionEnded | None = None
         try:
             try:
                 await self._input
                 watchdog.cancel()
                 await self._drain()
-            except SessionEnded as ended:
-                await self._end(ended)
+            except SessionEnded as early:
+                ended = early
+                await self._end(early)
             except ClientGone:
-                await self._publish_remaining(client_gone=True)
+                await self._publish_remaining()
         finally:
             watchdog.cancel()
             self.state = SessionState.CLOSED
-            self.gateway.router.unregister(self.correlation_id)
+            self.context.results.unregister(self.correlation_id)
             for task in self._publishes:
                 task.cancel()
             await self.outbox.stop()
+            self.context.observer.session_ended(self, ended)
 
     @property
     def reading(self) -> bool:
         """Whether the session still wants what the client sends (not after done or an early end)."""
-        return not self._input.done()
+        return self.state is _STREAMING
 
     def _expire(self, ended: SessionEnded | ClientGone) -> None:
         """Ends the stream: from a limit on the receive path, a deadline, a failed publish or the client leaving."""
-        if not self._input.done():
+        if self.state is _STREAMING:
+            self.state = SessionState.ENDING
             self._input.set_exception(ended)
 
     async def _watch_deadlines(self) -> None:
@@ -180,17 +172,23 @@ class Session:
             now = self._loop.time()
             if now >= session_deadline:
                 seconds = self.settings.max_session_seconds
-                return self._expire(SessionEnded(CloseCode.POLICY_VIOLATION, f"session longer than {seconds:g} s", kind="session_too_long"))
+                return self._expire(
+                    SessionEnded(
+                        CloseCode.POLICY_VIOLATION, f"session longer than {seconds:g} s", kind=Kind.SESSION_TOO_LONG
+                    )
+                )
             if now >= idle_deadline:
                 seconds = self.settings.idle_timeout_seconds
-                return self._expire(SessionEnded(CloseCode.GOING_AWAY, f"idle: no message for {seconds:g} s", kind="idle"))
+                return self._expire(
+                    SessionEnded(CloseCode.GOING_AWAY, f"idle: no message for {seconds:g} s", kind=Kind.IDLE)
+                )
             await asyncio.sleep(min(session_deadline, idle_deadline) - now + 0.01)
 
     # -- streaming: called by the socket's server for each message, on the event loop ---------------
 
     def receive_bytes(self, data: bytes) -> None:
         # The same preamble as receive_text, written out: this runs 50 times a second per stream.
-        if self._input.done():
+        if self.state is not _STREAMING:
             return
         now = self._loop.time()
         self._last_frame_at = now
@@ -201,12 +199,12 @@ class Session:
             self._on_audio(data)
         except SessionEnded as ended:
             self._expire(ended)
-        except Exception as failure:  # a bug must end this session clearly, not the server's read loop
+        except Exception:  # a bug must end this session clearly, not the server's read loop
             log.exception("session %s: audio frame failed", self.correlation_id)
-            self._expire(SessionEnded(CloseCode.INTERNAL_ERROR, f"internal error: {failure}", kind="internal"))
+            self._expire(SessionEnded(CloseCode.INTERNAL_ERROR, "internal error", kind=Kind.INTERNAL))
 
     def receive_text(self, text: str) -> None:
-        if self._input.done():
+        if self.state is not _STREAMING:
             return
         now = self._loop.time()
         self._last_frame_at = now
@@ -215,6 +213,7 @@ class Session:
                 raise self._rate_exceeded()
             request = parse_text_message(text)
             if isinstance(request, DoneRequest):
+                self.state = SessionState.DRAINING
                 self._input.set_result(None)
                 return
             self._on_start(request)
@@ -234,32 +233,26 @@ class Session:
     def _rate_exceeded(self) -> SessionEnded:
         limit = self.settings.max_messages_per_second
         return SessionEnded(
-            CloseCode.POLICY_VIOLATION, f"rate exceeded: over {limit} messages per second", kind="rate", keep_audio=False
+            CloseCode.POLICY_VIOLATION,
+            f"rate exceeded: over {limit} messages per second",
+            kind=Kind.RATE,
+            keep_audio=False,
         )
 
     def _on_start(self, request: StartRequest) -> None:
-        if self._audio_started:
+        if not self._start_allowed:
             raise SessionEnded(
-                CloseCode.UNSUPPORTED_DATA, "the start message must come first, and only once", kind="malformed"
+                CloseCode.UNSUPPORTED_DATA, "the start message must come first, and only once", kind=Kind.MALFORMED
             )
-        self._audio_started = True  # no second start message
+        self._start_allowed = False
         self.mode = request.mode or self.settings.default_mode
-        self.options, warnings = self.gateway.resolve_options(request)
+        self.options, warnings = self.context.options.resolve(request)
         self.wait_for_results = request.wait_for_results
         if request.sample_rate_hz != PIPELINE_SAMPLE_RATE_HZ:
             self._resampler = soxr.ResampleStream(request.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ, 1, dtype="int16")
         for message in warnings:
             self.outbox.put(message)
-        self.outbox.put(
-            {
-                "type": "ready",
-                "mode": self.mode,
-                "sample_rate_hz": request.sample_rate_hz,
-                "source_language": self.options.source_language,
-                "target_languages": list(self.options.target_languages),
-                "synthesize": self.options.synthesize,
-            }
-        )
+        self.outbox.put(messages.ready(self.mode, request.sample_rate_hz, self.options))
 
     def _on_audio(self, data: bytes) -> None:
         size = len(data)
@@ -267,10 +260,11 @@ class Session:
             raise frame_too_large(size, self._max_chunk_bytes)
         if size % 2:
             raise SessionEnded(
-                CloseCode.INVALID_PAYLOAD, f"frame of {size} bytes is not whole PCM16 samples (2 bytes each)",
-                kind="not_whole_samples",
+                CloseCode.INVALID_PAYLOAD,
+                f"frame of {size} bytes is not whole PCM16 samples (2 bytes each)",
+                kind=Kind.NOT_WHOLE_SAMPLES,
             )
-        self._audio_started = True
+        self._start_allowed = False
         self._received_bytes += size
         if self._resampler is not None:
             data = self._resampler.resample_chunk(np.frombuffer(data, dtype="<i2")).tobytes()
@@ -280,24 +274,34 @@ class Session:
                     CloseCode.MESSAGE_TOO_BIG,
                     f"buffer full: over {self.settings.max_buffer_bytes} bytes of audio in one event "
                     "(stream in live mode for longer audio)",
-                    kind="buffer_full",
+                    kind=Kind.BUFFER_FULL,
                     keep_audio=False,
                 )
             self._buffer.append(data)
         else:
-            if self._segmenter is None:
-                self._segmenter = self.gateway.new_segmenter()
-            for utterance in self._segmenter.feed(data):
+            if self._endpointer is None:
+                self._endpointer = self.context.new_endpointer()
+            for utterance in self._endpointer.feed(data):
                 self._publish_segment(utterance, is_last=False)
 
     # -- publishing --------------------------------------------------------------------------------
+
+    def _event(self, payload: SpeechSegmentPayload | AudioInputPayload, started_at) -> Event:
+        instance_id = self.context.instance_id
+        return Event(
+            payload=payload,
+            correlation_id=self.correlation_id,
+            source_service=instance_id,
+            # The gateway's hop starts the timing trail, so the wait before ASR shows as bus time.
+            timings=(StageTiming("gateway", instance_id, started_at, utc_now()),),
+        )
 
     def _publish_segment(self, utterance: Utterance, *, is_last: bool) -> None:
         index = self._next_segment
         self._next_segment += 1
         cut_at = utc_now()
-        event = Event(
-            payload=SpeechSegmentPayload(
+        event = self._event(
+            SpeechSegmentPayload(
                 audio_bytes=wrap_pcm16(utterance.pcm, PIPELINE_SAMPLE_RATE_HZ),
                 sample_rate_hz=PIPELINE_SAMPLE_RATE_HZ,
                 segment_index=index,
@@ -306,47 +310,33 @@ class Session:
                 options=self.options,
                 is_last=is_last,
             ),
-            correlation_id=self.correlation_id,
-            source_service=self.gateway.instance_id,
-            # The gateway's hop starts the timing trail, so the wait before ASR shows as bus time.
-            timings=(StageTiming("gateway", self.gateway.instance_id, cut_at, utc_now()),),
+            cut_at,
         )
         self._segment_ids.append(event.event_id)
         self.ledger.segment_cut(index)
-        self.gateway.metrics.segments.inc()
-        self.outbox.put(
-            {
-                "type": "segment",
-                "segment_index": index,
-                "start_ms": utterance.start_ms,
-                "end_ms": utterance.end_ms,
-                "event_id": event.event_id,
-            }
-        )
+        self.context.metrics.segments.inc()
+        self.outbox.put(messages.segment(index, utterance.start_ms, utterance.end_ms, event.event_id))
         task = asyncio.create_task(self._publish(event))
         self._publishes.add(task)
         task.add_done_callback(self._publishes.discard)
 
     async def _publish(self, event: Event) -> None:
         try:
-            await self.gateway.publish(event)
+            await self.context.publish(event)
         except (BusError, ContractError) as failure:
-            ended = SessionEnded(CloseCode.INTERNAL_ERROR, f"could not publish audio: {failure}", kind="publish_failed")
+            ended = _publish_failed(failure)
             self._expire(ended)
             raise ended from failure
 
     def _single_event(self) -> Event:
-        now = utc_now()
-        return Event(
-            payload=AudioInputPayload(
+        return self._event(
+            AudioInputPayload(
                 audio_bytes=wrap_pcm16(self._buffer.joined(), PIPELINE_SAMPLE_RATE_HZ),
                 sample_rate_hz=PIPELINE_SAMPLE_RATE_HZ,
                 language_hint=self.options.source_language,
                 options=self.options,
             ),
-            correlation_id=self.correlation_id,
-            source_service=self.gateway.instance_id,
-            timings=(StageTiming("gateway", self.gateway.instance_id, now, now),),
+            utc_now(),
         )
 
     def _resampler_tail(self) -> bytes:
@@ -359,8 +349,8 @@ class Session:
 
     def _flush_segments(self) -> None:
         tail = self._resampler_tail()
-        if self._segmenter is not None:
-            utterances = self._segmenter.feed(tail) + self._segmenter.flush()
+        if self._endpointer is not None:
+            utterances = self._endpointer.feed(tail) + self._endpointer.flush()
             for position, utterance in enumerate(utterances):
                 self._publish_segment(utterance, is_last=position == len(utterances) - 1)
 
@@ -370,16 +360,26 @@ class Session:
             if isinstance(result, SessionEnded):
                 raise result
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
-                raise SessionEnded(CloseCode.INTERNAL_ERROR, f"could not publish audio: {result}", kind="publish_failed")
+                raise _publish_failed(result)
 
-    async def _publish_remaining(self, *, client_gone: bool = False) -> None:
+    async def _publish_single(self) -> str | None:
+        """Single mode: the buffered audio as one event; its id, or None when nothing was held."""
+        self._buffer.append(self._resampler_tail())
+        if not self._buffer.size:
+            return None
+        event = self._single_event()
+        try:
+            await self.context.publish(event)
+        except (BusError, ContractError) as failure:
+            raise _publish_failed(failure) from failure
+        self._buffer.clear()
+        return event.event_id
+
+    async def _publish_remaining(self) -> None:
         """What a person said is not thrown away: publish whatever audio is still held."""
         try:
             if self.mode == "single":
-                self._buffer.append(self._resampler_tail())
-                if self._buffer.size:
-                    await self.gateway.publish(self._single_event())
-                    self._buffer.clear()
+                await self._publish_single()
             else:
                 self._flush_segments()
                 await self._await_publishes()
@@ -389,35 +389,23 @@ class Session:
     # -- ending ------------------------------------------------------------------------------------
 
     async def _drain(self) -> None:
-        self.state = SessionState.DRAINING
         if self._received_bytes == 0:
-            raise SessionEnded(CloseCode.UNSUPPORTED_DATA, "empty stream: done arrived before any audio", kind="empty_stream")
+            raise SessionEnded(
+                CloseCode.UNSUPPORTED_DATA, "empty stream: done arrived before any audio", kind=Kind.EMPTY_STREAM
+            )
         if self.mode == "single":
             self.ledger.expect_segments_from_stage()
-            self._buffer.append(self._resampler_tail())
-            event = self._single_event()
-            try:
-                await self.gateway.publish(event)
-            except (BusError, ContractError) as failure:
-                raise SessionEnded(
-                    CloseCode.INTERNAL_ERROR, f"could not publish audio: {failure}", kind="publish_failed"
-                ) from failure
-            self._buffer.clear()
-            event_ids = [event.event_id]
+            event_id = await self._publish_single()
+            event_ids = [event_id] if event_id else []
         else:
             self._flush_segments()
             await self._await_publishes()
             event_ids = self._segment_ids
         self.ledger.stream_ended()
         self.outbox.put(
-            {
-                "type": "ack",
-                "correlation_id": self.correlation_id,
-                "event_id": event_ids[-1] if event_ids else None,
-                "event_ids": event_ids,
-                "segments": len(event_ids) if self.mode == "live" else None,
-                "received_bytes": self._received_bytes,
-            }
+            messages.ack(
+                self.correlation_id, event_ids, live=self.mode == "live", received_bytes=self._received_bytes
+            )
         )
         complete = True
         if self.wait_for_results and not self._client_gone:
@@ -429,23 +417,22 @@ class Session:
                     raise
                 complete = False
         self.outbox.put(
-            {
-                "type": "summary",
-                "correlation_id": self.correlation_id,
-                "complete": complete,
-                "segments": self.ledger.segment_count,
-                **self.ledger.counts,
-                "missing_segments": self.ledger.missing() if self.wait_for_results else [],
-            }
+            messages.summary(
+                self.correlation_id,
+                complete=complete,
+                segments=self.ledger.segment_count,
+                counts=self.ledger.counts,
+                missing=self.ledger.missing() if self.wait_for_results else [],
+            )
         )
         await self.outbox.close(CloseCode.NORMAL)
 
     async def _end(self, ended: SessionEnded) -> None:
-        self.state = SessionState.DRAINING
-        self.gateway.metrics.rejections.labels(reason=ended.kind).inc()
+        self.state = SessionState.ENDING
+        self.context.metrics.rejections.labels(reason=ended.kind).inc()
         if ended.keep_audio and ended.code != CloseCode.INTERNAL_ERROR:
             await self._publish_remaining()
-        self.outbox.put(error(ended.code, ended.reason))
+        self.outbox.put(messages.error(ended))
         await self.outbox.close(ended.code)
 
     # -- results (called by the gateway's ResultRouter) ----------------------------------------------
@@ -453,8 +440,18 @@ class Session:
     def on_result(self, event: Event) -> None:
         if not self.ledger.first_time(event.event_id):
             return
-        message = client_message(event, self.ledger)
+        payload = event.payload
+        self.ledger.record(payload)
+        message = messages.result(event, self.ledger.latency_ms(payload.segment_index))
         if message is not None:
-            self.gateway.metrics.results_sent.labels(type=message["type"]).inc()
+            self.ledger.sent(message["type"])
+            self.context.metrics.results_sent.labels(type=message["type"]).inc()
             self.outbox.put(message)
 
+
+def _publish_failed(failure: BaseException) -> SessionEnded:
+    # The client reads that its audio did not reach the pipeline; the bus's own words go to the log.
+    log.warning("publish failed: %s", failure)
+    return SessionEnded(
+        CloseCode.INTERNAL_ERROR, "could not publish audio: the message bus did not take it", kind=Kind.PUBLISH_FAILED
+    )

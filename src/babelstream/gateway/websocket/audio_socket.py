@@ -18,8 +18,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from babelstream.gateway.close_codes import CloseCode
-from babelstream.gateway.errors import SessionEnded
-from babelstream.gateway.protocol import encode, error
+from babelstream.gateway import messages
+from babelstream.gateway.errors import Kind, SessionEnded
 from babelstream.gateway.session import Session, frame_too_large
 from babelstream.gateway.websocket.frames import (
     BINARY,
@@ -37,7 +37,7 @@ from babelstream.gateway.websocket.frames import (
 from babelstream.gateway.websocket.handshake import HandshakeRefused, parse_request_head, switching_protocols
 
 if TYPE_CHECKING:
-    from babelstream.gateway.service import Gateway
+    from babelstream.gateway.gateway import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class AudioSocketProtocol(asyncio.Protocol):
             self._reader = None
             self._streaming = None
             self._deliver(reader, broken.messages)
-            return self._fail(SessionEnded(broken.code, broken.reason, kind="protocol_error"))
+            return self._fail(SessionEnded(broken.code, broken.reason, kind=Kind.PROTOCOL_ERROR))
         self._deliver(reader, messages)
 
     def _deliver(self, reader: FrameReader, messages: list[tuple[int, bytes]]) -> None:
@@ -161,7 +161,7 @@ class AudioSocketProtocol(asyncio.Protocol):
         """uvicorn is stopping: the session publishes what it holds, tells the client why, and closes 1012."""
         if self._session is not None and self._session.reading:
             self._session.refuse_message(
-                SessionEnded(CloseCode.SERVICE_RESTART, "the gateway is shutting down; reconnect", kind="shutdown")
+                SessionEnded(CloseCode.SERVICE_RESTART, "the gateway is shutting down; reconnect", kind=Kind.SHUTDOWN)
             )
         elif self._session is None and self._transport is not None:
             self._transport.close()
@@ -196,11 +196,11 @@ class AudioSocketProtocol(asyncio.Protocol):
         self._transport.write(response)
         refusal = self._gateway.admit(request.origin)
         if refusal is not None:
-            self._transport.write(encode_frame(TEXT, encode(error(refusal.code, refusal.reason)).encode()))
+            self._transport.write(encode_frame(TEXT, messages.encode(messages.error(refusal)).encode()))
             self._send_close(refusal.code)
             return
         try:
-            self._session = self._streaming = Session(self, self._gateway)
+            self._session = self._streaming = Session(self, self._gateway.session_context)
         except BaseException:
             self._gateway.release()
             raise
@@ -235,7 +235,7 @@ class AudioSocketProtocol(asyncio.Protocol):
             text = payload.decode()
         except UnicodeDecodeError:
             session.refuse_message(
-                SessionEnded(CloseCode.INVALID_PAYLOAD, "text frame is not valid UTF-8", kind="malformed")
+                SessionEnded(CloseCode.INVALID_PAYLOAD, "text frame is not valid UTF-8", kind=Kind.MALFORMED)
             )
             return
         session.receive_text(text)

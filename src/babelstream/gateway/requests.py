@@ -1,6 +1,6 @@
-"""The WebSocket wire protocol at /ws/audio: what a client may send, and the JSON the server sends back.
+"""What a client may send on /ws/audio as text: the start message and done, parsed and checked.
 
-docs/protocol.md describes it for client developers; this module is its single implementation.
+docs/protocol.md describes them for client developers; the server's own messages are built in messages.py.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import json
 import re
 from dataclasses import dataclass
 
+from babelstream.contracts.audio_format import PIPELINE_SAMPLE_RATE_HZ
 from babelstream.gateway.close_codes import CloseCode
-from babelstream.gateway.errors import SessionEnded
+from babelstream.gateway.errors import Kind, SessionEnded
 
-PIPELINE_SAMPLE_RATE_HZ = 16_000
 # Rates a client may declare; anything else is refused rather than guessed.
 ACCEPTED_SAMPLE_RATES_HZ = (8_000, 11_025, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
 MODES = ("live", "single")
@@ -38,7 +38,7 @@ class DoneRequest:
 
 
 def malformed(reason: str) -> SessionEnded:
-    return SessionEnded(CloseCode.UNSUPPORTED_DATA, reason, kind="malformed")
+    return SessionEnded(CloseCode.UNSUPPORTED_DATA, reason, kind=Kind.MALFORMED)
 
 
 def _language(value: object, field: str) -> str:
@@ -93,23 +93,3 @@ def _parse_start(message: dict) -> StartRequest:
         synthesize=message.get("synthesize", True),
         wait_for_results=message.get("wait_for_results", True),
     )
-
-
-# Server -> client messages. Kept as plain dict builders so the protocol document can mirror them.
-
-
-def encode(message: dict) -> str:
-    """A server message as it goes on the wire: compact JSON, one text frame."""
-    return json.dumps(message, separators=(",", ":"))
-
-
-def connected(correlation_id: str) -> dict:
-    return {"status": "connected", "correlation_id": correlation_id}
-
-
-def error(code: int, reason: str) -> dict:
-    return {"type": "error", "code": code, "reason": reason}
-
-
-def warning(code: str, reason: str, **details) -> dict:
-    return {"type": "warning", "code": code, "reason": reason, **details}

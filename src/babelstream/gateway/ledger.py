@@ -1,4 +1,4 @@
-"""Results on their way back: the per-session ledger of what is still outstanding, and the client messages.
+"""Results on their way back: the per-session ledger of what is still outstanding.
 
 A segment is answered when its transcript arrived and, for speech, one translation per target and (when
 asked) one spoken audio per successful translation. Events are deduplicated by event_id: stages derive
@@ -8,16 +8,17 @@ ids from their input, so a redelivered message produces the same id and the clie
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from dataclasses import dataclass, field
 
 from babelstream.contracts.events import (
     AudioSynthesisPayload,
-    Event,
     TextRecognizedPayload,
     TextTranslatedPayload,
 )
+
+# What the summary counts, by the type of the message sent.
+_COUNTED = {"transcript": "transcripts", "translation": "translations", "audio": "audio", "warning": "warnings"}
 
 
 @dataclass
@@ -72,6 +73,20 @@ class ResultLedger:
     def latency_ms(self, index: int) -> float:
         return round((time.perf_counter() - self._progress(index).cut_at) * 1000, 1)
 
+    def record(self, payload: object) -> None:
+        """A result arrived for one of this session's segments."""
+        if isinstance(payload, TextRecognizedPayload):
+            self.on_transcript(payload)
+        elif isinstance(payload, TextTranslatedPayload):
+            self.on_translation(payload)
+        elif isinstance(payload, AudioSynthesisPayload):
+            self.on_audio(payload)
+
+    def sent(self, message_type: str) -> None:
+        counter = _COUNTED.get(message_type)
+        if counter is not None:
+            self.counts[counter] += 1
+
     def on_transcript(self, payload: TextRecognizedPayload) -> None:
         progress = self._progress(payload.segment_index)
         progress.transcript = True
@@ -113,94 +128,3 @@ class ResultLedger:
             except TimeoutError:
                 return self.complete()
         return True
-
-
-def stage_breakdown(event: Event) -> dict[str, float]:
-    """Milliseconds each stage spent, plus the time spent between stages on the bus."""
-    stages: dict[str, float] = {}
-    bus_ms = 0.0
-    previous = None
-    for hop in event.timings:
-        stages[hop.stage] = round(stages.get(hop.stage, 0.0) + hop.duration_ms, 2)
-        if previous is not None:
-            bus_ms += (hop.started_at - previous.finished_at).total_seconds() * 1000
-        previous = hop
-    stages["bus"] = round(bus_ms, 2)
-    return stages
-
-
-def client_message(event: Event, ledger: ResultLedger) -> dict | None:
-    """The JSON a client receives for one result event (None: nothing to show, e.g. a silent segment)."""
-    payload = event.payload
-    if isinstance(payload, TextRecognizedPayload):
-        ledger.on_transcript(payload)
-        if not payload.text:
-            return None
-        ledger.counts["transcripts"] += 1
-        return {
-            "type": "transcript",
-            "segment_index": payload.segment_index,
-            "text": payload.text,
-            "language": payload.language,
-            "confidence": round(payload.confidence, 3),
-            "start_ms": payload.start_ms,
-            "end_ms": payload.end_ms,
-            "latency_ms": ledger.latency_ms(payload.segment_index),
-            "stage_ms": stage_breakdown(event),
-            "event_id": event.event_id,
-        }
-    if isinstance(payload, TextTranslatedPayload):
-        ledger.on_translation(payload)
-        if payload.error:
-            ledger.counts["warnings"] += 1
-            return {
-                "type": "warning",
-                "code": "translation_unavailable",
-                "reason": payload.error,
-                "segment_index": payload.segment_index,
-                "source_language": payload.source_language,
-                "target_language": payload.target_language,
-            }
-        ledger.counts["translations"] += 1
-        return {
-            "type": "translation",
-            "segment_index": payload.segment_index,
-            "source_language": payload.source_language,
-            "target_language": payload.target_language,
-            "text": payload.text,
-            "source_text": payload.source_text,
-            "engine": payload.engine,
-            "start_ms": payload.start_ms,
-            "end_ms": payload.end_ms,
-            "latency_ms": ledger.latency_ms(payload.segment_index),
-            "stage_ms": stage_breakdown(event),
-            "event_id": event.event_id,
-        }
-    if isinstance(payload, AudioSynthesisPayload):
-        ledger.on_audio(payload)
-        if payload.error:
-            ledger.counts["warnings"] += 1
-            return {
-                "type": "warning",
-                "code": "speech_unavailable",
-                "reason": payload.error,
-                "segment_index": payload.segment_index,
-                "language": payload.language,
-            }
-        ledger.counts["audio"] += 1
-        return {
-            "type": "audio",
-            "segment_index": payload.segment_index,
-            "language": payload.language,
-            "text": payload.text,
-            "format": payload.audio_format,
-            "sample_rate_hz": payload.sample_rate_hz,
-            "duration_ms": payload.duration_ms,
-            "voice": payload.voice,
-            "engine": payload.engine,
-            "latency_ms": ledger.latency_ms(payload.segment_index),
-            "stage_ms": stage_breakdown(event),
-            "audio_b64": base64.b64encode(payload.audio_bytes).decode("ascii"),
-            "event_id": event.event_id,
-        }
-    return None

@@ -1,4 +1,8 @@
-"""The HTTP/WebSocket face of the gateway: /ws/audio, health, readiness, metrics, capabilities, the page."""
+"""The gateway's HTTP routes: health, readiness, metrics, capabilities, the page.
+
+/ws/audio is not among them: it is served beside this app, on the same port (see server.py), and is the only
+way to a session; a WebSocket upgrade to any other path reaches this app, which has no WebSocket route (403).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,12 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from typing import AsyncIterator, Awaitable, Callable
 
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from babelstream.gateway.asgi_connection import serve_asgi
-from babelstream.gateway.service import Gateway
+from babelstream.gateway.gateway import Gateway
 
 
 def create_app(
@@ -42,10 +45,6 @@ def create_app(
 
     app = FastAPI(title="babelstream gateway", lifespan=lifespan)
     app.state.gateway = gateway
-
-    @app.websocket("/ws/audio")
-    async def audio(websocket: WebSocket) -> None:
-        await serve_asgi(gateway, websocket)
 
     @app.get("/healthz")
     async def healthz() -> dict:

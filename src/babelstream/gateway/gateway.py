@@ -1,0 +1,91 @@
+"""The gateway: admits sockets, gives each session what it needs, publishes audio and routes results back."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+
+from babelstream.bus.base import Bus
+from babelstream.bus.event_publisher import EventPublisher
+from babelstream.contracts.codec import EventCodec
+from babelstream.gateway.admission import ConnectionSlots, origin_allowed
+from babelstream.gateway.close_codes import CloseCode
+from babelstream.gateway.errors import Kind, SessionEnded
+from babelstream.gateway.metrics import GatewayMetrics
+from babelstream.gateway.router import ResultRouter
+from babelstream.gateway.session_context import Endpointer, SessionContext, SessionObserver
+from babelstream.gateway.session_options import Capabilities, SessionOptionsResolver
+from babelstream.gateway.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        bus: Bus,
+        codec: EventCodec,
+        new_endpointer: Callable[[], Endpointer],
+        capabilities: Capabilities | None = None,
+        observer: SessionObserver | None = None,
+    ):
+        self.settings = settings
+        self.bus = bus
+        self.instance_id = f"gateway-{uuid.uuid4().hex[:12]}"
+        self.metrics = GatewayMetrics()
+        self.slots = ConnectionSlots(settings.max_connections)
+        self.metrics.open_connections.set_function(lambda: self.slots.in_use)  # read at scrape time
+        self.publisher = EventPublisher(
+            bus, codec, on_published=self.metrics.publish_latency.observe, on_failed=self.metrics.publish_failures.inc
+        )
+        self.router = ResultRouter(bus, codec, self.instance_id)
+        self.capabilities = capabilities
+        self.options = SessionOptionsResolver(settings, self.instance_id, capabilities)
+        # What every session of this gateway is given (session.py knows nothing of the Gateway).
+        self.session_context = SessionContext(
+            settings=settings,
+            instance_id=self.instance_id,
+            publish=self.publisher.publish,
+            results=self.router,
+            options=self.options,
+            new_endpointer=new_endpointer,
+            metrics=self.metrics,
+            observer=observer or SessionObserver(),
+        )
+
+    async def start(self) -> None:
+        if self.capabilities is not None:
+            # Discovering engines reads files and hashes a voice model: do it once, off the loop, before
+            # the first session's start message needs the answer.
+            capabilities = self.capabilities
+            await asyncio.to_thread(
+                lambda: (capabilities.source_languages(), capabilities.pairs(), capabilities.speech_languages())
+            )
+        await self.router.start()
+
+    async def stop(self) -> None:
+        await self.router.stop()
+
+    # -- admission: every way to a session goes through here ----------------------------------------
+
+    def admit(self, origin: str | None) -> SessionEnded | None:
+        """Why a new socket gets no session (it is told, then closed), or None once it holds a slot.
+        Every admitted socket must call `release()` when its session is over."""
+        if not origin_allowed(origin, self.settings.origin_allowlist):
+            refusal = SessionEnded(CloseCode.POLICY_VIOLATION, "origin not allowed", kind=Kind.ORIGIN)
+        elif not self.slots.try_acquire():
+            refusal = SessionEnded(
+                CloseCode.TRY_AGAIN_LATER,
+                f"server is full ({self.settings.max_connections} sessions); try again later",
+                kind=Kind.CAPACITY,
+            )
+        else:
+            return None
+        self.metrics.rejections.labels(reason=refusal.kind).inc()
+        return refusal
+
+    def release(self) -> None:
+        self.slots.release()

@@ -1,0 +1,157 @@
+"""Every message the server sends to a client, built here and only here.
+
+docs/protocol.md documents each of them for client developers; tests/unit/test_protocol_document.py keeps the
+document and this module in step, both ways. Errors and warnings carry a stable `kind` (errors.Kind): clients
+switch on it and show `reason`, which is for people and may be reworded.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from babelstream.contracts.events import (
+    AudioSynthesisPayload,
+    Event,
+    SessionOptions,
+    TextRecognizedPayload,
+    TextTranslatedPayload,
+)
+from babelstream.gateway.errors import Kind, SessionEnded
+
+# Every `type` the server can send (`connected` is the one message without a type: it has `status`).
+TYPES = ("ready", "warning", "segment", "transcript", "translation", "audio", "ack", "summary", "error")
+
+
+def encode(message: dict) -> str:
+    """A server message as it goes on the wire: compact JSON, one text frame."""
+    return json.dumps(message, separators=(",", ":"))
+
+
+def connected(correlation_id: str) -> dict:
+    return {"status": "connected", "correlation_id": correlation_id}
+
+
+def ready(mode: str, sample_rate_hz: int, options: SessionOptions) -> dict:
+    return {
+        "type": "ready",
+        "mode": mode,
+        "sample_rate_hz": sample_rate_hz,
+        "source_language": options.source_language,
+        "target_languages": list(options.target_languages),
+        "synthesize": options.synthesize,
+    }
+
+
+def error(ended: SessionEnded) -> dict:
+    return {"type": "error", "code": ended.code, "kind": str(ended.kind), "reason": ended.reason}
+
+
+def warning(kind: Kind, reason: str, **details) -> dict:
+    # `code` repeats the kind: the first clients read warnings by `code`, before errors had a kind.
+    return {"type": "warning", "kind": str(kind), "code": str(kind), "reason": reason, **details}
+
+
+def segment(index: int, start_ms: int, end_ms: int, event_id: str) -> dict:
+    return {"type": "segment", "segment_index": index, "start_ms": start_ms, "end_ms": end_ms, "event_id": event_id}
+
+
+def ack(correlation_id: str, event_ids: list[str], *, live: bool, received_bytes: int) -> dict:
+    return {
+        "type": "ack",
+        "correlation_id": correlation_id,
+        "event_id": event_ids[-1] if event_ids else None,
+        "event_ids": event_ids,
+        "segments": len(event_ids) if live else None,
+        "received_bytes": received_bytes,
+    }
+
+
+def summary(correlation_id: str, *, complete: bool, segments: int, counts: dict, missing: list[int]) -> dict:
+    return {
+        "type": "summary",
+        "correlation_id": correlation_id,
+        "complete": complete,
+        "segments": segments,
+        **counts,
+        "missing_segments": missing,
+    }
+
+
+def stage_breakdown(event: Event) -> dict[str, float]:
+    """Milliseconds each stage spent, plus the time spent between stages on the bus."""
+    stages: dict[str, float] = {}
+    bus_ms = 0.0
+    previous = None
+    for hop in event.timings:
+        stages[hop.stage] = round(stages.get(hop.stage, 0.0) + hop.duration_ms, 2)
+        if previous is not None:
+            bus_ms += (hop.started_at - previous.finished_at).total_seconds() * 1000
+        previous = hop
+    stages["bus"] = round(bus_ms, 2)
+    return stages
+
+
+def result(event: Event, latency_ms: float) -> dict | None:
+    """The message for one result event (None: nothing to show, e.g. a segment without speech).
+    `latency_ms`: from the gateway's cut of the segment to now."""
+    payload = event.payload
+    if isinstance(payload, TextRecognizedPayload):
+        if not payload.text:
+            return None
+        return {
+            "type": "transcript",
+            "segment_index": payload.segment_index,
+            "text": payload.text,
+            "language": payload.language,
+            "confidence": round(payload.confidence, 3),
+            "start_ms": payload.start_ms,
+            "end_ms": payload.end_ms,
+            "latency_ms": latency_ms,
+            "stage_ms": stage_breakdown(event),
+            "event_id": event.event_id,
+        }
+    if isinstance(payload, TextTranslatedPayload):
+        if payload.error:
+            return warning(
+                Kind.TRANSLATION_UNAVAILABLE,
+                payload.error,
+                segment_index=payload.segment_index,
+                source_language=payload.source_language,
+                target_language=payload.target_language,
+            )
+        return {
+            "type": "translation",
+            "segment_index": payload.segment_index,
+            "source_language": payload.source_language,
+            "target_language": payload.target_language,
+            "text": payload.text,
+            "source_text": payload.source_text,
+            "engine": payload.engine,
+            "start_ms": payload.start_ms,
+            "end_ms": payload.end_ms,
+            "latency_ms": latency_ms,
+            "stage_ms": stage_breakdown(event),
+            "event_id": event.event_id,
+        }
+    if isinstance(payload, AudioSynthesisPayload):
+        if payload.error:
+            return warning(
+                Kind.SPEECH_UNAVAILABLE, payload.error, segment_index=payload.segment_index, language=payload.language
+            )
+        return {
+            "type": "audio",
+            "segment_index": payload.segment_index,
+            "language": payload.language,
+            "text": payload.text,
+            "format": payload.audio_format,
+            "sample_rate_hz": payload.sample_rate_hz,
+            "duration_ms": payload.duration_ms,
+            "voice": payload.voice,
+            "engine": payload.engine,
+            "latency_ms": latency_ms,
+            "stage_ms": stage_breakdown(event),
+            "audio_b64": base64.b64encode(payload.audio_bytes).decode("ascii"),
+            "event_id": event.event_id,
+        }
+    return None

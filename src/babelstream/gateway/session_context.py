@@ -1,0 +1,59 @@
+"""What a session is given by whoever runs it: everything it needs, and nothing of the gateway itself.
+
+A `Session` is built from a connection and a `SessionContext`, so a test or a bench can build one with its own
+publish, endpointer or observer, and the gateway is only the place where the real ones are put together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from babelstream.contracts.events import Event
+from babelstream.engines.vad.utterance import Utterance
+from babelstream.gateway.metrics import GatewayMetrics
+from babelstream.gateway.session_options import SessionOptionsResolver
+from babelstream.gateway.settings import GatewaySettings
+
+if TYPE_CHECKING:
+    from babelstream.gateway.errors import SessionEnded
+    from babelstream.gateway.session import Session
+
+
+class Endpointer(Protocol):
+    """Cuts one live stream into utterances (engines/vad: the C or the Python endpointer)."""
+
+    def feed(self, pcm: bytes) -> list[Utterance]: ...
+
+    def flush(self) -> list[Utterance]: ...
+
+
+class ResultSubscriptions(Protocol):
+    """Where a session asks for its results (the gateway's ResultRouter): `session.on_result` is called for each."""
+
+    def register(self, correlation_id: str, listener: Session) -> None: ...
+
+    def unregister(self, correlation_id: str) -> None: ...
+
+
+class SessionObserver:
+    """Hooks for tests and benches to watch sessions without patching them. The default does nothing."""
+
+    def session_started(self, session: Session) -> None:
+        pass
+
+    def session_ended(self, session: Session, ended: SessionEnded | None) -> None:
+        """`ended` is None for a session that ended normally (done, results, summary) or whose client left."""
+
+
+@dataclass(frozen=True)
+class SessionContext:
+    settings: GatewaySettings
+    instance_id: str  # the gateway's: source of the events it publishes, and where results are sent back
+    publish: Callable[[Event], Awaitable[None]]
+    results: ResultSubscriptions
+    options: SessionOptionsResolver
+    new_endpointer: Callable[[], Endpointer]
+    metrics: GatewayMetrics
+    observer: SessionObserver = SessionObserver()
