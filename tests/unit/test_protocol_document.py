@@ -1,0 +1,88 @@
+"""docs/protocol.md against the code that builds the server's messages (messages.py) and names their kinds
+(errors.Kind), both ways: a type, a field or a kind that one has and the other lacks fails here."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from babelstream.contracts.events import (
+    AudioSynthesisPayload,
+    Event,
+    SessionOptions,
+    TextRecognizedPayload,
+    TextTranslatedPayload,
+)
+from babelstream.gateway import messages
+from babelstream.gateway.close_codes import CloseCode
+from babelstream.gateway.errors import Kind, SessionEnded
+
+DOCUMENT = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
+OPTIONS = SessionOptions("en", ("es",), True, "gateway-test")
+
+
+def documented_examples() -> dict[str, dict]:
+    """Each server message's JSON example, by type (`connected` for the one without a type)."""
+    server_part = DOCUMENT.split("## Server → client", 1)[1]
+    examples = {}
+    for block in re.findall(r"```json\n(.*?)```", server_part, re.S):
+        example = json.loads(block.replace("...", ""))
+        examples[example.get("type", "connected")] = example
+    return examples
+
+
+def built_messages() -> dict[str, dict]:
+    """One message of every type, as messages.py builds it."""
+    segment = dict(segment_index=0, start_ms=0, end_ms=3120, options=OPTIONS)
+    transcript = TextRecognizedPayload(text="The house is big.", language="en", confidence=0.8, **segment)
+    translation = TextTranslatedPayload(
+        text="La casa es grande.", source_text="The house is big.", source_language="en", target_language="es",
+        engine="apertium", **segment,
+    )
+    audio = AudioSynthesisPayload(
+        audio_bytes=b"RIFF", sample_rate_hz=22050, duration_ms=1505, voice="es", engine="espeak-ng", language="es",
+        text="La casa es grande.", segment_index=0,
+    )
+
+    def result(payload) -> dict:
+        return messages.result(Event(payload=payload, correlation_id="c", source_service="s"), 1.0)
+
+    return {
+        "connected": messages.connected("c"),
+        "ready": messages.ready("live", 48000, OPTIONS),
+        "warning": messages.warning(
+            Kind.UNSUPPORTED_PAIR, "no engine", source_language="en", target_language="ja", available=[]
+        ),
+        "segment": messages.segment(0, 0, 3120, "e"),
+        "transcript": result(transcript),
+        "translation": result(translation),
+        "audio": result(audio),
+        "ack": messages.ack("c", ["e1", "e2"], live=True, received_bytes=10),
+        "summary": messages.summary(
+            "c", complete=True, segments=2,
+            counts={"transcripts": 2, "translations": 4, "audio": 4, "warnings": 0}, missing=[],
+        ),
+        "error": messages.error(SessionEnded(CloseCode.MESSAGE_TOO_BIG, "too big", kind=Kind.FRAME_TOO_LARGE)),
+    }
+
+
+def test_every_message_type_is_documented_and_every_documented_type_is_built():
+    assert set(documented_examples()) == set(messages.TYPES) | {"connected"} == set(built_messages())
+
+
+def test_each_documented_example_has_exactly_the_fields_the_code_sends():
+    examples, built = documented_examples(), built_messages()
+    for name, example in examples.items():
+        assert set(example) == set(built[name]), name
+
+
+def test_every_kind_is_documented_and_every_documented_kind_exists():
+    section = DOCUMENT.split("## Limits, kinds and close codes", 1)[1]
+    table = [line for line in section.splitlines() if line.startswith("|")]
+    error_kinds = {match for line in table for match in re.findall(r"^\|[^|]*\| `([a-z_]+)` \|", line)}
+    warnings = re.search(r"^Kinds: (.*?)\.$", DOCUMENT, re.M | re.S).group(1)
+    warning_kinds = set(re.findall(r"`([a-z_]+)` \(", warnings))
+    assert error_kinds and warning_kinds
+    assert error_kinds | warning_kinds == {str(kind) for kind in Kind}
+    assert not error_kinds & warning_kinds
