@@ -49,7 +49,7 @@ async def measure(variant: str, n: int, rounds: int) -> float:
 
     from babelstream.bus.memory import MemoryBus
     from babelstream.contracts.codec import SingleObjectCodec
-    from babelstream.gateway.service import Gateway
+    from babelstream.gateway.gateway import Gateway
     from babelstream.gateway.session import Session
     from babelstream.gateway.settings import GatewaySettings
     from babelstream.gateway.websocket import frames

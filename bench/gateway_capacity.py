@@ -10,8 +10,6 @@ after, then send done and wait for the close. The server runs as its own process
              AudioInputEvent published at done
   live       the real gateway, {"event":"start","mode":"live","wait_for_results":false}: webrtc VAD
              endpointing per stream, a SpeechSegmentEvent published whenever an utterance ends
-  live-asgi  the same as live, with /ws/audio served through the ASGI app by uvicorn's own WebSocket
-             protocol instead of the gateway's native protocol (how the gateway was served before)
 
 The gateway publishes to the bus (--bus kafka: a real broker, started with scripts/kafka.sh on port
 --kafka-port if nothing listens there, its threads pinned to the client core; or --bus memory) and its
@@ -70,7 +68,6 @@ START_MESSAGES = {
     "reference": {"event": "start", "mode": "live", "wait_for_results": False},  # ignored by the reference
     "single": {"event": "start", "mode": "single", "wait_for_results": False},
     "live": {"event": "start", "mode": "live", "wait_for_results": False},
-    "live-asgi": {"event": "start", "mode": "live", "wait_for_results": False},
 }
 SENTENCES = (
     "Good morning everyone, and welcome to the weekly planning meeting.",
@@ -254,7 +251,7 @@ def start_server(setup: str, n: int, bus: str, args, log_path: Path) -> tuple[su
         env["BENCH_GC_THRESHOLD"] = str(args.gc_threshold)
     if setup in args.cprofile.split(","):
         env["BENCH_CPROFILE"] = str(CACHE / f"cprofile-{setup}-{bus}-{n}.pstats")
-    app = {"reference": "reference", "live-asgi": "gateway-asgi"}.get(setup, "gateway")
+    app = "reference" if setup == "reference" else "gateway"
     log = log_path.open("w")
     server = subprocess.Popen(server_command(app, port, args.server_core), stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
@@ -553,7 +550,7 @@ def summary(results: list[dict], buses: list[str]) -> str:
     lines.append(f"  reference (FastAPI receive-and-buffer): {ref_n}")
     ref_cpu = {r["n"]: r["cpu_pct"] for r in results if r["setup"] == "reference"}
     for bus in buses:
-        for setup in ("single", "live", "live-asgi"):
+        for setup in ("single", "live"):
             if not any(r["setup"] == setup and r["bus"] == bus for r in results):
                 continue
             best = capacity(results, setup, bus)
@@ -562,7 +559,7 @@ def summary(results: list[dict], buses: list[str]) -> str:
             lines.append(f"  gateway {setup:9s} on {bus:5s}: {n:5d}  ({ratio})")
     lines.append("CPU ratio gateway / reference at the same N:")
     for bus in buses:
-        for setup in ("single", "live", "live-asgi"):
+        for setup in ("single", "live"):
             pairs = [
                 f"N={r['n']}: {r['cpu_pct'] / ref_cpu[r['n']]:.2f}"
                 for r in results

@@ -1,14 +1,14 @@
 """The server process of bench/gateway_capacity.py: the real gateway (or the reference app), instrumented.
 
-    .venv/bin/python bench/gateway_under_test.py {gateway|gateway-asgi|reference} --port PORT
+    .venv/bin/python bench/gateway_under_test.py {gateway|reference} --port PORT
 
-`gateway` is what `babelstream gateway` runs: `Platform(BusSettings(), gateway=True, stages=())` served with
-`uvicorn_config` (uvicorn for HTTP, the native protocol for /ws/audio), configured from the environment (BUS,
-KAFKA_BOOTSTRAP_SERVERS, MAX_CONNECTIONS, ...). `gateway-asgi` is the same gateway with /ws/audio served
-through the ASGI app by uvicorn's own WebSocket protocol (how it was served before the native protocol).
+`gateway` is what `babelstream gateway` runs: `Platform(Settings.from_environment(), gateway=True, stages=())`
+served with `uvicorn_config` (uvicorn for HTTP, the native protocol for /ws/audio), configured from the
+environment (BUS, KAFKA_BOOTSTRAP_SERVERS, MAX_CONNECTIONS, ...).
 `reference` is bench/reference_app.py under plain uvicorn (uvloop, httptools, websockets sans-I/O).
 
-Bench-only instrumentation (nothing in src/ changes): the lag probe wraps `_on_audio` of one session in
+Bench-only instrumentation, through the gateway's seams (the SessionContext every session is given: its endpointer
+factory and its publish), never by replacing a method: the lag probe wraps the endpointer of one session in
 BENCH_LAG_EVERY (default 1: every session) and records, for every frame of those sessions, now - the time the
 load generator stamped into the frame (CLOCK_REALTIME ns, a little-endian int64 in the low bytes of the first 8
 samples: bytes 0, 2, ..., 14) into a fixed-size histogram (no per-frame allocation, constant memory). The other
@@ -160,69 +160,88 @@ def _add_stats_route(app, stats) -> None:
     app.router.routes.insert(0, app.router.routes.pop())
 
 
-def gateway_platform():
-    import itertools
+class LagProbe:
+    """An endpointer that takes each frame's lag, then hands the frame on."""
 
-    from babelstream.bus.settings import BusSettings
-    from babelstream.gateway.session import Session
-    from babelstream.platform import Platform
+    def __init__(self, endpointer) -> None:
+        self._endpointer = endpointer
 
-    # The lag probe rides on one session in BENCH_LAG_EVERY (all of that session's frames): the other sessions
-    # run the gateway's code untouched, so the probe's cost (a Python call per frame, about 1 us, which the
-    # gateway in production does not pay) is not charged to every frame. Frames handled are counted by the
-    # gateway itself (its bytes-received counter), not by the probe.
-    LAG.every = 1
-    sessions = itertools.count()
-    original_init = Session.__init__
+    def feed(self, pcm: bytes):
+        LAG.record(pcm)
+        return self._endpointer.feed(pcm)
 
-    def __init__(self, *args, **kwargs) -> None:
-        original_init(self, *args, **kwargs)
-        if next(sessions) % PROBE_EVERY == 0:
-            on_audio = self._on_audio
+    def flush(self):
+        return self._endpointer.flush()
 
-            def probed(data: bytes) -> None:
-                LAG.record(data)
-                on_audio(data)
 
-            self._on_audio = probed
+class FrameCounter:
+    """What-if BENCH_DROP_AUDIO: the session's frames go nowhere (no VAD, no endpointer, no publishing)."""
 
-    Session.__init__ = __init__
-    if os.environ.get("BENCH_DROP_AUDIO"):
-        # What-if: the session only counts each frame (no VAD, no buffering, no publishing): the floor of the
-        # socket stack under the gateway.
-        Session._on_audio = lambda self, data: None
-    if os.environ.get("BENCH_VAD_ONLY"):
-        # What-if: each frame only goes through webrtcvad (no endpointer, no publishing): what the VAD costs.
-        import _webrtcvad
+    def feed(self, pcm: bytes):
+        return []
+
+    def flush(self):
+        return []
+
+
+class VadOnly:
+    """What-if BENCH_VAD_ONLY: each frame only goes through webrtcvad, called as the C endpointer calls it."""
+
+    def __init__(self) -> None:
         import webrtcvad
 
-        def _on_audio(self, data: bytes) -> None:
-            handle = self.__dict__.get("_bench_vad")
-            if handle is None:
-                handle = self._bench_vad = webrtcvad.Vad(2)._vad
-            _webrtcvad.process(handle, 16000, data, 320)
+        self._process = __import__("_webrtcvad").process
+        self._handle = webrtcvad.Vad(2)._vad
 
-        Session._on_audio = _on_audio
-    if os.environ.get("BENCH_PY_ENDPOINTER") or os.environ.get("BENCH_PYTHON_ONLY"):
+    def feed(self, pcm: bytes):
+        self._process(self._handle, 16000, pcm, len(pcm) // 2)
+        return []
+
+    def flush(self):
+        return []
+
+
+async def _no_publish(event) -> None:
+    return None
+
+
+def gateway_platform():
+    import dataclasses
+    import itertools
+
+    from babelstream.platform import Platform
+    from babelstream.segmentation import endpointer_factory
+    from babelstream.settings import Settings
+
+    settings = Settings.from_environment()
+    if os.environ.get("BENCH_DROP_AUDIO"):
+        new_endpointer = FrameCounter
+    elif os.environ.get("BENCH_VAD_ONLY"):
+        new_endpointer = VadOnly
+    elif os.environ.get("BENCH_PY_ENDPOINTER") or os.environ.get("BENCH_PYTHON_ONLY"):
         # What-if: the Python endpointer instead of the C one (what the C version saves).
-        import babelstream.segmentation
         from babelstream.engines.vad.python_endpointer import PythonEndpointer
 
-        babelstream.segmentation.Endpointer = PythonEndpointer
+        new_endpointer = endpointer_factory(settings.segmentation, PythonEndpointer)
+    else:
+        new_endpointer = endpointer_factory(settings.segmentation)
     if os.environ.get("BENCH_PYTHON_ONLY"):
         # What-if: no C extension of babelstream's at all (an install without a C compiler): the Python endpointer
         # and the Python fast path for whole binary frames.
         from babelstream.gateway.websocket.frames import FrameReader, PythonWholeBinaryFrame
 
         FrameReader.__init__.__kwdefaults__["whole_frame_parser"] = PythonWholeBinaryFrame
-    if os.environ.get("BENCH_NO_PUBLISH"):
-        # What-if: utterances are cut but not published (no WAV, Avro, Kafka): what publishing costs.
-        from babelstream.gateway.service import Gateway
 
-        async def publish(self, event) -> None:
-            return None
+    # The lag probe rides on one session in BENCH_LAG_EVERY (all of that session's frames): the other sessions
+    # run the gateway's code untouched, so the probe's cost (a Python call per frame, which the gateway in
+    # production does not pay) is not charged to every frame. Frames handled are counted by the gateway itself
+    # (its bytes-received counter), not by the probe.
+    LAG.every = 1
+    sessions = itertools.count()
 
-        Gateway.publish = publish
+    def probed_endpointer():
+        endpointer = new_endpointer()
+        return LagProbe(endpointer) if next(sessions) % PROBE_EVERY == 0 else endpointer
 
     class InstrumentedPlatform(Platform):
         def app(self):
@@ -245,7 +264,7 @@ def gateway_platform():
                     "publish_failures": value("babelstream_gateway_publish_failures_total"),
                     "publish_mean_ms": 1000 * value("babelstream_gateway_publish_seconds_sum") / published if published else 0.0,
                     "bytes_received": value("babelstream_gateway_bytes_received_total"),
-                    "bus": self.bus_settings.bus,
+                    "bus": self.settings.bus.bus,
                     "mode": gateway.settings.default_mode,
                     "max_connections": gateway.settings.max_connections,
                 }
@@ -253,7 +272,15 @@ def gateway_platform():
             _add_stats_route(app, stats)
             return app
 
-    return InstrumentedPlatform(BusSettings(), gateway=True, stages=())
+    platform = InstrumentedPlatform(settings, gateway=True, stages=())
+    context = platform.gateway.session_context
+    platform.gateway.session_context = dataclasses.replace(
+        context,
+        new_endpointer=probed_endpointer,
+        # What-if BENCH_NO_PUBLISH: utterances are cut but not published (no WAV, Avro, Kafka): what publishing costs.
+        publish=_no_publish if os.environ.get("BENCH_NO_PUBLISH") else context.publish,
+    )
+    return platform
 
 
 def reference_platform():
@@ -266,7 +293,7 @@ def reference_platform():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("app", choices=["gateway", "gateway-asgi", "reference"])
+    parser.add_argument("app", choices=["gateway", "reference"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()

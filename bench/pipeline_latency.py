@@ -338,23 +338,23 @@ def hop_anatomy(n: int = 20) -> dict:
     """Where the embedded pipeline's non-model time goes, hop by hop, for n single-speaker utterances.
 
     Runs the embedded platform in this process (its own thread and event loop; the probe in another),
-    with perf_counter marks patched around the gateway's cut and publish, every decode, each stage's
-    handle() and engine call, the result routing and the WebSocket send. Diagnostic only: the patches
-    add a few microseconds per mark."""
+    with perf_counter marks taken through the gateway's seams (a SessionObserver for the cut, the routing and
+    the WebSocket send; the session context's publish), and around every decode, each stage's handle() and
+    engine call. Diagnostic only: the marks add a few microseconds each."""
     import contextvars
     from collections import defaultdict
 
     import uvicorn
 
-    from babelstream.bus.event_publisher import EventPublisher
-    from babelstream.bus.settings import BusSettings
+    import dataclasses
+
     from babelstream.engines.asr.whisper import WhisperRecognizer
     from babelstream.engines.mt.registry import TranslatorRegistry
     from babelstream.gateway.server import uvicorn_config
-    from babelstream.gateway.session import Session
-    from babelstream.gateway.websocket.audio_socket import AudioSocketProtocol
+    from babelstream.gateway.session_context import SessionObserver
     from babelstream.platform import STAGE_NAMES
     from babelstream.platform import Platform as EmbeddedPlatform
+    from babelstream.settings import Settings
 
     marks: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
     current: contextvars.ContextVar = contextvars.ContextVar("segment", default=None)
@@ -371,32 +371,16 @@ def hop_anatomy(n: int = 20) -> dict:
         name = task.get_name() if task else ""
         return name.removeprefix("stage-") if name.startswith("stage-") else "gateway"
 
-    original_cut = Session._publish_segment
+    class Marks(SessionObserver):
+        def segment_cut(self, session, index):
+            mark((session.correlation_id, index), "cut")
 
-    def cut(self, utterance, *, is_last):
-        mark((self.correlation_id, self._next_segment), "cut")
-        return original_cut(self, utterance, is_last=is_last)
+        def result_routed(self, session, event):
+            mark(key_of(event), f"routed {event.event_type}")
 
-    original_publish = EventPublisher.publish
-
-    async def publish(self, event):
-        mark(key_of(event), f"publish {event.event_type}")
-        await original_publish(self, event)
-        mark(key_of(event), f"confirmed {event.event_type}")
-
-    original_on_result = Session.on_result
-
-    def on_result(self, event):
-        mark(key_of(event), f"routed {event.event_type}")
-        return original_on_result(self, event)
-
-    original_send = AudioSocketProtocol.send_text
-
-    async def send(self, text):
-        await original_send(self, text)
-        if '"type":"translation"' in text[:40]:
-            body = json.loads(text)
-            mark((self._session.correlation_id, body["segment_index"]), "sent translation")
+        def message_sent(self, session, message):
+            if message.get("type") == "translation":
+                mark((session.correlation_id, message["segment_index"]), "sent translation")
 
     original_transcribe = WhisperRecognizer.transcribe
 
@@ -426,14 +410,21 @@ def hop_anatomy(n: int = 20) -> dict:
 
         return Timed()
 
-    Session._publish_segment = cut
-    EventPublisher.publish = publish
-    Session.on_result = on_result
-    AudioSocketProtocol.send_text = send
     WhisperRecognizer.transcribe = transcribe
     TranslatorRegistry.translator_for = translator_for
 
-    platform = EmbeddedPlatform(BusSettings(bus="memory"), gateway=True, stages=STAGE_NAMES)
+    platform = EmbeddedPlatform(
+        Settings.from_environment(bus={"bus": "memory"}), gateway=True, stages=STAGE_NAMES, observer=Marks()
+    )
+    context = platform.gateway.session_context
+    publish = context.publish
+
+    async def marked_publish(event):
+        mark(key_of(event), f"publish {event.event_type}")
+        await publish(event)
+        mark(key_of(event), f"confirmed {event.event_type}")
+
+    platform.gateway.session_context = dataclasses.replace(context, publish=marked_publish)
     decode = platform.codec.decode
 
     def timed_decode(data):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 
 
@@ -13,13 +12,13 @@ def _kafka_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kafka",
         metavar="HOST:PORT",
-        help="use Apache Kafka at HOST:PORT instead of the in-memory bus (sets BUS=kafka, KAFKA_BOOTSTRAP_SERVERS)",
+        help="use Apache Kafka at HOST:PORT instead of the in-memory bus (as BUS=kafka, KAFKA_BOOTSTRAP_SERVERS)",
     )
 
 
 def _http_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"), help="listen address (HOST)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")), help="listen port (PORT)")
+    parser.add_argument("--host", help="listen address (default: HOST, else 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="listen port (default: PORT, else 8000)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,10 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _use_kafka(address: str | None) -> None:
-    if address:
-        os.environ["BUS"] = "kafka"
-        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = address
+def _settings(args: argparse.Namespace):
+    """The process's settings, built once: the environment, then what the command line says over it."""
+    from babelstream.settings import Settings
+
+    bus = {"bus": "kafka", "kafka_bootstrap_servers": args.kafka} if args.kafka else {}
+    gateway = {name: getattr(args, name) for name in ("host", "port") if getattr(args, name, None) is not None}
+    return Settings.from_environment(bus=bus, gateway=gateway)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,23 +72,18 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if args.command in ("serve", "gateway", "stage"):
-        _use_kafka(args.kafka)
-        from babelstream.bus.settings import BusSettings
         from babelstream.platform import STAGE_NAMES, Platform, run_stages, serve_http
 
-        bus_settings = BusSettings()
+        settings = _settings(args)
+        if args.command != "serve" and settings.bus.bus != "kafka":
+            print(f"babelstream {args.command} runs over Kafka: pass --kafka HOST:PORT or set BUS=kafka", file=sys.stderr)
+            return 2
         if args.command == "serve":
-            serve_http(Platform(bus_settings, gateway=True, stages=STAGE_NAMES), args.host, args.port)
+            serve_http(Platform(settings, gateway=True, stages=STAGE_NAMES))
         elif args.command == "gateway":
-            if bus_settings.bus != "kafka":
-                print("babelstream gateway runs over Kafka: pass --kafka HOST:PORT or set BUS=kafka", file=sys.stderr)
-                return 2
-            serve_http(Platform(bus_settings, gateway=True, stages=()), args.host, args.port)
+            serve_http(Platform(settings, gateway=True, stages=()))
         else:
-            if bus_settings.bus != "kafka":
-                print("babelstream stage runs over Kafka: pass --kafka HOST:PORT or set BUS=kafka", file=sys.stderr)
-                return 2
-            asyncio.run(run_stages(Platform(bus_settings, gateway=False, stages=(args.name,))))
+            asyncio.run(run_stages(Platform(settings, gateway=False, stages=(args.name,))))
         return 0
     if args.command == "stream":
         from babelstream.clients.stream import stream_file

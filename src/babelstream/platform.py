@@ -24,10 +24,9 @@ from babelstream.contracts.topics import TOPIC_OF_EVENT_TYPE
 from babelstream.gateway.http_app import create_app
 from babelstream.gateway.server import uvicorn_config
 from babelstream.gateway.gateway import Gateway
-from babelstream.gateway.settings import GatewaySettings
-from babelstream.segmentation import SegmentationSettings, endpointer_factory
+from babelstream.segmentation import endpointer_factory
+from babelstream.settings import Settings
 from babelstream.stages.runtime import Stage, StageRunner
-from babelstream.stages.settings import StageSettings
 
 log = logging.getLogger(__name__)
 
@@ -54,52 +53,53 @@ def instance_id(component: str) -> str:
     return f"{component}-{uuid.uuid4().hex[:8]}"
 
 
-def build_stage(name: str, service: str) -> Stage:
+def build_stage(name: str, service: str, settings: Settings) -> Stage:
     # Imported here: each stage pulls in its engines, and a process runs only the stages it needs.
     if name == "segmenter":
         from babelstream.stages.segmenter import SegmenterStage
 
-        return SegmenterStage(SegmentationSettings(), service)
+        return SegmenterStage(settings.segmentation, service)
     if name == "asr":
         from babelstream.stages.asr import AsrStage
 
-        return AsrStage(StageSettings(), service)
+        return AsrStage(settings.stages, service)
     if name == "translate":
         from babelstream.stages.translate import TranslateStage
 
-        return TranslateStage(StageSettings(), service)
+        return TranslateStage(settings.stages, service)
     if name == "tts":
         from babelstream.stages.tts import TtsStage
 
-        return TtsStage(StageSettings(), service)
+        return TtsStage(settings.stages, service)
     raise ValueError(f"unknown stage {name!r}; stages: {', '.join(STAGE_NAMES)}")
 
 
 class Platform:
     """Some components (a gateway, some stages) sharing one bus in one process."""
 
-    def __init__(self, bus_settings: BusSettings, *, gateway: bool, stages: tuple[str, ...]):
-        self.bus_settings = bus_settings
+    def __init__(self, settings: Settings, *, gateway: bool, stages: tuple[str, ...], observer=None):
+        """observer: a gateway.session_context.SessionObserver, for tests and benches that watch sessions."""
+        self.settings = settings
         self.service = instance_id("babelstream")
-        self.bus = build_bus(bus_settings, self.service)
-        self.codec = build_codec(bus_settings)
+        self.bus = build_bus(settings.bus, self.service)
+        self.codec = build_codec(settings.bus)
         self.runners = [
-            StageRunner(build_stage(name, f"{name}-{self.service}"), self.bus, self.codec, f"{name}-{self.service}")
+            StageRunner(build_stage(name, f"{name}-{self.service}", settings), self.bus, self.codec, f"{name}-{self.service}")
             for name in stages
         ]
         self.gateway: Gateway | None = None
         if gateway:
-            gateway_settings = GatewaySettings()
             self.gateway = Gateway(
-                gateway_settings,
+                settings.gateway,
                 self.bus,
                 self.codec,
-                endpointer_factory(SegmentationSettings()),
+                endpointer_factory(settings.segmentation),
                 InstalledCapabilities(
-                    StageSettings(),
+                    settings.stages,
                     translators=self._stage_registry("translate"),
                     synthesizers=self._stage_registry("tts"),
                 ),
+                observer,
             )
 
     def _stage_registry(self, name: str):
@@ -122,9 +122,10 @@ class Platform:
         return create_app(self.gateway, on_startup=self.start, on_shutdown=self.stop)
 
 
-def serve_http(platform: Platform, host: str, port: int) -> None:
+def serve_http(platform: Platform) -> None:
     assert platform.gateway is not None
-    uvicorn.Server(uvicorn_config(platform.app(), platform.gateway, host, port)).run()
+    settings = platform.settings.gateway
+    uvicorn.Server(uvicorn_config(platform.app(), platform.gateway, settings.host, settings.port)).run()
 
 
 async def run_stages(platform: Platform) -> None:

@@ -32,11 +32,12 @@ def _new_vad(settings: SegmentationSettings):
     raise ValueError(f"VAD_ENGINE must be 'webrtc' or 'silero', got {settings.vad_engine!r}")
 
 
-def endpointer_factory(settings: SegmentationSettings):
+def endpointer_factory(settings: SegmentationSettings, implementation: type = Endpointer):
+    """implementation: the C endpointer where it was built (engines/vad/endpointer.py), or one chosen by a bench."""
     _new_vad(settings)  # fail at start, not on the first stream, when the setting is wrong
 
     def new_endpointer() -> Endpointer:
-        return Endpointer(
+        return implementation(
             _new_vad(settings), min_silence_ms=settings.min_silence_ms, max_segment_ms=settings.max_segment_ms
         )
 

@@ -65,13 +65,13 @@ def speech_wav(tmp_path_factory) -> Path:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def platform_address():
-    from babelstream.bus.settings import BusSettings
     from babelstream.platform import STAGE_NAMES, Platform
+    from babelstream.settings import Settings
     from tests.harness import serve_app
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MAX_CONNECTIONS", "1")  # read when the Platform builds its gateway
-        platform = Platform(BusSettings(bus="memory"), gateway=True, stages=STAGE_NAMES)
+        platform = Platform(Settings.from_environment(bus={"bus": "memory"}), gateway=True, stages=STAGE_NAMES)
     async with serve_app(platform.app(), gateway=platform.gateway) as address:
         yield address
 

@@ -49,10 +49,7 @@ SPANISH = [
 @pytest.fixture(scope="module")
 def model_cache(tmp_path_factory):
     """A private cache: the joined base model is rebuilt and checked in every test session."""
-    with pytest.MonkeyPatch.context() as patch:
-        directory = tmp_path_factory.mktemp("babelstream-cache")
-        patch.setenv(models.CACHE_ENV, str(directory))
-        yield directory
+    return tmp_path_factory.mktemp("babelstream-cache")
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +59,7 @@ def tiny_en():
 
 @pytest.fixture(scope="module")
 def base(model_cache):
-    return WhisperRecognizer("base", default_language="en")
+    return WhisperRecognizer("base", default_language="en", cache_dir=model_cache)
 
 
 @needs_espeak
@@ -186,33 +183,31 @@ def test_bundled_tiny_en_is_checked_by_sha256(monkeypatch):
 
 
 def test_base_is_joined_once_into_the_cache(base, model_cache):
-    joined = Path(resolve_model("base"))
+    joined = Path(resolve_model("base", model_cache))
     assert joined == model_cache / "models" / "whisper-base"
     model_bin = joined / "model.bin"
     inode, mtime = model_bin.stat().st_ino, model_bin.stat().st_mtime_ns
     assert model_bin.stat().st_size == models.BASE_MODEL_BIN.size
-    assert Path(resolve_model("base")) == joined
+    assert Path(resolve_model("base", model_cache)) == joined
     assert (model_bin.stat().st_ino, model_bin.stat().st_mtime_ns) == (inode, mtime)  # reused, not rewritten
     assert sorted(p.name for p in joined.iterdir()) == ["config.json", "model.bin", "tokenizer.json", "vocabulary.txt"]
 
 
 def test_corrupt_cached_join_is_rebuilt(tmp_path, monkeypatch):
-    monkeypatch.setenv(models.CACHE_ENV, str(tmp_path))
-    model_bin = Path(resolve_model("base")) / "model.bin"
+    model_bin = Path(resolve_model("base", tmp_path)) / "model.bin"
     with open(model_bin, "r+b") as stream:  # same size, different bytes
         stream.seek(1000)
         stream.write(b"\xff" * 16)
     monkeypatch.setattr(models, "_verified", set())  # as a fresh process would see it
-    resolve_model("base")
+    resolve_model("base", tmp_path)
     assert models._sha256(model_bin) == models.BASE_MODEL_BIN.sha256
 
 
 def test_base_join_with_wrong_sha256_fails_and_leaves_nothing(tmp_path, monkeypatch):
-    monkeypatch.setenv(models.CACHE_ENV, str(tmp_path))
     wrong = models.ModelFile("model.bin", models.BASE_MODEL_BIN.size, "f" * 64)
     monkeypatch.setattr(models, "BASE_MODEL_BIN", wrong)
     with pytest.raises(ModelNotAvailable, match="sha256"):
-        resolve_model("base")
+        resolve_model("base", tmp_path)
     leftovers = [p.name for p in (tmp_path / "models" / "whisper-base").iterdir()]
     assert "model.bin" not in leftovers and not [name for name in leftovers if name.startswith(".")]
 

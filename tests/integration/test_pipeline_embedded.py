@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from babelstream.bus.settings import BusSettings
 from babelstream.platform import STAGE_NAMES, Platform
+from babelstream.settings import Settings
 from tests.harness import frames_of, serve_app, stream
 from tests.integration.pipeline_checks import UTTERANCES, check_translated_talk, speak
 from tests.speech import silence
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.models
 
 @pytest.fixture(scope="module")
 async def embedded():
-    platform = Platform(BusSettings(bus="memory"), gateway=True, stages=STAGE_NAMES)
+    platform = Platform(Settings.from_environment(bus={"bus": "memory"}), gateway=True, stages=STAGE_NAMES)
     async with serve_app(platform.app(), gateway=platform.gateway) as address:
         yield address
 

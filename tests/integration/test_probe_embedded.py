@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from babelstream.bus.settings import BusSettings
+from babelstream.settings import Settings
 from babelstream.clients import probe as probing
 from babelstream.clients.stream import stream_file
 from babelstream.platform import STAGE_NAMES, Platform
@@ -27,7 +27,7 @@ SPANISH = {
 
 @pytest.fixture(scope="module")
 async def embedded():
-    platform = Platform(BusSettings(bus="memory"), gateway=True, stages=STAGE_NAMES)
+    platform = Platform(Settings.from_environment(bus={"bus": "memory"}), gateway=True, stages=STAGE_NAMES)
     async with serve_app(platform.app(), gateway=platform.gateway) as address:
         yield address
 

@@ -128,3 +128,31 @@ async def test_declared_sample_rate_is_resampled_to_16k():
     [(_, event)] = await consume_all(bus, AUDIO_INGRESS)
     with wave.open(io.BytesIO(event.payload.audio_bytes)) as wav:
         assert wav.getframerate() == 16000 and abs(wav.getnframes() - 16000) < 200
+
+
+async def test_an_observer_sees_each_session_start_cut_send_and_end_without_patching_it():
+    from babelstream.gateway.session_context import SessionObserver
+
+    class Recorder(SessionObserver):
+        def __init__(self):
+            self.seen = []
+
+        def session_started(self, session):
+            self.seen.append(("started", session.correlation_id))
+
+        def segment_cut(self, session, index):
+            self.seen.append(("cut", index))
+
+        def message_sent(self, session, message):
+            self.seen.append(("sent", message.get("type", message.get("status"))))
+
+        def session_ended(self, session, ended):
+            self.seen.append(("ended", ended.kind if ended else None))
+
+    recorder = Recorder()
+    async with running_gateway(MemoryBus(), CODEC, observer=recorder, max_messages_per_second=10) as (_, address):
+        talk = await stream(address, [b"\0" * 640] * 30)
+    assert talk.close_code == 1008
+    assert recorder.seen[0] == ("started", talk.correlation_id)
+    assert ("sent", "connected") in recorder.seen and ("sent", "error") in recorder.seen
+    assert recorder.seen[-1] == ("ended", "rate")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from babelstream.gateway.connection import Connection
 from babelstream.gateway.messages import encode
@@ -16,8 +17,9 @@ _CLOSE = object()
 
 
 class Outbox:
-    def __init__(self, connection: Connection):
+    def __init__(self, connection: Connection, on_sent: Callable[[dict], None] = lambda message: None):
         self._connection = connection
+        self._on_sent = on_sent
         self._queue: asyncio.Queue = asyncio.Queue()
         self._writer: asyncio.Task | None = None
         self.closed = False
@@ -38,6 +40,7 @@ class Outbox:
                     await connection.close(item[1])
                     return
                 await connection.send_text(encode(item))
+                self._on_sent(item)
             except Exception as failure:  # the client went away: nothing more can reach it
                 log.debug("send failed: %s", failure)
                 return

@@ -95,7 +95,7 @@ class Session:
         self.settings = settings = context.settings
         self.correlation_id = new_id()  # never one the client supplies
         self.ledger = ResultLedger()
-        self.outbox = Outbox(connection)
+        self.outbox = Outbox(connection, on_sent=lambda message: context.observer.message_sent(self, message))
         self._rate = RateLimiter(settings.max_messages_per_second)
         self._loop = asyncio.get_running_loop()
         # Resolved by done, or failed with why the stream ended early (a limit, a deadline, the client leaving):
@@ -299,6 +299,7 @@ class Session:
     def _publish_segment(self, utterance: Utterance, *, is_last: bool) -> None:
         index = self._next_segment
         self._next_segment += 1
+        self.context.observer.segment_cut(self, index)
         cut_at = utc_now()
         event = self._event(
             SpeechSegmentPayload(
@@ -438,6 +439,7 @@ class Session:
     # -- results (called by the gateway's ResultRouter) ----------------------------------------------
 
     def on_result(self, event: Event) -> None:
+        self.context.observer.result_routed(self, event)
         if not self.ledger.first_time(event.event_id):
             return
         payload = event.payload

@@ -38,10 +38,20 @@ class ResultSubscriptions(Protocol):
 
 
 class SessionObserver:
-    """Hooks for tests and benches to watch sessions without patching them. The default does nothing."""
+    """Hooks for tests and benches to watch sessions without patching them. The default does nothing.
+    None is called per audio frame: a frame's cost is the gateway's capacity (docs/benchmarks/gateway-capacity.md)."""
 
     def session_started(self, session: Session) -> None:
         pass
+
+    def segment_cut(self, session: Session, index: int) -> None:
+        """An utterance was cut; its event is about to be published."""
+
+    def result_routed(self, session: Session, event: Event) -> None:
+        """A result event for this session arrived from the bus (before deduplication)."""
+
+    def message_sent(self, session: Session, message: dict) -> None:
+        """A message was written to the client's socket."""
 
     def session_ended(self, session: Session, ended: SessionEnded | None) -> None:
         """`ended` is None for a session that ended normally (done, results, summary) or whose client left."""

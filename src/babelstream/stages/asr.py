@@ -42,6 +42,7 @@ class AsrStage:
                     default_language=self.settings.asr_fallback_language,
                     language_threshold=self.settings.asr_language_threshold,
                     min_window_seconds=self.settings.asr_min_window_seconds,
+                    cache_dir=self.settings.babelstream_cache,
                 )
             return self._models[spec]
 

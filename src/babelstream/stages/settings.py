@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +32,8 @@ class StageSettings(BaseSettings):
     # Pairs whose translators start (and whose target voices load) with the stage: the first sentence
     # then costs no Apertium pipeline start-up or model load.
     warm_up_pairs: str = "en-es"
+    # Files babelstream makes once and keeps: the joined Whisper base model (scripts/kafka.sh keeps its jars here too).
+    babelstream_cache: Path = Path.home() / ".cache" / "babelstream"
 
     def warm_up_pair_list(self) -> list[tuple[str, str]]:
         pairs = []

@@ -50,25 +50,21 @@ BASE_SIDE_FILES = (
 )
 
 BUNDLED_MODELS = ("tiny.en", "base")
-CACHE_ENV = "BABELSTREAM_CACHE"
+# Where the joined base model is written; the stage passes its BABELSTREAM_CACHE setting.
+DEFAULT_CACHE_DIR = Path.home() / ".cache" / "babelstream"
 _CHUNK = 1 << 20
 
 _verified: set[tuple[str, str]] = set()  # (path, sha256) already hashed by this process
 _verify_lock = threading.Lock()
 
 
-def cache_dir() -> Path:
-    root = os.environ.get(CACHE_ENV)
-    return Path(root) if root else Path.home() / ".cache" / "babelstream"
-
-
-def resolve_model(spec: str) -> str:
+def resolve_model(spec: str, cache_dir: Path = DEFAULT_CACHE_DIR) -> str:
     """A local model directory for bundled names and paths; any other spec is returned unchanged
     for faster-whisper to treat as a size name or hub id."""
     if spec == "tiny.en":
         return str(_bundled_tiny_en())
     if spec == "base":
-        return str(_joined_base())
+        return str(_joined_base(cache_dir))
     if _looks_like_path(spec):
         path = Path(spec).expanduser()
         if not path.is_dir():
@@ -77,9 +73,11 @@ def resolve_model(spec: str) -> str:
     return spec
 
 
-def open_whisper_model(spec: str, *, compute_type: str = "int8", cpu_threads: int = 0) -> WhisperModel:
+def open_whisper_model(
+    spec: str, *, compute_type: str = "int8", cpu_threads: int = 0, cache_dir: Path = DEFAULT_CACHE_DIR
+) -> WhisperModel:
     """Load once per process and share: loading tiny.en takes ~0.5 s, base ~1 s."""
-    location = resolve_model(spec)
+    location = resolve_model(spec, cache_dir)
     try:
         return WhisperModel(location, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads)
     except ValueError as error:  # faster-whisper: not a known size name
@@ -121,8 +119,8 @@ def _bundled_tiny_en() -> Path:
     return directory
 
 
-def _joined_base() -> Path:
-    target = cache_dir() / "models" / "whisper-base"
+def _joined_base(cache_dir: Path) -> Path:
+    target = cache_dir / "models" / "whisper-base"
     target.mkdir(parents=True, exist_ok=True)
     side_dir = _package_dir("base", BASE_SIDE_FILES_PACKAGE) / BASE_SIDE_FILES_DIR
     for expected in BASE_SIDE_FILES:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import ctranslate2
 import numpy as np
@@ -23,7 +24,7 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
 from babelstream.engines.asr.base import LanguageNotSupported, Recognition
-from babelstream.engines.asr.models import open_whisper_model
+from babelstream.engines.asr.models import DEFAULT_CACHE_DIR, open_whisper_model
 from babelstream.engines.audio import pcm16_to_float32, resample, rms_dbfs
 
 WHISPER_RATE_HZ = 16_000
@@ -99,6 +100,7 @@ class WhisperRecognizer:
         no_speech_threshold: float = 0.6,
         logprob_threshold: float = -1.0,
         min_window_seconds: float = 10.0,
+        cache_dir: Path = DEFAULT_CACHE_DIR,
     ):
         """default_language: used when detection is unsure (probability below language_threshold).
         candidate_languages: restrict detection to these (e.g. what translation supports).
@@ -107,7 +109,9 @@ class WhisperRecognizer:
         Whisper's 30 s, instead of always 30 s (see `_window_frames`); 30 restores faster-whisper's padding."""
         threads = cpu_threads if cpu_threads is not None else min(4, os.cpu_count() or 1)
         started = time.perf_counter()
-        self._model = open_whisper_model(model_spec, compute_type=compute_type, cpu_threads=threads)
+        self._model = open_whisper_model(
+            model_spec, compute_type=compute_type, cpu_threads=threads, cache_dir=cache_dir
+        )
         self.load_seconds = time.perf_counter() - started
         self.name = f"whisper:{model_spec}"
         self.multilingual: bool = self._model.model.is_multilingual
