@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from babelstream.engines.asr import WhisperRecognizer, resolve_model
-from babelstream.engines.audio import float32_to_pcm16, pcm16_to_float32, resample, wav_unwrap
+from babelstream.engines.audio import float32_to_pcm16, pcm16_to_float32, resample, unwrap_pcm16
 
 RATE = 16_000
 TEXT = (
@@ -34,7 +34,7 @@ def speech(seconds: float) -> bytes:
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "speech.wav"
         subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), TEXT], check=True)
-        pcm, rate = wav_unwrap(path.read_bytes())
+        pcm, rate = unwrap_pcm16(path.read_bytes())
     samples = resample(pcm16_to_float32(pcm), rate, RATE)[: int(seconds * RATE)]
     return float32_to_pcm16(np.pad(samples, (0, int(seconds * RATE) - samples.size)))
 

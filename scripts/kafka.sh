@@ -12,7 +12,7 @@
 #   scripts/kafka.sh log [N]          last N lines (default 50) of the broker log
 #
 # Environment (all optional):
-#   KAFKA_PORT=9092  KAFKA_CONTROLLER_PORT=9093  KAFKA_PARTITIONS=6
+#   KAFKA_PORT=9092  KAFKA_CONTROLLER_PORT=9093  KAFKA_TOPIC_PARTITIONS=6
 #   BABELSTREAM_CACHE=$HOME/.cache/babelstream   (jars: <cache>/kafka/<version>/libs)
 #   KAFKA_DATA_DIR=<cache>/kafka/data-<port>     (server.properties, data, server.log, pid)
 #   KAFKA_VERSION=4.1.1  KAFKA_START_TIMEOUT=90  KAFKA_STOP_TIMEOUT=20
@@ -33,7 +33,7 @@ LIBS_STAMP="$KAFKA_CACHE/$KAFKA_VERSION/libs.stamp"
 
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
-KAFKA_PARTITIONS="${KAFKA_PARTITIONS:-6}"
+KAFKA_TOPIC_PARTITIONS="${KAFKA_TOPIC_PARTITIONS:-6}"
 DATA_DIR="$(realpath -m "${KAFKA_DATA_DIR:-$KAFKA_CACHE/data-$KAFKA_PORT}")"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-20}"
@@ -187,14 +187,14 @@ log.dirs=$LOG_DIRS
 # topics
 auto.create.topics.enable=true
 delete.topic.enable=true
-num.partitions=$KAFKA_PARTITIONS
+num.partitions=$KAFKA_TOPIC_PARTITIONS
 default.replication.factor=1
 min.insync.replicas=1
 offsets.topic.replication.factor=1
-offsets.topic.num.partitions=$KAFKA_PARTITIONS
+offsets.topic.num.partitions=$KAFKA_TOPIC_PARTITIONS
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=$KAFKA_PARTITIONS
+transaction.state.log.num.partitions=$KAFKA_TOPIC_PARTITIONS
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0

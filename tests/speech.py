@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from babelstream.engines.audio import float32_to_pcm16, pcm16_to_float32, resample, wav_unwrap
+from babelstream.engines.audio import float32_to_pcm16, pcm16_to_float32, resample, unwrap_pcm16
 
 SAMPLE_RATE_HZ = 16_000
 
@@ -29,7 +29,7 @@ def synthesize(text: str, voice: str = "en-us", words_per_minute: int = 150, sam
             check=True,
             capture_output=True,
         )
-        pcm, rate = wav_unwrap(wav_path.read_bytes())
+        pcm, rate = unwrap_pcm16(wav_path.read_bytes())
     return float32_to_pcm16(resample(pcm16_to_float32(pcm), rate, sample_rate_hz))
 
 

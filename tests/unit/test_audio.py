@@ -15,8 +15,8 @@ from babelstream.engines.audio import (
     resample,
     resample_pcm16,
     rms_dbfs,
-    wav_unwrap,
-    wav_wrap,
+    unwrap_pcm16,
+    wrap_pcm16,
 )
 
 
@@ -58,10 +58,10 @@ def test_resample_to_same_rate_is_identity():
 
 def test_wav_wrap_writes_a_44_byte_header():
     pcm = float32_to_pcm16(tone(300, 0.25, 16_000))
-    wav = wav_wrap(pcm, 16_000)
+    wav = wrap_pcm16(pcm, 16_000)
     assert len(wav) == WAV_HEADER_BYTES + len(pcm)
     assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE"
-    assert wav_unwrap(wav) == (pcm, 16_000)
+    assert unwrap_pcm16(wav) == (pcm, 16_000)
 
 
 def test_wav_unwrap_rejects_stereo_and_garbage():
@@ -75,9 +75,9 @@ def test_wav_unwrap_rejects_stereo_and_garbage():
         writer.setframerate(16_000)
         writer.writeframes(bytes(400))
     with pytest.raises(InvalidAudio):
-        wav_unwrap(buffer.getvalue())
+        unwrap_pcm16(buffer.getvalue())
     with pytest.raises(InvalidAudio):
-        wav_unwrap(b"not a wav file at all")
+        unwrap_pcm16(b"not a wav file at all")
 
 
 def test_duration_and_loudness():

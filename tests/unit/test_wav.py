@@ -10,7 +10,7 @@ import pytest
 from babelstream import wav
 from babelstream.contracts.errors import MalformedEvent
 from babelstream.contracts.wav import unwrap_pcm16
-from babelstream.engines.audio import InvalidAudio, wav_unwrap
+from babelstream.engines.audio import InvalidAudio, unwrap_pcm16
 
 PCM = bytes(range(256)) * 10
 
@@ -42,7 +42,7 @@ def test_anything_but_pcm16_mono_wav_is_refused_by_every_layer_in_its_own_words(
     with pytest.raises(MalformedEvent):
         unwrap_pcm16(bad)
     with pytest.raises(InvalidAudio):
-        wav_unwrap(bad)
+        unwrap_pcm16(bad)
 
 
 def test_an_odd_byte_count_is_not_pcm16():

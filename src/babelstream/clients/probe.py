@@ -38,7 +38,7 @@ from typing import Callable
 import numpy as np
 
 from babelstream.clients.stream import PIPELINE_SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES, pacing_for, send_paced
-from babelstream.engines.audio import float32_to_pcm16, pcm16_to_float32, resample, wav_unwrap
+from babelstream.engines.audio import float32_to_pcm16, pcm16_to_float32, resample, unwrap_pcm16
 
 # Varied sentences, 3 to 11 words, no commas (espeak pauses at commas, which could split one utterance).
 SENTENCES = (
@@ -161,7 +161,7 @@ class SpeechCache:
                     check=True,
                     capture_output=True,
                 )
-                pcm, rate = wav_unwrap(path.read_bytes())
+                pcm, rate = unwrap_pcm16(path.read_bytes())
             pcm = float32_to_pcm16(resample(pcm16_to_float32(pcm), rate, PIPELINE_SAMPLE_RATE_HZ))
             self._clips[key] = Clip(text, words_per_minute, pitch, trim_silence(pcm))
         return self._clips[key]

@@ -55,14 +55,14 @@ def rms_dbfs(samples: np.ndarray) -> float:
     return 20.0 * math.log10(rms) if rms > 0 else -math.inf
 
 
-def wav_wrap(pcm: bytes, sample_rate_hz: int) -> bytes:
+def wrap_pcm16(pcm: bytes, sample_rate_hz: int) -> bytes:
     try:
         return wav.wrap_pcm16(pcm, sample_rate_hz)
     except wav.InvalidWav as error:
         raise InvalidAudio(str(error)) from error
 
 
-def wav_unwrap(wav_bytes: bytes) -> tuple[bytes, int]:
+def unwrap_pcm16(wav_bytes: bytes) -> tuple[bytes, int]:
     """Returns (pcm, sample_rate_hz); only PCM16 mono is accepted."""
     try:
         return wav.unwrap_pcm16(wav_bytes)

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Iterable
 
-from babelstream.engines.audio import InvalidAudio, wav_unwrap
+from babelstream.engines.audio import InvalidAudio, unwrap_pcm16
 from babelstream.engines.tts.base import Synthesis, SynthesisFailed, SynthesizerUnavailable, UnsupportedVoice
 
 ESPEAK_BINARY = "espeak-ng"
@@ -92,8 +92,8 @@ class EspeakSynthesizer:
         if not finished.stdout:  # nothing speakable, e.g. only punctuation
             return Synthesis(pcm=b"", sample_rate_hz=SAMPLE_RATE_HZ, voice=voice, engine=self.name)
         try:
-            # The header of --stdout claims a huge length (written before the audio); wav_unwrap reads what is there.
-            pcm, sample_rate_hz = wav_unwrap(finished.stdout)
+            # The header of --stdout claims a huge length (written before the audio); unwrap_pcm16 reads what is there.
+            pcm, sample_rate_hz = unwrap_pcm16(finished.stdout)
         except InvalidAudio as error:
             raise SynthesisFailed(self.name, f"{voice}: {error}") from error
         pcm = pcm[: len(pcm) - len(pcm) % 2]
