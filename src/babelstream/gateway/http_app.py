@@ -32,8 +32,8 @@ def create_app(
             await on_startup()
         await gateway.start()
         # What exists now (modules, models' Python objects, settings) lives as long as the process: out of the
-        # collector's reach, a full collection walks only the sessions' objects. At 1,000 streams the full
-        # collections otherwise stalled the loop for 100-200 ms (docs/benchmarks/gateway-capacity.md).
+        # collector's reach, a full collection walks only the sessions' objects. At a thousand streams the full
+        # collections otherwise stalled the loop (docs/benchmarks/gateway-capacity.md).
         gc.collect()
         gc.freeze()
         try:

@@ -17,8 +17,8 @@ class StageSettings(BaseSettings):
     asr_compute_type: str = "int8"
     # 0 lets CTranslate2 choose; on a shared 2-core box 2 is the sensible ceiling.
     asr_cpu_threads: int = 2
-    # Whisper's encoder sees each utterance padded to max(this, 2x its length) instead of 30 s: about 3x
-    # less compute on short utterances with the same transcripts; 30 restores faster-whisper's padding.
+    # Whisper's encoder sees each utterance padded to max(this, 2x its length) instead of 30 s: far less
+    # compute on short utterances, same transcripts (docs/benchmarks/engines.md); 30 restores faster-whisper's.
     asr_min_window_seconds: float = 10.0
     # Detected languages below this probability fall back to ASR_FALLBACK_LANGUAGE.
     asr_language_threshold: float = 0.5

@@ -1,7 +1,7 @@
 """espeak-ng from Debian: formant speech in ~100 languages, one short-lived process per utterance.
 
-A process costs ~15 ms to start (measured with bench/mt_tts_latency.py), small beside the synthesis
-itself, and it keeps libespeak-ng's global state out of our threads; so no ctypes binding.
+Starting a process costs little beside the synthesis itself (docs/benchmarks/engines.md), and it keeps
+libespeak-ng's global state out of our threads; so no ctypes binding.
 """
 
 from __future__ import annotations

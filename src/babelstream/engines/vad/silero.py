@@ -1,4 +1,4 @@
-"""Silero's neural detector: far better in noise than WebRTC, ~100x its CPU cost (~130 µs per 32 ms)."""
+"""Silero's neural detector: far better in noise than WebRTC, and far dearer per frame (docs/benchmarks/engines.md)."""
 
 from __future__ import annotations
 
