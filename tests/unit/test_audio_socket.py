@@ -133,7 +133,7 @@ def published_pcm(events) -> list[tuple[str, bytes]]:
 async def test_server_speaks_first_and_a_stream_ends_with_ack_then_1000(mode, topic):
     """connected with a server-made uuid4 first; after done: ack naming the published events, then close 1000."""
     bus = MemoryBus()
-    async with running_gateway(bus, CODEC, transport="native") as (gateway, address):
+    async with running_gateway(bus, CODEC) as (gateway, address):
         talk = await stream(address, frames_of(PCM), start={"event": "start", "mode": mode, "wait_for_results": False})
         await until(lambda: gateway.slots.in_use == 0)
     assert talk.messages[0] == {"status": "connected", "correlation_id": talk.correlation_id}
@@ -359,10 +359,13 @@ async def test_gateway_shutdown_tells_a_streaming_client_1012_after_publishing_i
 # -- the other things on the same port ---------------------------------------------------------------
 
 
-async def test_upgrade_to_another_path_goes_to_the_asgi_app_which_refuses_it_403():
-    async with running_gateway(MemoryBus(), CODEC, transport="native") as (gateway, address):
+@pytest.mark.parametrize("path", ["/ws/other", "/ws/%61udio", "/ws/audio/", "//ws/audio"])
+async def test_upgrade_to_any_other_path_is_refused_403(path):
+    """Exactly one way to a session: /ws/%61udio once reached an ASGI /ws/audio route without the native limits."""
+    async with running_gateway(MemoryBus(), CODEC) as (gateway, address):
         with pytest.raises(InvalidStatus) as refused:
-            await asyncio.wait_for(connect(f"ws://{address}/ws/other"), TIMEOUT)
+            await asyncio.wait_for(connect(f"ws://{address}{path}"), TIMEOUT)
+        assert gateway.slots.in_use == 0
         # The native path still serves /ws/audio on the same port afterwards.
         socket, hello = await RawSocket.connected(address)
         assert hello["status"] == "connected" and gateway.slots.in_use == 1
@@ -371,7 +374,7 @@ async def test_upgrade_to_another_path_goes_to_the_asgi_app_which_refuses_it_403
 
 
 async def test_plain_http_on_the_same_port_still_works():
-    async with running_gateway(MemoryBus(), CODEC, transport="native") as (_, address):
+    async with running_gateway(MemoryBus(), CODEC) as (_, address):
         socket, _ = await RawSocket.connected(address)  # a live WebSocket does not disturb HTTP
         async with httpx.AsyncClient(timeout=TIMEOUT) as client:
             health = await client.get(f"http://{address}/healthz")
@@ -379,6 +382,14 @@ async def test_plain_http_on_the_same_port_still_works():
         socket.drop()
     assert (health.status_code, health.json()) == (200, {"status": "ok"})
     assert (ready.status_code, ready.json()) == (200, {"ready": True})
+
+
+async def test_no_generated_api_documentation_is_served():
+    async with running_gateway(MemoryBus(), CODEC) as (_, address):
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            statuses = [(await client.get(f"http://{address}{path}")).status_code
+                        for path in ("/docs", "/redoc", "/openapi.json")]
+    assert statuses == [404, 404, 404]
 
 
 @pytest.mark.parametrize(
@@ -389,7 +400,7 @@ async def test_plain_http_on_the_same_port_still_works():
     ],
 )
 async def test_bad_handshake_gets_an_http_refusal_and_the_connection_closes(handshake, status, header):
-    async with running_gateway(MemoryBus(), CODEC, transport="native") as (gateway, address):
+    async with running_gateway(MemoryBus(), CODEC) as (gateway, address):
         socket = await RawSocket.open(address, **handshake)
         body = await socket.closed_by_server()
         assert gateway.slots.in_use == 0

@@ -156,3 +156,22 @@ async def test_an_observer_sees_each_session_start_cut_send_and_end_without_patc
     assert recorder.seen[0] == ("started", talk.correlation_id)
     assert ("sent", "connected") in recorder.seen and ("sent", "error") in recorder.seen
     assert recorder.seen[-1] == ("ended", "rate")
+
+
+async def test_auto_asks_for_detection_and_is_not_replaced_by_the_default_language():
+    """Audit finding: "language":"auto" silently became the operator's default (en)."""
+    bus = MemoryBus()
+    async with running_gateway(bus, CODEC, default_source_language="en") as (_, address):
+        talk = await stream(address, frames_of(PCM), start={"event": "start", "mode": "single", "language": "auto",
+                                                             "wait_for_results": False})
+    assert talk.of_type("ready")[0]["source_language"] is None
+    [(_, event)] = await consume_all(bus, AUDIO_INGRESS)
+    assert event.payload.options.source_language is None and event.payload.language_hint is None
+
+
+@pytest.mark.parametrize("language", ["en\n", "e", "english", "en-US", 7])
+async def test_a_language_that_is_not_a_bare_code_is_malformed(language):
+    """Audit finding: "en\\n" passed the language check."""
+    async with running_gateway(MemoryBus(), CODEC) as (_, address):
+        talk = await stream(address, frames_of(PCM), start={"event": "start", "language": language})
+    assert talk.close_code == 1003 and talk.of_type("error")[0]["kind"] == "malformed"

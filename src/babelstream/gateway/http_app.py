@@ -43,7 +43,8 @@ def create_app(
             if on_shutdown:
                 await on_shutdown()
 
-    app = FastAPI(title="babelstream gateway", lifespan=lifespan)
+    # No /docs, /redoc or /openapi.json: docs/protocol.md is the contract, and a gateway on a network shows no more than it serves.
+    app = FastAPI(title="babelstream gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.gateway = gateway
 
     @app.get("/healthz")

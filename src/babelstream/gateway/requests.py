@@ -16,6 +16,7 @@ from babelstream.gateway.errors import Kind, SessionEnded
 # Rates a client may declare; anything else is refused rather than guessed.
 ACCEPTED_SAMPLE_RATES_HZ = (8_000, 11_025, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
 MODES = ("live", "single")
+AUTO = "auto"
 _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 MAX_TARGET_LANGUAGES = 8
 
@@ -26,7 +27,7 @@ class StartRequest:
 
     mode: str | None = None
     sample_rate_hz: int = PIPELINE_SAMPLE_RATE_HZ
-    source_language: str | None = None
+    source_language: str | None = None  # a code, AUTO, or None for the operator's default
     target_languages: tuple[str, ...] | None = None
     synthesize: bool = True
     wait_for_results: bool = True
@@ -42,7 +43,7 @@ def malformed(reason: str) -> SessionEnded:
 
 
 def _language(value: object, field: str) -> str:
-    if not isinstance(value, str) or not _LANGUAGE_CODE.match(value.lower()):
+    if not isinstance(value, str) or not _LANGUAGE_CODE.fullmatch(value.lower()):
         raise malformed(f"{field} must be an ISO 639-1 code such as \"en\", got {value!r}")
     return value.lower()
 
@@ -74,7 +75,8 @@ def _parse_start(message: dict) -> StartRequest:
     if rate not in ACCEPTED_SAMPLE_RATES_HZ:
         raise malformed(f"sample_rate_hz {rate!r} is not supported; use one of {list(ACCEPTED_SAMPLE_RATES_HZ)}")
     language = message.get("language", message.get("language_hint"))
-    source = None if language in (None, "", "auto") else _language(language, "language")
+    # None: the operator's default; AUTO: the multilingual model detects the language of each utterance.
+    source = None if language in (None, "") else AUTO if language == AUTO else _language(language, "language")
     targets = message.get("targets")
     if targets is not None:
         if isinstance(targets, str):

@@ -8,7 +8,7 @@ from babelstream.contracts.events import SessionOptions
 from babelstream.gateway import messages
 from babelstream.gateway.close_codes import CloseCode
 from babelstream.gateway.errors import Kind, SessionEnded
-from babelstream.gateway.requests import StartRequest
+from babelstream.gateway.requests import AUTO, StartRequest
 from babelstream.gateway.settings import GatewaySettings
 
 
@@ -30,7 +30,7 @@ class SessionOptionsResolver:
 
     def defaults(self) -> SessionOptions:
         return SessionOptions(
-            source_language=self._settings.default_source_language or None,
+            source_language=None if self._settings.default_source_language in ("", AUTO) else self._settings.default_source_language,
             target_languages=self._settings.default_target_languages,
             synthesize=True,
             reply_to=self._reply_to,
@@ -39,7 +39,12 @@ class SessionOptionsResolver:
     def resolve(self, request: StartRequest) -> tuple[SessionOptions, list[dict]]:
         """The session's options, and warnings for targets nobody can translate (those targets are dropped)."""
         defaults = self.defaults()
-        source = request.source_language if request.source_language is not None else defaults.source_language
+        if request.source_language == AUTO:
+            source = None  # detected per utterance: nothing to check against the pairs until then
+        elif request.source_language is None:
+            source = defaults.source_language
+        else:
+            source = request.source_language
         targets = request.target_languages if request.target_languages is not None else defaults.target_languages
         warnings: list[dict] = []
         capabilities = self.capabilities
