@@ -5,18 +5,22 @@ VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system kafka-start kafka-stop bench clean
+.PHONY: run test setup system autobahn kafka-start kafka-stop bench clean
 
 run: setup
 	$(VENV)/bin/babelstream serve
 
-test: setup
+test: setup autobahn
 	scripts/run-tests.sh -q
 
 setup: system $(STAMP)
 
 system:
 	scripts/install-system.sh
+
+# wstest (the Autobahn TestSuite, Python 2.7) for the WebSocket conformance test; only `make test` needs it.
+autobahn:
+	scripts/install-autobahn.sh
 
 $(STAMP): pyproject.toml setup.py $(wildcard src/babelstream/*/*/_*.c src/babelstream/*/_*.c)
 	$(PYTHON) -m venv $(VENV)
