@@ -188,13 +188,12 @@ class VadOnly:
     """What-if BENCH_VAD_ONLY: each frame only goes through webrtcvad, called as the C endpointer calls it."""
 
     def __init__(self) -> None:
-        import webrtcvad
+        from babelstream.engines.vad import WebRtcVad
 
-        self._process = __import__("_webrtcvad").process
-        self._handle = webrtcvad.Vad(2)._vad
+        self._detect, self._leading, self._trailing = WebRtcVad(16000, 20, 2).detector_call()
 
     def feed(self, pcm: bytes):
-        self._process(self._handle, 16000, pcm, len(pcm) // 2)
+        self._detect(*self._leading, pcm, *self._trailing)
         return []
 
     def flush(self):

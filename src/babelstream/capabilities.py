@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from faster_whisper.tokenizer import _LANGUAGE_CODES as WHISPER_LANGUAGES
-
+from babelstream.engines.asr.languages import WHISPER_LANGUAGES
 from babelstream.engines.mt.registry import TranslatorRegistry
 from babelstream.engines.tts.registry import SynthesizerRegistry
 from babelstream.stages.settings import StageSettings

@@ -113,6 +113,12 @@ def test_too_short_audio_gives_none(tiny_en):
 
 
 @needs_espeak
+def test_the_known_language_list_is_the_multilingual_models_own(base):
+    from babelstream.engines.asr.languages import WHISPER_LANGUAGES
+
+    assert base.languages() == WHISPER_LANGUAGES
+
+
 def test_base_detects_and_transcribes_spanish(base):
     assert base.multilingual and {"en", "es", "fr", "de"} <= base.languages()
     pairs = []

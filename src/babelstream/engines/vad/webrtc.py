@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import _webrtcvad
 import webrtcvad
 
 from babelstream.engines.vad.base import InvalidVadConfig
@@ -27,16 +26,16 @@ class WebRtcVad:
         self.aggressiveness = aggressiveness
         self._samples_per_frame = sample_rate_hz * frame_ms // 1000
         self._frame_bytes = 2 * self._samples_per_frame
-        self._vad = webrtcvad.Vad(aggressiveness)
-        self._handle = self._vad._vad  # the C detector: called directly, a Python frame less per 20 ms
+        # webrtcvad's public API; its C module (_webrtcvad) is the package's private part.
+        self._vad_is_speech = webrtcvad.Vad(aggressiveness).is_speech
 
     def is_speech(self, frame: bytes) -> bool:
         if len(frame) != self._frame_bytes:  # the C code reads exactly one frame: never past a shorter buffer
             raise InvalidVadConfig(f"webrtcvad takes frames of {self._frame_bytes} bytes, got {len(frame)}")
-        return _webrtcvad.process(self._handle, self.sample_rate_hz, frame, self._samples_per_frame)
+        return self._vad_is_speech(frame, self.sample_rate_hz, self._samples_per_frame)
 
     def detector_call(self) -> tuple[Callable[..., bool], tuple, tuple]:
         """is_speech for callers in C (the native endpointer): (function, leading, trailing), called as
-        function(*leading, frame, *trailing) with no Python frame in between. The frame must be exactly one
-        frame long (the C caller guarantees it; is_speech checks it)."""
-        return _webrtcvad.process, (self._handle, self.sample_rate_hz), (self._samples_per_frame,)
+        function(*leading, frame, *trailing), without this class's own check in between. The frame must be
+        exactly one frame long (the C caller guarantees it; is_speech checks it)."""
+        return self._vad_is_speech, (), (self.sample_rate_hz, self._samples_per_frame)
