@@ -300,7 +300,7 @@ def main() -> None:
 
     import uvicorn
 
-    from babelstream.gateway.server import uvicorn_config
+    from babelstream.gateway.websocket.uvicorn_adapter import uvicorn_config
 
     platform = reference_platform() if args.app == "reference" else gateway_platform()
 

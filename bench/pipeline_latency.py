@@ -350,7 +350,7 @@ def hop_anatomy(n: int = 20) -> dict:
 
     from babelstream.engines.asr.whisper import WhisperRecognizer
     from babelstream.engines.mt.registry import TranslatorRegistry
-    from babelstream.gateway.server import uvicorn_config
+    from babelstream.gateway.websocket.uvicorn_adapter import uvicorn_config
     from babelstream.gateway.session_context import SessionObserver
     from babelstream.platform import STAGE_NAMES
     from babelstream.platform import Platform as EmbeddedPlatform

@@ -13,7 +13,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from babelstream.gateway.http_app import create_app
-from babelstream.gateway.server import uvicorn_config
+from babelstream.gateway.websocket.uvicorn_adapter import uvicorn_config
 from babelstream.gateway.gateway import Gateway
 from babelstream.gateway.settings import GatewaySettings
 from babelstream.segmentation import SegmentationSettings, endpointer_factory

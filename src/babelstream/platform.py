@@ -22,7 +22,7 @@ from babelstream.contracts.codec import ConfluentCodec, EventCodec, SingleObject
 from babelstream.contracts.registry import SchemaRegistryClient
 from babelstream.contracts.topics import TOPIC_OF_EVENT_TYPE
 from babelstream.gateway.http_app import create_app
-from babelstream.gateway.server import uvicorn_config
+from babelstream.gateway.websocket.uvicorn_adapter import uvicorn_config
 from babelstream.gateway.gateway import Gateway
 from babelstream.segmentation import endpointer_factory
 from babelstream.settings import Settings

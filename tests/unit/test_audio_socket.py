@@ -22,7 +22,7 @@ from websockets.exceptions import InvalidStatus
 
 from babelstream.bus.memory import MemoryBus
 from babelstream.contracts.topics import AUDIO_INGRESS, SPEECH_SEGMENT
-from babelstream.gateway.websocket.audio_socket import CLOSE_TIMEOUT_SECONDS
+from babelstream.gateway.websocket.uvicorn_adapter import CLOSE_TIMEOUT_SECONDS
 from babelstream.gateway.websocket.frames import BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT
 from tests.harness import frames_of, running_gateway, stream
 from tests.unit.test_gateway_memory import CODEC, PCM, consume_all

@@ -9,8 +9,9 @@ import pytest
 
 from babelstream import wav
 from babelstream.contracts.errors import MalformedEvent
-from babelstream.contracts.wav import unwrap_pcm16
-from babelstream.engines.audio import InvalidAudio, unwrap_pcm16
+from babelstream.contracts import wav as contracts_wav
+from babelstream.engines import audio as engines_audio
+from babelstream.engines.audio import InvalidAudio
 
 PCM = bytes(range(256)) * 10
 
@@ -40,9 +41,9 @@ def test_anything_but_pcm16_mono_wav_is_refused_by_every_layer_in_its_own_words(
     with pytest.raises(wav.InvalidWav):
         wav.unwrap_pcm16(bad)
     with pytest.raises(MalformedEvent):
-        unwrap_pcm16(bad)
+        contracts_wav.unwrap_pcm16(bad)
     with pytest.raises(InvalidAudio):
-        unwrap_pcm16(bad)
+        engines_audio.unwrap_pcm16(bad)
 
 
 def test_an_odd_byte_count_is_not_pcm16():
