@@ -3,8 +3,9 @@ espeak-ng WAV through getUserMedia -> AudioWorklet -> 16 kHz PCM16 frames), real
 
 One embedded platform (models load once) with MAX_CONNECTIONS=1 serves every test: the first uses the
 only slot from the page; the capacity test holds it with a plain WebSocket client and expects the page to
-say the server is full. Two cheap checks ride along: a blocked microphone is explained, and the worklet's
-downsampler (run in the page on test tones) keeps speech frequencies and removes aliases.
+say the server is full. Cheap checks ride along: the page's modules load without a console error, a blocked
+microphone is explained, and the worklet's downsampler (run in the page on test tones) keeps speech
+frequencies and removes aliases.
 """
 
 from __future__ import annotations
@@ -218,5 +219,30 @@ async def test_worklet_downsampler_keeps_speech_and_removes_aliases(browser, pla
                 assert abs(amplitude - 0.5) < 0.01, (key, amplitude)
             else:
                 assert amplitude < 0.005, (key, amplitude)  # at least 40 dB down
+    finally:
+        await context.close()
+
+
+async def test_page_modules_load_without_errors(browser, platform_address):
+    context = await browser.new_context()
+    page = await context.new_page()
+    problems: list[str] = []
+    scripts: dict[str, str] = {}  # file name -> Content-Type
+
+    def note_script(response) -> None:
+        if response.url.endswith(".js"):
+            scripts[response.url.rsplit("/", 1)[-1]] = response.headers.get("content-type", "")
+
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda message: problems.append(message.text) if message.type in ("error", "warning") else None)
+    page.on("response", note_script)
+    try:
+        await page.goto(f"http://{platform_address}/")
+        await page.wait_for_selector("#start:not([disabled])", timeout=10_000)
+        assert await page.text_content("#status-text") == "Ready. Press Start and speak."
+        # Every module the page imports was fetched, as JavaScript (browsers refuse a module of another type).
+        assert {"main.js", "session.js", "captions.js", "player.js", "languages.js", "microphone.js"} <= set(scripts)
+        assert all("javascript" in kind for kind in scripts.values()), scripts
+        assert not problems, problems
     finally:
         await context.close()
