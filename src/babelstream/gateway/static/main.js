@@ -5,7 +5,7 @@
 
 import { sharedAudioContext } from "./audio-context.js";
 import * as captions from "./captions.js";
-import { endingMessage, endingStatus, micMessage, warningMessage } from "./explanations.js";
+import { endingMessage, endingStatus, micMessage, warningKind, warningMessage } from "./explanations.js";
 import * as languages from "./languages.js";
 import { Microphone, showLevel } from "./microphone.js";
 import { clearNotices, notify, setStatus } from "./notices.js";
@@ -42,8 +42,9 @@ class Run {
         player.enqueue(wav, session.number * 1e6 + m.segment_index, slot, autoplay);
       },
       onWarning: (m) => {
-        if (m.code === "translation_unavailable") captions.markTranslationFailed(session, m);
-        notify("warning", `${m.code}:${m.target_language || m.language || ""}`, warningMessage(m), m.reason);
+        const kind = warningKind(m);
+        if (kind === "translation_unavailable") captions.markTranslationFailed(session, m);
+        notify("warning", `${kind}:${m.target_language || m.language || ""}`, warningMessage(m), m.reason);
       },
       onAck: () => setStatus("finishing", "Finishing — waiting for the last translations…"),
       onSummary: (m) => captions.showSummary(session, m, session.synthesize),
@@ -103,7 +104,7 @@ class Run {
     }
     const code = ending.error ? ending.error.code : ending.closeCode;
     const detail = ending.error ? ending.error.reason : ending.closeReason;
-    notify("error", `close-${code}`, endingMessage(ending), detail);
+    notify("error", `close-${ending.error?.kind || code}`, endingMessage(ending), detail);
     this.finish("error", endingStatus(ending));
   }
 
