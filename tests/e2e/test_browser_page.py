@@ -1,15 +1,20 @@
 """The page at / in Debian's headless Chromium: real microphone path (a fake capture device playing an
 espeak-ng WAV through getUserMedia -> AudioWorklet -> 16 kHz PCM16 frames), real gateway and real models.
 
-One embedded platform (models load once) with MAX_CONNECTIONS=1 serves every test: the first uses the
+One embedded platform (models load once) with MAX_CONNECTIONS=1 serves the session tests: the first uses the
 only slot from the page; the capacity test holds it with a plain WebSocket client and expects the page to
-say the server is full. Two cheap checks ride along: a blocked microphone is explained, and the worklet's
-downsampler (run in the page on test tones) keeps speech frequencies and removes aliases.
+say the server is full. A second gateway, without stages, ends every session after MAX_SESSION_SECONDS=2:
+the page must explain that limit from the error's `kind` (code 1008 is shared with Origin and rate
+refusals), and fall back to the close code's meaning for a kind it does not know. Cheap checks ride along:
+the page's modules load without a console error, the page's words for errors name only kinds the server
+has, a blocked microphone is explained, and the worklet's downsampler (run in the page on test tones) keeps
+speech frequencies and removes aliases.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -73,6 +78,23 @@ async def platform_address():
         patch.setenv("MAX_CONNECTIONS", "1")  # read when the Platform builds its gateway
         platform = Platform(Settings.from_environment(bus={"bus": "memory"}), gateway=True, stages=STAGE_NAMES)
     async with serve_app(platform.app(), gateway=platform.gateway) as address:
+        yield address
+
+
+SESSION_LIMIT_SECONDS = 2
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def time_limited_address():
+    """A gateway alone (no stages, no models) that ends each session after SESSION_LIMIT_SECONDS."""
+    from babelstream.bus.memory import MemoryBus
+    from babelstream.contracts.codec import SingleObjectCodec
+    from tests.harness import running_gateway
+
+    async with running_gateway(MemoryBus(), SingleObjectCodec(), max_session_seconds=SESSION_LIMIT_SECONDS) as (
+        _,
+        address,
+    ):
         yield address
 
 
@@ -218,5 +240,113 @@ async def test_worklet_downsampler_keeps_speech_and_removes_aliases(browser, pla
                 assert abs(amplitude - 0.5) < 0.01, (key, amplitude)
             else:
                 assert amplitude < 0.005, (key, amplitude)  # at least 40 dB down
+    finally:
+        await context.close()
+
+
+async def test_page_modules_load_without_errors(browser, platform_address):
+    context = await browser.new_context()
+    page = await context.new_page()
+    problems: list[str] = []
+    scripts: dict[str, str] = {}  # file name -> Content-Type
+
+    def note_script(response) -> None:
+        if response.url.endswith(".js"):
+            scripts[response.url.rsplit("/", 1)[-1]] = response.headers.get("content-type", "")
+
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda message: problems.append(message.text) if message.type in ("error", "warning") else None)
+    page.on("response", note_script)
+    try:
+        await page.goto(f"http://{platform_address}/")
+        await page.wait_for_selector("#start:not([disabled])", timeout=10_000)
+        assert await page.text_content("#status-text") == "Ready. Press Start and speak."
+        # Every module the page imports was fetched, as JavaScript (browsers refuse a module of another type).
+        assert {"main.js", "session.js", "captions.js", "player.js", "languages.js", "microphone.js"} <= set(scripts)
+        assert all("javascript" in kind for kind in scripts.values()), scripts
+        assert not problems, problems
+    finally:
+        await context.close()
+
+
+async def test_page_words_name_only_kinds_the_server_has(browser, time_limited_address):
+    """A kind misspelt in the page (or renamed on the server) would never match: the person would get the
+    generic text. Kinds the page does not know yet are allowed: that is what the generic text is for."""
+    from babelstream.gateway.errors import Kind
+
+    context, page, problems = await open_page(browser, time_limited_address)
+    try:
+        page_kinds = await page.evaluate(
+            """async () => {
+                const words = await import("./explanations.js");
+                const warnings = ["unsupported_pair", "translation_unavailable", "speech_unavailable"];
+                return {
+                    errors: Object.keys(words.ERROR_MESSAGES),
+                    warnings: warnings.filter((kind) => words.warningMessage({ kind, reason: "R" }) !== "R"),
+                    unknown: words.errorMessage({ code: 1008, kind: "a_kind_from_the_future", reason: "R" }),
+                };
+            }"""
+        )
+        server_kinds = {str(kind) for kind in Kind}
+        assert set(page_kinds["errors"]) <= server_kinds, set(page_kinds["errors"]) - server_kinds
+        assert set(page_kinds["warnings"]) == {"unsupported_pair", "translation_unavailable", "speech_unavailable"}
+        assert page_kinds["unknown"] == "The server refused the session."
+        assert not problems, problems
+    finally:
+        await context.close()
+
+
+async def test_page_says_the_session_reached_the_time_limit(browser, time_limited_address):
+    """The server ends the session with code 1008, kind session_too_long: the page says so by the kind."""
+    context, page, problems = await open_page(browser, time_limited_address)
+    try:
+        await page.click("#start")
+        await page.wait_for_selector("#errors .notice.error", timeout=(15 + SESSION_LIMIT_SECONDS) * 1000)
+        notice = page.locator("#errors .notice.error")
+        assert await notice.count() == 1
+        assert await notice.get_attribute("data-key") == "close-session_too_long"
+        assert await notice.locator(".message").text_content() == (
+            "Error: The session reached the server's time limit. Press Start to go on."
+        )
+        assert await notice.locator(".detail").text_content()  # the server's own words, shown small
+        assert await page.get_attribute("#status", "data-state") == "error"
+        assert await page.text_content("#start") == "Start"
+        assert not problems, problems
+        OUTPUT.mkdir(exist_ok=True)
+        await page.screenshot(path=str(OUTPUT / "browser-page-time-limit.png"), full_page=True)
+    finally:
+        await context.close()
+
+
+async def test_page_explains_an_unknown_kind_by_its_close_code(browser, time_limited_address):
+    """A newer server may send kinds this page has never heard of: the page falls back to the close code's
+    meaning and shows the server's reason. The real server's error is relabelled on its way to the page."""
+    context, page, problems = await open_page(browser, time_limited_address)
+    relabelled: list[dict] = []
+
+    def relay(page_side):
+        server = page_side.connect_to_server()
+
+        def from_server(message):
+            if isinstance(message, str) and json.loads(message).get("type") == "error":
+                error = {**json.loads(message), "kind": "a_kind_from_the_future"}
+                relabelled.append(error)
+                message = json.dumps(error)
+            page_side.send(message)
+
+        server.on_message(from_server)
+
+    try:
+        await page.route_web_socket(re.compile(r"/ws/audio$"), relay)
+        await page.click("#start")
+        await page.wait_for_selector("#errors .notice.error", timeout=(15 + SESSION_LIMIT_SECONDS) * 1000)
+        assert [error["code"] for error in relabelled] == [1008]
+        notice = page.locator("#errors .notice.error")
+        assert await notice.get_attribute("data-key") == "close-a_kind_from_the_future"
+        assert await notice.locator(".message").text_content() == "Error: The server refused the session."
+        assert await notice.locator(".detail").text_content() == relabelled[0]["reason"]
+        assert await page.get_attribute("#status", "data-state") == "error"
+        assert await page.text_content("#start") == "Start"
+        assert not problems, problems
     finally:
         await context.close()

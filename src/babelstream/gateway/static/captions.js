@@ -1,0 +1,139 @@
+// The captions: one row per sentence (what was said, and its translations underneath), kept in sentence
+// order, with how long after the end of the sentence each line arrived. A row is keyed by session and
+// segment, so sentences of an earlier session stay where they are.
+
+import { languageName } from "./language-names.js";
+
+const PENDING_ROW_MS = 20_000; // a sentence row with no transcript by then held no words: remove it
+
+const transcript = document.querySelector("#transcript");
+const empty = document.querySelector("#empty");
+const summary = document.querySelector("#summary");
+
+function seconds(ms) {
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+function stageTitle(stageMs) {
+  if (!stageMs) return "";
+  return Object.entries(stageMs)
+    .map(([stage, ms]) => `${stage} ${Math.round(ms)} ms`)
+    .join(" · ");
+}
+
+function setLatency(element, message) {
+  if (typeof message.latency_ms !== "number") return;
+  element.textContent = seconds(message.latency_ms);
+  element.title = `Time from the end of the sentence to this result. ${stageTitle(message.stage_ms)}`.trim();
+}
+
+function scrollToLatest(row) {
+  const nearBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 160;
+  if (nearBottom) row.scrollIntoView({ block: "nearest" });
+}
+
+function translationSlot(row, language) {
+  let slot = row.querySelector(`.translation-row[data-lang="${language}"]`);
+  if (slot) return slot;
+  slot = document.createElement("li");
+  slot.className = "translation-row pending";
+  slot.dataset.lang = language;
+  const tag = document.createElement("abbr");
+  tag.className = "lang-tag";
+  tag.title = languageName(language);
+  tag.textContent = language.toUpperCase();
+  const text = document.createElement("span");
+  text.className = "translation";
+  text.dataset.lang = language;
+  text.lang = language;
+  const latency = document.createElement("span");
+  latency.className = "latency";
+  slot.append(tag, text, latency);
+  row.querySelector(".translations").append(slot);
+  return slot;
+}
+
+// The row of one sentence; `session` gives its number and its target languages (session.js).
+export function rowFor(session, index) {
+  const key = `${session.number}:${index}`;
+  let row = transcript.querySelector(`li.utterance[data-key="${key}"]`);
+  if (row) return row;
+  empty.hidden = true;
+  row = document.createElement("li");
+  row.className = "utterance pending";
+  row.dataset.key = key;
+  row.dataset.session = String(session.number);
+  row.dataset.segment = String(index);
+  const head = document.createElement("div");
+  head.className = "source-line";
+  const caption = document.createElement("p");
+  caption.className = "caption";
+  caption.dataset.segment = String(index);
+  const latency = document.createElement("span");
+  latency.className = "latency";
+  head.append(caption, latency);
+  const translations = document.createElement("ul");
+  translations.className = "translations";
+  row.append(head, translations);
+  for (const language of session.targets) translationSlot(row, language);
+  // Rows stay in sentence order even if results overtake each other.
+  const later = [...transcript.querySelectorAll(`li.utterance[data-session="${session.number}"]`)].find(
+    (other) => Number(other.dataset.segment) > index,
+  );
+  transcript.insertBefore(row, later || null);
+  scrollToLatest(row);
+  row.pendingTimer = setTimeout(() => {
+    if (row.classList.contains("pending")) row.remove();
+  }, PENDING_ROW_MS);
+  return row;
+}
+
+export function showTranscript(session, m) {
+  const row = rowFor(session, m.segment_index);
+  row.classList.remove("pending");
+  const caption = row.querySelector(".caption");
+  caption.textContent = m.text.trim();
+  if (m.language) caption.lang = m.language;
+  setLatency(row.querySelector(".source-line .latency"), m);
+}
+
+export function showTranslation(session, m) {
+  const slot = translationSlot(rowFor(session, m.segment_index), m.target_language);
+  slot.classList.remove("pending", "failed");
+  slot.querySelector(".translation").textContent = m.text.trim();
+  setLatency(slot.querySelector(".latency"), m);
+}
+
+export function markTranslationFailed(session, m) {
+  if (m.segment_index === undefined || !m.target_language) return;
+  const slot = translationSlot(rowFor(session, m.segment_index), m.target_language);
+  slot.classList.remove("pending");
+  slot.classList.add("failed");
+  slot.querySelector(".translation").textContent = "(no translation)";
+}
+
+// Where a spoken translation belongs: the player puts its replay button there and marks it played.
+export function audioSlot(session, index, language) {
+  const slot = translationSlot(rowFor(session, index), language);
+  slot.dataset.audio = "true";
+  return slot;
+}
+
+export function showSummary(session, m, spoken) {
+  const parts = [`${m.transcripts} sentence${m.transcripts === 1 ? "" : "s"}`, `${m.translations} translated`];
+  if (spoken) parts.push(`${m.audio} spoken`);
+  let text = `Last session: ${parts.join(" · ")}`;
+  if (!m.complete && m.missing_segments && m.missing_segments.length) text += " (some results arrived too late)";
+  summary.textContent = text;
+  // Sentences that turned out to hold no words are dropped from view.
+  for (const row of transcript.querySelectorAll(`li.utterance.pending[data-session="${session.number}"]`)) row.remove();
+}
+
+export function clearSummary() {
+  summary.textContent = "";
+}
+
+document.querySelector("#clear").addEventListener("click", () => {
+  for (const row of transcript.querySelectorAll("li.utterance")) row.remove();
+  empty.hidden = false;
+});

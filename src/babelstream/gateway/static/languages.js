@@ -1,0 +1,163 @@
+// The language pickers: what this server can do (GET /api/languages), the language spoken, the languages to
+// translate into, the one to hear spoken, and the person's last choices (kept in localStorage).
+
+import { languageLabel, languageName } from "./language-names.js";
+import { notify } from "./notices.js";
+
+const STORAGE_KEY = "babelstream.page.v1";
+
+const source = document.querySelector("#source");
+const targets = document.querySelector("#targets");
+const targetsNote = document.querySelector("#targets-note");
+const speech = document.querySelector("#speech");
+const holdMic = document.querySelector("#hold-mic");
+
+let capabilities = null; // from /api/languages
+const pairsFrom = new Map(); // source -> Set(targets); empty when the server does not say
+
+export async function loadLanguages() {
+  try {
+    const response = await fetch("api/languages", { headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    capabilities = await response.json();
+  } catch (failure) {
+    notify("error", "languages", "Could not load the list of languages from the server.", String(failure));
+    capabilities = { default_source_language: "en", default_target_languages: ["es"] };
+  }
+  for (const pair of capabilities.pairs || []) {
+    const [from, to] = pair.split("-");
+    if (!pairsFrom.has(from)) pairsFrom.set(from, new Set());
+    pairsFrom.get(from).add(to);
+  }
+  const saved = loadChoices();
+  fillSources(saved.source);
+  fillTargets(saved.targets);
+  fillSpeech(saved.speech);
+  if (typeof saved.holdMic === "boolean") holdMic.checked = saved.holdMic;
+  source.disabled = false;
+}
+
+// What the person chose, for a session's start message.
+export function choices() {
+  return { source: source.value, targets: checkedTargets(), speech: speech.value };
+}
+
+export function spokenLanguage() {
+  return speech.value; // "off": no translation is spoken
+}
+
+export function holdMicWhileSpeaking() {
+  return holdMic.checked;
+}
+
+// During a session the languages are fixed; only the spoken language can still change (or be switched off).
+export function lockChoices(running) {
+  source.disabled = running;
+  for (const input of targets.querySelectorAll("input")) input.disabled = running;
+  speech.disabled = running && speech.value === "off";
+}
+
+export function onSpokenLanguageChange(listener) {
+  speech.addEventListener("change", () => listener(speech.value));
+}
+
+export function saveChoices() {
+  try {
+    localStorage.setItem(
+      STORAGE_KEY,
+      JSON.stringify({ source: source.value, targets: checkedTargets(), speech: speech.value, holdMic: holdMic.checked }),
+    );
+  } catch {
+    /* storage blocked: choices are simply not remembered */
+  }
+}
+
+function loadChoices() {
+  try {
+    return JSON.parse(localStorage.getItem(STORAGE_KEY)) || {};
+  } catch {
+    return {};
+  }
+}
+
+function fillSources(saved) {
+  const known = capabilities.source_languages || [
+    ...new Set([capabilities.default_source_language, ...pairsFrom.keys()].filter(Boolean)),
+  ];
+  const byName = (a, b) => languageName(a).localeCompare(languageName(b));
+  const translated = known.filter((code) => pairsFrom.has(code)).sort(byName);
+  const captionsOnly = known.filter((code) => !pairsFrom.has(code)).sort(byName);
+  source.replaceChildren();
+  const group = (label, codes) => {
+    if (!codes.length) return;
+    const element = document.createElement("optgroup");
+    element.label = label;
+    for (const code of codes) element.append(new Option(languageLabel(code), code));
+    source.append(element);
+  };
+  if (capabilities.pairs && captionsOnly.length) {
+    group("With translation", translated);
+    group("Captions only", captionsOnly);
+  } else {
+    group("Languages", [...translated, ...captionsOnly]);
+  }
+  const preferred = [saved, capabilities.default_source_language, known[0]].find((code) => known.includes(code));
+  if (preferred) source.value = preferred;
+}
+
+function availableTargets(from) {
+  if (!capabilities.pairs) return [...(capabilities.default_target_languages || [])].filter((t) => t !== from);
+  return [...(pairsFrom.get(from) || [])].sort((a, b) => languageName(a).localeCompare(languageName(b)));
+}
+
+function checkedTargets() {
+  return [...targets.querySelectorAll("input[name=target]:checked")].map((input) => input.value);
+}
+
+function fillTargets(saved) {
+  const from = source.value;
+  const available = availableTargets(from);
+  const previous = saved || checkedTargets();
+  let chosen = previous.filter((code) => available.includes(code));
+  if (!chosen.length) chosen = (capabilities.default_target_languages || []).filter((code) => available.includes(code));
+  if (!chosen.length && available.length) chosen = [available[0]];
+  targets.replaceChildren();
+  for (const code of available) {
+    const label = document.createElement("label");
+    label.className = "check";
+    const input = document.createElement("input");
+    input.type = "checkbox";
+    input.name = "target";
+    input.value = code;
+    input.dataset.lang = code;
+    input.checked = chosen.includes(code);
+    label.append(input, ` ${languageLabel(code)}`);
+    targets.append(label);
+  }
+  targetsNote.hidden = available.length > 0;
+  targetsNote.textContent = available.length
+    ? ""
+    : `No translation from ${languageName(from)} is installed here: you will get captions only.`;
+}
+
+function fillSpeech(saved) {
+  const previous = saved ?? speech.value;
+  const voices = capabilities.speech_languages ? new Set(capabilities.speech_languages) : null;
+  speech.replaceChildren();
+  const spoken = checkedTargets().filter((code) => !voices || voices.has(code));
+  for (const code of spoken) speech.append(new Option(languageName(code), code));
+  speech.append(new Option("Don't speak translations", "off"));
+  speech.value = spoken.includes(previous) || previous === "off" ? previous : spoken[0] || "off";
+}
+
+source.addEventListener("change", () => {
+  fillTargets();
+  fillSpeech();
+  saveChoices();
+});
+targets.addEventListener("change", () => {
+  fillSpeech();
+  saveChoices();
+});
+speech.addEventListener("change", saveChoices);
+holdMic.addEventListener("change", saveChoices);

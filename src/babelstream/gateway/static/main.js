@@ -1,0 +1,153 @@
+// The babelstream page, wired together. Each press of Start is one run: the microphone (microphone.js)
+// feeding one session on the server (session.js), whose results go to the captions (captions.js) and the
+// player (player.js); the language pickers are languages.js. Plain ES modules, no dependencies, no network
+// access other than this server.
+
+import { sharedAudioContext } from "./audio-context.js";
+import * as captions from "./captions.js";
+import { endingMessage, endingStatus, micMessage, warningKind, warningMessage } from "./explanations.js";
+import * as languages from "./languages.js";
+import { Microphone, showLevel } from "./microphone.js";
+import { clearNotices, notify, setStatus } from "./notices.js";
+import { player } from "./player.js";
+import { Session } from "./session.js";
+
+const FRAME_MS = 20; // 640-byte frames, 50 a second (the server allows 200)
+
+const form = document.querySelector("#controls");
+const startButton = document.querySelector("#start");
+
+let current = null; // the run in progress
+
+class Run {
+  constructor(choices) {
+    this.stopping = false;
+    this.ended = false;
+    this.microphone = new Microphone({
+      frameMs: FRAME_MS,
+      onFrame: (pcm, rms) => this.onFrame(pcm, rms),
+      onEnded: () => this.onMicEnded(),
+    });
+    const session = (this.session = new Session(choices, {
+      onReady: () => {
+        if (!this.stopping) setStatus("live", "Listening — speak now");
+      },
+      onSegment: (m) => captions.rowFor(session, m.segment_index),
+      onTranscript: (m) => captions.showTranscript(session, m),
+      onTranslation: (m) => captions.showTranslation(session, m),
+      onAudio: (m, wav) => {
+        const slot = captions.audioSlot(session, m.segment_index, m.language);
+        // Only the language picked for speech plays by itself; every clip can be replayed from its row.
+        const autoplay = m.language === languages.spokenLanguage();
+        player.enqueue(wav, session.number * 1e6 + m.segment_index, slot, autoplay);
+      },
+      onWarning: (m) => {
+        const kind = warningKind(m);
+        if (kind === "translation_unavailable") captions.markTranslationFailed(session, m);
+        notify("warning", `${kind}:${m.target_language || m.language || ""}`, warningMessage(m), m.reason);
+      },
+      onAck: () => setStatus("finishing", "Finishing — waiting for the last translations…"),
+      onSummary: (m) => captions.showSummary(session, m, session.synthesize),
+      onSlow: () => notify("warning", "slow", "The connection is slow: captions may lag behind."),
+      onEnd: (ending) => this.onEnd(ending),
+    }));
+  }
+
+  async start() {
+    const context = sharedAudioContext(); // created inside the click, so the browser lets it play
+    setStatus("starting", "Starting the microphone…");
+    context.resume().catch(() => {});
+    try {
+      if (!(await this.microphone.open(context))) return; // stopped meanwhile
+    } catch (failure) {
+      this.microphone.release();
+      const name = failure && failure.name;
+      notify("error", `mic-${name}`, micMessage(name), failure.message);
+      this.finish("error", "Microphone unavailable");
+      return;
+    }
+    setStatus("connecting", "Connecting to the server…");
+    this.session.connect();
+  }
+
+  onFrame(pcm, rms) {
+    const held = languages.holdMicWhileSpeaking() && player.speaking;
+    showLevel(rms, held);
+    // While translated speech plays from the loudspeaker the microphone would hear it: send silence
+    // (not a gap, so the stream's timing stays true and the server does not think the client idle).
+    this.session.sendAudio(held ? new ArrayBuffer(pcm.byteLength) : pcm);
+  }
+
+  onMicEnded() {
+    if (this.stopping || this.ended) return;
+    notify("error", "mic-ended", micMessage("ended"));
+    this.stop();
+  }
+
+  async stop() {
+    if (this.stopping || this.ended) return;
+    this.stopping = true;
+    startButton.disabled = true;
+    startButton.textContent = "Stopping…";
+    await this.microphone.flush();
+    this.microphone.release();
+    const next = this.session.finish();
+    if (next === "done") setStatus("finishing", "Finishing — waiting for the last translations…");
+    else if (next === "unconnected") this.finish("idle", "Stopped.");
+  }
+
+  onEnd(ending) {
+    this.microphone.release();
+    if (ending.clean) {
+      this.finish("idle", ending.summary ? "Finished. Press Start to speak again." : "Stopped.");
+      return;
+    }
+    const code = ending.error ? ending.error.code : ending.closeCode;
+    const detail = ending.error ? ending.error.reason : ending.closeReason;
+    notify("error", `close-${ending.error?.kind || code}`, endingMessage(ending), detail);
+    this.finish("error", endingStatus(ending));
+  }
+
+  finish(state, text) {
+    if (this.ended) return;
+    this.ended = true;
+    this.microphone.release();
+    setStatus(state, text);
+    if (current === this) current = null;
+    setControlsRunning(false);
+  }
+}
+
+function setControlsRunning(running) {
+  startButton.disabled = false;
+  startButton.textContent = running ? "Stop" : "Start";
+  startButton.dataset.action = running ? "stop" : "start";
+  startButton.classList.toggle("running", running);
+  languages.lockChoices(running);
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (current) {
+    current.stop();
+    return;
+  }
+  clearNotices();
+  captions.clearSummary();
+  languages.saveChoices();
+  current = new Run(languages.choices());
+  setControlsRunning(true);
+  current.start();
+});
+
+window.addEventListener("pagehide", () => {
+  if (current) current.session.sendDone();
+});
+
+languages.onSpokenLanguageChange((language) => {
+  if (language === "off") player.stopAll();
+});
+
+await languages.loadLanguages();
+startButton.disabled = false;
+setStatus("idle", "Ready. Press Start and speak.");
