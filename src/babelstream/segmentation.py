@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from babelstream.engines.vad import Endpointer, SileroVad, Utterance, WebRtcVad, split_recording
+from babelstream.engines.vad.utterance import FrameCounts
 
 PIPELINE_SAMPLE_RATE_HZ = 16_000
 
@@ -42,6 +43,11 @@ def endpointer_factory(settings: SegmentationSettings):
         )
 
     return new_endpointer
+
+
+def frame_counts(settings: SegmentationSettings) -> FrameCounts:
+    """The live endpointer's settings in whole frames of its detector: when, after a pause begins, it cuts."""
+    return FrameCounts.of(_new_vad(settings), min_silence_ms=settings.min_silence_ms, max_segment_ms=settings.max_segment_ms)
 
 
 def split(settings: SegmentationSettings, pcm: bytes) -> list[Utterance]:
