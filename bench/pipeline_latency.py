@@ -43,6 +43,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from babelstream.client.audio import PIPELINE_SAMPLE_RATE_HZ  # noqa: E402
 from babelstream.clients import probe as probing  # noqa: E402
 
 BABELSTREAM = str(REPO / ".venv" / "bin" / "babelstream")
@@ -327,7 +328,7 @@ def asr_anatomy(runs: int = 7) -> dict:
             entry["encode_30s"] = encode_ms(samples, 3000)
             encoded = recognizer._encode(samples)
             entry["decoding"] = median_ms(lambda: recognizer._decode(encoded, "en", clip.speech_ms))
-        entry["transcribe"] = median_ms(lambda: recognizer.transcribe(clip.pcm, probing.PIPELINE_SAMPLE_RATE_HZ, "en"))
+        entry["transcribe"] = median_ms(lambda: recognizer.transcribe(clip.pcm, PIPELINE_SAMPLE_RATE_HZ, "en"))
         figures[label] = entry
     figures["model"] = f"{settings.asr_model_english} {settings.asr_compute_type}, {settings.asr_cpu_threads} threads"
     figures["load"] = load()

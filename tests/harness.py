@@ -1,4 +1,4 @@
-"""Runs a real gateway (uvicorn, real sockets) inside the test's event loop, and a WebSocket client for it."""
+"""Runs a real gateway (uvicorn, real sockets) inside the test's event loop, and talks to it with babelstream.client."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import uvicorn
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
-from babelstream.gateway.http_app import create_app
-from babelstream.gateway.websocket.uvicorn_adapter import uvicorn_config
+from babelstream.client.connection import AudioConnection, Closed, Refused
+from babelstream.client.pacing import Pacing, send_paced
 from babelstream.gateway.gateway import Gateway
+from babelstream.gateway.http_app import create_app
 from babelstream.gateway.settings import GatewaySettings
+from babelstream.gateway.websocket.uvicorn_adapter import uvicorn_config
 from babelstream.segmentation import SegmentationSettings, endpointer_factory
 
 
@@ -57,7 +57,7 @@ HOLD = object()
 
 @dataclass
 class Conversation:
-    """Everything one client saw: the JSON messages in order, and how the socket closed."""
+    """Everything one client saw: the JSON messages in order (as received), and how the socket closed."""
 
     messages: list[dict] = field(default_factory=list)
     close_code: int | None = None
@@ -74,40 +74,45 @@ class Conversation:
 async def stream(address: str, frames, *, start: dict | None = None, done: bool = True, pace_seconds: float = 0.0,
                  origin: str | None = None, timeout: float = 120.0, on_message=None) -> Conversation:
     """Connects, optionally sends a start message, sends `frames` (bytes or str), then done, and reads to close.
-    Frames ending with HOLD: keep the socket open without done (for the deadline tests)."""
+    Frames ending with HOLD: keep the socket open without done (for the deadline tests).
+
+    The start message and the frames go out unchecked (send_raw): these tests also send what a client must not."""
     conversation = Conversation()
     frames = list(frames)
     if frames and frames[-1] is HOLD:
         frames.pop()
         done = False
-    headers = {"Origin": origin} if origin else None
-    async with connect(f"ws://{address}/ws/audio", additional_headers=headers, max_size=None) as ws:
+
+    def record(message) -> None:
+        conversation.messages.append(message.data)
+        if on_message:
+            on_message(message.data)
+
+    try:
+        connection = await AudioConnection.open(f"ws://{address}/ws/audio", origin=origin)
+    except Refused as refused:
+        record(refused.error)
+        conversation.close_code = refused.close_code
+        return conversation
+    record(connection.connected)
+    async with connection:
 
         async def read() -> None:
-            try:
-                async for raw in ws:
-                    message = json.loads(raw)
-                    conversation.messages.append(message)
-                    if on_message:
-                        on_message(message)
-            except ConnectionClosed:
-                pass
+            async for message in connection.messages():
+                record(message)
 
         reader = asyncio.create_task(read())
         try:
             if start is not None:
-                await ws.send(json.dumps(start))
-            for frame in frames:
-                await ws.send(frame)
-                if pace_seconds:
-                    await asyncio.sleep(pace_seconds)
+                await connection.send_raw(json.dumps(start))
+            await send_paced(connection.send_raw, frames, Pacing(0, pace_seconds, after_capture=False))
             if done:
-                await ws.send(json.dumps({"event": "done"}))
-        except ConnectionClosed:
-            pass
+                await connection.send_done()
+        except Closed:
+            pass  # the server ended the session: the reader has its messages
         await asyncio.wait_for(reader, timeout)
-        conversation.close_code = ws.close_code
-        conversation.close_reason = ws.close_reason or ""
+        conversation.close_code = connection.close_code
+        conversation.close_reason = connection.close_reason
     return conversation
 
 

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from babelstream.contracts.audio_format import PIPELINE_SAMPLE_RATE_HZ
 from babelstream.engines.vad import Endpointer, SileroVad, Utterance, WebRtcVad, split_recording
+from babelstream.engines.vad.utterance import FrameCounts
 
 
 class SegmentationSettings(BaseSettings):
@@ -42,6 +43,11 @@ def endpointer_factory(settings: SegmentationSettings, implementation: type = En
         )
 
     return new_endpointer
+
+
+def frame_counts(settings: SegmentationSettings) -> FrameCounts:
+    """The live endpointer's settings in whole frames of its detector: when, after a pause begins, it cuts."""
+    return FrameCounts.of(_new_vad(settings), min_silence_ms=settings.min_silence_ms, max_segment_ms=settings.max_segment_ms)
 
 
 def split(settings: SegmentationSettings, pcm: bytes) -> list[Utterance]:

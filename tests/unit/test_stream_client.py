@@ -1,4 +1,5 @@
-"""The stream client without a server: WAV reading and conversion, frame pacing, arguments, captions."""
+"""The stream client without a server: WAV reading and conversion, frame pacing, arguments, captions, and the
+probe's pure parts."""
 
 from __future__ import annotations
 
@@ -14,21 +15,18 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from babelstream.client.audio import PIPELINE_SAMPLE_RATE_HZ, convert_wav, read_wav
+from babelstream.client.messages import from_dict
+from babelstream.client.pacing import FAST_FRAME_BYTES, FAST_MESSAGES_PER_SECOND, pacing_for, send_paced
 from babelstream.clients import probe as probing
 from babelstream.clients import stream
-from babelstream.clients.stream import (
-    FAST_FRAME_BYTES,
-    FAST_MESSAGES_PER_SECOND,
-    PIPELINE_SAMPLE_RATE_HZ,
-    StreamState,
-    UsageError,
-    WavError,
-    convert_wav,
-    pacing_for,
-    parse_targets,
-    send_paced,
-    start_message,
-)
+from babelstream.clients.captions import StreamState, format_span
+from babelstream.clients.stream import UsageError, parse_targets, start_for
+from babelstream.wav import InvalidWav as WavError
+
+
+def start_message(args) -> dict:
+    return start_for(args).message()
 
 
 def tone(rate: int, seconds: float = 0.5, hz: float = 440.0, amplitude: float = 0.5) -> np.ndarray:
@@ -151,7 +149,7 @@ def test_unusable_files_are_refused_with_the_reason(data, message):
 
 def test_a_missing_file_is_a_wav_error(tmp_path):
     with pytest.raises(WavError, match="cannot read"):
-        stream.read_wav(tmp_path / "nope.wav")
+        read_wav(tmp_path / "nope.wav")
 
 
 def test_a_data_chunk_with_a_bogus_size_is_read_to_the_end():
@@ -207,7 +205,7 @@ async def test_send_paced_does_not_drift_when_sends_are_slow():
 
     pacing = pacing_for(fast=False)
     frames = pacing.frames(b"\0" * 640 * 500)
-    sent = await send_paced(SimpleNamespace(send=clock.send), frames, pacing, clock=clock, sleep=fake_sleep)
+    sent = await send_paced(clock.send, frames, pacing, clock=clock, sleep=fake_sleep)
     assert sent == 500
     offsets = [t - 100.0 for t in clock.sent_at]
     # Every frame leaves exactly on its slot: slow sends are absorbed, not accumulated.
@@ -227,7 +225,7 @@ async def test_send_paced_catches_up_after_a_stall_instead_of_shifting():
             clock.now += 0.1  # a 100 ms hiccup
 
     pacing = pacing_for(fast=False)
-    await send_paced(SimpleNamespace(send=send), pacing.frames(b"\0" * 640 * 30), pacing, clock=clock, sleep=fake_sleep)
+    await send_paced(send, pacing.frames(b"\0" * 640 * 30), pacing, clock=clock, sleep=fake_sleep)
     offsets = [t - 100.0 for t in clock.sent_at]
     assert offsets[-1] == pytest.approx(0.6)  # the 30th frame still leaves at 600 ms
     assert offsets[10:15] == pytest.approx([0.3] * 5)  # the late frames go out at once, then the schedule resumes
@@ -243,7 +241,7 @@ async def test_send_paced_stops_when_asked():
             stop.set()
 
     pacing = pacing_for(fast=True)
-    count = await send_paced(SimpleNamespace(send=send), [b"\0" * 2] * 10, pacing, stop)
+    count = await send_paced(send, [b"\0" * 2] * 10, pacing, stop)
     assert count == 3
 
 
@@ -306,28 +304,28 @@ async def test_connection_refused_is_a_clear_message(tmp_path, capsys):
 
 def test_messages_fill_rows_write_audio_and_the_summary(tmp_path):
     state = StreamState(out_dir=tmp_path / "out")
-    state.apply({"type": "ready", "source_language": "en", "target_languages": ["es", "pt"], "synthesize": True})
-    state.apply({"type": "segment", "segment_index": 0, "start_ms": 1200, "end_ms": 3400})
-    lines = state.apply({"type": "transcript", "segment_index": 0, "text": "Hello there.", "language": "en", "latency_ms": 300.0})
+    state.apply(from_dict({"type": "ready", "source_language": "en", "target_languages": ["es", "pt"], "synthesize": True}))
+    state.apply(from_dict({"type": "segment", "segment_index": 0, "start_ms": 1200, "end_ms": 3400}))
+    lines = state.apply(from_dict({"type": "transcript", "segment_index": 0, "text": "Hello there.", "language": "en", "latency_ms": 300.0}))
     assert lines == ["[0:01.2–0:03.4] #0 en: Hello there.  (300 ms)"]
-    state.apply({"type": "translation", "segment_index": 0, "target_language": "es", "text": "Hola.", "latency_ms": 310.4})
-    state.apply({"type": "translation", "segment_index": 0, "target_language": "pt", "text": "Olá.", "latency_ms": 320.0})
+    state.apply(from_dict({"type": "translation", "segment_index": 0, "target_language": "es", "text": "Hola.", "latency_ms": 310.4}))
+    state.apply(from_dict({"type": "translation", "segment_index": 0, "target_language": "pt", "text": "Olá.", "latency_ms": 320.0}))
     wav = b"RIFF....WAVEfake"
-    state.apply({"type": "audio", "segment_index": 0, "language": "es", "audio_b64": base64.b64encode(wav).decode(), "latency_ms": 400.0})
+    state.apply(from_dict({"type": "audio", "segment_index": 0, "language": "es", "audio_b64": base64.b64encode(wav).decode(), "latency_ms": 400.0}))
     row = state.rows[0]
     assert row.translations == {"es": "Hola.", "pt": "Olá."}
     assert (tmp_path / "out" / "0-es.wav").read_bytes() == wav
     assert row.latency() == "320 ms · audio 400"
-    state.apply({"type": "error", "code": 1008, "reason": "rate exceeded"})
+    state.apply(from_dict({"type": "error", "code": 1008, "reason": "rate exceeded"}))
     assert state.error_reason == "rate exceeded"
-    state.apply({"type": "summary", "complete": False, "segments": 2, "transcripts": 1, "translations": 2, "audio": 1,
-                 "warnings": 0, "missing_segments": [1]})
+    state.apply(from_dict({"type": "summary", "complete": False, "segments": 2, "transcripts": 1, "translations": 2, "audio": 1,
+                           "warnings": 0, "missing_segments": [1]}))
     line = state.summary_line()
     assert "INCOMPLETE" in line and "missing segments [1]" in line and "1 spoken translation(s)" in line
 
 
 def test_minutes_in_time_spans():
-    assert stream.format_span(61_500, 125_000) == "1:01.5–2:05.0"
+    assert format_span(61_500, 125_000) == "1:01.5–2:05.0"
 
 
 # -- probe helpers (pure functions) ----------------------------------------------------------------------
@@ -367,7 +365,7 @@ def test_probe_traces_a_session_into_utterances():
         (t0 + 4.0, {"type": "warning", "segment_index": 1, "code": "translation_unavailable", "target_language": "es", "reason": "down"}),
         (t0 + 4.1, {"type": "summary", "complete": True}),
     ]
-    result = probing._trace(config, placed, arrivals, t0, 1000, None, 0, 0, t0, 100)
+    result = probing.trace_session(config, placed, [(at, from_dict(m)) for at, m in arrivals], t0, 1000, None, 0, 0, t0, 100)
     first, second = result.utterances
     assert first.broken is None and first.segments == [0]
     # End of utterance = t0 + (end_ms + cut lag) = t0 + 1.6 s.
