@@ -26,10 +26,10 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serve_app(app, gateway, port: int | None = None):
-    """Served the way `babelstream` serves it: the app, and /ws/audio beside it on the same port."""
+async def serve_app(app, gateway, port: int | None = None, routes=None):
+    """Served the way `babelstream` serves it: the app, and /ws/audio beside it on the same port (plus `routes`)."""
     port = port or free_port()
-    config = uvicorn_config(app, gateway, "127.0.0.1", port, log_level="warning")
+    config = uvicorn_config(app, gateway, "127.0.0.1", port, routes=routes, log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -44,11 +44,12 @@ async def serve_app(app, gateway, port: int | None = None):
 
 
 @asynccontextmanager
-async def running_gateway(bus, codec, capabilities=None, on_startup=None, on_shutdown=None, observer=None, **settings):
+async def running_gateway(bus, codec, capabilities=None, on_startup=None, on_shutdown=None, observer=None, routes=None,
+                          **settings):
     gateway_settings = GatewaySettings(**settings)
     gateway = Gateway(gateway_settings, bus, codec, endpointer_factory(SegmentationSettings()), capabilities, observer)
     app = create_app(gateway, on_startup=on_startup, on_shutdown=on_shutdown)
-    async with serve_app(app, gateway) as address:
+    async with serve_app(app, gateway, routes=routes) as address:
         yield gateway, address
 
 

@@ -1,4 +1,5 @@
-"""The Autobahn TestSuite's fuzzing client against an echo handler: cases 1-7 and 9 up to MAX_CHUNK_BYTES
+"""The Autobahn TestSuite's fuzzing client against the gateway's echo handler, on the very stack that serves
+/ws/audio (uvicorn_adapter.py + WebSocketConnection): cases 1-7 and 9 up to MAX_CHUNK_BYTES
 (tests/support/autobahn.py says which and why) must pass. The report stays in .cache/autobahn/report."""
 
 from __future__ import annotations
@@ -7,26 +8,23 @@ import asyncio
 
 import pytest
 
+from babelstream.bus.memory import MemoryBus
+from babelstream.contracts.codec import SingleObjectCodec
 from babelstream.gateway.settings import GatewaySettings
+from babelstream.gateway.websocket.echo_handler import ECHO_PATH, EchoHandler
+from tests.harness import running_gateway
 from tests.support.autobahn import EXCLUDE_OVER_MAX_CHUNK_BYTES, REPO_ROOT, failure_message, run_fuzzingclient
-from tests.support.echo_server import websockets_echo_server
 
 pytestmark = pytest.mark.autobahn
 
 REPORT_DIR = REPO_ROOT / ".cache" / "autobahn" / "report"
 
-# The stand-in's one documented deviation (websockets' compliance/README.rst): it answers a Close that
-# arrives in the middle of a fragmented message (7.1.5) with 1002 where the suite wants 1000. Expected here
-# so the run also shows the harness reports a failure. Empty it when the fixture below is replaced.
-KNOWN_FAILURES = {"7.1.5"}
-
 
 @pytest.fixture
 async def echo_server_url():
-    # TO BE REPLACED: a stand-in on the `websockets` library until the gateway's own echo handler, on the
-    # server stack that serves /ws/audio, exists; this fixture should then yield that handler's ws:// URL.
-    async with websockets_echo_server() as url:
-        yield url
+    routes = {ECHO_PATH: lambda request, start_task: EchoHandler()}
+    async with running_gateway(MemoryBus(), SingleObjectCodec(), routes=routes) as (_, address):
+        yield f"ws://{address}{ECHO_PATH}"
 
 
 def test_exclusions_follow_the_gateway_frame_limit():
@@ -41,4 +39,4 @@ async def test_echo_handler_passes_autobahn(echo_server_url):
     results = await asyncio.to_thread(run_fuzzingclient, echo_server_url, report_dir=REPORT_DIR)
 
     failed = {case for case, result in results.items() if not result.passed}
-    assert failed == KNOWN_FAILURES, failure_message(results)
+    assert not failed, failure_message(results)
