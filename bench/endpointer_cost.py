@@ -17,12 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.speech (espeak-ng test audio)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support.speech (espeak-ng test audio)
 
 from babelstream.engines.vad import SileroVad, WebRtcVad
 from babelstream.engines.vad.native_endpointer import NativeEndpointer
 from babelstream.engines.vad.python_endpointer import PythonEndpointer
-from tests.speech import silence, synthesize
+from tests.support.speech import silence, synthesize
 
 RATE = 16_000
 FRAME_BYTES = 640  # 20 ms

@@ -38,7 +38,7 @@ def speech_loop() -> bytes:
     sys.path.insert(0, str(REPO))
     sys.path.insert(0, str(REPO / "bench"))
     from gateway_capacity import SENTENCES
-    from tests.speech import silence, synthesize
+    from tests.support.speech import silence, synthesize
 
     loop = b"".join(synthesize(text) + silence(400) for text in SENTENCES)
     return loop[: len(loop) - len(loop) % 640]

@@ -109,7 +109,7 @@ def prepare_audio() -> tuple[Path, dict]:
     """espeak-ng sentences, each followed by 400 ms of silence; how the gateway's endpointer cuts the loop."""
     sys.path.insert(0, str(REPO))
     from babelstream.segmentation import SegmentationSettings, endpointer_factory
-    from tests.speech import silence, synthesize
+    from tests.support.speech import silence, synthesize
 
     loop = b"".join(synthesize(text) + silence(400) for text in SENTENCES)
     loop = loop[: len(loop) - len(loop) % FRAME_BYTES]

@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 
 from babelstream.contracts.wav import wrap_pcm16
-from tests.speech import needs_espeak, silence, synthesize
+from tests.support.speech import needs_espeak, silence, synthesize
 
 CHROMIUM = "/usr/bin/chromium"
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
@@ -72,7 +72,7 @@ def speech_wav(tmp_path_factory) -> Path:
 async def platform_address():
     from babelstream.platform import STAGE_NAMES, Platform
     from babelstream.settings import Settings
-    from tests.harness import serve_app
+    from tests.support.harness import serve_app
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MAX_CONNECTIONS", "1")  # read when the Platform builds its gateway
@@ -89,7 +89,7 @@ async def time_limited_address():
     """A gateway alone (no stages, no models) that ends each session after SESSION_LIMIT_SECONDS."""
     from babelstream.bus.memory import MemoryBus
     from babelstream.contracts.codec import SingleObjectCodec
-    from tests.harness import running_gateway
+    from tests.support.harness import running_gateway
 
     async with running_gateway(MemoryBus(), SingleObjectCodec(), max_session_seconds=SESSION_LIMIT_SECONDS) as (
         _,

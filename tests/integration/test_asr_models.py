@@ -20,7 +20,7 @@ from babelstream.engines.asr import (
 )
 from babelstream.engines.audio import float32_to_pcm16, pcm16_to_float32, rms_dbfs
 from babelstream.engines.vad import WebRtcVad, split_recording
-from tests.speech import corpus_wer, needs_espeak, silence, synthesize, wer, white_noise
+from tests.support.speech import corpus_wer, needs_espeak, silence, synthesize, wer, white_noise
 
 pytestmark = pytest.mark.models
 

@@ -12,7 +12,7 @@ from babelstream.bus.memory import MemoryBus
 from babelstream.contracts.codec import SingleObjectCodec
 from babelstream.gateway.settings import GatewaySettings
 from babelstream.gateway.websocket.echo_handler import ECHO_PATH, EchoHandler
-from tests.harness import running_gateway
+from tests.support.harness import running_gateway
 from tests.support.autobahn import EXCLUDE_OVER_MAX_CHUNK_BYTES, REPO_ROOT, failure_message, run_fuzzingclient
 
 pytestmark = pytest.mark.autobahn

@@ -18,9 +18,9 @@ from babelstream.bus.kafka import KafkaBus
 from babelstream.bus.settings import BusSettings
 from babelstream.contracts.codec import SingleObjectCodec
 from babelstream.contracts.topics import AUDIO_INGRESS
-from tests.bus_helpers import collect, tail
-from tests.harness import frames_of, running_gateway, stream
-from tests.unit.test_gateway_memory import LIMIT_CASES
+from tests.support.bus import collect, tail
+from tests.support.harness import frames_of, running_gateway, stream
+from tests.support.gateway_cases import LIMIT_CASES
 
 pytestmark = pytest.mark.kafka
 

@@ -52,7 +52,7 @@ def test_without_a_compiler_the_wheel_builds_without_them_and_runs_the_python_ve
     probe = """
 import babelstream, babelstream.engines.vad.endpointer as endpointer, babelstream.gateway.websocket.frames as frames
 from babelstream.engines.vad import WebRtcVad, split_recording
-from tests.speech import silence, white_noise
+from tests.support.speech import silence, white_noise
 stream = silence(500) + white_noise(1200, level_dbfs=-15, seed=3) + silence(700)
 print(babelstream.__file__, endpointer.Endpointer.__name__, frames.WholeBinaryFrame.__name__,
       len(split_recording(WebRtcVad(16000, 20, 2), stream)))

@@ -6,9 +6,9 @@ import pytest
 
 from babelstream.platform import STAGE_NAMES, Platform
 from babelstream.settings import Settings
-from tests.harness import frames_of, serve_app, stream
-from tests.integration.pipeline_checks import UTTERANCES, check_translated_talk, speak
-from tests.speech import silence
+from tests.support.harness import frames_of, serve_app, stream
+from tests.support.pipeline_checks import UTTERANCES, check_translated_talk, speak
+from tests.support.speech import silence
 
 pytestmark = pytest.mark.models
 

@@ -15,11 +15,10 @@ import httpx
 import pytest
 
 from babelstream.bus.kafka import KafkaBus
-from babelstream.contracts.codec import SingleObjectCodec
 from babelstream.contracts.topics import DEAD_LETTER, SPEECH_SEGMENT
-from tests.bus_helpers import collect, tail, wait_for_no_lag
-from tests.harness import free_port
-from tests.integration.pipeline_checks import UTTERANCES, check_translated_talk, speak
+from tests.support.bus import collect, tail, wait_for_no_lag
+from tests.support.harness import free_port
+from tests.support.pipeline_checks import UTTERANCES, check_translated_talk, speak
 
 pytestmark = [pytest.mark.kafka, pytest.mark.models]
 

@@ -13,8 +13,8 @@ from babelstream.settings import Settings
 from babelstream.clients import probe as probing
 from babelstream.clients.stream import stream_file
 from babelstream.platform import STAGE_NAMES, Platform
-from tests.harness import serve_app
-from tests.speech import needs_espeak, silence, synthesize
+from tests.support.harness import serve_app
+from tests.support.speech import needs_espeak, silence, synthesize
 
 pytestmark = [pytest.mark.models, needs_espeak]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from babelstream.engines.vad import Endpointer, InvalidVadConfig, SileroVad, WebRtcVad, split_recording
-from tests.speech import needs_espeak, silence, synthesize, white_noise
+from tests.support.speech import needs_espeak, silence, synthesize, white_noise
 
 RATE = 16_000
 FIRST = "please call me back when you get home tonight"

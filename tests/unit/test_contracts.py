@@ -15,7 +15,7 @@ import random
 import struct
 import uuid
 from dataclasses import fields
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ import pytest
 from babelstream.bus.event_publisher import EventPublisher
 from babelstream.bus.memory import MemoryBus
 from babelstream.contracts import limits
-from babelstream.contracts.codec import ConfluentCodec, SingleObjectCodec
+from babelstream.contracts.codec import SingleObjectCodec
 from babelstream.contracts.errors import EventTooLarge, MalformedEvent, PayloadTooLarge
 from babelstream.contracts.events import (
     AudioInputPayload,
@@ -35,18 +35,21 @@ from babelstream.contracts.events import (
     Event,
     SessionOptions,
     SpeechSegmentPayload,
-    StageTiming,
-    TextRecognizedPayload,
-    TextTranslatedPayload,
     derived_id,
 )
-from babelstream.contracts.registry import SchemaRegistryClient
 from babelstream.contracts.schemas import event_schemas
 from babelstream.contracts.topics import DEAD_LETTER, TOPIC_OF_EVENT_TYPE, TRANSLATION_TEXT
-from tests.registry_double import registry_double
+from tests.support.events import (
+    EVENT_TYPES,
+    audio_event,
+    expected_record,
+    older_schema,
+    payload_for,
+    sample_event,
+    write_with,
+)
 
 SCHEMA_DIR = Path(str(resources.files("babelstream.contracts") / "schemas"))
-EVENT_TYPES = sorted(TOPIC_OF_EVENT_TYPE)
 CODEC = SingleObjectCodec()
 
 
@@ -126,82 +129,6 @@ def crc64_avro(data: bytes) -> int:
     return fp
 
 
-# --- sample events with every field set ---------------------------------------------------------------------
-
-T0 = datetime(2025, 3, 4, 5, 6, 7, 123000, tzinfo=timezone.utc)  # timestamp-millis: whole milliseconds
-OPTIONS = SessionOptions(source_language="de", target_languages=("en", "fr"), synthesize=False, reply_to="gateway-7")
-TIMINGS = (
-    StageTiming("gateway", "gateway-7", T0, T0 + timedelta(microseconds=1_501)),
-    StageTiming("asr", "asr-ä-1", T0 + timedelta(milliseconds=3), T0 + timedelta(milliseconds=250, microseconds=7)),
-)
-WAV = b"RIFF\x00\xff\x10" + bytes(range(256)) * 3
-
-
-def payload_for(event_type: str) -> Any:
-    return {
-        "AudioInputEvent": AudioInputPayload(
-            audio_bytes=WAV, sample_rate_hz=48000, audio_format="wav", language_hint="de", options=OPTIONS
-        ),
-        "SpeechSegmentEvent": SpeechSegmentPayload(
-            audio_bytes=WAV, sample_rate_hz=16000, segment_index=4, start_ms=12_000, end_ms=13_500,
-            options=OPTIONS, is_last=True, audio_format="wav", source_event_id=str(uuid.uuid4()),
-        ),
-        "TextRecognizedEvent": TextRecognizedPayload(
-            text="Grüß Gott, wie geht's? 你好 🎤", language="de", confidence=0.875, segment_index=4,
-            start_ms=12_000, end_ms=13_500, options=OPTIONS, is_last=True, model="whisper-base",
-        ),
-        "TextTranslatedEvent": TextTranslatedPayload(
-            text="Hello, how are you? «ça va»", source_text="Grüß Gott, wie geht's?", source_language="de",
-            target_language="en", engine="opus-mt", segment_index=4, start_ms=12_000, end_ms=13_500,
-            options=OPTIONS, error="partly: the 🎤 could not be translated",
-        ),
-        "AudioSynthesisEvent": AudioSynthesisPayload(
-            audio_bytes=WAV, sample_rate_hz=22050, duration_ms=1_250, voice="en_US-joe", engine="piper",
-            language="en", text="Hello, how are you?", segment_index=4, audio_format="wav", error="clipped",
-        ),
-        "DeadLetterEvent": DeadLetterPayload(
-            stage="asr", error="MalformedEvent: garbled ünïcode", original_topic="speech.audio.speech_segment",
-            original_partition=2, original_offset=2**40, original_value=b"\x00\xc3\x01garbage\xff",
-            original_key=b"key-\xe2\x82\xac",
-        ),
-    }[event_type]
-
-
-def sample_event(event_type: str) -> Event:
-    return Event(
-        payload=payload_for(event_type),
-        correlation_id=str(uuid.uuid4()),
-        source_service="sérvice-1",
-        event_id=str(uuid.uuid4()),
-        timestamp=T0,
-        timings=TIMINGS,
-    )
-
-
-def expected_record(event: Event) -> dict:
-    """What any Avro reader should get from the body, built from the event without the codec's helpers."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, SessionOptions):
-            return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
-        if isinstance(value, tuple):
-            return [plain(v) for v in value]
-        return value
-
-    return {
-        "event_id": event.event_id,
-        "event_type": event.event_type,
-        "correlation_id": event.correlation_id,
-        "timestamp": event.timestamp,
-        "source_service": event.source_service,
-        "timings": [
-            {"stage": t.stage, "service": t.service, "started_at": t.started_at, "finished_at": t.finished_at}
-            for t in event.timings
-        ],
-        "payload": {f.name: plain(getattr(event.payload, f.name)) for f in fields(event.payload)},
-    }
-
-
 # --- schemas ------------------------------------------------------------------------------------------------
 
 def test_every_avsc_in_the_package_parses_with_fastavro():
@@ -279,10 +206,6 @@ def test_defaults_round_trip_too():
 
 
 # --- size limits --------------------------------------------------------------------------------------------
-
-def audio_event(size: int) -> Event:
-    return Event(payload=AudioInputPayload(audio_bytes=b"\x01" * size, sample_rate_hz=16000), correlation_id="c", source_service="s")
-
 
 def test_audio_over_the_inline_cap_is_refused_naming_both_sizes():
     assert limits.MAX_PAYLOAD_BYTES == 1_572_864
@@ -443,51 +366,7 @@ def test_derive_keeps_the_correlation_id_and_appends_one_hop():
 
 
 # --- schema evolution (BACKWARD: the current schema reads data written with an older one) -------------------
-
-def older_schema(event_type: str, dropped_field: str) -> dict:
-    schema = json.loads(event_schemas()[event_type].json)
-    payload = next(f for f in schema["fields"] if f["name"] == "payload")["type"]
-    payload["fields"] = [f for f in payload["fields"] if f["name"] != dropped_field]
-    return schema
-
-
-def write_with(schema: dict, record: dict) -> bytes:
-    body = io.BytesIO()
-    fastavro.schemaless_writer(body, fastavro.parse_schema(schema), record)
-    return body.getvalue()
-
-
-@pytest.mark.parametrize(
-    "event_type, dropped_field, default",
-    [("TextTranslatedEvent", "error", None), ("AudioInputEvent", "options", SessionOptions())],
-)
-def test_an_event_written_with_an_older_schema_decodes_with_the_current_one(event_type, dropped_field, default):
-    topic = TOPIC_OF_EVENT_TYPE[event_type]
-    event = sample_event(event_type)
-    old = older_schema(event_type, dropped_field)
-    record = expected_record(event)
-    del record["payload"][dropped_field]
-    with registry_double() as registry:
-        client = SchemaRegistryClient(registry.url)
-        old_id = client.register(f"{topic}-value", json.dumps(old), compatibility="BACKWARD")
-        codec = ConfluentCodec(SchemaRegistryClient(registry.url))  # knows only the current schema
-        current_id = codec._schema_id(event_schemas()[event_type], topic)
-        assert old_id != current_id
-        assert registry.state.subjects[f"{topic}-value"] == [old_id, current_id]
-        decoded = codec.decode(struct.pack(">bI", 0, old_id) + write_with(old, record))
-        assert registry.state.calls_to("GET", f"/schemas/ids/{old_id}")  # the writer schema came from the registry
-    assert getattr(decoded.payload, dropped_field) == default
-    expected_payload = {f.name: getattr(event.payload, f.name) for f in fields(event.payload)}
-    expected_payload[dropped_field] = default
-    assert decoded == Event(
-        payload=type(event.payload)(**expected_payload),
-        correlation_id=event.correlation_id,
-        source_service=event.source_service,
-        event_id=event.event_id,
-        timestamp=event.timestamp,
-        timings=event.timings,
-    )
-
+# (through a schema registry: tests/integration/test_confluent_wire_format.py)
 
 def test_single_object_decoding_cannot_read_an_older_writer_without_a_registry():
     """Why evolution needs the Confluent path: the fingerprint of an old schema is unknown to this build."""

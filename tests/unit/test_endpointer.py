@@ -243,7 +243,7 @@ def compare_on_random_stream(seed: int) -> int:
 
 
 def test_c_version_with_webrtc_matches_on_noise_and_silence():
-    from tests.speech import silence, white_noise
+    from tests.support.speech import silence, white_noise
 
     stream = silence(500) + white_noise(1_200, level_dbfs=-15, seed=3) + silence(700) + white_noise(900, seed=4) + silence(600)
     python = PythonEndpointer(WebRtcVad(RATE, FRAME_MS, 2))

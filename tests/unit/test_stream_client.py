@@ -289,16 +289,6 @@ async def test_unreadable_file_and_bad_targets_exit_2_before_connecting(tmp_path
     assert "not a language code" in capsys.readouterr().err
 
 
-async def test_connection_refused_is_a_clear_message(tmp_path, capsys):
-    from tests.harness import free_port
-
-    wav = tmp_path / "a.wav"
-    wav.write_bytes(riff(pcm_fmt(1, 16000, 16), b"\0" * 640))
-    code = await stream.stream_file(args(file=str(wav), url=f"ws://127.0.0.1:{free_port()}/ws/audio"))
-    assert code == 1
-    assert "connection refused" in capsys.readouterr().err
-
-
 # -- captions ---------------------------------------------------------------------------------------
 
 

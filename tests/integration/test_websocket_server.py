@@ -24,9 +24,9 @@ from babelstream.bus.memory import MemoryBus
 from babelstream.contracts.topics import AUDIO_INGRESS, SPEECH_SEGMENT
 from babelstream.gateway.websocket.uvicorn_adapter import CLOSE_TIMEOUT_SECONDS
 from babelstream.gateway.websocket.frames import BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT
-from tests.harness import frames_of, running_gateway, stream
-from tests.unit.test_gateway_memory import CODEC, PCM, consume_all
-from tests.unit.test_websocket_frames import client_frame
+from tests.support.harness import frames_of, running_gateway, stream
+from tests.support.frames import client_frame
+from tests.support.gateway_cases import CODEC, PCM, consume_all
 
 TIMEOUT = 5.0  # any single wait; a hang fails instead of blocking the run
 SINGLE = {"transport": "native", "default_mode": "single"}

@@ -27,8 +27,8 @@ from babelstream.client import (
 from babelstream.client.messages import Audio, Connected, Translation, parse
 from babelstream.client.pacing import Pacing, as_fast_as_allowed, send_paced
 from babelstream.contracts.codec import SingleObjectCodec
-from tests.harness import free_port, frames_of, running_gateway
-from tests.speech import needs_espeak, silence, synthesize
+from tests.support.harness import free_port, frames_of, running_gateway
+from tests.support.speech import needs_espeak, silence, synthesize
 
 CODEC = SingleObjectCodec()
 TIMEOUT = 30
@@ -156,3 +156,17 @@ def test_the_start_message_sends_only_what_was_set():
     assert Start(language="auto", targets=("es", "pt"), wait_for_results=False).message() == {
         "event": "start", "language": "auto", "targets": ["es", "pt"], "wait_for_results": False,
     }
+
+
+async def test_stream_to_a_port_nobody_listens_on_is_a_clear_message(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from babelstream import wav
+    from babelstream.clients import stream as stream_command
+
+    path = tmp_path / "a.wav"
+    path.write_bytes(wav.wrap_pcm16(b"\0" * 640, 16000))
+    options = SimpleNamespace(file=str(path), to="", language=None, url=f"ws://127.0.0.1:{free_port()}/ws/audio",
+                              fast=True, out=str(tmp_path / "out"), no_speech=True)
+    assert await stream_command.stream_file(options) == 1
+    assert "connection refused" in capsys.readouterr().err

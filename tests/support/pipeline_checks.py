@@ -7,8 +7,8 @@ import io
 import wave
 from collections import Counter
 
-from tests.harness import Conversation, frames_of, stream
-from tests.speech import corpus_wer, silence, synthesize
+from tests.support.harness import Conversation, frames_of, stream
+from tests.support.speech import corpus_wer, silence, synthesize
 
 # Sentences tiny.en hears well from espeak-ng, each with Spanish words Apertium must produce.
 UTTERANCES = [

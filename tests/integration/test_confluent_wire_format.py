@@ -1,15 +1,17 @@
 """The Confluent wire format: magic byte 0, 4-byte big-endian schema id, Avro body; subjects `<topic>-value`
 registered with BACKWARD compatibility; readable by confluent-kafka's own AvroDeserializer and the reverse.
 
-The registry here is a test double (tests/registry_double.py): a real HTTP server implementing the subset of
+The registry here is a test double (tests/support/registry_double.py): a real HTTP server implementing the subset of
 the Schema Registry REST API that both clients use, recording each call. No real registry can run on this
 machine; the double follows the documented API closely enough for confluent-kafka's client to work unchanged.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import struct
+from dataclasses import fields
 
 import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient as ConfluentRegistryClient
@@ -18,11 +20,12 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from babelstream.contracts.codec import ConfluentCodec, SingleObjectCodec, codec_from_settings, to_record
 from babelstream.contracts.errors import MalformedEvent, PayloadTooLarge, SchemaRegistryError
+from babelstream.contracts.events import Event, SessionOptions
 from babelstream.contracts.registry import SchemaRegistryClient
 from babelstream.contracts.schemas import event_schemas
 from babelstream.contracts.topics import ASR_TEXT, TOPIC_OF_EVENT_TYPE
-from tests.registry_double import registry_double
-from tests.unit.test_contracts import EVENT_TYPES, audio_event, expected_record, sample_event
+from tests.support.events import EVENT_TYPES, audio_event, expected_record, older_schema, sample_event, write_with
+from tests.support.registry_double import registry_double
 
 SUBJECT = f"{ASR_TEXT}-value"
 
@@ -148,3 +151,37 @@ def test_an_unknown_schema_id_is_a_schema_registry_error_naming_the_request(regi
     codec = ConfluentCodec(SchemaRegistryClient(registry.url))
     with pytest.raises(SchemaRegistryError, match=r"GET /schemas/ids/4242 -> 404: .*Schema not found"):
         codec.decode(struct.pack(">bI", 0, 4242) + b"\x00" * 20)
+
+
+# --- schema evolution through the registry (BACKWARD: the current schema reads data written with an older one)
+
+@pytest.mark.parametrize(
+    "event_type, dropped_field, default",
+    [("TextTranslatedEvent", "error", None), ("AudioInputEvent", "options", SessionOptions())],
+)
+def test_an_event_written_with_an_older_schema_decodes_with_the_current_one(event_type, dropped_field, default):
+    topic = TOPIC_OF_EVENT_TYPE[event_type]
+    event = sample_event(event_type)
+    old = older_schema(event_type, dropped_field)
+    record = expected_record(event)
+    del record["payload"][dropped_field]
+    with registry_double() as registry:
+        client = SchemaRegistryClient(registry.url)
+        old_id = client.register(f"{topic}-value", json.dumps(old), compatibility="BACKWARD")
+        codec = ConfluentCodec(SchemaRegistryClient(registry.url))  # knows only the current schema
+        current_id = codec._schema_id(event_schemas()[event_type], topic)
+        assert old_id != current_id
+        assert registry.state.subjects[f"{topic}-value"] == [old_id, current_id]
+        decoded = codec.decode(struct.pack(">bI", 0, old_id) + write_with(old, record))
+        assert registry.state.calls_to("GET", f"/schemas/ids/{old_id}")  # the writer schema came from the registry
+    assert getattr(decoded.payload, dropped_field) == default
+    expected_payload = {f.name: getattr(event.payload, f.name) for f in fields(event.payload)}
+    expected_payload[dropped_field] = default
+    assert decoded == Event(
+        payload=type(event.payload)(**expected_payload),
+        correlation_id=event.correlation_id,
+        source_service=event.source_service,
+        event_id=event.event_id,
+        timestamp=event.timestamp,
+        timings=event.timings,
+    )
