@@ -180,7 +180,8 @@ def _token(args: argparse.Namespace, settings) -> int:
         elif secret:
             signing = {"secret": secret}
         else:
-            print("babelstream token: set JWT_SECRET (as the gateway has it), or pass --private-key PEM", file=sys.stderr)
+            print("babelstream token: set JWT_SECRET (as the gateway has it), or pass --private-key PEM",
+                  file=sys.stderr)
             return 2
         token = mint_token(**signing, audience=gateway.jwt_audience, ttl_seconds=ttl, subject=args.subject,
                            room=args.room, role=args.role)

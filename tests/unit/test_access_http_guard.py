@@ -98,7 +98,8 @@ def test_is_guarded():
 
 
 def test_a_page_from_another_site_is_refused_even_with_a_key(client):
-    response = client.get("/api/languages", headers={"Authorization": f"Bearer {KEY}", "Origin": "https://evil.example"})
+    headers = {"Authorization": f"Bearer {KEY}", "Origin": "https://evil.example"}
+    response = client.get("/api/languages", headers=headers)
     assert response.status_code == 403
     assert response.json()["kind"] == "origin"
     assert "www-authenticate" not in response.headers

@@ -73,11 +73,14 @@ def test_a_token_names_its_subject_and_restrictions(policy):
         ({}, "", "this server requires a credential: send `Authorization: Bearer <key or token>` or `?token=`"),
         ({}, "token=bsk_not-a-key-we-know", "the API key is not known (revoked, or mistyped)"),
         ({}, f"token={token(exp=int(time.time()) - 3600)}", "the token has expired"),
-        ({}, f"token={token(aud='elsewhere')}", "the token is not for this server (its audience must be 'babelstream')"),
+        ({}, f"token={token(aud='elsewhere')}",
+         "the token is not for this server (its audience must be 'babelstream')"),
         ({"authorization": f"Basic {KEY}"}, "", "the Authorization header must use the Bearer scheme"),
     ],
 )
-def test_refusals_are_unauthenticated_with_a_reason_that_never_echoes_the_secret(policy, headers, query, reason, caplog):
+def test_refusals_are_unauthenticated_with_a_reason_that_never_echoes_the_secret(
+    policy, headers, query, reason, caplog
+):
     with caplog.at_level(logging.DEBUG):
         refusal = policy.check(headers, query)
     assert refusal == Refusal(RefusalKind.UNAUTHENTICATED, reason, credential_presented=bool(headers or query))
@@ -159,3 +162,19 @@ def test_the_start_up_rule(key_file, caplog):
     with caplog.at_level(logging.WARNING):
         require_credentials_for(settings(host="0.0.0.0"), insecure=True)
     assert "--insecure" in caplog.text
+
+
+def test_admit_checks_the_origin_first_then_the_credential(policy):
+    from babelstream.gateway.access import admit
+
+    def upgrade(headers, query=""):
+        return admit(policy, headers={"host": "127.0.0.1:8000", **headers}, query_string=query, scheme="ws",
+                     allowlist=(), bound_host="127.0.0.1")
+
+    assert upgrade({"origin": "http://127.0.0.1:8000"}, f"token={KEY}") == Principal("alice", Method.API_KEY)
+    assert upgrade({}, f"token={KEY}").name == "alice"  # no Origin: not a browser
+    assert upgrade({"origin": "https://evil.example"}, f"token={KEY}").kind is RefusalKind.ORIGIN
+    assert upgrade({"origin": "http://127.0.0.1:8000"}).kind is RefusalKind.UNAUTHENTICATED
+    raw = admit(policy, headers=[(b"host", b"localhost:8000"), (b"authorization", f"Bearer {KEY}".encode())],
+                query_string=b"", scheme="http", allowlist=(), bound_host="127.0.0.1")
+    assert raw.name == "alice"

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import posixpath
 
-from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from babelstream.gateway.access.origins import origin_refusal
+from babelstream.gateway.access.admission import admit
 from babelstream.gateway.access.policy import AccessPolicy
 from babelstream.gateway.access.refusal import Refusal, RefusalKind
 
@@ -61,13 +60,10 @@ class AccessGuard:
         if scope["type"] != "http" or not is_guarded(scope["path"], self.prefixes):
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        # The page's origin first: a page from another site is refused whatever credential it found.
-        refusal = origin_refusal(
-            headers.get("origin"), host_header=headers.get("host"), scheme=scope.get("scheme", "http"),
-            allowlist=self.allowlist, bound_host=self.bound_host,
+        outcome = admit(
+            self.policy, headers=scope["headers"], query_string=scope.get("query_string", b""),
+            scheme=scope.get("scheme", "http"), allowlist=self.allowlist, bound_host=self.bound_host,
         )
-        outcome = refusal or self.policy.check(scope["headers"], scope.get("query_string", b""))
         if isinstance(outcome, Refusal):
             await refusal_response(outcome)(scope, receive, send)
             return

@@ -122,7 +122,8 @@ class TokenVerifier:
         except jwt.InvalidTokenError:
             raise TokenRejected("the token is malformed") from None
         if algorithm not in self.keys:
-            shown = algorithm if isinstance(algorithm, str) and _ALGORITHM_NAME.fullmatch(algorithm) else "its algorithm"
+            readable = isinstance(algorithm, str) and _ALGORITHM_NAME.fullmatch(algorithm)
+            shown = algorithm if readable else "its algorithm"
             raise TokenRejected(f"tokens signed with {shown} are not accepted here (accepted: {', '.join(self.keys)})")
         try:
             claims = jwt.decode(
