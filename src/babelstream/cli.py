@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 
 def _kafka_option(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +20,31 @@ def _kafka_option(parser: argparse.ArgumentParser) -> None:
 def _http_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="listen address (default: HOST, else 127.0.0.1)")
     parser.add_argument("--port", type=int, help="listen port (default: PORT, else 8000)")
+    parser.add_argument(
+        "--insecure", action="store_true",
+        help="listen on a non-loopback --host with no credentials configured (anyone who reaches it can use it)",
+    )
+
+
+def _access_commands(commands) -> None:
+    keys = commands.add_parser("keys", help="API keys in API_KEYS_FILE: add (prints the secret once), list, remove")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    for name, text in (("add", "make a key and print its secret, once"), ("list", "the keys' names"),
+                       ("remove", "revoke a key (running gateways notice within a second)")):
+        command = key_commands.add_parser(name, help=text)
+        if name != "list":
+            command.add_argument("name", help="the key's name (letters, digits, . _ @ -): who holds it")
+        command.add_argument("--file", type=Path, help="the key file (default: API_KEYS_FILE)")
+
+    token = commands.add_parser("token", help="mint a JWT for this server (JWT_SECRET, or --private-key)")
+    token.add_argument("--ttl", default="1h", help="how long it is valid: 90s, 30m, 2h, 7d (default: 1h)")
+    token.add_argument("--room", help="restrict it to this room")
+    token.add_argument("--role", choices=("speaker", "listener"), help="restrict it to this role in its room")
+    token.add_argument("--subject", default="babelstream-cli", help="who it is for (the `sub` claim; logged)")
+    token.add_argument(
+        "--private-key", type=Path,
+        help="sign RS256/ES256 with this PEM private key (the gateways verify with its public half, JWT_PUBLIC_KEY)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--concurrency", type=int, default=1, help="speakers at once")
     probe.add_argument("--to", default="es")
     probe.add_argument("--json", dest="json_out", default=None, help="also write the figures to this file")
+
+    _access_commands(commands)
     return parser
 
 
@@ -60,7 +88,8 @@ def _settings(args: argparse.Namespace):
     """The process's settings, built once: the environment, then what the command line says over it."""
     from babelstream.settings import Settings
 
-    bus = {"bus": "kafka", "kafka_bootstrap_servers": args.kafka} if args.kafka else {}
+    kafka = getattr(args, "kafka", None)
+    bus = {"bus": "kafka", "kafka_bootstrap_servers": kafka} if kafka else {}
     gateway = {name: getattr(args, name) for name in ("host", "port") if getattr(args, name, None) is not None}
     return Settings.from_environment(bus=bus, gateway=gateway)
 
@@ -78,6 +107,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command != "serve" and settings.bus.bus != "kafka":
             print(f"babelstream {args.command} runs over Kafka: pass --kafka HOST:PORT or set BUS=kafka", file=sys.stderr)
             return 2
+        if args.command != "stage":
+            from babelstream.gateway.access import InsecureBinding, require_credentials_for
+
+            try:
+                require_credentials_for(settings.gateway, insecure=args.insecure)
+            except InsecureBinding as refusal:
+                print(f"babelstream {args.command}: {refusal}", file=sys.stderr)
+                return 2
         if args.command == "serve":
             serve_http(Platform(settings, gateway=True, stages=STAGE_NAMES))
         elif args.command == "gateway":
@@ -93,7 +130,76 @@ def main(argv: list[str] | None = None) -> int:
         from babelstream.clients.probe import run_probe
 
         return asyncio.run(run_probe(args))
+    if args.command == "keys":
+        return _keys(args, _settings(args))
+    if args.command == "token":
+        return _token(args, _settings(args))
     return 2
+
+
+def _keys(args: argparse.Namespace, settings) -> int:
+    from babelstream.gateway.access import api_keys
+    from babelstream.gateway.access.errors import KeyFileError
+
+    path = args.file or settings.gateway.api_keys_file
+    if path is None:
+        print("babelstream keys: no key file: set API_KEYS_FILE (as the gateway will) or pass --file PATH",
+              file=sys.stderr)
+        return 2
+    try:
+        if args.keys_command == "add":
+            secret = api_keys.add_key(path, args.name)
+            print(f"Added key {args.name!r} to {path}. Its secret, shown only this once:", file=sys.stderr)
+            print(secret)
+        elif args.keys_command == "remove":
+            api_keys.remove_key(path, args.name)
+            print(f"Removed key {args.name!r} from {path}.", file=sys.stderr)
+        else:
+            for entry in api_keys.read_entries(path):
+                print(entry.name)
+    except (KeyFileError, OSError) as error:
+        print(f"babelstream keys {args.keys_command}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _token(args: argparse.Namespace, settings) -> int:
+    import datetime
+
+    from babelstream.gateway.access.errors import AccessConfigError
+    from babelstream.gateway.access.tokens import (
+        TokenRejected, TokenVerifier, load_private_key, mint_token, parse_ttl,
+    )
+
+    gateway = settings.gateway
+    secret = gateway.jwt_secret.get_secret_value() if gateway.jwt_secret else None
+    try:
+        ttl = parse_ttl(args.ttl)
+        if args.private_key:
+            signing = {"private_key": load_private_key(args.private_key)}
+        elif secret:
+            signing = {"secret": secret}
+        else:
+            print("babelstream token: set JWT_SECRET (as the gateway has it), or pass --private-key PEM",
+                  file=sys.stderr)
+            return 2
+        token = mint_token(**signing, audience=gateway.jwt_audience, ttl_seconds=ttl, subject=args.subject,
+                           room=args.room, role=args.role)
+        # A token this server's own configuration would refuse (a private key whose public half is not
+        # JWT_PUBLIC_KEY) is caught here rather than by the person it is given to.
+        verifier = TokenVerifier.build(secret=secret, public_key=gateway.jwt_public_key, audience=gateway.jwt_audience)
+        if verifier is not None:
+            verifier.verify(token)
+    except ValueError as error:
+        print(f"babelstream token: {error}", file=sys.stderr)
+        return 2
+    except (AccessConfigError, TokenRejected) as error:
+        print(f"babelstream token: {error}", file=sys.stderr)
+        return 1
+    expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=ttl)
+    print(f"Valid until {expires:%Y-%m-%d %H:%M} UTC, audience {gateway.jwt_audience!r}.", file=sys.stderr)
+    print(token)
+    return 0
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ def test_each_documented_default_is_the_settings_default():
             shown = str(int(default))
         elif isinstance(default, Path):
             shown = str(default).replace(str(Path.home()), "~")
-        elif default == "":
+        elif default is None or default == "":
             shown = "empty"
         else:
             shown = str(default)

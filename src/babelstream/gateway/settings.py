@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import field_validator
+from pathlib import Path
+
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
@@ -30,7 +32,9 @@ class GatewaySettings(BaseSettings):
     idle_timeout_seconds: float = 10.0
     max_session_seconds: float = 60.0
     max_messages_per_second: int = 200
-    # Empty allows any Origin (non-browser clients send none).
+    # Browsers' Origins allowed to open a session. Empty allows the gateway's own origin only (and clients that
+    # send none: they are not browsers), so a page on another site cannot use a person's local gateway;
+    # "*" allows any. See gateway/access/origins.py.
     origin_allowlist: Annotated[tuple[str, ...], NoDecode] = ()
     # After {"event":"done"}: how long to wait for outstanding results before the summary and close.
     results_timeout_seconds: float = 30.0
@@ -41,3 +45,14 @@ class GatewaySettings(BaseSettings):
     _split_origins = field_validator("origin_allowlist", "default_target_languages", mode="before")(
         classmethod(lambda cls, value: _comma_list(value))
     )
+
+    # Access control (gateway/access/, docs/security.md). Auth is on iff one of the three credential sources is
+    # set; without any, `serve`/`gateway` refuse a non-loopback --host unless --insecure is given.
+    # `name:sha256-hex-of-secret` lines, reloaded when the file changes (`babelstream keys add NAME`).
+    api_keys_file: Path | None = None
+    # HS256 shared secret, at least 32 bytes (RFC 7518 3.2). SecretStr: never printed by a repr or a log.
+    jwt_secret: SecretStr | None = None
+    # RS256/ES256 verification key: PEM text, or the path of a PEM file (read once at start).
+    jwt_public_key: str | None = None
+    # Every token's `aud` must name this audience.
+    jwt_audience: str = "babelstream"
