@@ -53,7 +53,7 @@ def client(tmp_path) -> TestClient:
     return TestClient(app_with(AccessPolicy(api_keys=ApiKeys(path))), base_url=BASE)
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/", "/app.js"])
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/", "/main.js"])
 def test_health_readiness_and_the_page_stay_open(client, path):
     assert client.get(path).status_code == 200
 

@@ -93,6 +93,9 @@ def test_our_services_use_the_project_image_and_commands(services):
         assert env.get("BUS") == "kafka", name
         assert svc.get("depends_on", {}).get("kafka", {}).get("condition") == "service_healthy", name
     assert list(services["gateway"]["command"]) == ["gateway"]
+    # It binds 0.0.0.0 in its container: without credentials `babelstream gateway` refuses to start.
+    assert services["gateway"]["environment"]["HOST"] == "0.0.0.0"
+    assert "BABELSTREAM_JWT_SECRET" in services["gateway"]["environment"]["JWT_SECRET"]
     for stage in STAGES:
         assert list(services[stage]["command"]) == ["stage", stage]
 

@@ -1,4 +1,4 @@
-"""Who gets a session: connection capacity and the Origin allowlist."""
+"""How many sessions at once (the Origin and the credential are checked by gateway/access)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,3 @@ class ConnectionSlots:
 
     def release(self) -> None:
         self.in_use = max(0, self.in_use - 1)
-
-
-def origin_allowed(origin: str | None, allowlist: tuple[str, ...]) -> bool:
-    """An empty allowlist allows any Origin. With a list, a browser's Origin must be on it; clients that send
-    no Origin (devices, servers) are not browsers and are let through, as browsers always send one."""
-    if not allowlist or origin is None:
-        return True
-    return origin.rstrip("/") in {allowed.rstrip("/") for allowed in allowlist}

@@ -11,6 +11,8 @@ class Kind(enum.StrEnum):
 
     # refusals before the session starts
     ORIGIN = "origin"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
     CAPACITY = "capacity"
     # the client's messages
     MALFORMED = "malformed"

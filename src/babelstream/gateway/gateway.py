@@ -10,7 +10,8 @@ from collections.abc import Callable
 from babelstream.bus.base import Bus
 from babelstream.bus.event_publisher import EventPublisher
 from babelstream.contracts.codec import EventCodec
-from babelstream.gateway.admission import ConnectionSlots, origin_allowed
+from babelstream.gateway import access
+from babelstream.gateway.admission import ConnectionSlots
 from babelstream.gateway.close_codes import CloseCode
 from babelstream.gateway.errors import Kind, SessionEnded
 from babelstream.gateway.metrics import GatewayMetrics
@@ -18,6 +19,7 @@ from babelstream.gateway.router import ResultRouter
 from babelstream.gateway.session_context import Endpointer, SessionContext, SessionObserver
 from babelstream.gateway.session_options import Capabilities, SessionOptionsResolver
 from babelstream.gateway.settings import GatewaySettings
+from babelstream.gateway.websocket.handshake import UpgradeRequest
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ class Gateway:
     ):
         self.settings = settings
         self.bus = bus
+        # Read now: a key file or key that cannot be read stops the start (AccessConfigError).
+        self.access = access.AccessPolicy.from_settings(settings)
         self.instance_id = f"gateway-{uuid.uuid4().hex[:12]}"
         self.metrics = GatewayMetrics()
         self.slots = ConnectionSlots(settings.max_connections)
@@ -71,11 +75,16 @@ class Gateway:
 
     # -- admission: every way to a session goes through here ----------------------------------------
 
-    def admit(self, origin: str | None) -> SessionEnded | None:
-        """Why a new socket gets no session (it is told, then closed), or None once it holds a slot.
-        Every admitted socket must call `release()` when its session is over."""
-        if not origin_allowed(origin, self.settings.origin_allowlist):
-            refusal = SessionEnded(CloseCode.POLICY_VIOLATION, "origin not allowed", kind=Kind.ORIGIN)
+    def admit(self, request: UpgradeRequest) -> access.Principal | SessionEnded:
+        """Who the new socket's session is for, once it holds a slot; or why it gets no session (it is told, then
+        closed). Every admitted socket must call `release()` when its session is over."""
+        settings = self.settings
+        outcome = access.admit(
+            self.access, headers=request.headers, query_string=request.query_string, scheme=request.scheme,
+            allowlist=settings.origin_allowlist, bound_host=settings.host,
+        )
+        if isinstance(outcome, access.Refusal):
+            refusal = SessionEnded(CloseCode.POLICY_VIOLATION, outcome.reason, kind=Kind(str(outcome.kind)))
         elif not self.slots.try_acquire():
             refusal = SessionEnded(
                 CloseCode.TRY_AGAIN_LATER,
@@ -83,7 +92,7 @@ class Gateway:
                 kind=Kind.CAPACITY,
             )
         else:
-            return None
+            return outcome
         self.metrics.rejections.labels(reason=refusal.kind).inc()
         return refusal
 

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from babelstream.gateway.access.http_guard import AccessGuard
 from babelstream.gateway.gateway import Gateway
 
 
@@ -46,6 +47,11 @@ def create_app(
     # No /docs, /redoc or /openapi.json: docs/protocol.md is the contract, and a gateway on a network shows no more than it serves.
     app = FastAPI(title="babelstream gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.gateway = gateway
+    # /api/* and /metrics take the same Origin and credential rule as /ws/audio; health and the page stay open.
+    settings = gateway.settings
+    app.add_middleware(
+        AccessGuard, policy=gateway.access, allowlist=settings.origin_allowlist, bound_host=settings.host
+    )
 
     @app.get("/healthz")
     async def healthz() -> dict:

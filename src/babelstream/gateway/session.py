@@ -32,6 +32,7 @@ from babelstream.contracts.events import (
 from babelstream.contracts.wav import wrap_pcm16
 from babelstream.engines.vad.utterance import Utterance
 from babelstream.gateway import messages
+from babelstream.gateway.access.principal import ANONYMOUS, Principal
 from babelstream.gateway.close_codes import CloseCode
 from babelstream.gateway.connection import Connection
 from babelstream.gateway.errors import Kind, SessionEnded
@@ -89,9 +90,10 @@ def frame_too_large(size: int, limit: int) -> SessionEnded:
 class Session:
     """Created once the socket is accepted; `run()` then owns it until the socket is closed."""
 
-    def __init__(self, connection: Connection, context: SessionContext):
+    def __init__(self, connection: Connection, context: SessionContext, principal: Principal = ANONYMOUS):
         self.connection = connection
         self.context = context
+        self.principal = principal  # who the credential says this is (ANONYMOUS where auth is off)
         self.settings = settings = context.settings
         self.correlation_id = new_id()  # never one the client supplies
         self.ledger = ResultLedger()

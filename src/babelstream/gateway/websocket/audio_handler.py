@@ -42,13 +42,13 @@ class AudioHandler:
 
     def opened(self, connection: WebSocketConnection) -> None:
         self._connection = connection
-        refusal = self._gateway.admit(self._request.origin)
-        if refusal is not None:
-            connection.send_text(messages.encode(messages.error(refusal)))
-            connection.send_close(refusal.code)
+        admitted = self._gateway.admit(self._request)
+        if isinstance(admitted, SessionEnded):
+            connection.send_text(messages.encode(messages.error(admitted)))
+            connection.send_close(admitted.code)
             return
         try:
-            self.session = Session(self, self._gateway.session_context)
+            self.session = Session(self, self._gateway.session_context, principal=admitted)
         except BaseException:
             self._gateway.release()
             raise

@@ -28,10 +28,15 @@ class UpgradeRequest:
     method: str
     target: str
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names; repeated headers joined with ", "
+    scheme: str = "ws"  # "wss" over TLS: the page's own origin is https then
 
     @property
     def path(self) -> str:
         return self.target.partition("?")[0]
+
+    @property
+    def query_string(self) -> str:
+        return self.target.partition("?")[2]
 
     @property
     def origin(self) -> str | None:

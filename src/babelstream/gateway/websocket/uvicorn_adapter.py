@@ -14,6 +14,7 @@ Per frame of a live stream, `data_received` hands a whole binary frame's payload
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Mapping
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from babelstream.gateway.access.redaction import install_redaction
 from babelstream.gateway.websocket.audio_handler import AUDIO_PATH, AudioHandler
 from babelstream.gateway.websocket.connection import WebSocketConnection
 from babelstream.gateway.websocket.handler import Handler
@@ -58,6 +60,7 @@ def uvicorn_config(
         UvicornWebSocket, routes=all_routes, max_message_bytes=gateway.settings.max_chunk_bytes
     )
     options.setdefault("log_level", "info")
+    install_redaction()  # uvicorn's access log writes query strings, and a credential may be in one
     return uvicorn.Config(app, host=host, port=port, ws=protocol, lifespan="on", **options)
 
 
@@ -152,6 +155,8 @@ class UvicornWebSocket(asyncio.Protocol):
         factory = self._routes.get(request.path)
         if factory is None:
             return self._hand_over(head)
+        if self._transport.get_extra_info("sslcontext") is not None:
+            request = dataclasses.replace(request, scheme="wss")
         try:
             response = switching_protocols(request, tuple(self._default_headers))
         except HandshakeRefused as refused:
