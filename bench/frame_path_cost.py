@@ -1,19 +1,22 @@
-"""The gateway's per-frame path without sockets: µs per 20 ms frame from `data_received` to the endpointer.
+"""The gateway's per-frame path without sockets: from `data_received` to the endpointer, per 20 ms frame.
 
-N native protocols (`AudioSocketProtocol`, live mode, a real `Gateway` over the in-memory bus) are fed their
-frames round-robin, as 1,000 live clients would be: frame parse, session limits and counters, webrtcvad,
-endpointer, and cutting segments (publishing itself runs between rounds, outside the timing). Each variant runs
-in its own process, alternating, and the table gives medians and the ratio to the reference (Python only):
+N connections of the adapter that serves /ws/audio (`UvicornWebSocket`, live mode, a real `Gateway` over the
+in-memory bus) are fed their frames round-robin, as 1,000 live clients would be: frame parse, session limits and
+counters, webrtcvad, endpointer, cutting segments (publishing itself runs between rounds, outside the timing).
+Each variant runs in its own process, alternating; the table gives medians and the ratio to the reference:
 
-  python   no C extension of babelstream's (an install without a C compiler): the reference
-  c        the default: the C endpointer and the C fast path for whole binary frames
-  c, no session   the same, with Session.receive_bytes replaced by a no-op: what parsing costs
+  python         no C extension of babelstream's: the Python frame parser and endpointer (the reference)
+  c-frames       the C fast path for whole binary frames (_frames.c), the Python endpointer
+  c-endpointer   the Python frame parser, the C endpointer (_endpointer.c)
+  c              both C parts
 
-A microbenchmark runs hot in cache; the gateway under load pays about twice as much for the same code
-(docs/benchmarks/gateway-capacity.md). The audio is the capacity bench's speech loop (espeak-ng, 3.9 s
-utterances with 400 ms pauses).
+--measure time (default) gives µs per frame; --measure instructions runs each variant under
+`valgrind --tool=callgrind` twice (R and 2R rounds) and gives the instructions per frame of the difference:
+a count that does not move with what else the machine is doing. Either way a microbenchmark runs hot in cache;
+the server under load pays more for the same code, and the kernel's share is not here at all
+(docs/benchmarks/gateway-capacity.md): the capacity bench's paired runs decide.
 
-    .venv/bin/python bench/frame_path_cost.py [--n 1000] [--rounds 150] [--runs 5]
+    .venv/bin/python bench/frame_path_cost.py [--n 1000] [--rounds 150] [--runs 5] [--measure instructions]
 """
 
 from __future__ import annotations
@@ -24,13 +27,18 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import types
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-VARIANTS = {"python": "no C extension (reference)", "c": "C endpointer and frame parse (default)",
-            "c-no-session": "C frame parse only, session a no-op"}
+VARIANTS = {
+    "python": "Python frame parser and endpointer (reference)",
+    "c-frames": "C frame fast path, Python endpointer",
+    "c-endpointer": "Python frame parser, C endpointer",
+    "c": "both C parts",
+}
 
 
 def speech_loop() -> bytes:
@@ -49,21 +57,19 @@ async def measure(variant: str, n: int, rounds: int) -> float:
 
     from babelstream.bus.memory import MemoryBus
     from babelstream.contracts.codec import SingleObjectCodec
+    from babelstream.engines.vad.native_endpointer import NativeEndpointer
+    from babelstream.engines.vad.python_endpointer import PythonEndpointer
     from babelstream.gateway.gateway import Gateway
-    from babelstream.gateway.session import Session
     from babelstream.gateway.settings import GatewaySettings
     from babelstream.gateway.websocket import frames
-    from babelstream.gateway.websocket.audio_socket import AudioSocketProtocol
+    from babelstream.gateway.websocket.audio_handler import AUDIO_PATH, AudioHandler
+    from babelstream.gateway.websocket.uvicorn_adapter import UvicornWebSocket
     from babelstream.segmentation import SegmentationSettings, endpointer_factory
 
-    if variant == "python":
-        import babelstream.segmentation
-        from babelstream.engines.vad.python_endpointer import PythonEndpointer
-
-        babelstream.segmentation.Endpointer = PythonEndpointer
-        frames.FrameReader.__init__.__kwdefaults__["whole_frame_parser"] = frames.PythonWholeBinaryFrame
-    if variant == "c-no-session":
-        Session.receive_bytes = lambda self, data: None
+    c_frames = variant in ("c", "c-frames")
+    c_endpointer = variant in ("c", "c-endpointer")
+    parser = frames.WholeBinaryFrame if c_frames else frames.PythonWholeBinaryFrame
+    endpointer = NativeEndpointer if c_endpointer else PythonEndpointer
 
     class Transport:
         def write(self, data: bytes) -> None:
@@ -72,6 +78,12 @@ async def measure(variant: str, n: int, rounds: int) -> float:
         def close(self) -> None:
             pass
 
+        def abort(self) -> None:
+            pass
+
+        def get_write_buffer_size(self) -> int:
+            return 0
+
         def get_extra_info(self, *args, **kwargs):
             return None
 
@@ -79,15 +91,18 @@ async def measure(variant: str, n: int, rounds: int) -> float:
     bus = MemoryBus()
     await bus.start()
     settings = GatewaySettings(max_connections=n + 10, idle_timeout_seconds=600, max_session_seconds=3600)
-    gateway = Gateway(settings, bus, SingleObjectCodec(), endpointer_factory(SegmentationSettings()))
+    gateway = Gateway(settings, bus, SingleObjectCodec(), endpointer_factory(SegmentationSettings(), endpointer))
     state = types.SimpleNamespace(connections=set(), tasks=set(), default_headers=[])
+    routes = {AUDIO_PATH: lambda request, start_task: AudioHandler(gateway, request, start_task)}
     upgrade = (b"GET /ws/audio HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
                b"sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n")
     mask = b"\x01\x02\x03\x04"
     start = b'{"event":"start","mode":"live","wait_for_results":false}'
     protocols = []
     for _ in range(n):
-        protocol = AudioSocketProtocol(None, state, {}, gateway=gateway, fallback=None)
+        protocol = UvicornWebSocket(
+            None, state, {}, routes=routes, max_message_bytes=settings.max_chunk_bytes, whole_frame_parser=parser
+        )
         protocol.connection_made(Transport())
         protocol.data_received(upgrade)
         protocol.data_received(bytes((0x81, 0x80 | len(start))) + mask + apply_mask(start, mask))
@@ -105,11 +120,36 @@ async def measure(variant: str, n: int, rounds: int) -> float:
     return total / (rounds * n) * 1e6
 
 
+def one_process(variant: str, n: int, rounds: int) -> float:
+    out = subprocess.run(
+        [sys.executable, __file__, "--variant", variant, "--n", str(n), "--rounds", str(rounds)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def instructions(variant: str, n: int, rounds: int) -> float:
+    """Instructions per frame: the difference of two callgrind runs (rounds and 2 x rounds), per frame."""
+    counts = []
+    for r in (rounds, 2 * rounds):
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder) / "callgrind.out"
+            subprocess.run(
+                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__,
+                 "--variant", variant, "--n", str(n), "--rounds", str(r)],
+                check=True, capture_output=True, text=True,
+            )
+            summary = next(line for line in out.read_text().splitlines() if line.startswith("summary:"))
+            counts.append(int(summary.split()[1]))
+    return (counts[1] - counts[0]) / (rounds * n)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=150)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--measure", choices=("time", "instructions"), default="time")
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # one measurement, in a fresh process
     args = parser.parse_args()
     if args.variant:
@@ -118,19 +158,20 @@ def main() -> None:
         print(json.dumps(uvloop.run(measure(args.variant, args.n, args.rounds))))
         return
     samples: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
-    for _ in range(args.runs):
+    runs = 1 if args.measure == "instructions" else args.runs
+    for _ in range(runs):
         for variant in VARIANTS:  # alternating, so a noisy minute hits every variant
-            out = subprocess.run(
-                [sys.executable, __file__, "--variant", variant, "--n", str(args.n), "--rounds", str(args.rounds)],
-                check=True, capture_output=True, text=True,
-            ).stdout
-            samples[variant].append(json.loads(out.strip().splitlines()[-1]))
-    print(f"{args.n} live sessions fed round-robin, {args.rounds} frames each, median of {args.runs} runs")
-    print(f"{'variant':44} {'µs/frame':>9} {'× reference':>12}")
+            if args.measure == "instructions":
+                samples[variant].append(instructions(variant, args.n, args.rounds))
+            else:
+                samples[variant].append(one_process(variant, args.n, args.rounds))
+    unit = "instr/frame" if args.measure == "instructions" else "µs/frame"
+    print(f"{args.n} live sessions fed round-robin, {args.rounds} frames each, median of {runs} run(s)")
+    print(f"{'variant':48} {unit:>12} {'× reference':>12}")
     reference = statistics.median(samples["python"])
     for variant, label in VARIANTS.items():
-        micros = statistics.median(samples[variant])
-        print(f"{label:44} {micros:9.2f} {micros / reference:12.2f}")
+        value = statistics.median(samples[variant])
+        print(f"{label:48} {value:12.2f} {value / reference:12.2f}")
 
 
 if __name__ == "__main__":

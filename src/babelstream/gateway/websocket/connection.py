@@ -20,6 +20,7 @@ from babelstream.gateway.websocket.frames import (
     TEXT,
     FrameReader,
     ProtocolError,
+    WholeBinaryFrame,
     encode_close,
     encode_frame,
     parse_close,
@@ -58,14 +59,17 @@ class ConnectionClosed(ConnectionError):
 
 
 class WebSocketConnection:
-    def __init__(self, handler: Handler, transport: Transport, max_message_bytes: int):
+    def __init__(
+        self, handler: Handler, transport: Transport, max_message_bytes: int, *, whole_frame_parser: type = WholeBinaryFrame
+    ):
+        """whole_frame_parser: the fast path's parser (frames.py: the C one where it was built); a bench may choose."""
         self.handler = handler
         self.state = State.OPEN
         self.close_sent = False
         self.close_received = False
         self._transport = transport
         # None once the peer broke the protocol: nothing more it sends is read.
-        self.reader: FrameReader | None = FrameReader(max_message_bytes)
+        self.reader: FrameReader | None = FrameReader(max_message_bytes, whole_frame_parser=whole_frame_parser)
 
     # -- bytes in ----------------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from babelstream.gateway.access.redaction import install_redaction
 from babelstream.gateway.websocket.audio_handler import AUDIO_PATH, AudioHandler
 from babelstream.gateway.websocket.connection import WebSocketConnection
+from babelstream.gateway.websocket.frames import WholeBinaryFrame
 from babelstream.gateway.websocket.handler import Handler
 from babelstream.gateway.websocket.handshake import HandshakeRefused, UpgradeRequest, parse_request_head, switching_protocols
 
@@ -75,11 +76,13 @@ class UvicornWebSocket(asyncio.Protocol):
         *,
         routes: Mapping[str, HandlerFactory],
         max_message_bytes: int,
+        whole_frame_parser: type = WholeBinaryFrame,
         _loop: asyncio.AbstractEventLoop | None = None,
     ):
         self._uvicorn = (config, server_state, app_state)
         self._routes = routes
         self._max_message_bytes = max_message_bytes
+        self._whole_frame_parser = whole_frame_parser
         self._fallback: asyncio.Protocol | None = None
         self._connections: set = server_state.connections
         self._tasks: set = server_state.tasks
@@ -165,7 +168,9 @@ class UvicornWebSocket(asyncio.Protocol):
             return
         self._transport.write(response)
         handler = factory(request, self._start_task)
-        self._connection = WebSocketConnection(handler, self, self._max_message_bytes)
+        self._connection = WebSocketConnection(
+            handler, self, self._max_message_bytes, whole_frame_parser=self._whole_frame_parser
+        )
         self._reader = self._connection.reader
         handler.opened(self._connection)
         self._handler = handler
