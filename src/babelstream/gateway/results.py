@@ -170,6 +170,7 @@ def client_message(event: Event, ledger: ResultLedger) -> dict | None:
             "text": payload.text,
             "source_text": payload.source_text,
             "engine": payload.engine,
+            "via": payload.via,
             "start_ms": payload.start_ms,
             "end_ms": payload.end_ms,
             "latency_ms": ledger.latency_ms(payload.segment_index),
