@@ -1,7 +1,8 @@
-"""What this installation can do: languages it recognises, pairs it translates, languages it speaks.
+"""What this installation can do: languages it recognises, pairs it translates (directly or through a pivot,
+with the measured quality of the path each takes), languages it speaks.
 
 Answered from what is installed, without loading models, so the gateway can check a session's request
-at its start and the page can offer only what works.
+at its start and the page can offer only what works, and warn where it works poorly.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 from functools import cached_property
 
 from babelstream.engines.asr.languages import WHISPER_LANGUAGES
-from babelstream.engines.mt.registry import TranslatorRegistry
+from babelstream.engines.mt.router import TranslationRouter
 from babelstream.engines.tts.registry import SynthesizerRegistry
 from babelstream.stages.settings import StageSettings
+from babelstream.stages.translate import router_from_settings
 
 
 class InstalledCapabilities:
@@ -21,7 +23,7 @@ class InstalledCapabilities:
     def __init__(
         self,
         settings: StageSettings,
-        translators: TranslatorRegistry | None = None,
+        translators: TranslationRouter | None = None,
         synthesizers: SynthesizerRegistry | None = None,
     ):
         self.settings = settings
@@ -31,8 +33,8 @@ class InstalledCapabilities:
             self._synthesizers = synthesizers
 
     @cached_property
-    def _translators(self) -> TranslatorRegistry:
-        return TranslatorRegistry.from_installed(opus_models=self.settings.mt_opus_models)
+    def _translators(self) -> TranslationRouter:
+        return router_from_settings(self.settings)
 
     @cached_property
     def _synthesizers(self) -> SynthesizerRegistry:
@@ -44,6 +46,26 @@ class InstalledCapabilities:
 
     def pairs(self) -> frozenset[tuple[str, str]]:
         return self._translators.pairs()
+
+    def pair_quality(self) -> dict[str, dict]:
+        """Per pair ("en-es"): the path it takes and that path's measured chrF/BLEU on the reference set
+        (None where it was never measured), and whether it falls under MT_QUALITY_FLOOR."""
+        listed = {}
+        for source, target in sorted(self.pairs()):
+            quality = self._translators.quality(source, target)
+            score = quality.score
+            listed[f"{source}-{target}"] = {
+                "path": quality.route.path,
+                "engine": quality.route.engine,
+                "via": quality.route.via,
+                "chrf": score.chrf if score else None,
+                "bleu": score.bleu if score else None,
+                "low_quality": quality.low_quality,
+            }
+        return listed
+
+    def quality_floor(self) -> float:
+        return self._translators.quality_floor
 
     def speech_languages(self) -> frozenset[str]:
         return self._synthesizers.languages()

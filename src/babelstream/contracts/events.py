@@ -105,6 +105,7 @@ class TextTranslatedPayload:
     end_ms: int
     options: SessionOptions
     error: str | None = None
+    via: str | None = None  # a pivot's intermediate language; None for a direct engine
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,9 @@ def create_app(
             "source_languages": listed(capabilities.source_languages()) if capabilities else None,
             "pairs": None if pairs is None else [f"{s}-{t}" for s, t in sorted(pairs)],
             "speech_languages": listed(capabilities.speech_languages()) if capabilities else None,
+            # Per pair: its path, measured chrF/BLEU, and low_quality under the floor (the page warns).
+            "pair_quality": capabilities.pair_quality() if capabilities else None,
+            "quality_floor": capabilities.quality_floor() if capabilities else None,
         }
 
     static = resources.files("babelstream.gateway") / "static"

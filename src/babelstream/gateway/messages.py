@@ -128,6 +128,7 @@ def result(event: Event, latency_ms: float) -> dict | None:
             "text": payload.text,
             "source_text": payload.source_text,
             "engine": payload.engine,
+            "via": payload.via,  # the pivot language when the router translated through one, else null
             "start_ms": payload.start_ms,
             "end_ms": payload.end_ms,
             "latency_ms": latency_ms,

@@ -25,6 +25,14 @@ class StageSettings(BaseSettings):
     asr_fallback_language: str = "en"
     # User-supplied CTranslate2 OPUS-MT/NLLB models: "en-de=/models/opus-mt-en-de,en-fr=/models/opus-mt-en-fr".
     mt_opus_models: str = ""
+    # Fixed paths for some pairs, overriding the measured ranking: "en-es=en>pt>es,es-en=es>en" (a pivot names
+    # one intermediate language; each hop must be served by an installed engine, checked at start).
+    mt_routes: str = ""
+    # The ranking the router picks paths by: a table written by `bench/translation_quality.py --table FILE`.
+    # Empty: the table shipped with the package (measured on the reference set with the bundled engines).
+    mt_quality_table: str = ""
+    # Pairs whose chosen path measured a chrF below this are listed as low quality in /api/languages.
+    mt_quality_floor: float = 45.0
     # English speech with the neural piper voice (joe, en_US) instead of espeak-ng.
     tts_neural_english: bool = True
     # Load models when the stage starts rather than on the first message.

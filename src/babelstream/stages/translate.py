@@ -1,6 +1,8 @@
 """TextRecognizedEvent -> one TextTranslatedEvent per target language.
 
-A pair no engine can translate yields an event carrying the error (naming the pair and what is available),
+Each pair takes the path the router picked for it (a direct engine, or two through a pivot language; see
+engines/mt/router.py), and the event names that path: `engine` ("bergamot+apertium") and `via` ("pt").
+A pair no path can translate yields an event carrying the error (naming the pair and what is available),
 so the client is told instead of left waiting. Empty transcripts (no speech) produce nothing.
 """
 
@@ -12,27 +14,43 @@ import logging
 from babelstream.contracts.events import Event, TextRecognizedPayload, TextTranslatedPayload, utc_now
 from babelstream.contracts.topics import ASR_TEXT
 from babelstream.engines.mt.base import TranslationError
-from babelstream.engines.mt.registry import TranslatorRegistry
+from babelstream.engines.mt.router import TranslationRouter
 from babelstream.stages.settings import StageSettings
 
 log = logging.getLogger(__name__)
+
+
+def router_from_settings(settings: StageSettings) -> TranslationRouter:
+    return TranslationRouter.from_installed(
+        opus_models=settings.mt_opus_models,
+        routes=settings.mt_routes,
+        quality_table=settings.mt_quality_table,
+        quality_floor=settings.mt_quality_floor,
+    )
 
 
 class TranslateStage:
     name = "translate"
     input_topic = ASR_TEXT
 
-    def __init__(self, settings: StageSettings, service: str, registry: TranslatorRegistry | None = None):
+    def __init__(self, settings: StageSettings, service: str, router: TranslationRouter | None = None):
         self.settings = settings
         self.service = service
-        self.registry = registry or TranslatorRegistry.from_installed(opus_models=settings.mt_opus_models)
+        self.router = router or router_from_settings(settings)
+
+    @property
+    def registry(self) -> TranslationRouter:
+        """What the platform hands to InstalledCapabilities, so /api/languages lists the router's pairs."""
+        return self.router
 
     def warm_up(self) -> None:
         if not self.settings.warm_up:
             return
         for source, target in self.settings.warm_up_pair_list():
             try:
-                self.registry.translator_for(source, target).translate("Hello.", source, target)
+                route = self.router.route(source, target)
+                self.router.translate("Hello.", source, target)
+                log.info("%s->%s takes %s (%s)", source, target, route.path, route.engine)
             except TranslationError as failure:
                 log.warning("warm-up of %s->%s skipped: %s", source, target, failure)
 
@@ -45,11 +63,12 @@ class TranslateStage:
         outputs = []
         for target in payload.options.target_languages:
             started = utc_now()
-            text, engine, error = "", "", None
+            text, engine, via, error = "", "", None, None
             try:
-                translator = self.registry.translator_for(payload.language, target)
-                engine = translator.name
-                text = await asyncio.to_thread(translator.translate, payload.text, payload.language, target)
+                route = self.router.route(payload.language, target)
+                engine, via = route.engine, route.via
+                result = await asyncio.to_thread(self.router.translate, payload.text, payload.language, target)
+                text = result.text
             except TranslationError as failure:
                 error = str(failure)
             translated = TextTranslatedPayload(
@@ -63,6 +82,7 @@ class TranslateStage:
                 end_ms=payload.end_ms,
                 options=payload.options,
                 error=error,
+                via=via,
             )
             outputs.append(
                 event.derive(translated, stage=self.name, service=self.service, started_at=started, id_parts=(target,))

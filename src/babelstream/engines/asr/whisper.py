@@ -31,6 +31,11 @@ WHISPER_RATE_HZ = 16_000
 MIN_AUDIO_MS = 100  # shorter than any word: Whisper only guesses
 DIGITAL_SILENCE_DBFS = -60.0  # nothing to hear: skip the model entirely
 QUIET_DBFS = -50.0  # quiet enough that a stock phrase is more likely invented than spoken
+# Below this mean token log-probability (a mean token probability under 0.22) a decode is invented, whatever
+# no_speech_prob says: on music, base writes "I'm not sure if I can get it right." at -1.8 to -2.4 with
+# no_speech_prob only 0.47-0.6, while espeak-ng and spoken sentences decode at -0.2 to -0.9
+# (tests/integration/test_asr_non_speech.py, docs/benchmarks/translation-quality.md).
+INVENTED_LOGPROB = -1.5
 # Whisper's favourite inventions on silence, learned from subtitled videos.
 STOCK_HALLUCINATIONS = frozenset(
     {
@@ -141,7 +146,8 @@ class WhisperRecognizer:
             encoded = self._encode(samples)
             language, language_probability = self._pick_language(encoded, language)
             decoded = self._decode(encoded, language, duration_ms)
-        kept = [d for d in decoded if not self._is_no_speech(d.no_speech_prob, d.avg_logprob)]
+        unsure_language = language_probability < self._language_threshold
+        kept = [d for d in decoded if not self._is_no_speech(d.no_speech_prob, d.avg_logprob, unsure_language)]
         text = _clean(" ".join(d.text for d in kept))
         if not kept or not text:
             return None
@@ -207,7 +213,14 @@ class WhisperRecognizer:
         avg_logprob = result.scores[0] * len(result.sequences_ids[0]) / (len(result.sequences_ids[0]) + 1)
         return [_Decoded(tokenizer.decode(tokens), avg_logprob, result.no_speech_prob)]
 
-    def _is_no_speech(self, no_speech_prob: float, avg_logprob: float) -> bool:
+    def _is_no_speech(self, no_speech_prob: float, avg_logprob: float, unsure_language: bool) -> bool:
+        """Whisper's own rule (no speech likely and the decode unlikely), plus two it lacks: a decode too
+        unlikely to be anything but invented, and an unlikely decode of audio in which language detection
+        found no language (music and noise detect as nothing in particular)."""
+        if avg_logprob < INVENTED_LOGPROB:
+            return True
+        if avg_logprob < self._logprob_threshold and unsure_language:
+            return True
         return no_speech_prob > self._no_speech_threshold and avg_logprob < self._logprob_threshold
 
 
