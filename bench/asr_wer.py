@@ -30,7 +30,7 @@ from bench.translation_data import load_reference_set  # noqa: E402
 from babelstream.engines.asr.whisper import WhisperRecognizer  # noqa: E402
 from babelstream.engines.audio import float32_to_pcm16, pcm16_to_float32, resample  # noqa: E402
 from babelstream.engines.tts.piper import PiperSynthesizer  # noqa: E402
-from tests.speech import corpus_wer, silence, synthesize  # noqa: E402
+from tests.support.speech import corpus_wer, silence, synthesize  # noqa: E402
 
 RATE = 16_000
 

@@ -11,8 +11,8 @@ import pytest
 
 from babelstream.engines.asr.whisper import WhisperRecognizer
 from babelstream.segmentation import SegmentationSettings, split
-from tests.sounds import coloured_noise, music
-from tests.speech import silence, white_noise
+from tests.support.sounds import coloured_noise, music
+from tests.support.speech import silence, white_noise
 
 pytestmark = pytest.mark.models
 

@@ -20,8 +20,8 @@ from babelstream.engines.audio import float32_to_pcm16, pcm16_to_float32, resamp
 from babelstream.engines.tts.piper import PiperSynthesizer
 from babelstream.platform import STAGE_NAMES, Platform
 from bench.translation_data import load_reference_set
-from tests.harness import frames_of, serve_app, stream
-from tests.speech import corpus_wer, silence
+from tests.support.harness import frames_of, serve_app, stream
+from tests.support.speech import corpus_wer, silence
 
 pytestmark = pytest.mark.models
 

@@ -9,48 +9,13 @@ import pytest
 
 from babelstream.capabilities import InstalledCapabilities
 from babelstream.contracts.events import Event, SessionOptions, TextRecognizedPayload
-from babelstream.engines.mt.base import LanguagePair, UnsupportedPair
-from babelstream.engines.mt.quality import SHIPPED_TABLE, InvalidQualityTable, PathScore, QualityTable
+from babelstream.engines.mt.base import UnsupportedPair
+from babelstream.engines.mt.quality import SHIPPED_TABLE, InvalidQualityTable, QualityTable
 from babelstream.engines.mt.registry import InvalidTranslationConfig, TranslatorRegistry
 from babelstream.engines.mt.router import TranslationRouter, parse_routes
 from babelstream.stages.settings import StageSettings
 from babelstream.stages.translate import TranslateStage
-
-
-class TaggingTranslator:
-    """Appends "<name:source>target>" so a test can read which engines ran, in which order."""
-
-    def __init__(self, name: str, pairs: set[LanguagePair]):
-        self.name = name
-        self._pairs = frozenset(pairs)
-
-    def pairs(self) -> frozenset[LanguagePair]:
-        return self._pairs
-
-    def translate(self, text: str, source: str, target: str) -> str:
-        return f"{text} <{self.name}:{source}>{target}>"
-
-
-def engines() -> TranslatorRegistry:
-    bergamot = TaggingTranslator("bergamot", {("en", "pt"), ("pt", "en")})
-    apertium = TaggingTranslator(
-        "apertium", {("en", "es"), ("es", "en"), ("pt", "es"), ("es", "pt"), ("es", "ca"), ("ca", "es")}
-    )
-    return TranslatorRegistry([bergamot, apertium])
-
-
-def table(*scores: tuple[str, str, float, float | None]) -> QualityTable:
-    return QualityTable(PathScore(path, engines, chrf, chrf - 20, 121, p50) for path, engines, chrf, p50 in scores)
-
-
-MEASURED = table(
-    ("en>es", "apertium", 59.6, 3.0),
-    ("en>pt>es", "bergamot+apertium", 66.2, 26.0),
-    ("es>en", "apertium", 63.0, 3.0),
-    ("es>pt>en", "apertium+bergamot", 73.0, 30.0),
-    ("es>ca", "apertium", 87.4, 4.0),
-    ("ca>es>pt", "apertium+apertium", 40.0, 5.0),
-)
+from tests.support.mt import MEASURED, TaggingTranslator, engines, table
 
 
 def test_the_pivot_is_taken_where_it_measured_better():
@@ -178,21 +143,3 @@ def test_a_broken_table_is_refused_with_its_path(tmp_path):
     saved = tmp_path / "saved.json"
     MEASURED.save(saved)
     assert {s.path for s in QualityTable.load(saved).scores()} == {s.path for s in MEASURED.scores()}
-
-
-async def test_api_languages_lists_pivot_pairs_with_their_quality():
-    import httpx
-
-    from babelstream.bus.memory import MemoryBus
-    from babelstream.contracts.codec import SingleObjectCodec
-    from tests.harness import running_gateway
-
-    capabilities = InstalledCapabilities(StageSettings(), translators=TranslationRouter(engines(), MEASURED))
-    async with running_gateway(MemoryBus(), SingleObjectCodec(), capabilities=capabilities) as (_, address):
-        async with httpx.AsyncClient() as client:
-            languages = (await client.get(f"http://{address}/api/languages")).json()
-    assert "ca-pt" in languages["pairs"]  # served only through a pivot
-    assert languages["pair_quality"]["en-es"]["path"] == "en>pt>es"
-    assert languages["pair_quality"]["en-es"]["chrf"] == 66.2
-    assert languages["pair_quality"]["ca-pt"]["low_quality"] is True
-    assert languages["quality_floor"] == 45.0
