@@ -21,7 +21,8 @@ BENCH_GC_FREEZE=1 it calls gc.freeze() after start-up and BENCH_GC_THRESHOLD=N s
 threshold (what-if variants: bench --gc-freeze / --gc-threshold; the gateway itself freezes after start-up).
 More what-ifs, by environment only: BENCH_DROP_AUDIO=1 makes the session only count each frame (the floor of
 the socket stack), BENCH_VAD_ONLY=1 only runs webrtcvad on each frame (what the VAD costs), BENCH_PY_ENDPOINTER=1
-runs the Python endpointer instead of the C one, BENCH_PYTHON_ONLY=1 runs no C extension of babelstream's (what
+runs the Python endpointer instead of the C one, BENCH_PY_FRAMES=1 the Python fast path for whole binary frames
+instead of _frames.c, BENCH_PYTHON_ONLY=1 runs no C extension of babelstream's (what
 an install without a C compiler gets), BENCH_NO_PUBLISH=1 cuts utterances without publishing them
 (what publishing costs).
 """
@@ -224,12 +225,6 @@ def gateway_platform():
         new_endpointer = endpointer_factory(settings.segmentation, PythonEndpointer)
     else:
         new_endpointer = endpointer_factory(settings.segmentation)
-    if os.environ.get("BENCH_PYTHON_ONLY"):
-        # What-if: no C extension of babelstream's at all (an install without a C compiler): the Python endpointer
-        # and the Python fast path for whole binary frames.
-        from babelstream.gateway.websocket.frames import FrameReader, PythonWholeBinaryFrame
-
-        FrameReader.__init__.__kwdefaults__["whole_frame_parser"] = PythonWholeBinaryFrame
 
     # The lag probe rides on one session in BENCH_LAG_EVERY (all of that session's frames): the other sessions
     # run the gateway's code untouched, so the probe's cost (a Python call per frame, which the gateway in
@@ -304,9 +299,16 @@ def main() -> None:
 
     platform = reference_platform() if args.app == "reference" else gateway_platform()
 
+    from babelstream.gateway.websocket import frames
+
+    # What-ifs BENCH_PY_FRAMES and BENCH_PYTHON_ONLY: the Python fast path for whole binary frames (BENCH_PYTHON_ONLY
+    # also runs the Python endpointer: an install without a C compiler).
+    python_frames = os.environ.get("BENCH_PY_FRAMES") or os.environ.get("BENCH_PYTHON_ONLY")
+    frame_parser = frames.PythonWholeBinaryFrame if python_frames else frames.WholeBinaryFrame
+
     def serve_http(platform, host: str, port: int) -> None:
         if args.app == "gateway":
-            config = uvicorn_config(platform.app(), platform.gateway, host, port)
+            config = uvicorn_config(platform.app(), platform.gateway, host, port, whole_frame_parser=frame_parser)
         else:
             config = uvicorn.Config(platform.app(), host=host, port=port, log_level="info", lifespan="on")
         uvicorn.Server(config).run()

@@ -50,15 +50,18 @@ def uvicorn_config(
     port: int,
     *,
     routes: Mapping[str, HandlerFactory] | None = None,
+    whole_frame_parser: type = WholeBinaryFrame,
     **options: Any,
 ) -> uvicorn.Config:
-    """/ws/audio is the gateway's; `routes` adds others (the tests' echo route for the Autobahn suite)."""
+    """/ws/audio is the gateway's; `routes` adds others (the tests' echo route for the Autobahn suite).
+    whole_frame_parser: the live frame's fast path (frames.py); a bench may choose the Python one."""
     all_routes: dict[str, HandlerFactory] = {
         AUDIO_PATH: lambda request, start_task: AudioHandler(gateway, request, start_task),
         **(routes or {}),
     }
     protocol = functools.partial(
-        UvicornWebSocket, routes=all_routes, max_message_bytes=gateway.settings.max_chunk_bytes
+        UvicornWebSocket, routes=all_routes, max_message_bytes=gateway.settings.max_chunk_bytes,
+        whole_frame_parser=whole_frame_parser,
     )
     options.setdefault("log_level", "info")
     install_redaction()  # uvicorn's access log writes query strings, and a credential may be in one
