@@ -3,7 +3,8 @@
 Each pair takes the path the router picked for it (a direct engine, or two through a pivot language; see
 engines/mt/router.py), and the event names that path: `engine` ("bergamot+apertium") and `via` ("pt").
 A pair no path can translate yields an event carrying the error (naming the pair and what is available),
-so the client is told instead of left waiting. Empty transcripts (no speech) produce nothing.
+so the client is told instead of left waiting; so does an engine that fails, with a reason free of its internals
+(the details are logged with the correlation id). Empty transcripts (no speech) produce nothing.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import logging
 
 from babelstream.contracts.events import Event, TextRecognizedPayload, TextTranslatedPayload, utc_now
 from babelstream.contracts.topics import ASR_TEXT
-from babelstream.engines.mt.base import TranslationError
+from babelstream.engines.mt.base import TranslationError, UnsupportedPair
 from babelstream.engines.mt.router import TranslationRouter
 from babelstream.stages.settings import StageSettings
 
 log = logging.getLogger(__name__)
+
+# What the client reads (a warning's reason) when an engine fails; the details go to the log.
+ENGINE_FAILED = "the translation engine failed on this sentence"
 
 
 def router_from_settings(settings: StageSettings) -> TranslationRouter:
@@ -69,8 +73,13 @@ class TranslateStage:
                 engine, via = route.engine, route.via
                 result = await asyncio.to_thread(self.router.translate, payload.text, payload.language, target)
                 text = result.text
+            except UnsupportedPair as failure:
+                error = str(failure)  # names the pair and what is available: useful, and nothing internal
             except TranslationError as failure:
-                error = str(failure)
+                # The engine's own words (Apertium's stderr, a model's path) are for the operator, not the client.
+                log.warning("session %s segment %d: %s->%s failed: %s", event.correlation_id, payload.segment_index,
+                            payload.language, target, failure)
+                error = ENGINE_FAILED
             translated = TextTranslatedPayload(
                 text=text,
                 source_text=payload.text,

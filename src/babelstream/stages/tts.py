@@ -1,7 +1,8 @@
 """TextTranslatedEvent -> AudioSynthesisEvent: the translation spoken aloud (piper for English, espeak-ng else).
 
 Nothing is synthesized for a failed translation or a session that asked for no speech; a language without
-a voice yields an event carrying the error, so the client learns why no audio came.
+a voice, or an engine that fails, yields an event carrying the error, so the client learns why no audio came
+(an engine's failure in words free of its internals; the details are logged with the correlation id).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from babelstream.engines.tts.registry import SynthesizerRegistry
 from babelstream.stages.settings import StageSettings
 
 log = logging.getLogger(__name__)
+
+# What the client reads (a warning's reason) when a speech engine fails; the details go to the log.
+ENGINE_FAILED = "the speech engine failed on this sentence"
 
 
 class TtsStage:
@@ -58,7 +62,14 @@ class TtsStage:
                 text=payload.text,
                 segment_index=payload.segment_index,
             )
-        except UnsupportedVoice as failure:
+        except SynthesisError as failure:
+            if isinstance(failure, UnsupportedVoice):
+                error = str(failure)  # names the language and the voices there are: nothing internal
+            else:
+                # The engine's own words (a voice file's path, espeak-ng's stderr) are for the operator only.
+                log.warning("session %s segment %d: speech in %s failed: %s", event.correlation_id,
+                            payload.segment_index, language, failure)
+                error = ENGINE_FAILED
             spoken = AudioSynthesisPayload(
                 audio_bytes=b"",
                 sample_rate_hz=0,
@@ -68,6 +79,6 @@ class TtsStage:
                 language=language,
                 text=payload.text,
                 segment_index=payload.segment_index,
-                error=str(failure),
+                error=error,
             )
         return [event.derive(spoken, stage=self.name, service=self.service, started_at=started)]
