@@ -135,6 +135,6 @@ async def run_stages(platform: Platform) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await platform.start()
-    log.info("stages %s running on %s", [r.stage.name for r in platform.runners], platform.bus_settings.bus)
+    log.info("stages %s running on %s", [r.stage.name for r in platform.runners], platform.settings.bus.bus)
     await stop.wait()
     await platform.stop()
