@@ -1,26 +1,160 @@
-"""Cuts a live PCM16 stream into utterances: speech bounded by silence, with a hard length cap.
+"""The endpointer in Python: the specification of what endpointer.py's Endpointer does.
 
-`Endpointer` is the C version (native_endpointer.py) when it was built, else the Python one
-(python_endpointer.py), which is the specification both are tested against. They behave the same; the C one
-costs less per frame, which matters at a thousand live streams per gateway core.
+The gateway runs the C version (native_endpointer.py) when it is built; this one is its reference in the tests
+and what runs without a C compiler. Cheap by design all the same: the per-frame path only calls the detector and
+appends the frame to a list; all clock arithmetic is in whole frames, and a frame's bytes are copied once, when
+its utterance is joined.
 """
 
 from __future__ import annotations
 
-from babelstream.engines.vad import native_endpointer
 from babelstream.engines.vad.base import VoiceActivityDetector
-from babelstream.engines.vad.native_endpointer import NativeEndpointer
-from babelstream.engines.vad.python_endpointer import PythonEndpointer
-from babelstream.engines.vad.utterance import Utterance
+from babelstream.engines.vad.utterance import FrameCounts, Utterance
 
-Endpointer: type[NativeEndpointer] | type[PythonEndpointer] = (
-    NativeEndpointer if native_endpointer.AVAILABLE else PythonEndpointer
-)
-
-__all__ = ["Endpointer", "NativeEndpointer", "PythonEndpointer", "Utterance", "split_recording"]
+# While idle, silence beyond the pre-roll is dropped once this many extra frames have piled up.
+_IDLE_TRIM_FRAMES = 32
 
 
-def split_recording(vad: VoiceActivityDetector, pcm: bytes, **endpointer_options: int) -> list[Utterance]:
-    """Endpoint a whole recording at once, e.g. an uploaded file."""
-    endpointer = Endpointer(vad, **endpointer_options)
-    return endpointer.feed(pcm) + endpointer.flush()
+class PythonEndpointer:
+    """feed() any chunk sizes; get each utterance once the speaker has been quiet for min_silence_ms.
+
+    Speech is never cut by silence shorter than min_silence_ms. A segment that reaches max_segment_ms
+    is cut at its last silent frame in its second half (at max_segment_ms when there is none), and
+    the rest carries on as the next segment. Segments with fewer than min_speech_ms of voiced frames
+    (clicks, coughs, detector flicker) are dropped.
+    """
+
+    def __init__(self, vad: VoiceActivityDetector, **settings: int):
+        """settings: min_silence_ms, max_segment_ms, pre_roll_ms, min_speech_ms, post_roll_ms (defaults and
+        validation in FrameCounts.of)."""
+        counts = FrameCounts.of(vad, **settings)
+        self._vad = vad
+        self._is_speech = vad.is_speech  # bound once: this runs 50 times a second per stream
+        self._frame_ms = counts.frame_ms
+        self._frame_bytes = counts.frame_bytes
+        self._silence_frames_to_end = counts.silence_frames_to_end
+        self._max_frames = counts.max_frames
+        self._pre_roll_frames = counts.pre_roll_frames
+        self._min_voiced_frames = counts.min_voiced_frames
+        self._post_roll_frames = counts.post_roll_frames
+
+        self._pending = bytearray()  # bytes of an incomplete frame between feeds
+        # One bytes object per frame. Idle: the pre-roll; in speech: the segment so far. A list, not a bytearray:
+        # a growing bytearray is reallocated and copied as it grows (over 1 MB copied per 4 s utterance), and
+        # cutting its front makes the next append copy it whole.
+        self._audio: list[bytes] = []
+        self._audio_start_frame = 0  # stream frame index of self._audio[0]
+        self._next_frame = 0  # stream frame index of the next frame to classify
+        self._in_speech = False
+        self._voiced_frames = 0
+        self._last_voiced_end = 0  # frame index just after the latest voiced frame
+        self._last_silent_end = -1  # frame index just after the latest unvoiced frame of the segment
+
+    @property
+    def frame_ms(self) -> int:
+        return self._frame_ms
+
+    @property
+    def in_speech(self) -> bool:
+        return self._in_speech
+
+    def feed(self, pcm: bytes) -> list[Utterance]:
+        completed: list[Utterance] = []
+        frame_bytes = self._frame_bytes
+        pending = self._pending
+        if not pending and len(pcm) == frame_bytes:
+            # The commonest live case by far (one VAD frame per message): no view, no loop.
+            self._step(pcm if type(pcm) is bytes else bytes(pcm), completed)
+            return completed
+        if not pending and len(pcm) % frame_bytes == 0:
+            # Common live case (whole frames per message): classify straight from the caller's buffer.
+            with memoryview(pcm) as whole:
+                for offset in range(0, len(pcm), frame_bytes):
+                    self._step(whole[offset : offset + frame_bytes].tobytes(), completed)
+            return completed
+        pending += pcm
+        usable = len(pending) - len(pending) % frame_bytes
+        if not usable:
+            return completed
+        view = memoryview(pending)
+        try:
+            for offset in range(0, usable, frame_bytes):
+                self._step(view[offset : offset + frame_bytes].tobytes(), completed)
+        finally:
+            view.release()  # a live export would forbid resizing `pending` below
+        del pending[:usable]
+        return completed
+
+    def flush(self) -> list[Utterance]:
+        """End of stream: the pending speech, if any; an incomplete trailing frame is discarded."""
+        completed: list[Utterance] = []
+        if self._in_speech:
+            self._close_segment(self._last_voiced_end + self._post_roll_frames, completed)
+        self._pending.clear()
+        self._audio.clear()
+        self._audio_start_frame = self._next_frame
+        self._in_speech = False
+        return completed
+
+    def _step(self, frame: bytes, completed: list[Utterance]) -> None:
+        voiced = self._is_speech(frame)
+        index = self._next_frame
+        self._next_frame = index + 1
+        audio = self._audio
+        audio.append(frame)
+        if not self._in_speech:
+            if voiced:
+                self._trim_front(len(audio) - self._pre_roll_frames - 1)
+                self._in_speech = True
+                self._voiced_frames = 1
+                self._last_voiced_end = index + 1
+                self._last_silent_end = -1
+            elif len(audio) > self._pre_roll_frames + _IDLE_TRIM_FRAMES:
+                self._trim_front(len(audio) - self._pre_roll_frames)  # in batches: cheaper than one by one
+            return
+        if voiced:
+            self._voiced_frames += 1
+            self._last_voiced_end = index + 1
+        else:
+            self._last_silent_end = index + 1
+            if index + 1 - self._last_voiced_end >= self._silence_frames_to_end:
+                self._close_segment(self._last_voiced_end + self._post_roll_frames, completed)
+                return
+        if len(audio) >= self._max_frames:
+            self._force_cut(completed)
+
+    def _trim_front(self, frames: int) -> None:
+        if frames > 0:
+            del self._audio[:frames]
+            self._audio_start_frame += frames
+
+    def _close_segment(self, end_frame: int, completed: list[Utterance]) -> None:
+        """Emit audio up to end_frame; what follows becomes the next pre-roll (no overlap between utterances)."""
+        kept_frames = min(len(self._audio), end_frame - self._audio_start_frame)
+        self._emit(kept_frames, completed)
+        self._trim_front(kept_frames)
+        self._trim_front(len(self._audio) - self._pre_roll_frames)
+        self._in_speech = False
+
+    def _force_cut(self, completed: list[Utterance]) -> None:
+        segment_frames = len(self._audio)
+        half_way = self._audio_start_frame + segment_frames // 2
+        # Prefer a pause over a cut through a word; the frames after the pause are all voiced.
+        cut_frame = self._last_silent_end if self._last_silent_end > half_way else self._next_frame
+        kept_frames = cut_frame - self._audio_start_frame
+        self._emit(kept_frames, completed)
+        self._trim_front(kept_frames)
+        carried_frames = self._next_frame - cut_frame
+        self._voiced_frames = carried_frames
+        if not carried_frames:
+            # Nothing carried over yet: restart the silence clock so a speaker who stops now still gets a tail.
+            self._last_voiced_end = self._next_frame
+        self._last_silent_end = -1
+
+    def _emit(self, kept_frames: int, completed: list[Utterance]) -> None:
+        if self._voiced_frames < self._min_voiced_frames or kept_frames <= 0:
+            return
+        start_ms = self._audio_start_frame * self._frame_ms
+        end_ms = start_ms + kept_frames * self._frame_ms
+        completed.append(Utterance(b"".join(self._audio[:kept_frames]), start_ms, end_ms))
+

@@ -1,0 +1,59 @@
+"""The fuzzers of bench/fuzz_*.py, bounded: a few thousand seeded cases each, so a regression fails the build.
+
+The full runs (a million cases each) and their figures: docs/benchmarks/fuzzing.md. A failure prints the
+minimal reproducer the fuzzer shrank it to; `.venv/bin/python bench/fuzz_<target>.py --seed N` runs more.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from babelstream.gateway.errors import SessionEnded
+from babelstream.gateway.requests import parse_text_message
+from bench.fuzz_avro import AvroTarget
+from bench.fuzz_connection import ConnectionTarget
+from bench.fuzz_frames import FramesTarget
+from bench.fuzz_handshake import HandshakeTarget
+from bench.fuzz_start_message import StartMessageTarget
+from bench.fuzzing import run
+
+# Findings not fixed yet, each with its reproducer below: the bounded runs let these kinds through so that they
+# still catch everything else. Fixing one makes its reproducer XPASS (strict): then drop it from here.
+DEEP_JSON = "unexpected RecursionError"
+FLOAT_RATE = "start request's sample rate is not one of the accepted integers"
+KNOWN = {
+    "start message": frozenset({DEEP_JSON, FLOAT_RATE}),
+    "connection": frozenset({DEEP_JSON}),
+}
+
+
+@pytest.mark.parametrize("make_target, cases", [
+    (FramesTarget, 6_000),
+    (HandshakeTarget, 20_000),
+    (StartMessageTarget, 20_000),
+    (ConnectionTarget, 6_000),
+    (AvroTarget, 10_000),
+], ids=["frames", "handshake", "start_message", "connection", "avro"])
+def test_fuzz_target_holds_its_properties(make_target, cases):
+    target = make_target()
+    outcome = run(target, cases=cases, seed=20_261_129)
+    assert outcome.cases == cases
+    assert outcome.memory_ok, outcome.report()
+    assert outcome.failed(KNOWN.get(target.name, frozenset())) == [], outcome.report()
+
+
+@pytest.mark.xfail(strict=True, reason="requests.py catches ValueError only: json.loads raises RecursionError "
+                                       "on deep nesting, which escapes the session's read (no 1003, no close)")
+def test_deeply_nested_json_is_refused_as_malformed():
+    with pytest.raises(SessionEnded):
+        parse_text_message("[" * 100_000)
+
+
+@pytest.mark.xfail(strict=True, reason="requests.py checks the rate with `in` on integers: 16000.0 == 16000, so a "
+                                       "float rate is accepted and kept as a float")
+def test_a_float_sample_rate_is_refused_or_made_an_integer():
+    try:
+        request = parse_text_message('{"event":"start","sample_rate_hz":22050.0}')
+    except SessionEnded:
+        return
+    assert type(request.sample_rate_hz) is int
