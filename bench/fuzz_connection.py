@@ -38,7 +38,7 @@ from babelstream.gateway.errors import SessionEnded  # noqa: E402
 from babelstream.gateway.requests import parse_text_message  # noqa: E402
 from babelstream.gateway.websocket.connection import ConnectionClosed, State, WebSocketConnection  # noqa: E402
 from babelstream.gateway.websocket.frames import TEXT  # noqa: E402
-from bench.fuzz_frames import LIMITS, chunks, client_frame, cuts_for, mutate  # noqa: E402
+from bench.fuzz_frames import LIMITS, chunks, clean_stream, client_frame, cuts_for, mutate  # noqa: E402
 from bench.fuzz_start_message import text_case  # noqa: E402
 from bench.fuzzing import Broken, main, simpler_bytes, smaller_sequences  # noqa: E402
 
@@ -169,8 +169,11 @@ class ConnectionTarget:
 
     def generate(self, rng: random.Random) -> tuple[int, bytes, tuple[int, ...], bool]:
         limit = rng.choice(LIMITS)
-        data = b"".join(text_frame(rng) if rng.random() < 0.2 else client_frame(rng, limit)
-                        for _ in range(rng.randrange(1, 7)))
+        if rng.random() < 0.3:
+            data = clean_stream(rng, limit)
+        else:
+            data = b"".join(text_frame(rng) if rng.random() < 0.2 else client_frame(rng, limit)
+                            for _ in range(rng.randrange(1, 7)))
         if rng.random() < 0.2:
             data = mutate(rng, data)
         return limit, data, cuts_for(rng, len(data)), rng.random() < 0.9

@@ -6,6 +6,7 @@ flipped, inserted or deleted, and a message limit from 0 to 65,536. What must ho
 
 - `FrameReader.feed` returns messages or raises `ProtocolError`, nothing else;
 - the messages (and the error, if any) are the same however the stream is cut into reads;
+- no message it returns is over the limit (125 bytes for a control frame);
 - the reader never holds more than one frame: its unparsed bytes stay under the limit (125 for a control frame) + a 14-byte header, and
   the fragments of an unfinished message under the limit;
 - the fast path (`whole_binary_frame`, `whole_binary_frames`) answers only what `feed` would have answered:
@@ -53,7 +54,8 @@ from bench.fuzzing import Broken, main, simpler_bytes, smaller_sequences  # noqa
 
 LIMITS = (0, 1, 125, 126, 127, 300, 1_000, 65_535, 65_536)
 LARGEST_HEADER = 14  # two bytes, a 64-bit length, the mask key
-_OPCODES = [BINARY] * 8 + [CONTINUATION] * 4 + [TEXT] * 2 + [PING, PONG, CLOSE] + [3, 7, 0xB, 0xF]
+_CLEAN_OPCODES = [BINARY] * 8 + [CONTINUATION] * 4 + [TEXT] * 2 + [PING, PONG, CLOSE]
+_OPCODES = _CLEAN_OPCODES + [3, 7, 0xB, 0xF]
 
 
 def random_length(rng: random.Random, limit: int) -> int:
@@ -67,23 +69,30 @@ def random_length(rng: random.Random, limit: int) -> int:
     return rng.randrange(70_000)
 
 
-def client_frame(rng: random.Random, limit: int) -> bytes:
-    """One frame as a client (or an attacker) might write it; most are well formed."""
-    opcode = rng.choice(_OPCODES)
-    fin = rng.random() < 0.8
-    rsv = rng.choice((0x40, 0x20, 0x10)) if rng.random() < 0.03 else 0
-    masked = rng.random() < 0.97
+def client_frame(rng: random.Random, limit: int, clean: bool = False, opcode: int | None = None,
+                 fin: bool | None = None) -> bytes:
+    """One frame as a client (or an attacker) might write it; most are well formed, and all are when `clean`."""
+    opcode = rng.choice(_CLEAN_OPCODES if clean else _OPCODES) if opcode is None else opcode
+    fin = rng.random() < 0.8 if fin is None else fin
+    rsv = rng.choice((0x40, 0x20, 0x10)) if rng.random() < 0.03 and not clean else 0
+    masked = clean or rng.random() < 0.97
     length = random_length(rng, limit)
-    if opcode >= CLOSE and rng.random() < 0.9:
+    if opcode >= CLOSE and (clean or rng.random() < 0.9):
         length = min(length, 125)
     payload = rng.randbytes(length)
+    if opcode == CLOSE and rng.random() < 0.7:  # a code (valid, reserved or out of range) and a reason
+        code = rng.choice((1000, 1001, 1002, 1003, 1005, 1006, 1009, 1015, 1016, 2999, 3000, 4999, 5000, 0))
+        payload = struct.pack("!H", code) + rng.choice((b"", b"bye", "\u00e9t\u00e9".encode(), b"\xff\xfe", b"x" * 123))
+        length = len(payload)
     claimed = length
     roll = rng.random()
-    if roll < 0.03:  # a header that claims far more than follows
+    if opcode >= CLOSE and clean:
+        fin = True
+    elif roll < 0.03 and not clean:  # a header that claims far more than follows
         claimed = rng.choice((1 << 16, 1 << 31, (1 << 63) - 1, (1 << 64) - 1, length + 1))
     first = (0x80 if fin else 0) | rsv | opcode
     mask_bit = 0x80 if masked else 0
-    shortest = rng.random() < 0.95
+    shortest = clean or rng.random() < 0.95
     if claimed < 126 and shortest:
         head = bytes((first, mask_bit | claimed))
     elif claimed < 1 << 16 and (shortest or rng.random() < 0.5):
@@ -94,6 +103,21 @@ def client_frame(rng: random.Random, limit: int) -> bytes:
         return head + payload
     key = rng.randbytes(4)
     return head + key + apply_mask(payload, key)
+
+
+def clean_stream(rng: random.Random, limit: int) -> bytes:
+    """Well-formed frames in a valid order: messages, some in fragments with control frames between them."""
+    frames = []
+    open_message = False
+    for _ in range(rng.randrange(1, 7)):
+        if rng.random() < 0.25:
+            frames.append(client_frame(rng, limit, True, rng.choice((PING, PONG, CLOSE))))
+            continue
+        fin = rng.random() < 0.6
+        opcode = CONTINUATION if open_message else rng.choice((BINARY, BINARY, TEXT))
+        frames.append(client_frame(rng, limit, True, opcode, fin))
+        open_message = not fin
+    return b"".join(frames)
 
 
 def live_frames(rng: random.Random) -> bytes:
@@ -149,14 +173,19 @@ def read_all(limit: int, reads: list[bytes]) -> tuple[list[tuple[int, bytes]], t
     """Everything `feed` makes of the reads: the messages, then the error (code, reason) if one stopped it."""
     reader = FrameReader(limit)
     messages: list[tuple[int, bytes]] = []
+    error = None
     for data in reads:
         try:
             messages.extend(reader.feed(data))
         except ProtocolError as broken:
             messages.extend(broken.messages)
-            return messages, (broken.code, broken.reason)
+            error = (broken.code, broken.reason)
+            break
         check_bounds(reader)
-    return messages, None
+    for opcode, payload in messages:
+        if len(payload) > (MAX_CONTROL_PAYLOAD if opcode >= CLOSE else limit):
+            raise Broken("a message over the limit was returned", f"{len(payload)} bytes, opcode {opcode:#x}")
+    return messages, error
 
 
 def check_fast_path(limit: int, reads: list[bytes]) -> None:
@@ -253,6 +282,8 @@ class FramesTarget:
         limit = rng.choice(LIMITS)
         if rng.random() < 0.15:
             data = live_frames(rng)
+        elif rng.random() < 0.3:
+            data = clean_stream(rng, limit)
         else:
             data = b"".join(client_frame(rng, limit) for _ in range(rng.randrange(1, 7)))
         if rng.random() < 0.25:

@@ -6,9 +6,9 @@ A target says how to make one case from a `random.Random` (`generate`), what mus
 first failing case of each kind (a broken property, or an exception type), shrinks it to a minimal reproducer and
 reports every kind with how often it happened.
 
-Why not hypothesis or atheris: hypothesis spends about a millisecond of its own per example, so a million cases
-of a parser that takes 20 µs would take tens of minutes; atheris needs clang's libFuzzer. A plain seeded
-mutator that knows each format runs a million cases in a few minutes on one core (docs/benchmarks/fuzzing.md).
+Why not hypothesis or atheris: hypothesis's own work per example is many times what these parsers cost, so a
+million cases would take tens of minutes per target; atheris needs clang's libFuzzer. A plain seeded mutator
+that knows each format runs a million cases in minutes on one core (both measured: docs/benchmarks/fuzzing.md).
 
 Memory: the peak RSS of the process is read every 1,024 cases and must stay within `rss_growth_limit` of what
 it was before the run, so a case that allocates what a length field claims (2 GB) fails the run even when it
