@@ -57,3 +57,17 @@ def test_a_float_sample_rate_is_refused_or_made_an_integer():
     except SessionEnded:
         return
     assert type(request.sample_rate_hz) is int
+
+
+def test_the_frames_fuzzer_finds_a_planted_fast_path_bug(monkeypatch):
+    """The oracle is alive: a fast path that also takes non-final binary frames is caught within the bounded run."""
+    from babelstream.gateway.websocket.frames import WholeBinaryFrame
+
+    exact = WholeBinaryFrame.payload
+
+    def takes_non_final_frames(self, data):
+        return exact(self, b"\x82" + data[1:] if data[:1] == b"\x02" else data)
+
+    monkeypatch.setattr(WholeBinaryFrame, "payload", takes_non_final_frames)
+    outcome = run(FramesTarget(), cases=6_000, seed=20_261_129)
+    assert "fast path differs from feed" in outcome.failures, outcome.report()
