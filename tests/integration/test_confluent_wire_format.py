@@ -1,5 +1,7 @@
 """The Confluent wire format: magic byte 0, 4-byte big-endian schema id, Avro body; subjects `<topic>-value`
-registered with BACKWARD compatibility; readable by confluent-kafka's own AvroDeserializer and the reverse.
+registered with BACKWARD compatibility; readable by confluent-kafka's own AvroDeserializer and the reverse. An id
+the registry does not have is the message's fault (dead-lettered), an unreachable registry is not (waited out);
+credentials in the registry's URL reach neither logs nor error text.
 
 The registry here is a test double (tests/support/registry_double.py): a real HTTP server implementing the subset of
 the Schema Registry REST API that both clients use, recording each call. No real registry can run on this
@@ -8,7 +10,10 @@ machine; the double follows the documented API closely enough for confluent-kafk
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
+import logging
 import socket
 import struct
 from dataclasses import fields
@@ -18,12 +23,14 @@ from confluent_kafka.schema_registry import SchemaRegistryClient as ConfluentReg
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from babelstream.bus.memory import MemoryBus
 from babelstream.contracts.codec import ConfluentCodec, SingleObjectCodec, codec_from_settings, to_record
-from babelstream.contracts.errors import MalformedEvent, PayloadTooLarge, SchemaRegistryError
+from babelstream.contracts.errors import MalformedEvent, PayloadTooLarge, SchemaRegistryError, UnknownSchemaId
 from babelstream.contracts.events import Event, SessionOptions
 from babelstream.contracts.registry import SchemaRegistryClient
 from babelstream.contracts.schemas import event_schemas
-from babelstream.contracts.topics import ASR_TEXT, TOPIC_OF_EVENT_TYPE
+from babelstream.contracts.topics import ASR_TEXT, DEAD_LETTER, TOPIC_OF_EVENT_TYPE
+from babelstream.stages.runtime import StageRunner
 from tests.support.events import EVENT_TYPES, audio_event, expected_record, older_schema, sample_event, write_with
 from tests.support.registry_double import registry_double
 
@@ -147,10 +154,89 @@ def test_oversize_audio_is_refused_before_the_registry_is_asked():
         codec.encode(audio_event(1_572_865), "speech.audio.ingress")
 
 
-def test_an_unknown_schema_id_is_a_schema_registry_error_naming_the_request(registry):
+def test_an_unknown_schema_id_is_the_messages_fault_not_a_registry_outage(registry):
+    """Issue #10, finding 5: the registry's 404 for an id was taken for an outage and waited out forever."""
     codec = ConfluentCodec(SchemaRegistryClient(registry.url))
-    with pytest.raises(SchemaRegistryError, match=r"GET /schemas/ids/4242 -> 404: .*Schema not found"):
+    with pytest.raises(UnknownSchemaId, match=r"schema id 4242 is not in the schema registry at http://") as caught:
         codec.decode(struct.pack(">bI", 0, 4242) + b"\x00" * 20)
+    assert isinstance(caught.value, MalformedEvent) and not isinstance(caught.value, SchemaRegistryError)
+
+
+def test_a_404_that_is_not_the_registrys_schema_not_found_is_still_waited_out(registry):
+    """A wrong SCHEMA_REGISTRY_URL (here a path the registry does not serve) answers 404 to every id: that is the
+    configuration's fault, and dead-lettering every message until it is fixed would lose them all."""
+    codec = ConfluentCodec(SchemaRegistryClient(f"{registry.url}/not-the-registry"))
+    with pytest.raises(SchemaRegistryError, match=r"GET /schemas/ids/1 -> 404"):
+        codec.decode(struct.pack(">bI", 0, 1) + b"\x00" * 20)
+
+
+class RecordingStage:
+    """Takes TextRecognizedEvents and produces nothing: what a stage was handed is all this test needs."""
+
+    name = "recording"
+    input_topic = ASR_TEXT
+
+    def __init__(self) -> None:
+        self.handled: list[str] = []
+
+    def warm_up(self) -> None:
+        pass
+
+    async def handle(self, event: Event) -> list[Event]:
+        self.handled.append(event.event_id)
+        return []
+
+
+async def test_a_stage_dead_letters_a_value_with_an_unknown_schema_id_and_handles_the_next(registry):
+    """Issue #10, finding 5: one such value stopped the stage (on Kafka, its whole partition) for good."""
+    codec = ConfluentCodec(SchemaRegistryClient(registry.url))
+    bus = MemoryBus()
+    letters = await bus.subscribe([DEAD_LETTER], "test-letters")
+    stage = RecordingStage()
+    runner = StageRunner(stage, bus, codec, service="recording-1")
+    await runner.start()
+    try:
+        unknown = struct.pack(">bI", 0, 4242) + b"\x00" * 20
+        await bus.publish(ASR_TEXT, b"session-1", unknown)
+        valid = sample_event("TextRecognizedEvent")
+        await bus.publish(ASR_TEXT, valid.correlation_id.encode(), codec.encode(valid, ASR_TEXT))
+        deadline = asyncio.get_running_loop().time() + 10
+        while not stage.handled and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        assert stage.handled == [valid.event_id]
+        message = await letters.next(timeout_seconds=5)
+    finally:
+        await runner.stop()
+    assert message is not None
+    letter = codec.decode(message.value).payload
+    assert letter.original_value == unknown and letter.original_topic == ASR_TEXT
+    assert "UnknownSchemaId" in letter.error and "4242" in letter.error
+    assert runner.counters.dead_lettered == 1
+
+
+def test_a_password_in_the_registry_url_reaches_no_log_and_no_error(registry, caplog):
+    """Issue #10: SCHEMA_REGISTRY_URL=https://user:password@host was written, password and all, by httpx's request
+    log and in the codec's error text (which a stage logs and puts in dead letters)."""
+    caplog.set_level(logging.DEBUG)
+    password = "s3cret-registry-pw"
+    with_credentials = registry.url.replace("http://", f"http://ann:{password}@")
+    codec = ConfluentCodec(SchemaRegistryClient(with_credentials))
+    event = sample_event("TextRecognizedEvent")
+    assert codec.decode(codec.encode(event, ASR_TEXT)) == event
+    # The credentials still reach the registry: as Basic auth, not in the URL.
+    assert {call.authorization for call in registry.state.calls} == {
+        "Basic " + base64.b64encode(f"ann:{password}".encode()).decode()
+    }
+    with pytest.raises(UnknownSchemaId) as unknown:
+        codec.decode(struct.pack(">bI", 0, 4242) + b"\x00" * 20)
+    down = ConfluentCodec(SchemaRegistryClient(closed_port_url().replace("http://", f"http://ann:{password}@"),
+                                               timeout_seconds=2.0))
+    with pytest.raises(SchemaRegistryError) as unreachable:
+        down.encode(event, ASR_TEXT)
+    assert "http://[redacted]@127.0.0.1:" in str(unreachable.value)
+    assert caplog.records  # httpx logged its requests: the check below read something
+    for text in (str(unknown.value), str(unreachable.value), caplog.text):
+        assert password not in text and "ann:" not in text
 
 
 # --- schema evolution through the registry (BACKWARD: the current schema reads data written with an older one)

@@ -30,6 +30,7 @@ class Call:
     path: str  # decoded, without the query string
     query: dict[str, list[str]]
     body: Any
+    authorization: str | None = None  # the request's Authorization header, to check credentials were sent
 
 
 class RegistryState:
@@ -136,7 +137,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(raw) if raw else None
         path = unquote(split.path)
         with self.state.lock:
-            self.state.calls.append(Call(self.command, path, parse_qs(split.query), body))
+            self.state.calls.append(
+                Call(self.command, path, parse_qs(split.query), body, self.headers.get("Authorization"))
+            )
         try:
             status, answer = _handle(self.state, self.command, split.path, body)
         except Exception as error:  # a bug in the double must show up as a clear 500, not a hang

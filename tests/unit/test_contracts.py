@@ -37,6 +37,7 @@ from babelstream.contracts.events import (
     SpeechSegmentPayload,
     derived_id,
 )
+from babelstream.contracts.registry import redacted_url
 from babelstream.contracts.schemas import event_schemas
 from babelstream.contracts.topics import DEAD_LETTER, TOPIC_OF_EVENT_TYPE, TRANSLATION_TEXT
 from tests.support.events import (
@@ -377,3 +378,16 @@ def test_single_object_decoding_cannot_read_an_older_writer_without_a_registry()
     data = b"\xc3\x01" + struct.pack("<Q", crc64_avro(canonical.encode())) + write_with(old, record)
     with pytest.raises(MalformedEvent, match="unknown schema fingerprint"):
         CODEC.decode(data)
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("https://ann:s3cret@registry.example:8081/base", "https://[redacted]@registry.example:8081/base"),
+        ("http://key-only@127.0.0.1:8081", "http://[redacted]@127.0.0.1:8081"),
+        ("http://a:b@c@host", "http://[redacted]@host"),
+        ("http://127.0.0.1:8081", "http://127.0.0.1:8081"),
+    ],
+)
+def test_a_registry_urls_credentials_are_redacted_for_logs(url, shown):
+    assert redacted_url(url) == shown

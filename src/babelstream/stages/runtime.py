@@ -107,7 +107,8 @@ class StageRunner:
         self.counters.busy_seconds += time.perf_counter() - started
 
     async def _decode(self, message: Message) -> Event:
-        """A registry that is down is not the message's fault: wait for it rather than dead-letter good data."""
+        """A registry that is down is not the message's fault: wait for it rather than dead-letter good data. A schema
+        id the registry does not have is (UnknownSchemaId, a MalformedEvent): it is raised, and dead-lettered."""
         delay = 0.2
         while True:
             try:
