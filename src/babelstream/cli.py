@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from pathlib import Path
+
+from babelstream.log_format import configure_logging
 
 
 def _kafka_option(parser: argparse.ArgumentParser) -> None:
@@ -96,14 +97,11 @@ def _settings(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    settings = _settings(args)
+    configure_logging(settings.log, verbose=args.verbose)  # once, for every logger (uvicorn's too)
     if args.command in ("serve", "gateway", "stage"):
         from babelstream.platform import STAGE_NAMES, Platform, run_stages, serve_http
 
-        settings = _settings(args)
         if args.command != "serve" and settings.bus.bus != "kafka":
             print(f"babelstream {args.command} runs over Kafka: pass --kafka HOST:PORT or set BUS=kafka", file=sys.stderr)
             return 2
@@ -131,9 +129,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return asyncio.run(run_probe(args))
     if args.command == "keys":
-        return _keys(args, _settings(args))
+        return _keys(args, settings)
     if args.command == "token":
-        return _token(args, _settings(args))
+        return _token(args, settings)
     return 2
 
 

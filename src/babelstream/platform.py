@@ -122,10 +122,17 @@ class Platform:
         return create_app(self.gateway, on_startup=self.start, on_shutdown=self.stop)
 
 
-def serve_http(platform: Platform) -> None:
+def http_config(platform: Platform) -> uvicorn.Config:
+    """How `serve` and `gateway` are served: the app and /ws/audio on HOST:PORT.
+    uvicorn installs no log handlers of its own (log_config=None): its records reach the root logger, which the
+    command line configured (log_format.py), so LOG_FORMAT holds for its lines too."""
     assert platform.gateway is not None
     settings = platform.settings.gateway
-    uvicorn.Server(uvicorn_config(platform.app(), platform.gateway, settings.host, settings.port)).run()
+    return uvicorn_config(platform.app(), platform.gateway, settings.host, settings.port, log_config=None)
+
+
+def serve_http(platform: Platform) -> None:
+    uvicorn.Server(http_config(platform)).run()
 
 
 async def run_stages(platform: Platform) -> None:

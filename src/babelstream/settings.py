@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from babelstream.bus.settings import BusSettings
 from babelstream.gateway.settings import GatewaySettings
+from babelstream.log_format import LogSettings
 from babelstream.segmentation import SegmentationSettings
 from babelstream.stages.settings import StageSettings
 
@@ -21,11 +22,12 @@ class Settings:
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     segmentation: SegmentationSettings = field(default_factory=SegmentationSettings)
     stages: StageSettings = field(default_factory=StageSettings)
+    log: LogSettings = field(default_factory=LogSettings)
 
     @classmethod
     def from_environment(
         cls, *, bus: dict | None = None, gateway: dict | None = None, segmentation: dict | None = None,
-        stages: dict | None = None,
+        stages: dict | None = None, log: dict | None = None,
     ) -> Settings:
         """The environment, with overrides (e.g. the command line's) taking precedence field by field."""
         return cls(
@@ -33,9 +35,10 @@ class Settings:
             gateway=GatewaySettings(**(gateway or {})),
             segmentation=SegmentationSettings(**(segmentation or {})),
             stages=StageSettings(**(stages or {})),
+            log=LogSettings(**(log or {})),
         )
 
     @classmethod
     def classes(cls) -> dict[str, type]:
         return {"bus": BusSettings, "gateway": GatewaySettings, "segmentation": SegmentationSettings,
-                "stages": StageSettings}
+                "stages": StageSettings, "log": LogSettings}

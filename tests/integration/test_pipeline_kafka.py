@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,50 +15,9 @@ from babelstream.contracts.topics import DEAD_LETTER, SPEECH_SEGMENT
 from tests.support.bus import collect, tail, wait_for_no_lag
 from tests.support.harness import free_port
 from tests.support.pipeline_checks import UTTERANCES, check_translated_talk, speak
+from tests.support.process import Component
 
 pytestmark = [pytest.mark.kafka, pytest.mark.models]
-
-REPO = Path(__file__).resolve().parents[2]
-BABELSTREAM = [sys.executable, "-m", "babelstream"]
-
-
-class Component:
-    """One `babelstream` process, with its output kept in test-output/ for when something fails."""
-
-    def __init__(self, name: str, args: list[str], env: dict):
-        self.name = name
-        self.args = args
-        self.env = env
-        self.log_path = REPO / "test-output" / f"{name}.log"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(exist_ok=True)
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(BABELSTREAM + self.args, env=self.env, stdout=log, stderr=log, cwd=REPO)
-
-    def wait_for_line(self, text: str, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.log_path.read_text(errors="replace"):
-                return
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()[-2000:]}")
-            time.sleep(0.2)
-        raise TimeoutError(f"{self.name} did not log {text!r} within {timeout} s")
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @pytest.fixture(scope="module")

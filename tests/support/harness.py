@@ -73,9 +73,11 @@ class Conversation:
 
 
 async def stream(address: str, frames, *, start: dict | None = None, done: bool = True, pace_seconds: float = 0.0,
-                 origin: str | None = None, timeout: float = 120.0, on_message=None) -> Conversation:
+                 origin: str | None = None, timeout: float = 120.0, on_message=None,
+                 token: str | None = None) -> Conversation:
     """Connects, optionally sends a start message, sends `frames` (bytes or str), then done, and reads to close.
-    Frames ending with HOLD: keep the socket open without done (for the deadline tests).
+    Frames ending with HOLD: keep the socket open without done (for the deadline tests). `token`: the credential
+    (an API key or a JWT), sent as ?token= as the page sends it.
 
     The start message and the frames go out unchecked (send_raw): these tests also send what a client must not."""
     conversation = Conversation()
@@ -90,7 +92,8 @@ async def stream(address: str, frames, *, start: dict | None = None, done: bool 
             on_message(message.data)
 
     try:
-        connection = await AudioConnection.open(f"ws://{address}/ws/audio", origin=origin)
+        query = f"?token={token}" if token else ""
+        connection = await AudioConnection.open(f"ws://{address}/ws/audio{query}", origin=origin)
     except Refused as refused:
         record(refused.error)
         conversation.close_code = refused.close_code

@@ -16,7 +16,8 @@ from babelstream.gateway.close_codes import CloseCode
 from babelstream.gateway.errors import Kind, SessionEnded
 from babelstream.gateway.metrics import GatewayMetrics
 from babelstream.gateway.router import ResultRouter
-from babelstream.gateway.session_context import Endpointer, SessionContext, SessionObserver
+from babelstream.gateway.session_context import Endpointer, SessionContext, SessionObserver, SessionObservers
+from babelstream.gateway.session_log import SessionLog
 from babelstream.gateway.session_options import Capabilities, SessionOptionsResolver
 from babelstream.gateway.settings import GatewaySettings
 from babelstream.gateway.websocket.handshake import UpgradeRequest
@@ -57,7 +58,8 @@ class Gateway:
             options=self.options,
             new_endpointer=new_endpointer,
             metrics=self.metrics,
-            observer=observer or SessionObserver(),
+            # Every session's line in the log, and whatever a test or a bench watches with.
+            observer=SessionObservers(SessionLog(), *([observer] if observer else [])),
         )
 
     async def start(self) -> None:

@@ -57,6 +57,34 @@ class SessionObserver:
         """`ended` is None for a session that ended normally (done, results, summary) or whose client left."""
 
 
+class SessionObservers(SessionObserver):
+    """Several observers as one (the gateway's session log, and a test's or a bench's): each hook is passed on to
+    every observer, in order."""
+
+    def __init__(self, *observers: SessionObserver):
+        self.observers = observers
+
+    def session_started(self, session: Session) -> None:
+        for observer in self.observers:
+            observer.session_started(session)
+
+    def segment_cut(self, session: Session, index: int) -> None:
+        for observer in self.observers:
+            observer.segment_cut(session, index)
+
+    def result_routed(self, session: Session, event: Event) -> None:
+        for observer in self.observers:
+            observer.result_routed(session, event)
+
+    def message_sent(self, session: Session, message: dict) -> None:
+        for observer in self.observers:
+            observer.message_sent(session, message)
+
+    def session_ended(self, session: Session, ended: SessionEnded | None) -> None:
+        for observer in self.observers:
+            observer.session_ended(session, ended)
+
+
 @dataclass(frozen=True)
 class SessionContext:
     settings: GatewaySettings
