@@ -25,6 +25,14 @@ def _http_options(parser: argparse.ArgumentParser) -> None:
         "--insecure", action="store_true",
         help="listen on a non-loopback --host with no credentials configured (anyone who reaches it can use it)",
     )
+    parser.add_argument(
+        "--ssl-certfile", type=Path, metavar="PEM",
+        help="serve https:// and wss:// with this certificate (chain) (default: SSL_CERTFILE, else plain HTTP)",
+    )
+    parser.add_argument(
+        "--ssl-keyfile", type=Path, metavar="PEM",
+        help="the certificate's private key (default: SSL_KEYFILE; not needed when --ssl-certfile holds it)",
+    )
 
 
 def _access_commands(commands) -> None:
@@ -91,7 +99,11 @@ def _settings(args: argparse.Namespace):
 
     kafka = getattr(args, "kafka", None)
     bus = {"bus": "kafka", "kafka_bootstrap_servers": kafka} if kafka else {}
-    gateway = {name: getattr(args, name) for name in ("host", "port") if getattr(args, name, None) is not None}
+    gateway = {
+        name: getattr(args, name)
+        for name in ("host", "port", "ssl_certfile", "ssl_keyfile")
+        if getattr(args, name, None) is not None
+    }
     return Settings.from_environment(bus=bus, gateway=gateway)
 
 
@@ -112,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
                 require_credentials_for(settings.gateway, insecure=args.insecure)
             except InsecureBinding as refusal:
                 print(f"babelstream {args.command}: {refusal}", file=sys.stderr)
+                return 2
+            if settings.gateway.ssl_keyfile and not settings.gateway.ssl_certfile:
+                print(f"babelstream {args.command}: a TLS key needs its certificate: pass --ssl-certfile (SSL_CERTFILE)",
+                      file=sys.stderr)
                 return 2
         if args.command == "serve":
             serve_http(Platform(settings, gateway=True, stages=STAGE_NAMES))

@@ -123,12 +123,15 @@ class Platform:
 
 
 def http_config(platform: Platform) -> uvicorn.Config:
-    """How `serve` and `gateway` are served: the app and /ws/audio on HOST:PORT.
+    """How `serve` and `gateway` are served: the app and /ws/audio on HOST:PORT, over TLS when SSL_CERTFILE is set.
     uvicorn installs no log handlers of its own (log_config=None): its records reach the root logger, which the
     command line configured (log_format.py), so LOG_FORMAT holds for its lines too."""
     assert platform.gateway is not None
     settings = platform.settings.gateway
-    return uvicorn_config(platform.app(), platform.gateway, settings.host, settings.port, log_config=None)
+    return uvicorn_config(
+        platform.app(), platform.gateway, settings.host, settings.port, log_config=None,
+        ssl_certfile=settings.ssl_certfile, ssl_keyfile=settings.ssl_keyfile,
+    )
 
 
 def serve_http(platform: Platform) -> None:

@@ -22,6 +22,10 @@ class GatewaySettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # TLS: a PEM certificate (chain) and its private key. Set, `serve`/`gateway` answer https:// and wss:// on PORT;
+    # unset, plain HTTP: loopback, or behind a reverse proxy that terminates TLS (README, "On a network").
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None  # may be left unset when SSL_CERTFILE holds the key too
     # Each live stream costs a little CPU (VAD) and memory; the operator sizes this to the machine.
     max_connections: int = 10
     # One WebSocket frame; 65536 bytes is ~2 s of 16 kHz PCM16, far more than a client needs per frame.
