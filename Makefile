@@ -22,7 +22,7 @@ system:
 autobahn:
 	scripts/install-autobahn.sh
 
-$(STAMP): pyproject.toml setup.py $(wildcard src/babelstream/*/*/_*.c src/babelstream/*/_*.c)
+$(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[test]'

@@ -2,7 +2,7 @@
 
 Prints median µs per frame (over --runs) for the endpointer alone (a trivial detector), with webrtcvad
 (the live default) and with Silero, on espeak-ng speech alternating with silence, and the share of one core
-that 1,000 live streams would need; each for the Python endpointer (the reference) and the C one (the default).
+that 1,000 live streams would need.
 A microbenchmark runs hot in cache: in the gateway under load the same code costs about twice as much
 (docs/benchmarks/gateway-capacity.md).
 
@@ -19,9 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support.speech (espeak-ng test audio)
 
-from babelstream.engines.vad import SileroVad, WebRtcVad
-from babelstream.engines.vad.native_endpointer import NativeEndpointer
-from babelstream.engines.vad.python_endpointer import PythonEndpointer
+from babelstream.engines.vad import Endpointer, SileroVad, WebRtcVad
 from tests.support.speech import silence, synthesize
 
 RATE = 16_000
@@ -56,11 +54,9 @@ def main() -> None:
     unit = synthesize("The house is big and I would like a cup of coffee, please.") + silence(600)
     pcm = (unit * (args.seconds * RATE * 2 // len(unit) + 1))[: args.seconds * RATE * 2]
     detectors = {
-        "endpointer alone, Python (reference)": (PythonEndpointer, Trivial),
-        "endpointer alone, C": (NativeEndpointer, Trivial),
-        "webrtcvad, Python endpointer": (PythonEndpointer, lambda: WebRtcVad(RATE, 20, 2)),
-        "webrtcvad, C endpointer (default)": (NativeEndpointer, lambda: WebRtcVad(RATE, 20, 2)),
-        "silero, C endpointer": (NativeEndpointer, lambda: SileroVad(RATE)),
+        "endpointer alone (reference)": (Endpointer, Trivial),
+        "webrtcvad (default)": (Endpointer, lambda: WebRtcVad(RATE, 20, 2)),
+        "silero": (Endpointer, lambda: SileroVad(RATE)),
     }
     print(f"{args.seconds} s of speech and pauses, 20 ms frames, median of {args.runs} runs")
     print(f"{'detector, endpointer':38} {'µs/frame':>9} {'× reference':>12} {'core share for 1,000 streams':>30}")

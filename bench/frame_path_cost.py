@@ -5,10 +5,10 @@ in-memory bus) are fed their frames round-robin, as 1,000 live clients would be:
 counters, webrtcvad, endpointer, cutting segments (publishing itself runs between rounds, outside the timing).
 Each variant runs in its own process, alternating; the table gives medians and the ratio to the reference:
 
-  python         no C extension of babelstream's: the Python frame parser and endpointer (the reference)
-  c-frames       the C fast path for whole binary frames (_frames.c), the Python endpointer
-  c-endpointer   the Python frame parser, the C endpointer (_endpointer.c)
-  c              both C parts
+  one          one frame per read: the loop keeps up (the reference)
+  joined-4     four frames per read: the loop is behind and TCP joins a client's frames (the fast path too)
+  general      one frame per read, forced through the general parser (what joined frames cost before the fast
+               path took them)
 
 --measure time (default) gives µs per frame; --measure instructions runs each variant under
 `valgrind --tool=callgrind` twice (R and 2R rounds) and gives the instructions per frame of the difference:
@@ -34,10 +34,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 VARIANTS = {
-    "python": "Python frame parser and endpointer (reference)",
-    "c-frames": "C frame fast path, Python endpointer",
-    "c-endpointer": "Python frame parser, C endpointer",
-    "c": "both C parts",
+    "one": "one frame per read (reference)",
+    "joined-4": "four frames per read, fast path",
+    "general": "one frame per read, general parser",
 }
 
 
@@ -57,19 +56,13 @@ async def measure(variant: str, n: int, rounds: int) -> float:
 
     from babelstream.bus.memory import MemoryBus
     from babelstream.contracts.codec import SingleObjectCodec
-    from babelstream.engines.vad.native_endpointer import NativeEndpointer
-    from babelstream.engines.vad.python_endpointer import PythonEndpointer
     from babelstream.gateway.gateway import Gateway
     from babelstream.gateway.settings import GatewaySettings
-    from babelstream.gateway.websocket import frames
     from babelstream.gateway.websocket.audio_handler import AUDIO_PATH, AudioHandler
     from babelstream.gateway.websocket.uvicorn_adapter import UvicornWebSocket
     from babelstream.segmentation import SegmentationSettings, endpointer_factory
 
-    c_frames = variant in ("c", "c-frames")
-    c_endpointer = variant in ("c", "c-endpointer")
-    parser = frames.WholeBinaryFrame if c_frames else frames.PythonWholeBinaryFrame
-    endpointer = NativeEndpointer if c_endpointer else PythonEndpointer
+    per_read = 4 if variant == "joined-4" else 1
 
     class Transport:
         def write(self, data: bytes) -> None:
@@ -91,18 +84,16 @@ async def measure(variant: str, n: int, rounds: int) -> float:
     bus = MemoryBus()
     await bus.start()
     settings = GatewaySettings(max_connections=n + 10, idle_timeout_seconds=600, max_session_seconds=3600)
-    gateway = Gateway(settings, bus, SingleObjectCodec(), endpointer_factory(SegmentationSettings(), endpointer))
+    gateway = Gateway(settings, bus, SingleObjectCodec(), endpointer_factory(SegmentationSettings()))
     state = types.SimpleNamespace(connections=set(), tasks=set(), default_headers=[])
     routes = {AUDIO_PATH: lambda request, start_task: AudioHandler(gateway, request, start_task)}
-    upgrade = (b"GET /ws/audio HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
+    upgrade = (b"GET /ws/audio HTTP/1.1\r\nhost: 127.0.0.1:8000\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
                b"sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n")
     mask = b"\x01\x02\x03\x04"
     start = b'{"event":"start","mode":"live","wait_for_results":false}'
     protocols = []
     for _ in range(n):
-        protocol = UvicornWebSocket(
-            None, state, {}, routes=routes, max_message_bytes=settings.max_chunk_bytes, whole_frame_parser=parser
-        )
+        protocol = UvicornWebSocket(None, state, {}, routes=routes, max_message_bytes=settings.max_chunk_bytes)
         protocol.connection_made(Transport())
         protocol.data_received(upgrade)
         protocol.data_received(bytes((0x81, 0x80 | len(start))) + mask + apply_mask(start, mask))
@@ -110,11 +101,15 @@ async def measure(variant: str, n: int, rounds: int) -> float:
     await asyncio.sleep(0.01)
     wire = [bytes((0x82, 0x80 | 126)) + (640).to_bytes(2, "big") + mask + apply_mask(pcm[i : i + 640], mask)
             for i in range(0, len(pcm), 640)]
+    if variant == "general":
+        for protocol in protocols:
+            protocol._handler.binary_sink = None  # a bench's what-if: the sink is the handler's public seam
     total = 0.0
-    for step in range(rounds):
+    for step in range(0, rounds, per_read):
         started = time.perf_counter()
         for index, protocol in enumerate(protocols):
-            protocol.data_received(wire[(step + index * 7) % len(wire)])  # streams at different points of the loop
+            at = step + index * 7  # streams at different points of the loop
+            protocol.data_received(b"".join(wire[(at + k) % len(wire)] for k in range(per_read)))
         total += time.perf_counter() - started
         await asyncio.sleep(0)  # publishing and the outboxes run here, outside the timing
     return total / (rounds * n) * 1e6
@@ -168,7 +163,7 @@ def main() -> None:
     unit = "instr/frame" if args.measure == "instructions" else "µs/frame"
     print(f"{args.n} live sessions fed round-robin, {args.rounds} frames each, median of {runs} run(s)")
     print(f"{'variant':48} {unit:>12} {'× reference':>12}")
-    reference = statistics.median(samples["python"])
+    reference = statistics.median(samples["one"])
     for variant, label in VARIANTS.items():
         value = statistics.median(samples[variant])
         print(f"{label:48} {value:12.2f} {value / reference:12.2f}")

@@ -239,6 +239,10 @@ def start_server(setup: str, n: int, bus: str, args, log_path: Path) -> tuple[su
         "BUS": bus,
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{args.kafka_port}",
         "MAX_CONNECTIONS": str(n + 100),
+        # the load generator is n clients on one address, opening over a ramp of a few seconds
+        "MAX_CONNECTIONS_PER_IP": str(n + 100),
+        "MAX_HANDSHAKES_PER_SECOND_PER_IP": str(n + 100),
+        "MAX_SOCKETS": str(max(4096, n + 200)),
         "MAX_SESSION_SECONDS": "3600",
         "IDLE_TIMEOUT_SECONDS": "600",
     }

@@ -20,11 +20,8 @@ With BENCH_CPROFILE=path the whole process runs under cProfile and writes its st
 BENCH_GC_FREEZE=1 it calls gc.freeze() after start-up and BENCH_GC_THRESHOLD=N sets the young-generation
 threshold (what-if variants: bench --gc-freeze / --gc-threshold; the gateway itself freezes after start-up).
 More what-ifs, by environment only: BENCH_DROP_AUDIO=1 makes the session only count each frame (the floor of
-the socket stack), BENCH_VAD_ONLY=1 only runs webrtcvad on each frame (what the VAD costs), BENCH_PY_ENDPOINTER=1
-runs the Python endpointer instead of the C one, BENCH_PY_FRAMES=1 the Python fast path for whole binary frames
-instead of _frames.c, BENCH_PYTHON_ONLY=1 runs no C extension of babelstream's (what
-an install without a C compiler gets), BENCH_NO_PUBLISH=1 cuts utterances without publishing them
-(what publishing costs).
+the socket stack), BENCH_VAD_ONLY=1 only runs webrtcvad on each frame (what the VAD costs), BENCH_NO_PUBLISH=1
+cuts utterances without publishing them (what publishing costs).
 """
 
 from __future__ import annotations
@@ -186,15 +183,15 @@ class FrameCounter:
 
 
 class VadOnly:
-    """What-if BENCH_VAD_ONLY: each frame only goes through webrtcvad, called as the C endpointer calls it."""
+    """What-if BENCH_VAD_ONLY: each frame only goes through webrtcvad, called as the endpointer calls it."""
 
     def __init__(self) -> None:
         from babelstream.engines.vad import WebRtcVad
 
-        self._detect, self._leading, self._trailing = WebRtcVad(16000, 20, 2).detector_call()
+        self._classify = WebRtcVad(16000, 20, 2).classify_frame
 
     def feed(self, pcm: bytes):
-        self._detect(*self._leading, pcm, *self._trailing)
+        self._classify(pcm)
         return []
 
     def flush(self):
@@ -218,11 +215,6 @@ def gateway_platform():
         new_endpointer = FrameCounter
     elif os.environ.get("BENCH_VAD_ONLY"):
         new_endpointer = VadOnly
-    elif os.environ.get("BENCH_PY_ENDPOINTER") or os.environ.get("BENCH_PYTHON_ONLY"):
-        # What-if: the Python endpointer instead of the C one (what the C version saves).
-        from babelstream.engines.vad.python_endpointer import PythonEndpointer
-
-        new_endpointer = endpointer_factory(settings.segmentation, PythonEndpointer)
     else:
         new_endpointer = endpointer_factory(settings.segmentation)
 
@@ -299,16 +291,9 @@ def main() -> None:
 
     platform = reference_platform() if args.app == "reference" else gateway_platform()
 
-    from babelstream.gateway.websocket import frames
-
-    # What-ifs BENCH_PY_FRAMES and BENCH_PYTHON_ONLY: the Python fast path for whole binary frames (BENCH_PYTHON_ONLY
-    # also runs the Python endpointer: an install without a C compiler).
-    python_frames = os.environ.get("BENCH_PY_FRAMES") or os.environ.get("BENCH_PYTHON_ONLY")
-    frame_parser = frames.PythonWholeBinaryFrame if python_frames else frames.WholeBinaryFrame
-
     def serve_http(platform, host: str, port: int) -> None:
         if args.app == "gateway":
-            config = uvicorn_config(platform.app(), platform.gateway, host, port, whole_frame_parser=frame_parser)
+            config = uvicorn_config(platform.app(), platform.gateway, host, port)
         else:
             config = uvicorn.Config(platform.app(), host=host, port=port, log_level="info", lifespan="on")
         uvicorn.Server(config).run()

@@ -16,7 +16,6 @@ packages=(
   fonts-liberation     # so page screenshots look the same on every machine
   default-jre-headless # the Kafka broker (Java 17+)
   maven                # resolves the Kafka broker jars from Maven Central
-  gcc                  # builds the C endpointer when pip installs babelstream (setup.py)
 )
 
 missing=()

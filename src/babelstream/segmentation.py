@@ -33,12 +33,11 @@ def _new_vad(settings: SegmentationSettings):
     raise ValueError(f"VAD_ENGINE must be 'webrtc' or 'silero', got {settings.vad_engine!r}")
 
 
-def endpointer_factory(settings: SegmentationSettings, implementation: type = Endpointer):
-    """implementation: the C endpointer where it was built (engines/vad/endpointer.py), or one chosen by a bench."""
+def endpointer_factory(settings: SegmentationSettings):
     _new_vad(settings)  # fail at start, not on the first stream, when the setting is wrong
 
     def new_endpointer() -> Endpointer:
-        return implementation(
+        return Endpointer(
             _new_vad(settings), min_silence_ms=settings.min_silence_ms, max_segment_ms=settings.max_segment_ms
         )
 

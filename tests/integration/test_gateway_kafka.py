@@ -88,8 +88,8 @@ async def test_twelve_clients_against_ten_slots(kafka_settings):
             assert wav.readframes(wav.getnframes()) == sent[n]
 
 
-@pytest.mark.parametrize("frames, settings, code, reason_part", LIMIT_CASES)
-async def test_each_limit_on_kafka(kafka_settings, frames, settings, code, reason_part):
+@pytest.mark.parametrize("frames, settings, code, kind, reason_part", LIMIT_CASES)
+async def test_each_limit_on_kafka(kafka_settings, frames, settings, code, kind, reason_part):
     bus = await started_bus(kafka_settings)
     try:
         async with running_gateway(bus, CODEC, **settings) as (_, address):
@@ -98,7 +98,7 @@ async def test_each_limit_on_kafka(kafka_settings, frames, settings, code, reaso
         await bus.stop()
     assert talk.close_code == code
     error = talk.of_type("error")[0]
-    assert error["code"] == code and reason_part in error["reason"]
+    assert error["code"] == code and error["kind"] == kind and reason_part in error["reason"]
 
 
 def kafka_script(*args: str) -> None:

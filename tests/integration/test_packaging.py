@@ -1,7 +1,7 @@
-"""The package builds with its C extensions where a compiler exists, and without them where none does.
+"""The package builds into a pure-Python wheel, the way `pip install` would, and runs from it.
 
-setup.py declares both extensions optional: a machine without gcc must still get a working babelstream (the
-Python endpointer and frame parser). These build real wheels with pip, the way `pip install` would.
+babelstream has no C extension (docs/benchmarks/gateway-capacity.md: the two it had saved nothing measurable),
+so a machine without a compiler installs it as any other: the wheel builds with the compiler taken away.
 """
 
 from __future__ import annotations
@@ -13,10 +13,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
-EXTENSIONS = ("babelstream/engines/vad/_endpointer", "babelstream/gateway/websocket/_frames")
 
 
 def build_wheel(tmp_path: Path, env: dict[str, str]) -> Path:
@@ -30,38 +27,31 @@ def build_wheel(tmp_path: Path, env: dict[str, str]) -> Path:
         env={**os.environ, **env}, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    (wheel,) = out.glob("babelstream-*.whl")
+    (wheel,) = out.glob("babelstream-*-py3-none-any.whl")  # pure Python: no platform tag
     return wheel
 
 
-@pytest.mark.skipif(shutil.which("gcc") is None, reason="no C compiler on this machine")
-def test_wheel_carries_both_c_extensions_and_no_sources(tmp_path):
-    names = zipfile.ZipFile(build_wheel(tmp_path, {})).namelist()
-    for extension in EXTENSIONS:
-        assert any(name.startswith(extension) and name.endswith(".so") for name in names), extension
-    assert not [name for name in names if name.endswith(".c")]
-
-
-def test_without_a_compiler_the_wheel_builds_without_them_and_runs_the_python_versions(tmp_path):
+def test_without_a_compiler_the_wheel_builds_carries_what_runs_and_runs(tmp_path):
     wheel = build_wheel(tmp_path, {"CC": "/bin/false"})
     names = zipfile.ZipFile(wheel).namelist()
     assert not [name for name in names if name.endswith((".so", ".c"))]
+    for shipped in ("babelstream/contracts/schemas/babelstream.SpeechSegmentEvent.avsc",
+                    "babelstream/gateway/static/index.html", "babelstream/engines/mt/quality_table.json"):
+        assert shipped in names, shipped
     installed = tmp_path / "installed"
     zipfile.ZipFile(wheel).extractall(installed)
     # The unpacked wheel first on the path: its babelstream, not the development tree's.
     probe = """
-import babelstream, babelstream.engines.vad.endpointer as endpointer, babelstream.gateway.websocket.frames as frames
+import babelstream
 from babelstream.engines.vad import WebRtcVad, split_recording
 from tests.support.speech import silence, white_noise
 stream = silence(500) + white_noise(1200, level_dbfs=-15, seed=3) + silence(700)
-print(babelstream.__file__, endpointer.Endpointer.__name__, frames.WholeBinaryFrame.__name__,
-      len(split_recording(WebRtcVad(16000, 20, 2), stream)))
+print(babelstream.__file__, len(split_recording(WebRtcVad(16000, 20, 2), stream)))
 """
     result = subprocess.run(
         [sys.executable, "-c", probe], env={**os.environ, "PYTHONPATH": f"{installed}{os.pathsep}{REPO}"},
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    location, endpointer_class, fast_path, utterances = result.stdout.split()
-    assert location.startswith(str(installed))
-    assert (endpointer_class, fast_path, utterances) == ("PythonEndpointer", "PythonWholeBinaryFrame", "1")
+    location, utterances = result.stdout.split()
+    assert location.startswith(str(installed)) and utterances == "1"

@@ -74,3 +74,12 @@ def test_detector_rejects_unsupported_formats():
     with pytest.raises(InvalidVadConfig):
         SileroVad(44_100)
     assert SileroVad(8_000).frame_ms == 32
+
+
+def test_the_endpointers_unchecked_call_decides_as_is_speech():
+    """classify_frame skips is_speech's length check (the endpointer's frames are always whole): same answers."""
+    vad, twin = WebRtcVad(16000, 20, 2), WebRtcVad(16000, 20, 2)
+    pcm = synthesize("The quick brown fox jumps over the lazy dog.") + silence(500)
+    frames = [pcm[i : i + 640] for i in range(0, len(pcm) - 639, 640)]
+    assert [vad.classify_frame(f) for f in frames] == [twin.is_speech(f) for f in frames]
+    assert any(vad.classify_frame(f) for f in frames) and not all(twin.is_speech(f) for f in frames)

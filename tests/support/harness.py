@@ -26,10 +26,10 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serve_app(app, gateway, port: int | None = None, routes=None):
+async def serve_app(app, gateway, port: int | None = None, routes=None, **uvicorn_options):
     """Served the way `babelstream` serves it: the app, and /ws/audio beside it on the same port (plus `routes`)."""
     port = port or free_port()
-    config = uvicorn_config(app, gateway, "127.0.0.1", port, routes=routes, log_level="warning")
+    config = uvicorn_config(app, gateway, "127.0.0.1", port, routes=routes, log_level="warning", **uvicorn_options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -46,6 +46,10 @@ async def serve_app(app, gateway, port: int | None = None, routes=None):
 @asynccontextmanager
 async def running_gateway(bus, codec, capabilities=None, on_startup=None, on_shutdown=None, observer=None, routes=None,
                           **settings):
+    # Every test client is 127.0.0.1: one address standing for many clients, as behind a NAT. The per-address
+    # limits would turn a busy test away; tests of those limits set them (tests/integration/test_connection_limits.py).
+    settings.setdefault("max_connections_per_ip", 10_000)
+    settings.setdefault("max_handshakes_per_second_per_ip", 10_000)
     gateway_settings = GatewaySettings(**settings)
     gateway = Gateway(gateway_settings, bus, codec, endpointer_factory(SegmentationSettings()), capabilities, observer)
     app = create_app(gateway, on_startup=on_startup, on_shutdown=on_shutdown)

@@ -17,6 +17,7 @@ from babelstream.contracts.events import (
 from babelstream.gateway import messages
 from babelstream.gateway.close_codes import CloseCode
 from babelstream.gateway.errors import Kind, SessionEnded
+from babelstream.gateway.stream_limits import StreamLimits
 
 DOCUMENT = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
 OPTIONS = SessionOptions("en", ("es",), True, "gateway-test")
@@ -50,7 +51,7 @@ def built_messages() -> dict[str, dict]:
 
     return {
         "connected": messages.connected("c"),
-        "ready": messages.ready("live", 48000, OPTIONS),
+        "ready": messages.ready("live", 48000, OPTIONS, StreamLimits(200, 1.5, 10, 96_000), 60),
         "warning": messages.warning(
             Kind.UNSUPPORTED_PAIR, "no engine", source_language="en", target_language="ja", available=[]
         ),
@@ -75,6 +76,8 @@ def test_each_documented_example_has_exactly_the_fields_the_code_sends():
     examples, built = documented_examples(), built_messages()
     for name, example in examples.items():
         assert set(example) == set(built[name]), name
+        if "limits" in example:  # a fixed set of fields inside (stage_ms's are the stages an event went through)
+            assert set(example["limits"]) == set(built[name]["limits"]), name
 
 
 def test_every_kind_is_documented_and_every_documented_kind_exists():

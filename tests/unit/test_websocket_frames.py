@@ -13,14 +13,13 @@ from babelstream.gateway.websocket.frames import (
     BINARY,
     CLOSE,
     CONTINUATION,
+    FRAGMENT,
     OVERSIZE,
     PING,
     PONG,
     TEXT,
     FrameReader,
     ProtocolError,
-    PythonWholeBinaryFrame,
-    WholeBinaryFrame,
     encode_close,
     encode_frame,
     parse_close,
@@ -79,6 +78,7 @@ def test_bytes_split_at_every_offset_give_the_same_messages():
     expected = [
         (BINARY, b"a" * 300),
         (TEXT, b'{"event":"done"}'),
+        (FRAGMENT, b""),
         (PING, b"ping"),
         (BINARY, b"b" * 5 + b"c" * 5),
         (CLOSE, struct.pack("!H", 1000)),
@@ -112,7 +112,19 @@ def test_fragmented_message_is_joined_and_control_frames_between_fragments_come_
         + client_frame(CONTINUATION, b"three")
         + client_frame(BINARY, b"next")
     )
-    assert reader.feed(data) == [(PING, b"1"), (PONG, b"2"), (opcode, b"one two three"), (BINARY, b"next")]
+    assert reader.feed(data) == [
+        (FRAGMENT, b""), (PING, b"1"), (FRAGMENT, b""), (PONG, b"2"), (opcode, b"one two three"), (BINARY, b"next")
+    ]
+
+
+def test_each_incomplete_fragment_is_reported_and_empty_ones_are_not_kept():
+    """A fragment counts as a frame the peer sent (rate limits), and a flood of empty ones holds no memory."""
+    reader = FrameReader(LIMIT)
+    assert reader.feed(client_frame(BINARY, b"x", fin=False)) == [(FRAGMENT, b"")]
+    empty = client_frame(CONTINUATION, b"", fin=False)
+    assert reader.feed(empty * 10_000) == [(FRAGMENT, b"")] * 10_000
+    assert len(reader._fragments) == 1
+    assert reader.feed(client_frame(CONTINUATION, b"y")) == [(BINARY, b"xy")]
 
 
 # -- protocol errors ---------------------------------------------------------------------------------
@@ -198,7 +210,7 @@ def test_fragmented_message_over_the_limit_is_reported_once_and_its_later_fragme
     second = client_frame(CONTINUATION, b"b" * 600, fin=False)  # 1,200 in total: over
     third = client_frame(CONTINUATION, b"c" * 600, fin=False)
     last = client_frame(CONTINUATION, b"d" * 10)
-    assert reader.feed(first) == []
+    assert reader.feed(first) == [(FRAGMENT, b"")]
     assert reader.feed(second[:300]) == [(OVERSIZE, b"")]
     assert reader.oversize_bytes == 1200
     assert reader.feed(second[300:] + third[:5]) == []
@@ -216,45 +228,56 @@ def test_oversize_first_fragment_skips_the_rest_of_its_message():
     assert reader.oversize_bytes == 200
 
 
-# -- the fast path (in C, and its Python specification) ----------------------------------------------
-
-
-@pytest.fixture(params=[WholeBinaryFrame, PythonWholeBinaryFrame], ids=["c", "python"])
-def fast_path(request):
-    return request.param
-
-
-def test_the_server_runs_the_c_fast_path():
-    # `pip install` builds it wherever there is a C compiler; this suite must exercise it.
-    assert WholeBinaryFrame is not PythonWholeBinaryFrame, "babelstream.gateway.websocket._frames was not built"
+# -- the fast path: whole binary frames at a message boundary -----------------------------------------
 
 
 @pytest.mark.parametrize("size", [1, 2, 7, 8, 9, 125, 126, 640, 1000])
-def test_whole_binary_frame_returns_the_payload_of_exactly_one_frame(size, fast_path):
+def test_whole_binary_frame_returns_the_payload_of_exactly_one_frame(size):
     payload = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
-    reader = FrameReader(1000, whole_frame_parser=fast_path)
+    reader = FrameReader(1000)
     assert reader.whole_binary_frame(client_frame(BINARY, payload)) == payload
 
 
-def test_c_fast_path_answers_what_the_python_one_answers():
+def test_several_whole_frames_back_to_back_give_their_payloads_in_order():
+    """When the loop is behind, TCP joins a live client's frames: the fast path takes them all."""
+    reader = FrameReader(1000)
+    frames = [bytes([n]) * size for n, size in enumerate([640, 1, 125, 126, 1000, 640])]
+    data = b"".join(client_frame(BINARY, f) for f in frames)
+    assert reader.whole_binary_frame(data) is None
+    assert reader.whole_binary_frames(data) == frames
+
+
+def test_the_fast_path_decides_as_the_general_parser_on_random_input():
+    """Whenever the fast path answers, the general parser reads the same bytes as exactly those binary messages;
+    the fast path may decline (then the general one runs), never disagree."""
     import random
 
     rng = random.Random(7)
-    c, python = WholeBinaryFrame(1000), PythonWholeBinaryFrame(1000)
+    answered = 0
     for _ in range(3000):
-        size = rng.choice([0, 1, 3, 125, 126, 127, 640, 999, 1000, 1001, 70_000])
-        data = client_frame(rng.choice([BINARY, BINARY, TEXT]), rng.randbytes(size), fin=rng.random() < 0.9,
-                            masked=rng.random() < 0.95, key=rng.randbytes(4))
+        pieces = []
+        for _ in range(rng.choice([1, 1, 2, 3, 5])):
+            size = rng.choice([0, 1, 3, 125, 126, 127, 640, 999, 1000, 1001, 70_000])
+            pieces.append(client_frame(rng.choice([BINARY, BINARY, BINARY, TEXT]), rng.randbytes(size),
+                                       fin=rng.random() < 0.95, masked=rng.random() < 0.97, key=rng.randbytes(4)))
+        data = b"".join(pieces)
         if rng.random() < 0.2:
-            cut = rng.randrange(len(data) + 3)
-            data = (data + rng.randbytes(3))[:cut]
-        assert c.payload(data) == python.payload(data), data[:16]
+            data = (data + rng.randbytes(3))[: rng.randrange(len(data) + 3)]
+        fast = FrameReader(1000)
+        one, several = fast.whole_binary_frame(data), fast.whole_binary_frames(data)
+        if one is None and several is None:
+            continue
+        answered += 1
+        assert one is None or several is None
+        expected = [(BINARY, p) for p in ([one] if one is not None else several)]
+        assert FrameReader(1000).feed(data) == expected, data[:16]
+    assert answered > 500
 
 
-def test_whole_binary_frame_declines_everything_else(fast_path):
+def test_whole_binary_frame_declines_everything_else():
     """None for a text frame, a non-final frame, partial or extra bytes, a frame over the limit, a 64-bit length,
     an unmasked frame, reserved bits, and any frame read while a fragmented message is pending."""
-    reader = FrameReader(max_message_bytes=1000, whole_frame_parser=fast_path)
+    reader = FrameReader(max_message_bytes=1000)
     frame = client_frame(BINARY, b"\1" * 640)
     declined = [
         client_frame(TEXT, b"{}" * 10),
@@ -272,16 +295,20 @@ def test_whole_binary_frame_declines_everything_else(fast_path):
     for data in declined:
         assert reader.whole_binary_frame(data) is None, data[:16]
     assert reader.whole_binary_frame(frame) == b"\1" * 640
+    several_declined = [frame, frame + frame[:-1], frame + client_frame(TEXT, b"{}"), frame + client_frame(PING)]
+    for data in several_declined:
+        assert reader.whole_binary_frames(data) is None, data[:16]
 
-    assert reader.feed(client_frame(BINARY, b"start", fin=False)) == []
+    assert reader.feed(client_frame(BINARY, b"start", fin=False)) == [(FRAGMENT, b"")]
     assert reader.whole_binary_frame(frame) is None  # a whole frame now would break the pending message
+    assert reader.whole_binary_frames(frame + frame) is None
     with pytest.raises(ProtocolError):
         reader.feed(frame)
 
 
-def test_whole_binary_frame_is_declined_while_bytes_are_pending(fast_path):
+def test_whole_binary_frame_is_declined_while_bytes_are_pending():
     """A partial frame buffered, or an oversize payload being skipped: the next bytes are not a frame start."""
-    reader = FrameReader(max_message_bytes=1000, whole_frame_parser=fast_path)
+    reader = FrameReader(max_message_bytes=1000)
     frame = client_frame(BINARY, b"\1" * 640)
     assert reader.feed(frame[:3]) == []
     assert reader.whole_binary_frame(frame) is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from babelstream.gateway.websocket.handshake import (
@@ -130,6 +132,24 @@ def test_an_upgrade_that_is_not_a_get_is_refused_405(method):
 )
 def test_missing_upgrade_or_connection_is_refused_400(overrides, reason_part):
     status, _, body = refusal(upgrade(**overrides))
+    assert status == 400 and reason_part in body
+
+
+def test_request_head_keeps_its_http_version():
+    request = parse_request_head(b"GET /ws/audio HTTP/1.0\r\nhost: x\r\n\r\n")
+    assert (request.target, request.http_version) == ("/ws/audio", "HTTP/1.0")
+
+
+@pytest.mark.parametrize(
+    "request_, reason_part",
+    [
+        (dataclasses.replace(upgrade(), http_version="HTTP/1.0"), b"HTTP/1.1"),  # RFC 6455 4.1: 1.1 at least
+        (upgrade(host=None), b"Host"),
+        (upgrade(host=""), b"Host"),
+    ],
+)
+def test_an_upgrade_in_http_1_0_or_without_host_is_refused_400(request_, reason_part):
+    status, _, body = refusal(request_)
     assert status == 400 and reason_part in body
 
 

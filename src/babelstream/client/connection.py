@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from babelstream.client import pacing as _pacing
-from babelstream.client.messages import DONE, Connected, ErrorMessage, ServerMessage, Start, parse
+from babelstream.client.messages import DONE, Connected, ErrorMessage, Ready, ServerMessage, Start, parse
 
 DEFAULT_URL = "ws://127.0.0.1:8000/ws/audio"
 
@@ -76,6 +76,10 @@ class AudioConnection:
         self.state = State.CONNECTING
         self.connected: Connected | None = None
         self.error: ErrorMessage | None = None  # the server's error message, when it sent one
+        # The answer to the start message: what the session may send (ready.limits) paces the audio.
+        # Fails with Closed if the socket closes first.
+        self.ready: asyncio.Future[Ready] = asyncio.get_running_loop().create_future()
+        self.ready.add_done_callback(lambda ready: ready.cancelled() or ready.exception())  # nobody need await it
         self._audio_sent = False
         self._start_sent = False
 
@@ -173,12 +177,17 @@ class AudioConnection:
                 raw = await self._ws.recv()
             except ConnectionClosed as error:
                 self.state = State.CLOSED
-                raise Closed(self.close_code, self.close_reason) from error
+                closed = Closed(self.close_code, self.close_reason)
+                if not self.ready.done():
+                    self.ready.set_exception(closed)
+                raise closed from error
             if isinstance(raw, str):  # the server sends only text; a binary frame is not part of the protocol
                 break
         message = parse(raw, received_at=time.perf_counter())
         if isinstance(message, ErrorMessage):
             self.error = message
+        elif isinstance(message, Ready) and not self.ready.done():
+            self.ready.set_result(message)
         return message
 
     async def messages(self) -> AsyncIterator[ServerMessage]:

@@ -62,6 +62,8 @@ class Ready(_Message):
     source_language: str = ""
     target_languages: tuple[str, ...] = ()
     synthesize: bool = False
+    # What the session may send (max_messages_per_second, max_audio_speed, ...); empty from servers before it.
+    limits: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

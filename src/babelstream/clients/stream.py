@@ -66,7 +66,8 @@ def start_for(args) -> Start:
             raise UsageError(f"--language: {language!r} is not a language code such as en (or auto)")
     targets = parse_targets(getattr(args, "to", None))
     return Start(
-        mode="live",
+        # A file sent faster than real time is a batch session: its own pool and speed limit on the server.
+        mode="batch" if getattr(args, "fast", False) else "live",
         sample_rate_hz=PIPELINE_SAMPLE_RATE_HZ,
         language=language or None,
         targets=tuple(targets) if targets is not None else None,
@@ -88,7 +89,7 @@ async def stream_file(args) -> int:
         return EXIT_USAGE
 
     fast = bool(getattr(args, "fast", False))
-    pacing = pacing_for(fast)
+    pacing = pacing_for(fast)  # --fast: paced again once the server's limits are known (`ready`)
     frames = pacing.frames(audio.pcm)
     url = getattr(args, "url", None) or DEFAULT_URL
     state = StreamState(out_dir=Path(getattr(args, "out", None) or "translated-audio"))
@@ -138,7 +139,15 @@ async def stream_file(args) -> int:
     async def send() -> None:
         try:
             await connection.send_start(start)
-            await connection.send_paced(frames, pacing, stop)
+            paced = pacing
+            if fast:
+                try:
+                    ready = await asyncio.wait_for(asyncio.shield(connection.ready), 10)
+                    paced = pacing_for(True, ready.limits)
+                except asyncio.TimeoutError:
+                    pass  # no answer to the start message: the server's default rate, as before limits were sent
+                # (Closed: the server ended the session before answering; the reader has its reason.)
+            await connection.send_paced(frames, paced, stop)
             await connection.send_done()
         except Closed:
             pass  # the server ended the session: the reader has its reason

@@ -22,10 +22,12 @@ class Kind(enum.StrEnum):
     PROTOCOL_ERROR = "protocol_error"
     # limits
     RATE = "rate"
+    AUDIO_TOO_FAST = "audio_too_fast"
     FRAME_TOO_LARGE = "frame_too_large"
     BUFFER_FULL = "buffer_full"
     SESSION_TOO_LONG = "session_too_long"
     IDLE = "idle"
+    SLOW_READER = "slow_reader"
     # the server's side
     PUBLISH_FAILED = "publish_failed"
     SHUTDOWN = "shutdown"

@@ -58,6 +58,7 @@ class Gateway:
             options=self.options,
             new_endpointer=new_endpointer,
             metrics=self.metrics,
+            batch_slots=ConnectionSlots(settings.max_batch_sessions),
             # Every session's line in the log, and whatever a test or a bench watches with.
             observer=SessionObservers(SessionLog(), *([observer] if observer else [])),
         )

@@ -18,6 +18,7 @@ from babelstream.contracts.events import (
     TextTranslatedPayload,
 )
 from babelstream.gateway.errors import Kind, SessionEnded
+from babelstream.gateway.stream_limits import StreamLimits
 
 # Every `type` the server can send (`connected` is the one message without a type: it has `status`).
 TYPES = ("ready", "warning", "segment", "transcript", "translation", "audio", "ack", "summary", "error")
@@ -32,7 +33,8 @@ def connected(correlation_id: str) -> dict:
     return {"status": "connected", "correlation_id": correlation_id}
 
 
-def ready(mode: str, sample_rate_hz: int, options: SessionOptions) -> dict:
+def ready(mode: str, sample_rate_hz: int, options: SessionOptions, limits: StreamLimits, max_seconds: float) -> dict:
+    """`limits`: what this session may send, so a client can pace itself instead of finding out by a close."""
     return {
         "type": "ready",
         "mode": mode,
@@ -40,6 +42,12 @@ def ready(mode: str, sample_rate_hz: int, options: SessionOptions) -> dict:
         "source_language": options.source_language,
         "target_languages": list(options.target_languages),
         "synthesize": options.synthesize,
+        "limits": {
+            "max_messages_per_second": limits.messages_per_second,
+            "max_audio_speed": limits.audio_speed,
+            "max_audio_burst_seconds": limits.audio_burst_seconds,
+            "max_session_seconds": max_seconds,
+        },
     }
 
 

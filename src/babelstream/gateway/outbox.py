@@ -1,6 +1,9 @@
 """Everything the server sends on one socket goes through one queue and one writer task, so messages from
 the receive loop (errors, acks) and from the result router (transcripts, audio) never interleave mid-send
-and keep their order."""
+and keep their order.
+
+The queue is bounded in bytes: a client that stops reading would otherwise make the gateway hold every result
+meant for it. Past the bound the outbox takes nothing more and tells its owner, which closes the socket."""
 
 from __future__ import annotations
 
@@ -17,30 +20,50 @@ _CLOSE = object()
 
 
 class Outbox:
-    def __init__(self, connection: Connection, on_sent: Callable[[dict], None] = lambda message: None):
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        limit_bytes: int,
+        on_overflow: Callable[[], None],
+        on_sent: Callable[[dict], None] = lambda message: None,
+    ):
         self._connection = connection
+        self._limit_bytes = limit_bytes
+        self._on_overflow = on_overflow
         self._on_sent = on_sent
         self._queue: asyncio.Queue = asyncio.Queue()
+        self._queued_bytes = 0  # encoded messages waiting for the writer
         self._writer: asyncio.Task | None = None
         self.closed = False
+        self.overflowed = False
 
     async def start(self) -> None:
         self._writer = asyncio.create_task(self._write())
 
     def put(self, message: dict) -> None:
-        if not self.closed:
-            self._queue.put_nowait(message)
+        if self.closed:
+            return
+        text = encode(message)
+        if self._queued_bytes + len(text) > self._limit_bytes:
+            self.closed = self.overflowed = True
+            self._on_overflow()
+            return
+        self._queued_bytes += len(text)
+        self._queue.put_nowait((message, text))
 
     async def _write(self) -> None:
         connection = self._connection
         while True:
             item = await self._queue.get()
             try:
-                if isinstance(item, tuple) and item[0] is _CLOSE:
+                if item[0] is _CLOSE:
                     await connection.close(item[1])
                     return
-                await connection.send_text(encode(item))
-                self._on_sent(item)
+                message, text = item
+                await connection.send_text(text)
+                self._queued_bytes -= len(text)
+                self._on_sent(message)
             except Exception as failure:  # the client went away: nothing more can reach it
                 log.debug("send failed: %s", failure)
                 return
@@ -56,6 +79,15 @@ class Outbox:
                 await asyncio.wait_for(asyncio.shield(self._writer), timeout=10)
             except TimeoutError:
                 log.warning("client did not take the last messages within 10 s")
+
+    async def abandon(self, code: int) -> None:
+        """The client is not reading: what is queued is dropped and the close frame goes out now (the socket's
+        own close timeout then drops the connection if the client never answers)."""
+        self.closed = True
+        await self.stop()
+        self._queue = asyncio.Queue()
+        self._queued_bytes = 0
+        await self._connection.close(code)
 
     async def stop(self) -> None:
         self.closed = True

@@ -15,7 +15,7 @@ from babelstream.gateway.errors import Kind, SessionEnded
 
 # Rates a client may declare; anything else is refused rather than guessed.
 ACCEPTED_SAMPLE_RATES_HZ = (8_000, 11_025, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
-MODES = ("live", "single")
+MODES = ("live", "single", "batch")
 AUTO = "auto"
 _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 MAX_TARGET_LANGUAGES = 8

@@ -29,7 +29,7 @@ from babelstream.contracts.events import (
     new_id,
     utc_now,
 )
-from babelstream.contracts.wav import wrap_pcm16
+from babelstream.contracts.wav import SAMPLE_WIDTH_BYTES, wrap_pcm16
 from babelstream.engines.vad.utterance import Utterance
 from babelstream.gateway import messages
 from babelstream.gateway.access.principal import ANONYMOUS, Principal
@@ -38,9 +38,9 @@ from babelstream.gateway.connection import Connection
 from babelstream.gateway.errors import Kind, SessionEnded
 from babelstream.gateway.ledger import ResultLedger
 from babelstream.gateway.outbox import Outbox
-from babelstream.gateway.rate_limiter import RateLimiter
 from babelstream.gateway.requests import DoneRequest, StartRequest, parse_text_message
 from babelstream.gateway.session_context import Endpointer, SessionContext
+from babelstream.gateway.stream_limits import StreamLimits
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +90,41 @@ def frame_too_large(size: int, limit: int) -> SessionEnded:
 class Session:
     """Created once the socket is accepted; `run()` then owns it until the socket is closed."""
 
-    def __init__(self, connection: Connection, context: SessionContext, principal: Principal = ANONYMOUS):
+    # Slots: 1,000 streams' objects are touched 50 times a second each; attributes in the object itself rather than
+    # a dict keep each frame to fewer cache lines (docs/benchmarks/gateway-capacity.md).
+    __slots__ = (
+        "_batch_slot", "_buffer", "_bytes_counter", "_client_rate_hz", "_closing", "_endpointer", "_input",
+        "_last_frame_at", "_limits", "_loop", "_max_chunk_bytes", "_max_seconds", "_next_segment", "_publishes",
+        "_received_bytes", "_resampler", "_results_wait", "_segment_ids", "_start_allowed", "_started_at",
+        "_unreachable", "client", "connection", "context", "correlation_id", "ledger", "mode", "options", "outbox",
+        "principal", "settings", "state", "wait_for_results", "__weakref__"
+    )
+
+
+    def __init__(self, connection: Connection, context: SessionContext, principal: Principal = ANONYMOUS,
+                 client: str | None = None):
         self.connection = connection
         self.context = context
         self.principal = principal  # who the credential says this is (ANONYMOUS where auth is off)
+        self.client = client  # the client's address (the peer, or whom a trusted proxy speaks for): for the log
         self.settings = settings = context.settings
         self.correlation_id = new_id()  # never one the client supplies
         self.ledger = ResultLedger()
-        self.outbox = Outbox(connection, on_sent=lambda message: context.observer.message_sent(self, message))
-        self._rate = RateLimiter(settings.max_messages_per_second)
+        self.outbox = Outbox(
+            connection,
+            limit_bytes=settings.max_send_queue_bytes,
+            on_overflow=self._client_not_reading,
+            on_sent=lambda message: context.observer.message_sent(self, message),
+        )
+        self._limits = StreamLimits(
+            settings.max_messages_per_second,
+            settings.max_audio_speed,
+            settings.max_audio_burst_seconds,
+            PIPELINE_SAMPLE_RATE_HZ * SAMPLE_WIDTH_BYTES,
+        )
+        self._max_seconds = settings.max_session_seconds  # a batch session's is longer (_on_start)
+        self._batch_slot = False
+        self._client_rate_hz = PIPELINE_SAMPLE_RATE_HZ  # of the audio as sent (the start message may declare another)
         self._loop = asyncio.get_running_loop()
         # Resolved by done, or failed with why the stream ended early (a limit, a deadline, the client leaving):
         # what wakes `run`. `state` says which, for everyone else.
@@ -121,7 +147,8 @@ class Session:
         self._next_segment = 0
         self._segment_ids: list[str] = []
         self._publishes: set[asyncio.Task] = set()
-        self._client_gone = False
+        self._unreachable = False  # the client left, or stopped reading: no result can reach it
+        self._closing: asyncio.Future | None = None  # the close of a client that stopped reading
         self._results_wait: asyncio.Future[bool] | None = None
         # Streaming from here: the server says who the session is before anything else, and results for it
         # can be routed as soon as its first utterance is published.
@@ -149,11 +176,18 @@ class Session:
         finally:
             watchdog.cancel()
             self.state = SessionState.CLOSED
+            if self._batch_slot:
+                self.context.batch_slots.release()
             self.context.results.unregister(self.correlation_id)
             for task in self._publishes:
                 task.cancel()
             await self.outbox.stop()
             self.context.observer.session_ended(self, ended)
+
+    @property
+    def received_bytes(self) -> int:
+        """Audio bytes the client sent so far (before any resampling)."""
+        return self._received_bytes
 
     @property
     def reading(self) -> bool:
@@ -168,12 +202,12 @@ class Session:
 
     async def _watch_deadlines(self) -> None:
         # One timer per session instead of a timeout around every receive: cheaper at thousands of streams.
-        session_deadline = self._started_at + self.settings.max_session_seconds
         while True:
+            session_deadline = self._started_at + self._max_seconds  # the start message may change it
             idle_deadline = self._last_frame_at + self.settings.idle_timeout_seconds
             now = self._loop.time()
             if now >= session_deadline:
-                seconds = self.settings.max_session_seconds
+                seconds = self._max_seconds
                 return self._expire(
                     SessionEnded(
                         CloseCode.POLICY_VIOLATION, f"session longer than {seconds:g} s", kind=Kind.SESSION_TOO_LONG
@@ -195,8 +229,9 @@ class Session:
         now = self._loop.time()
         self._last_frame_at = now
         try:
-            if not self._rate.allow(now):
-                raise self._rate_exceeded()
+            broken = self._limits.audio(now, len(data))
+            if broken is not None:
+                raise self._rate_exceeded() if broken is Kind.RATE else self._audio_too_fast()
             self._bytes_counter.inc(len(data))
             self._on_audio(data)
         except SessionEnded as ended:
@@ -211,7 +246,7 @@ class Session:
         now = self._loop.time()
         self._last_frame_at = now
         try:
-            if not self._rate.allow(now):
+            if not self._limits.message(now):
                 raise self._rate_exceeded()
             request = parse_text_message(text)
             if isinstance(request, DoneRequest):
@@ -222,11 +257,35 @@ class Session:
         except SessionEnded as ended:
             self._expire(ended)
 
+    def receive_frame_without_message(self) -> None:
+        """A ping or a fragment: it counts toward the message rate, and (unlike audio or text) it does not show
+        the client is still talking, so it does not put off the idle limit."""
+        if self.state is _STREAMING and not self._limits.message(self._loop.time()):
+            self._expire(self._rate_exceeded())
+
     def disconnected(self) -> None:
-        self._client_gone = True
+        self._unreachable = True
         self._expire(ClientGone())
         if self._results_wait is not None:
             self._results_wait.cancel()  # nobody is left to read the results
+
+    def _client_not_reading(self) -> None:
+        """The outbox is full: the client stopped reading. Its socket is closed now, past what is queued; what it
+        said is published as for any other end (it is not abuse: a reader may just be slow or gone)."""
+        limit = self.settings.max_send_queue_bytes
+        ended = SessionEnded(
+            CloseCode.POLICY_VIOLATION,
+            f"the client is not reading: over {limit} bytes waiting to be sent",
+            kind=Kind.SLOW_READER,
+        )
+        self._unreachable = True
+        self._closing = asyncio.ensure_future(self.outbox.abandon(ended.code))
+        if self.state is _STREAMING:
+            self._expire(ended)  # counted and the audio rule applied by _end
+            return
+        self.context.metrics.rejections.labels(reason=ended.kind).inc()
+        if self._results_wait is not None:
+            self._results_wait.cancel()
 
     def refuse_message(self, ended: SessionEnded) -> None:
         """The server could not take a message at all (too big, not valid WebSocket): end the stream with why."""
@@ -241,6 +300,16 @@ class Session:
             keep_audio=False,
         )
 
+    def _audio_too_fast(self) -> SessionEnded:
+        limits = self._limits
+        return SessionEnded(
+            CloseCode.POLICY_VIOLATION,
+            f"audio too fast: over {limits.audio_speed:g}x real time on average "
+            f"(after a burst of {limits.audio_burst_seconds:g} s)",
+            kind=Kind.AUDIO_TOO_FAST,
+            keep_audio=False,
+        )
+
     def _on_start(self, request: StartRequest) -> None:
         if not self._start_allowed:
             raise SessionEnded(
@@ -250,11 +319,29 @@ class Session:
         self.mode = request.mode or self.settings.default_mode
         self.options, warnings = self.context.options.resolve(request)
         self.wait_for_results = request.wait_for_results
+        if self.mode == "batch":
+            self._start_batch()
+        self._client_rate_hz = request.sample_rate_hz
+        self._limits.set_audio_rate(self._client_rate_hz * SAMPLE_WIDTH_BYTES)
         if request.sample_rate_hz != PIPELINE_SAMPLE_RATE_HZ:
             self._resampler = soxr.ResampleStream(request.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ, 1, dtype="int16")
         for message in warnings:
             self.outbox.put(message)
-        self.outbox.put(messages.ready(self.mode, request.sample_rate_hz, self.options))
+        self.outbox.put(messages.ready(self.mode, request.sample_rate_hz, self.options, self._limits, self._max_seconds))
+
+    def _start_batch(self) -> None:
+        """A recording sent faster than real time: its own pool of sessions, its own audio speed, and a limit on
+        the audio it may carry instead of on the wall-clock time a live talk may last."""
+        settings = self.settings
+        if not self.context.batch_slots.try_acquire():
+            raise SessionEnded(
+                CloseCode.TRY_AGAIN_LATER,
+                f"every batch session is taken ({settings.max_batch_sessions}); try again later, or stream in real time",
+                kind=Kind.CAPACITY,
+            )
+        self._batch_slot = True
+        self._limits.audio_speed = settings.max_batch_audio_speed
+        self._max_seconds = settings.max_batch_audio_seconds
 
     def _on_audio(self, data: bytes) -> None:
         size = len(data)
@@ -281,10 +368,19 @@ class Session:
                 )
             self._buffer.append(data)
         else:
+            if self.mode == "batch" and self._received_bytes > self._max_batch_bytes():
+                raise SessionEnded(
+                    CloseCode.POLICY_VIOLATION,
+                    f"batch audio longer than {self.settings.max_batch_audio_seconds:g} s",
+                    kind=Kind.SESSION_TOO_LONG,
+                )
             if self._endpointer is None:
                 self._endpointer = self.context.new_endpointer()
             for utterance in self._endpointer.feed(data):
                 self._publish_segment(utterance, is_last=False)
+
+    def _max_batch_bytes(self) -> float:
+        return self.settings.max_batch_audio_seconds * self._client_rate_hz * SAMPLE_WIDTH_BYTES
 
     # -- publishing --------------------------------------------------------------------------------
 
@@ -407,16 +503,16 @@ class Session:
         self.ledger.stream_ended()
         self.outbox.put(
             messages.ack(
-                self.correlation_id, event_ids, live=self.mode == "live", received_bytes=self._received_bytes
+                self.correlation_id, event_ids, live=self.mode != "single", received_bytes=self._received_bytes
             )
         )
         complete = True
-        if self.wait_for_results and not self._client_gone:
+        if self.wait_for_results and not self._unreachable:
             self._results_wait = asyncio.ensure_future(self.ledger.wait_complete(self.settings.results_timeout_seconds))
             try:
                 complete = await self._results_wait
             except asyncio.CancelledError:
-                if not self._client_gone:
+                if not self._unreachable:
                     raise
                 complete = False
         self.outbox.put(

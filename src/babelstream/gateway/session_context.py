@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from babelstream.contracts.events import Event
 from babelstream.engines.vad.utterance import Utterance
+from babelstream.gateway.admission import ConnectionSlots
 from babelstream.gateway.metrics import GatewayMetrics
 from babelstream.gateway.session_options import SessionOptionsResolver
 from babelstream.gateway.settings import GatewaySettings
@@ -94,4 +95,5 @@ class SessionContext:
     options: SessionOptionsResolver
     new_endpointer: Callable[[], Endpointer]
     metrics: GatewayMetrics
+    batch_slots: ConnectionSlots  # batch sessions, a pool of their own inside the gateway's
     observer: SessionObserver = SessionObserver()

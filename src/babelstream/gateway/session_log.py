@@ -56,13 +56,11 @@ class SessionLog(SessionObserver):
             close_code, kind, reason = None, "client_left", None  # no result could reach it: nothing to close
         fields = {
             "correlation_id": session.correlation_id,
-            # getattr until Session carries `client` and `received_bytes` (asked of session.py's owner): a line
-            # with a field missing is better than a session whose end fails.
-            "client": getattr(session, "client", None),
+            "client": session.client,
             "principal": session.principal.name,
             "auth": str(session.principal.method),
             "duration_s": round(time.monotonic() - started, 3) if started is not None else None,
-            "received_bytes": getattr(session, "received_bytes", None),
+            "received_bytes": session.received_bytes,
             "segments": session.ledger.segment_count,
             "close_code": close_code,
             "kind": kind,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 from pydantic import SecretStr, field_validator
@@ -34,8 +35,20 @@ class GatewaySettings(BaseSettings):
     # the original design set both to the cap, so a full buffer made an event it could not send.
     max_buffer_bytes: int = limits.MAX_PAYLOAD_BYTES - limits.WAV_HEADER_BYTES
     idle_timeout_seconds: float = 10.0
+    # What may wait to be sent to one client; a client that does not read is closed (slow_reader) past it.
+    # A spoken translation is a base64 WAV of a few hundred KB: room for a dozen before the client is given up.
+    max_send_queue_bytes: int = 4 * 1024 * 1024
     max_session_seconds: float = 60.0
     max_messages_per_second: int = 200
+    # Seconds of audio per second a live or single session may send on average, after a burst of this many seconds
+    # (a client catching up after a network stall): each second of speech is ASR, MT and TTS work downstream.
+    max_audio_speed: float = 1.5
+    max_audio_burst_seconds: float = 10.0
+    # "batch": a recording sent faster than real time (`babelstream stream --fast`), in a pool of its own.
+    max_batch_sessions: int = 1
+    max_batch_audio_speed: float = 20.0
+    # How much audio one batch session may carry (also its wall-clock limit, in place of MAX_SESSION_SECONDS).
+    max_batch_audio_seconds: float = 3600.0
     # Browsers' Origins allowed to open a session. Empty allows the gateway's own origin only (and clients that
     # send none: they are not browsers), so a page on another site cannot use a person's local gateway;
     # "*" allows any. See gateway/access/origins.py.
@@ -46,9 +59,36 @@ class GatewaySettings(BaseSettings):
     default_mode: str = "live"
     default_source_language: str = "en"
     default_target_languages: Annotated[tuple[str, ...], NoDecode] = ("es",)
-    _split_origins = field_validator("origin_allowlist", "default_target_languages", mode="before")(
-        classmethod(lambda cls, value: _comma_list(value))
-    )
+    # Before a socket is a session (docs/security.md, "Connection limits"; gateway/socket_limits.py). A request
+    # head (request line and headers) over this is refused 431: real ones, a JWT in the query included, stay
+    # under 8 KiB; unbounded, one 100 MiB head cost 14 s of CPU while every live stream waited.
+    max_header_bytes: int = 16_384
+    # A socket must complete its request head within this long of opening (of its first byte, on a kept-alive
+    # connection) or it is closed: silent sockets and slowloris heads would otherwise be held for ever.
+    handshake_timeout_seconds: float = 5.0
+    # Open sockets of any kind; past it a new one is closed as it opens, before a byte is read. A process carries
+    # 1,000-1,300 live streams (docs/benchmarks/gateway-capacity.md): 4096 leaves three times that for pages, API
+    # calls and reconnects, and keeps the worst case (each socket holding a 16 KiB head) near 100 MiB.
+    max_sockets: int = 4096
+    # Open sockets from one address (an IPv6 /64): a household or an office behind one NAT, each browser with a
+    # WebSocket and a few HTTP connections, fits; one host cannot take the server's sockets for itself.
+    max_connections_per_ip: int = 64
+    # WebSocket upgrade requests per second from one address, a token bucket holding one second's worth: a page's
+    # reconnects pass, a handshake flood (each one costs a credential check and a session) gets 429.
+    max_handshakes_per_second_per_ip: int = 10
+    # Addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client. Empty trusts none: the peer is
+    # the client. uvicorn's own default (127.0.0.1) is replaced by this, so limits and logs see the same client.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    _split_origins = field_validator(
+        "origin_allowlist", "default_target_languages", "trusted_proxies", mode="before"
+    )(classmethod(lambda cls, value: _comma_list(value)))
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for proxy in value:
+            ipaddress.ip_network(proxy, strict=False)  # ValueError names it; uvicorn would take it for a host name
+        return value
 
     # Access control (gateway/access/, docs/security.md). Auth is on iff one of the three credential sources is
     # set; without any, `serve`/`gateway` refuse a non-loopback --host unless --insecure is given.

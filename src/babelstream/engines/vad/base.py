@@ -19,6 +19,5 @@ class VoiceActivityDetector(Protocol):
         """frame: PCM16 LE mono, exactly frame_ms long, as bytes."""
         ...
 
-    # Optional: `detector_call() -> (function, leading_args, trailing_args)`, the same decision as
-    # function(*leading_args, frame, *trailing_args) with no Python frame of the detector's own, which the C
-    # endpointer calls directly (see WebRtcVad). Detectors without it are called through is_speech.
+    # Optional: `classify_frame(frame) -> bool`, the same decision without is_speech's own checks, for a caller
+    # that only passes exactly one frame (the endpointer, 50 times a second per stream; see WebRtcVad).

@@ -1,9 +1,9 @@
-"""The endpointer in Python: the specification of what endpointer.py's Endpointer does.
+"""Cuts a live PCM16 stream into utterances: speech bounded by silence, with a hard length cap.
 
-The gateway runs the C version (native_endpointer.py) when it is built; this one is its reference in the tests
-and what runs without a C compiler. Cheap by design all the same: the per-frame path only calls the detector and
-appends the frame to a list; all clock arithmetic is in whole frames, and a frame's bytes are copied once, when
-its utterance is joined.
+A live stream feeds its endpointer 50 times a second, so the per-frame path only calls the detector and appends
+the frame to a list; all clock arithmetic is in whole frames, and a frame's bytes are copied once, when its
+utterance is joined. (A C version of this class saved nothing measurable in the gateway and was removed:
+docs/benchmarks/gateway-capacity.md.)
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from __future__ import annotations
 from babelstream.engines.vad.base import VoiceActivityDetector
 from babelstream.engines.vad.utterance import FrameCounts, Utterance
 
+__all__ = ["Endpointer", "Utterance", "split_recording"]
+
 # While idle, silence beyond the pre-roll is dropped once this many extra frames have piled up.
 _IDLE_TRIM_FRAMES = 32
 
 
-class PythonEndpointer:
+class Endpointer:
     """feed() any chunk sizes; get each utterance once the speaker has been quiet for min_silence_ms.
 
     Speech is never cut by silence shorter than min_silence_ms. A segment that reaches max_segment_ms
@@ -24,12 +26,23 @@ class PythonEndpointer:
     (clicks, coughs, detector flicker) are dropped.
     """
 
+    # Slots: 1,000 streams' objects are touched 50 times a second each; attributes in the object itself rather than
+    # a dict keep each frame to fewer cache lines (docs/benchmarks/gateway-capacity.md).
+    __slots__ = (
+        "_audio", "_audio_start_frame", "_frame_bytes", "_frame_ms", "_in_speech", "_is_speech",
+        "_last_silent_end", "_last_voiced_end", "_max_frames", "_min_voiced_frames", "_next_frame", "_pending",
+        "_post_roll_frames", "_pre_roll_frames", "_silence_frames_to_end", "_vad", "_voiced_frames"
+    )
+
+
     def __init__(self, vad: VoiceActivityDetector, **settings: int):
         """settings: min_silence_ms, max_segment_ms, pre_roll_ms, min_speech_ms, post_roll_ms (defaults and
         validation in FrameCounts.of)."""
         counts = FrameCounts.of(vad, **settings)
         self._vad = vad
-        self._is_speech = vad.is_speech  # bound once: this runs 50 times a second per stream
+        # Bound once: this runs 50 times a second per stream. Frames here are always exactly one detector frame,
+        # so a detector's unchecked call is safe where it has one.
+        self._is_speech = getattr(vad, "classify_frame", vad.is_speech)
         self._frame_ms = counts.frame_ms
         self._frame_bytes = counts.frame_bytes
         self._silence_frames_to_end = counts.silence_frames_to_end
@@ -158,3 +171,8 @@ class PythonEndpointer:
         end_ms = start_ms + kept_frames * self._frame_ms
         completed.append(Utterance(b"".join(self._audio[:kept_frames]), start_ms, end_ms))
 
+
+def split_recording(vad: VoiceActivityDetector, pcm: bytes, **endpointer_options: int) -> list[Utterance]:
+    """Endpoint a whole recording at once, e.g. an uploaded file."""
+    endpointer = Endpointer(vad, **endpointer_options)
+    return endpointer.feed(pcm) + endpointer.flush()

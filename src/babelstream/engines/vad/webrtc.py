@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import webrtcvad
@@ -28,14 +29,12 @@ class WebRtcVad:
         self._frame_bytes = 2 * self._samples_per_frame
         # webrtcvad's public API; its C module (_webrtcvad) is the package's private part.
         self._vad_is_speech = webrtcvad.Vad(aggressiveness).is_speech
+        # For a caller that only ever passes exactly one frame (the endpointer): no check of our own in between.
+        self.classify_frame: Callable[[bytes], bool] = functools.partial(
+            self._vad_is_speech, sample_rate=sample_rate_hz, length=self._samples_per_frame
+        )
 
     def is_speech(self, frame: bytes) -> bool:
         if len(frame) != self._frame_bytes:  # the C code reads exactly one frame: never past a shorter buffer
             raise InvalidVadConfig(f"webrtcvad takes frames of {self._frame_bytes} bytes, got {len(frame)}")
         return self._vad_is_speech(frame, self.sample_rate_hz, self._samples_per_frame)
-
-    def detector_call(self) -> tuple[Callable[..., bool], tuple, tuple]:
-        """is_speech for callers in C (the native endpointer): (function, leading, trailing), called as
-        function(*leading, frame, *trailing), without this class's own check in between. The frame must be
-        exactly one frame long (the C caller guarantees it; is_speech checks it)."""
-        return self._vad_is_speech, (), (self.sample_rate_hz, self._samples_per_frame)

@@ -28,6 +28,8 @@ AUDIO_PATH = "/ws/audio"
 
 
 class AudioHandler:
+    __slots__ = ("_connection", "_gateway", "_request", "_start_task", "binary_sink", "session")
+
     def __init__(self, gateway: Gateway, request: UpgradeRequest, start_task: Callable[[asyncio.Task], None]):
         """start_task: how a session's task is registered with the server (uvicorn waits for them at shutdown)."""
         self._gateway = gateway
@@ -48,7 +50,9 @@ class AudioHandler:
             connection.send_close(admitted.code)
             return
         try:
-            self.session = Session(self, self._gateway.session_context, principal=admitted)
+            self.session = Session(
+                self, self._gateway.session_context, principal=admitted, client=self._request.client
+            )
         except BaseException:
             self._gateway.release()
             raise
@@ -62,6 +66,10 @@ class AudioHandler:
     def text(self, text: str) -> None:
         if self.session is not None:
             self.session.receive_text(text)
+
+    def frame_without_message(self) -> None:
+        if self.session is not None:
+            self.session.receive_frame_without_message()
 
     def message_too_big(self, size: int, limit: int) -> None:
         self._refuse(frame_too_large(size, limit))

@@ -14,13 +14,13 @@ from typing import Protocol
 from babelstream.gateway.websocket.frames import (
     BINARY,
     CLOSE,
+    FRAGMENT,
     OVERSIZE,
     PING,
     PONG,
     TEXT,
     FrameReader,
     ProtocolError,
-    WholeBinaryFrame,
     encode_close,
     encode_frame,
     parse_close,
@@ -59,23 +59,20 @@ class ConnectionClosed(ConnectionError):
 
 
 class WebSocketConnection:
-    def __init__(
-        self, handler: Handler, transport: Transport, max_message_bytes: int, *, whole_frame_parser: type = WholeBinaryFrame
-    ):
-        """whole_frame_parser: the fast path's parser (frames.py: the C one where it was built); a bench may choose."""
+    def __init__(self, handler: Handler, transport: Transport, max_message_bytes: int):
         self.handler = handler
         self.state = State.OPEN
         self.close_sent = False
         self.close_received = False
         self._transport = transport
         # None once the peer broke the protocol: nothing more it sends is read.
-        self.reader: FrameReader | None = FrameReader(max_message_bytes, whole_frame_parser=whole_frame_parser)
+        self.reader: FrameReader | None = FrameReader(max_message_bytes)
 
     # -- bytes in ----------------------------------------------------------------------------------------
 
     def receive_data(self, data: bytes) -> None:
         """Everything but the live stream's whole binary frames, which the I/O side hands to the handler itself
-        (`reader.whole_binary_frame`, see uvicorn_adapter.py): the two paths decide alike."""
+        (`reader.whole_binary_frame(s)`, see uvicorn_adapter.py): the two paths decide alike."""
         reader = self.reader
         if reader is None or self.state is State.CLOSED:
             return
@@ -107,10 +104,13 @@ class WebSocketConnection:
             elif opcode == CLOSE:
                 self._on_close_frame(payload)
             elif opcode == PING:
+                handler.frame_without_message()
                 # Answered only while the peer reads what it is sent: a peer that floods pings and never reads
                 # would otherwise fill the outgoing buffer with pongs.
                 if not self.close_sent and self._transport.writable():
                     self._transport.write(encode_frame(PONG, payload))
+            elif opcode == FRAGMENT:
+                handler.frame_without_message()
             elif opcode == OVERSIZE:
                 handler.message_too_big(reader.oversize_bytes, reader.max_message_bytes)
             # PONG: unsolicited (this server sends no pings); ignored, as RFC 6455 allows.

@@ -31,6 +31,9 @@ class EchoHandler:
         except ConnectionClosed:
             pass  # the close handshake has begun: nothing more is sent
 
+    def frame_without_message(self) -> None:
+        pass
+
     def message_too_big(self, size: int, limit: int) -> None:
         self._connection.send_close(1009)
 

@@ -2,10 +2,10 @@
 
 Only what a server that negotiates no extension and no subprotocol needs: client frames must be masked and have
 no RSV bits; fragmented messages are joined; control frames may arrive between fragments. It exists because the
-per-message path of a general WebSocket stack (parse, queue, wake a task, resume a coroutine chain) cost about
-40 µs per 20 ms frame here, twice the budget of 1,000 live streams on one core (docs/benchmarks/gateway-capacity.md).
-What a live client sends 50 times a second, one whole masked binary frame, has a fast path in C (_frames.c);
-PythonWholeBinaryFrame below is its specification and its fallback.
+per-message path of a general WebSocket stack (parse, queue, wake a task, resume a coroutine chain) cost several
+times the budget of 1,000 live streams on one core (docs/benchmarks/gateway-capacity.md).
+What a live client sends 50 times a second, whole masked binary frames, has a fast path (WholeBinaryFrame): one
+frame per read when the loop keeps up, several back to back when it falls behind and TCP joins them.
 """
 
 from __future__ import annotations
@@ -46,9 +46,12 @@ class ProtocolError(Exception):
         self.messages: list[tuple[int, bytes]] = []
 
 
-class PythonWholeBinaryFrame:
-    """The fast path's specification, and what runs when _frames.c was not built: the payload of one whole,
-    final, masked binary frame within the limit, or None."""
+class WholeBinaryFrame:
+    """The fast path: the payload of one whole, final, masked binary frame within the limit, or None; or, from
+    `payloads`, those of several such frames back to back."""
+
+    __slots__ = ("max_message_bytes")
+
 
     def __init__(self, max_message_bytes: int):
         self.max_message_bytes = max_message_bytes
@@ -69,19 +72,45 @@ class PythonWholeBinaryFrame:
             return apply_mask(data[6:], data[2:6])
         return None
 
-
-try:
-    from babelstream.gateway.websocket._frames import WholeBinaryFrame
-except ImportError:  # pragma: no cover - built by `pip install` wherever a C compiler exists
-    WholeBinaryFrame = PythonWholeBinaryFrame  # type: ignore[assignment, misc]
+    def payloads(self, data: bytes) -> list[bytes] | None:
+        """Several whole, final, masked binary frames within the limit back to back, and nothing else: what a
+        live client's reads become when the loop is behind. None if the bytes are anything else."""
+        end = len(data)
+        limit = self.max_message_bytes
+        found = []
+        offset = 0
+        while offset < end:
+            if end - offset < 6 or data[offset] != 0x82:
+                return None
+            second = data[offset + 1]
+            if second == 0xFE:
+                if end - offset < 8:
+                    return None
+                length = data[offset + 2] << 8 | data[offset + 3]
+                head = offset + 8
+                if length < 126:
+                    return None
+            elif 0x80 < second < 0xFE:
+                length = second & 0x7F
+                head = offset + 6
+            else:
+                return None
+            tail = head + length
+            if length > limit or tail > end:
+                return None
+            found.append(apply_mask(data[head:tail], data[head - 4 : head]))
+            offset = tail
+        return found if len(found) > 1 else None
 
 
 def _not_at_boundary(data: bytes) -> None:
     return None
 
 
-# Not an opcode on the wire: `feed` reports a message over the limit as (OVERSIZE, b"") and skips its bytes.
+# Not opcodes on the wire: `feed` reports a message over the limit as (OVERSIZE, b"") and skips its bytes, and
+# each frame of a message still incomplete as (FRAGMENT, b""), so limits on frames a second count them too.
 OVERSIZE = 0x100
+FRAGMENT = 0x101
 _READ, _SKIP, _OVERSIZE = 0, 1, 2
 
 
@@ -93,7 +122,16 @@ class FrameReader:
     its bytes are skipped without being buffered (`oversize_bytes` says how long it claimed to be), so a close
     frame that follows is still read. A ProtocolError leaves the reader unusable: the connection is failing."""
 
-    def __init__(self, max_message_bytes: int, *, whole_frame_parser: type = WholeBinaryFrame):
+    # Slots: 1,000 streams' objects are touched 50 times a second each; attributes in the object itself rather than
+    # a dict keep each frame to fewer cache lines (docs/benchmarks/gateway-capacity.md).
+    __slots__ = (
+        "_buffer", "_discarding", "_fragment_bytes", "_fragment_opcode", "_fragments", "_skip",
+        "_whole_frame_payload", "_whole_frame_payloads", "max_message_bytes", "oversize_bytes",
+        "whole_binary_frame", "whole_binary_frames"
+    )
+
+
+    def __init__(self, max_message_bytes: int):
         self.max_message_bytes = max_message_bytes
         self.oversize_bytes = 0
         self._buffer = b""
@@ -102,12 +140,16 @@ class FrameReader:
         self._fragment_bytes = 0
         self._skip = 0  # payload bytes of an oversize frame still to discard
         self._discarding = False  # the rest of an oversize fragmented message is discarded up to its last frame
-        self._whole_frame_payload = whole_frame_parser(max_message_bytes).payload
+        fast = WholeBinaryFrame(max_message_bytes)
+        self._whole_frame_payload = fast.payload
+        self._whole_frame_payloads = fast.payloads
         # whole_binary_frame(data): the payload when `data` is exactly one whole, final, masked binary frame
         # within the limit, read at a message boundary: what a live client sends 50 times a second, parsed
-        # without the general loop (in C when built). None otherwise, and then `feed` must be called with the
-        # same bytes. An attribute, not a method: at a boundary it is the C function itself (no Python frame).
+        # without the general loop. whole_binary_frames(data): the same for several such frames back to back.
+        # None otherwise, and then `feed` must be called with the same bytes. Attributes, not methods: away from a
+        # boundary they are a function that declines everything, so the check costs nothing per frame.
         self.whole_binary_frame: Callable[[bytes], bytes | None] = self._whole_frame_payload
+        self.whole_binary_frames: Callable[[bytes], list[bytes] | None] = self._whole_frame_payloads
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         if self._skip:
@@ -181,11 +223,14 @@ class FrameReader:
             else:
                 if opcode != CONTINUATION:
                     self._fragment_opcode = opcode
-                self._fragments.append(payload)
+                if payload:  # empty fragments add nothing: a flood of them must not grow the list
+                    self._fragments.append(payload)
                 self._fragment_bytes += length
+                messages.append((FRAGMENT, b""))
         self._buffer = buffer[offset:] if offset < end else b""
         at_boundary = not (self._buffer or self._skip or self._fragment_opcode or self._discarding)
         self.whole_binary_frame = self._whole_frame_payload if at_boundary else _not_at_boundary
+        self.whole_binary_frames = self._whole_frame_payloads if at_boundary else _not_at_boundary
 
     def _check_header(self, first: int, second: int, opcode: int, length: int) -> int:
         """_READ, _SKIP (a later fragment of an oversize message) or _OVERSIZE; raises ProtocolError."""

@@ -27,6 +27,10 @@ class Handler(Protocol):
 
     def text(self, text: str) -> None: ...
 
+    def frame_without_message(self) -> None:
+        """A ping, or one frame of a message not yet complete: no message, but a frame the peer sent (a limit on
+        messages a second counts these too, so a flood of pings or empty fragments is one)."""
+
     def message_too_big(self, size: int, limit: int) -> None:
         """A message over the limit was refused from its header; its bytes are skipped unread."""
 

@@ -1,7 +1,8 @@
 """The opening handshake (RFC 6455 section 4.2): read the upgrade request, answer 101 or say why not.
 
 uvicorn has already parsed the HTTP request and hands the upgrade over as the request head re-serialised
-(method, target, lower-case headers), so this only reads that head; it never sees a body.
+(method, target, HTTP version, lower-case headers), so this only reads that head; it never sees a body. Its
+size, its time and the client's share of the server were checked before (uvicorn_adapter.GuardedHttpProtocol).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class UpgradeRequest:
     target: str
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names; repeated headers joined with ", "
     scheme: str = "ws"  # "wss" over TLS: the page's own origin is https then
+    http_version: str = "HTTP/1.1"
+    client: str | None = None  # the client's address (from TRUSTED_PROXIES' X-Forwarded-For), for logs
 
     @property
     def path(self) -> str:
@@ -47,7 +50,7 @@ def parse_request_head(head: bytes) -> UpgradeRequest:
     text = head.decode("latin-1")
     request_line, _, rest = text.partition("\r\n")
     method, _, target = request_line.partition(" ")
-    target = target.rpartition(" ")[0]
+    target, _, http_version = target.rpartition(" ")
     headers: dict[str, str] = {}
     for line in rest.split("\r\n"):
         name, colon, value = line.partition(":")
@@ -56,7 +59,7 @@ def parse_request_head(head: bytes) -> UpgradeRequest:
         name = name.strip().lower()
         value = value.strip()
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return UpgradeRequest(method, target, headers)
+    return UpgradeRequest(method, target, headers, http_version=http_version)
 
 
 def _tokens(value: str) -> set[str]:
@@ -71,6 +74,12 @@ def switching_protocols(request: UpgradeRequest, extra_headers: tuple[tuple[byte
     """The 101 answer to a valid upgrade. No extension (permessage-deflate buys nothing on PCM) and no subprotocol."""
     if request.method != "GET":
         raise HandshakeRefused(405, "a WebSocket upgrade must be a GET", (("Allow", "GET"),))
+    # RFC 6455 4.1: HTTP/1.1 or later, with a Host. HTTP/1.0 has no Upgrade: a 1.0 proxy on the way would pass the
+    # head on and not the stream.
+    if request.http_version != "HTTP/1.1":
+        raise HandshakeRefused(400, "a WebSocket upgrade must be HTTP/1.1")
+    if not request.headers.get("host"):
+        raise HandshakeRefused(400, "missing Host")
     if "websocket" not in _tokens(request.headers.get("upgrade", "")):
         raise HandshakeRefused(400, "missing Upgrade: websocket")
     if "upgrade" not in _tokens(request.headers.get("connection", "")):
