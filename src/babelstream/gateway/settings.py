@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
@@ -36,6 +38,9 @@ class GatewaySettings(BaseSettings):
     results_timeout_seconds: float = 30.0
     # "live" cuts utterances at pauses as they are spoken; "single" sends one AudioInputEvent at done.
     default_mode: str = "live"
+    # What serves /ws/audio on the gateway's port: "native" (gateway/websocket/audio_socket.py) or "picows"
+    # (picows_socket.py); docs/benchmarks/gateway-capacity.md compares them.
+    ws_audio_server: Literal["native", "picows"] = "native"
     default_source_language: str = "en"
     default_target_languages: Annotated[tuple[str, ...], NoDecode] = ("es",)
     _split_origins = field_validator("origin_allowlist", "default_target_languages", mode="before")(
