@@ -12,6 +12,8 @@ after, then send done and wait for the close. The server runs as its own process
              endpointing per stream, a SpeechSegmentEvent published whenever an utterance ends
   live-asgi  the same as live, with /ws/audio served through the ASGI app by uvicorn's own WebSocket
              protocol instead of the gateway's native protocol (how the gateway was served before)
+  live-picows  the same as live, with /ws/audio served by picows on the same port (WS_AUDIO_SERVER=picows,
+             gateway/websocket/picows_socket.py) instead of the native protocol
 
 The gateway publishes to the bus (--bus kafka: a real broker, started with scripts/kafka.sh on port
 --kafka-port if nothing listens there, its threads pinned to the client core; or --bus memory) and its
@@ -71,7 +73,10 @@ START_MESSAGES = {
     "single": {"event": "start", "mode": "single", "wait_for_results": False},
     "live": {"event": "start", "mode": "live", "wait_for_results": False},
     "live-asgi": {"event": "start", "mode": "live", "wait_for_results": False},
+    "live-picows": {"event": "start", "mode": "live", "wait_for_results": False},
 }
+# Setups that are the gateway with a setting changed, by environment (the server process reads its settings there).
+SETUP_ENVIRONMENT = {"live-picows": {"WS_AUDIO_SERVER": "picows"}}
 SENTENCES = (
     "Good morning everyone, and welcome to the weekly planning meeting.",
     "We need to finish the quarterly report before Friday afternoon.",
@@ -244,6 +249,7 @@ def start_server(setup: str, n: int, bus: str, args, log_path: Path) -> tuple[su
         "MAX_CONNECTIONS": str(n + 100),
         "MAX_SESSION_SECONDS": "3600",
         "IDLE_TIMEOUT_SECONDS": "600",
+        **SETUP_ENVIRONMENT.get(setup, {}),
     }
     if args.lag_every > 1:
         env["BENCH_LAG_EVERY"] = str(args.lag_every)
@@ -553,23 +559,23 @@ def summary(results: list[dict], buses: list[str]) -> str:
     lines.append(f"  reference (FastAPI receive-and-buffer): {ref_n}")
     ref_cpu = {r["n"]: r["cpu_pct"] for r in results if r["setup"] == "reference"}
     for bus in buses:
-        for setup in ("single", "live", "live-asgi"):
+        for setup in ("single", "live", "live-asgi", "live-picows"):
             if not any(r["setup"] == setup and r["bus"] == bus for r in results):
                 continue
             best = capacity(results, setup, bus)
             n = best["n"] if best else 0
             ratio = f"{n / ref_n:.2f} of the reference's" if ref_n else "no reference"
-            lines.append(f"  gateway {setup:9s} on {bus:5s}: {n:5d}  ({ratio})")
+            lines.append(f"  gateway {setup:11s} on {bus:5s}: {n:5d}  ({ratio})")
     lines.append("CPU ratio gateway / reference at the same N:")
     for bus in buses:
-        for setup in ("single", "live", "live-asgi"):
+        for setup in ("single", "live", "live-asgi", "live-picows"):
             pairs = [
                 f"N={r['n']}: {r['cpu_pct'] / ref_cpu[r['n']]:.2f}"
                 for r in results
                 if r["setup"] == setup and r["bus"] == bus and ref_cpu.get(r["n"])
             ]
             if pairs:
-                lines.append(f"  {setup:9s} on {bus:5s}: " + ", ".join(pairs))
+                lines.append(f"  {setup:11s} on {bus:5s}: " + ", ".join(pairs))
     return "\n".join(lines)
 
 
