@@ -423,7 +423,7 @@ class Session:
         try:
             await self.context.publish(event)
         except (BusError, ContractError) as failure:
-            ended = _publish_failed(failure)
+            ended = self._publish_failed(failure)
             self._expire(ended)
             raise ended from failure
 
@@ -459,7 +459,7 @@ class Session:
             if isinstance(result, SessionEnded):
                 raise result
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
-                raise _publish_failed(result)
+                raise self._publish_failed(result)
 
     async def _publish_single(self) -> str | None:
         """Single mode: the buffered audio as one event; its id, or None when nothing was held."""
@@ -470,7 +470,7 @@ class Session:
         try:
             await self.context.publish(event)
         except (BusError, ContractError) as failure:
-            raise _publish_failed(failure) from failure
+            raise self._publish_failed(failure) from failure
         self._buffer.clear()
         return event.event_id
 
@@ -534,6 +534,15 @@ class Session:
         self.outbox.put(messages.error(ended))
         await self.outbox.close(ended.code)
 
+    def _publish_failed(self, failure: BaseException) -> SessionEnded:
+        # The client reads that its audio did not reach the pipeline; the bus's own words go to the log.
+        log.warning("session %s: publish failed: %s", self.correlation_id, failure)
+        return SessionEnded(
+            CloseCode.INTERNAL_ERROR,
+            "could not publish audio: the message bus did not take it",
+            kind=Kind.PUBLISH_FAILED,
+        )
+
     # -- results (called by the gateway's ResultRouter) ----------------------------------------------
 
     def on_result(self, event: Event) -> None:
@@ -547,11 +556,3 @@ class Session:
             self.ledger.sent(message["type"])
             self.context.metrics.results_sent.labels(type=message["type"]).inc()
             self.outbox.put(message)
-
-
-def _publish_failed(failure: BaseException) -> SessionEnded:
-    # The client reads that its audio did not reach the pipeline; the bus's own words go to the log.
-    log.warning("publish failed: %s", failure)
-    return SessionEnded(
-        CloseCode.INTERNAL_ERROR, "could not publish audio: the message bus did not take it", kind=Kind.PUBLISH_FAILED
-    )
