@@ -15,10 +15,10 @@ import re
 import pytest
 import sacrebleu
 
-from babelstream.bus.settings import BusSettings
 from babelstream.engines.audio import float32_to_pcm16, pcm16_to_float32, resample
 from babelstream.engines.tts.piper import PiperSynthesizer
 from babelstream.platform import STAGE_NAMES, Platform
+from babelstream.settings import Settings
 from bench.translation_data import load_reference_set
 from tests.support.harness import frames_of, serve_app, stream
 from tests.support.speech import corpus_wer, silence
@@ -40,7 +40,7 @@ def spoken_sentence_set():
 
 @pytest.fixture(scope="module")
 async def embedded():
-    platform = Platform(BusSettings(bus="memory"), gateway=True, stages=STAGE_NAMES)
+    platform = Platform(Settings.from_environment(bus={"bus": "memory"}), gateway=True, stages=STAGE_NAMES)
     async with serve_app(platform.app(), gateway=platform.gateway) as address:
         yield address
 
@@ -59,7 +59,8 @@ async def test_english_speech_translated_to_spanish_keeps_its_chrf(embedded):
         talk = await stream(
             embedded,
             frames_of(pcm),
-            start={"event": "start", "language": "en", "targets": ["es"], "synthesize": False},
+            # A recording sent four times faster than real time: a batch session (MAX_BATCH_AUDIO_SPEED).
+            start={"event": "start", "mode": "batch", "language": "en", "targets": ["es"], "synthesize": False},
             pace_seconds=0.005,
         )
         assert talk.close_code == 1000, talk.messages[-3:]
