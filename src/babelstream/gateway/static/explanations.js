@@ -8,6 +8,8 @@ import { languageName } from "./language-names.js";
 // Errors: the session ends. A kind this page does not know yet falls back to the close code's meaning.
 export const ERROR_MESSAGES = {
   origin: "This page's address is not allowed to use the server (Origin refused).",
+  unauthenticated: "The server did not accept that access key or token.",
+  forbidden: "That access key or token does not allow this. Ask for one that does.",
   capacity: "The server is full. Try again in a moment.",
   malformed: "The server could not accept what this page sent.",
   unsupported_language: "The server cannot recognise speech in that language.",

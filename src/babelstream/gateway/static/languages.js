@@ -1,6 +1,7 @@
 // The language pickers: what this server can do (GET /api/languages), the language spoken, the languages to
 // translate into, the one to hear spoken, and the person's last choices (kept in localStorage).
 
+import { credential, fetchWithCredential } from "./credential.js";
 import { languageLabel, languageName } from "./language-names.js";
 import { notify } from "./notices.js";
 
@@ -15,15 +16,20 @@ const holdMic = document.querySelector("#hold-mic");
 let capabilities = null; // from /api/languages
 const pairsFrom = new Map(); // source -> Set(targets); empty when the server does not say
 
+// Fills the pickers. Returns null, or the server's refusal, {kind, reason, sent}, when it wants a credential
+// (`unauthenticated`) or another one (`forbidden`): the pickers are then left as they were.
 export async function loadLanguages() {
   try {
-    const response = await fetch("api/languages", { headers: { Accept: "application/json" } });
+    const response = await fetchWithCredential("api/languages", { headers: { Accept: "application/json" } });
+    const refusal = await refusalOf(response);
+    if (refusal) return refusal;
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     capabilities = await response.json();
   } catch (failure) {
     notify("error", "languages", "Could not load the list of languages from the server.", String(failure));
     capabilities = { default_source_language: "en", default_target_languages: ["es"] };
   }
+  pairsFrom.clear();
   for (const pair of capabilities.pairs || []) {
     const [from, to] = pair.split("-");
     if (!pairsFrom.has(from)) pairsFrom.set(from, new Set());
@@ -35,6 +41,21 @@ export async function loadLanguages() {
   fillSpeech(saved.speech);
   if (typeof saved.holdMic === "boolean") holdMic.checked = saved.holdMic;
   source.disabled = false;
+  return null;
+}
+
+// 401 and 403 carry the kind (docs/security.md); a 403 for another reason (`origin`) is no credential's fault.
+async function refusalOf(response) {
+  if (response.status !== 401 && response.status !== 403) return null;
+  let body = {};
+  try {
+    body = await response.json();
+  } catch {
+    /* no JSON body: the status says enough */
+  }
+  const kind = body.kind || (response.status === 401 ? "unauthenticated" : null);
+  if (kind !== "unauthenticated" && kind !== "forbidden") return null;
+  return { kind, reason: body.reason || "", sent: Boolean(credential()) };
 }
 
 // What the person chose, for a session's start message.

@@ -1,10 +1,13 @@
 // The babelstream page, wired together. Each press of Start is one run: the microphone (microphone.js)
 // feeding one session on the server (session.js), whose results go to the captions (captions.js) and the
-// player (player.js); the language pickers are languages.js. Plain ES modules, no dependencies, no network
-// access other than this server.
+// player (player.js); the language pickers are languages.js. When the server wants an access key or token,
+// the page asks for one (access-form.js) and keeps it for this tab (credential.js). Plain ES modules, no
+// dependencies, no network access other than this server.
 
+import * as accessForm from "./access-form.js";
 import { sharedAudioContext } from "./audio-context.js";
 import * as captions from "./captions.js";
+import { credential, forget } from "./credential.js";
 import { endingMessage, endingStatus, micMessage, warningKind, warningMessage } from "./explanations.js";
 import * as languages from "./languages.js";
 import { Microphone, showLevel } from "./microphone.js";
@@ -13,6 +16,7 @@ import { player } from "./player.js";
 import { Session } from "./session.js";
 
 const FRAME_MS = 20; // 640-byte frames, 50 a second (the server allows 200)
+const CREDENTIAL_KINDS = new Set(["unauthenticated", "forbidden"]);
 
 const form = document.querySelector("#controls");
 const startButton = document.querySelector("#start");
@@ -28,7 +32,7 @@ class Run {
       onFrame: (pcm, rms) => this.onFrame(pcm, rms),
       onEnded: () => this.onMicEnded(),
     });
-    const session = (this.session = new Session(choices, {
+    const session = (this.session = new Session({ ...choices, credential: credential() }, {
       onReady: () => {
         if (!this.stopping) setStatus("live", "Listening — speak now");
       },
@@ -102,6 +106,14 @@ class Run {
       this.finish("idle", ending.summary ? "Finished. Press Start to speak again." : "Stopped.");
       return;
     }
+    if (CREDENTIAL_KINDS.has(ending.error?.kind)) {
+      // The access form says what is wrong; the key or token refused stays no longer in this tab.
+      const refusal = { ...ending.error, sent: Boolean(this.session.credential) };
+      if (refusal.kind === "unauthenticated") forget();
+      this.finish("locked", "");
+      unlock(refusal).then(() => setStatus("idle", "Key accepted. Press Start and speak."));
+      return;
+    }
     const code = ending.error ? ending.error.code : ending.closeCode;
     const detail = ending.error ? ending.error.reason : ending.closeReason;
     notify("error", `close-${ending.error?.kind || code}`, endingMessage(ending), detail);
@@ -148,6 +160,20 @@ languages.onSpokenLanguageChange((language) => {
   if (language === "off") player.stopAll();
 });
 
-await languages.loadLanguages();
-startButton.disabled = false;
+// Until the server accepts a credential, the page asks for one and Start waits. `refusal` comes from
+// languages.loadLanguages() or a session the server refused: {kind, reason, sent}.
+async function unlock(refusal) {
+  while (refusal) {
+    startButton.disabled = true;
+    const forbidden = refusal.kind === "forbidden";
+    setStatus("locked", forbidden ? "This key or token does not allow this" : "This server needs an access key or token");
+    await accessForm.ask(refusal);
+    setStatus("connecting", "Checking the key…");
+    refusal = await languages.loadLanguages();
+  }
+  accessForm.accepted();
+  startButton.disabled = false;
+}
+
+await unlock(await languages.loadLanguages());
 setStatus("idle", "Ready. Press Start and speak.");

@@ -1,5 +1,6 @@
-// One session on /ws/audio: the socket and the protocol (docs/protocol.md), nothing on screen. It sends
-// the start message, the audio frames and done; it hands each server message to a handler, and at the
+// One session on /ws/audio: the socket and the protocol (docs/protocol.md), nothing on screen. It presents
+// the credential, if any, as ?token= (browsers cannot set a WebSocket's headers), sends the start message,
+// the audio frames and done; it hands each server message to a handler, and at the
 // close says how the session ended: cleanly, or with the server's error (its code, `kind` and reason).
 
 const MAX_QUEUED_MS = 10_000; // audio held while the socket opens; older audio is dropped past this
@@ -22,11 +23,13 @@ function base64ToBytes(text) {
 // `error` is the server's error message (absent when the socket closed without one); `reached`: the
 // socket opened.
 export class Session {
-  constructor({ source, targets, speech }, handlers) {
+  // `credential`: the access key or token (credential.js), or null when the server needs none.
+  constructor({ source, targets, speech, credential = null }, handlers) {
     this.number = ++sessionCount; // keys this session's caption rows
     this.source = source;
     this.targets = targets; // replaced by the server's list when it is ready
     this.synthesize = speech !== "off";
+    this.credential = credential;
     this.handlers = handlers;
     this.socket = null;
     this.queue = [];
@@ -43,6 +46,7 @@ export class Session {
   connect() {
     const url = new URL("ws/audio", location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+    if (this.credential) url.searchParams.set("token", this.credential);
     const socket = new WebSocket(url);
     socket.binaryType = "arraybuffer";
     this.socket = socket;
