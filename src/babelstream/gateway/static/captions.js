@@ -101,7 +101,25 @@ export function showTranslation(session, m) {
   const slot = translationSlot(rowFor(session, m.segment_index), m.target_language);
   slot.classList.remove("pending", "failed");
   slot.querySelector(".translation").textContent = m.text.trim();
+  showVia(slot, m.via);
   setLatency(slot.querySelector(".latency"), m);
+}
+
+// A translation made through a pivot language says so, small, beside its timing (it arrives with the text, so
+// nothing moves).
+function showVia(slot, via) {
+  let mark = slot.querySelector(".via");
+  if (!via) {
+    if (mark) mark.remove();
+    return;
+  }
+  if (!mark) {
+    mark = document.createElement("span");
+    mark.className = "via";
+    slot.querySelector(".latency").before(mark);
+  }
+  mark.textContent = `via ${languageName(via)}`;
+  mark.title = `Translated through ${languageName(via)}`;
 }
 
 export function markTranslationFailed(session, m) {

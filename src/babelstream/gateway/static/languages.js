@@ -1,5 +1,6 @@
 // The language pickers: what this server can do (GET /api/languages), the language spoken, the languages to
-// translate into, the one to hear spoken, and the person's last choices (kept in localStorage).
+// translate into (saying which go through a pivot language, and which translate poorly), the one to hear
+// spoken, and the person's last choices (kept in localStorage).
 
 import { credential, fetchWithCredential } from "./credential.js";
 import { languageLabel, languageName } from "./language-names.js";
@@ -10,6 +11,9 @@ const STORAGE_KEY = "babelstream.page.v1";
 const source = document.querySelector("#source");
 const targets = document.querySelector("#targets");
 const targetsNote = document.querySelector("#targets-note");
+const qualityBox = document.querySelector("#quality-box");
+const qualityNote = document.querySelector("#quality-note");
+const qualitySizer = document.querySelector("#quality-box .quality-sizer");
 const speech = document.querySelector("#speech");
 const holdMic = document.querySelector("#hold-mic");
 
@@ -131,6 +135,36 @@ function availableTargets(from) {
   return [...(pairsFrom.get(from) || [])].sort((a, b) => languageName(a).localeCompare(languageName(b)));
 }
 
+// The path a pair takes and its measured quality ({path, engine, via, chrf, bleu, low_quality}), if the server says.
+function qualityOf(from, to) {
+  return (capabilities.pair_quality && capabilities.pair_quality[`${from}-${to}`]) || null;
+}
+
+function figure(value) {
+  return String(Math.round(value * 10) / 10);
+}
+
+function roughMessage(from, to, quality) {
+  const floor = capabilities.quality_floor;
+  const under = typeof floor === "number" ? `, under ${figure(floor)}` : "";
+  const measured = `measured chrF ${figure(quality.chrf)}${under}`;
+  return `Translation from ${languageName(from)} to ${languageName(to)} is rough here (${measured}).`;
+}
+
+// The note under the targets says which chosen pairs translate poorly. While any offered target is rough, the
+// note keeps the room its longest sentence needs (an invisible copy under it), so checking one moves nothing.
+function showQuality() {
+  const from = source.value;
+  const message = (to) => roughMessage(from, to, qualityOf(from, to));
+  const rough = availableTargets(from).filter((to) => qualityOf(from, to)?.low_quality);
+  qualityNote.textContent = checkedTargets()
+    .filter((to) => rough.includes(to))
+    .map(message)
+    .join(" ");
+  qualitySizer.textContent = rough.map(message).reduce((a, b) => (b.length > a.length ? b : a), "");
+  qualityBox.hidden = rough.length === 0;
+}
+
 function checkedTargets() {
   return [...targets.querySelectorAll("input[name=target]:checked")].map((input) => input.value);
 }
@@ -153,12 +187,22 @@ function fillTargets(saved) {
     input.dataset.lang = code;
     input.checked = chosen.includes(code);
     label.append(input, ` ${languageLabel(code)}`);
+    const quality = qualityOf(from, code);
+    if (quality?.via) {
+      const via = document.createElement("span");
+      via.className = "via";
+      via.textContent = `via ${languageName(quality.via)}`;
+      via.title = `Translated through ${languageName(quality.via)} (${quality.engine})`;
+      label.append(" ", via);
+    }
+    if (quality?.low_quality) input.setAttribute("aria-describedby", "quality-note");
     targets.append(label);
   }
   targetsNote.hidden = available.length > 0;
   targetsNote.textContent = available.length
     ? ""
     : `No translation from ${languageName(from)} is installed here: you will get captions only.`;
+  showQuality();
 }
 
 function fillSpeech(saved) {
@@ -177,6 +221,7 @@ source.addEventListener("change", () => {
   saveChoices();
 });
 targets.addEventListener("change", () => {
+  showQuality();
   fillSpeech();
   saveChoices();
 });
