@@ -9,10 +9,16 @@ refusals), and fall back to the close code's meaning for a kind it does not know
 the page's modules load without a console error, the page's words for errors name only kinds the server
 has, a blocked microphone is explained, and the worklet's downsampler (run in the page on test tones) keeps
 speech frequencies and removes aliases.
+
+A gateway that requires an API key (no stages: its sessions cut segments and end with a summary) checks that
+the page asks for a key, keeps it out of the console and the address bar, and uses it; a gateway whose
+translators only tag their input, with a measured quality table (tests/support/mt.py), checks that the page
+says which pairs go through a pivot and which translate poorly.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -108,15 +114,19 @@ async def browser(speech_wav):
             await chromium.close()
 
 
-async def open_page(browser, address: str, width: int = 1000, height: int = 760):
+async def open_page(browser, address: str, width: int = 1000, height: int = 760, *, path: str = "/",
+                    ready: str = "#start:not([disabled])", console: list[str] | None = None):
+    """`console`, when given, receives every console message of the page, whatever its level."""
     context = await browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1)
     page = await context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    if console is not None:
+        page.on("console", lambda message: console.append(message.text))
     page.on("response", lambda response: problems.append(f"{response.status} {response.url}") if response.status >= 400 else None)
-    await page.goto(f"http://{address}/")
-    await page.wait_for_selector("#start:not([disabled])", timeout=10_000)
+    await page.goto(f"http://{address}{path}")
+    await page.wait_for_selector(ready, timeout=10_000)
     return context, page, problems
 
 
@@ -347,6 +357,232 @@ async def test_page_explains_an_unknown_kind_by_its_close_code(browser, time_lim
         assert await notice.locator(".detail").text_content() == relabelled[0]["reason"]
         assert await page.get_attribute("#status", "data-state") == "error"
         assert await page.text_content("#start") == "Start"
+        assert not problems, problems
+    finally:
+        await context.close()
+
+
+# -- access keys -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def key_file(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("access") / "keys"
+
+
+@pytest.fixture(scope="module")
+def api_key(key_file) -> str:
+    from babelstream.gateway.access.api_keys import add_key
+
+    return add_key(key_file, "test")
+
+
+@pytest.fixture(scope="module")
+def revocable_key(key_file) -> str:
+    """Stored before the gateway starts, like api_key: a key added later is seen only after the gateway's next
+    look at the file, up to a second later."""
+    from babelstream.gateway.access.api_keys import add_key
+
+    return add_key(key_file, "revoked-soon")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def guarded_address(key_file, api_key, revocable_key):
+    """A gateway alone that requires an API key. No stages: a session's sentences are cut into segments and
+    never transcribed, so its summary comes RESULTS_TIMEOUT_SECONDS after done."""
+    from babelstream.bus.memory import MemoryBus
+    from babelstream.contracts.codec import SingleObjectCodec
+    from tests.support.harness import running_gateway
+
+    async with running_gateway(
+        MemoryBus(), SingleObjectCodec(), api_keys_file=str(key_file), results_timeout_seconds=2
+    ) as (_, address):
+        yield address
+
+
+def refused_at_load(problems: list[str]) -> list[str]:
+    """What is left of `problems` once the expected 401 of /api/languages (and Chromium's line about it) is gone."""
+    return [p for p in problems if not ("401" in p and ("api/languages" in p or "Failed to load resource" in p))]
+
+
+async def test_page_asks_for_a_key_and_runs_a_session_with_it(browser, guarded_address, api_key):
+    console: list[str] = []
+    context, page, problems = await open_page(browser, guarded_address, ready="#access:not([hidden])", console=console)
+    try:
+        assert await page.text_content("label[for=access-token]") == "This server needs an access key or token"
+        assert await page.evaluate("document.activeElement.id") == "access-token"
+        assert await page.get_attribute("#access-token", "type") == "password"
+        assert await page.get_attribute("#status", "data-state") == "locked"
+        assert await page.is_disabled("#start")
+        OUTPUT.mkdir(exist_ok=True)
+        await page.screenshot(path=str(OUTPUT / "browser-page-access.png"), full_page=True)
+
+        # A key the server does not know: the field stays, and says so.
+        await page.fill("#access-token", "bsk_not-a-key-this-server-knows")
+        await page.click("#access-submit")
+        await page.wait_for_function(
+            "document.querySelector('#access-problem').textContent.includes('did not accept')", timeout=10_000
+        )
+        assert await page.is_visible("#access")
+        assert await page.is_disabled("#start")
+        assert await page.input_value("#access-token") == ""
+
+        await page.fill("#access-token", api_key)
+        await page.press("#access-token", "Enter")
+        await page.wait_for_selector("#start:not([disabled])", timeout=10_000)
+        assert await page.is_hidden("#access")
+        assert await page.text_content("#status-text") == "Ready. Press Start and speak."
+        assert await page.evaluate("sessionStorage.getItem('babelstream.credential')") == api_key
+        assert api_key not in await page.evaluate("JSON.stringify(localStorage)")
+
+        sockets: list[str] = []
+        page.on("websocket", lambda socket: sockets.append(socket.url))
+        await page.click("#start")
+        await page.wait_for_function("document.querySelector('#status').dataset.state === 'live'", timeout=15_000)
+        await page.wait_for_selector("li.utterance", state="attached", timeout=30_000)  # a sentence was cut
+        await page.click("#start")  # Stop
+        await page.wait_for_function("document.querySelector('#status').dataset.state === 'idle'", timeout=30_000)
+        assert "sentence" in await page.text_content("#summary")
+        assert [url.split("?")[1] for url in sockets] == [f"token={api_key}"]
+        assert await page.locator("#errors .notice.error").count() == 0, await page.text_content("#errors")
+        assert not any(api_key in line for line in console), console
+        assert api_key not in page.url
+        assert not refused_at_load(problems), problems
+    finally:
+        await context.close()
+
+
+async def test_page_takes_a_token_from_its_address_and_removes_it(browser, guarded_address, api_key):
+    console: list[str] = []
+    context, page, problems = await open_page(browser, guarded_address, path=f"/?token={api_key}", console=console)
+    try:
+        assert page.url == f"http://{guarded_address}/"  # not left in the address bar, nor in history
+        assert await page.evaluate("location.search") == ""
+        assert await page.is_hidden("#access")
+        assert await page.evaluate("sessionStorage.getItem('babelstream.credential')") == api_key
+        assert not any(api_key in line for line in console), console
+        assert not problems, problems
+    finally:
+        await context.close()
+
+
+async def test_page_asks_again_when_the_server_refuses_the_session(browser, guarded_address, key_file,
+                                                                   revocable_key):
+    """A key revoked after the page loaded: /ws/audio answers the error, kind unauthenticated, before
+    `connected`; the page forgets the key and shows the field again."""
+    from babelstream.gateway.access.api_keys import remove_key
+
+    context, page, problems = await open_page(browser, guarded_address, path=f"/?token={revocable_key}")
+    try:
+        remove_key(key_file, "revoked-soon")
+        await asyncio.sleep(1.1)  # the gateway looks at the key file at most once a second
+        await page.click("#start")
+        await page.wait_for_selector("#access:not([hidden])", timeout=15_000)
+        assert await page.text_content("#access-problem") == "The server did not accept that access key or token."
+        assert await page.text_content("#access-problem-detail")  # the server's own words, small
+        assert await page.get_attribute("#status", "data-state") == "locked"
+        assert await page.text_content("#start") == "Start"
+        assert await page.is_disabled("#start")
+        assert await page.evaluate("sessionStorage.getItem('babelstream.credential')") is None
+        assert not problems, problems
+    finally:
+        await context.close()
+
+
+# -- pairs through a pivot, pairs that translate poorly ----------------------------------------------------------
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def pivot_address():
+    """A gateway whose translators only tag their input, with tests/support/mt.py's measured table: en-es goes
+    through Portuguese (chrF 66.2), ca-pt through Spanish (chrF 40, under the floor of 45)."""
+    from babelstream.bus.memory import MemoryBus
+    from babelstream.capabilities import InstalledCapabilities
+    from babelstream.contracts.codec import SingleObjectCodec
+    from babelstream.engines.mt.router import TranslationRouter
+    from babelstream.stages.settings import StageSettings
+    from tests.support.harness import running_gateway
+    from tests.support.mt import MEASURED, engines
+
+    capabilities = InstalledCapabilities(StageSettings(), translators=TranslationRouter(engines(), MEASURED))
+    async with running_gateway(MemoryBus(), SingleObjectCodec(), capabilities=capabilities) as (_, address):
+        yield address
+
+
+def fake_server(via: str):
+    """Stands in for /ws/audio (Playwright's WebSocket route): answers the start message with one sentence and
+    its translation into each target, made through `via`; done gets the summary and close 1000."""
+
+    closing: set[asyncio.Task] = set()  # held until done: the event loop keeps only weak references to tasks
+
+    def serve(socket):
+        def on_message(message):
+            if not isinstance(message, str):
+                return
+            request = json.loads(message)
+            if request.get("event") == "start":
+                targets = request["targets"]
+                socket.send(json.dumps({"type": "ready", "mode": "live", "source_language": request["language"],
+                                        "target_languages": targets, "synthesize": False}))
+                socket.send(json.dumps({"type": "segment", "segment_index": 0, "start_ms": 0, "end_ms": 900}))
+                socket.send(json.dumps({"type": "transcript", "segment_index": 0, "text": "La casa és gran.",
+                                        "language": request["language"], "latency_ms": 300.0}))
+                for target in targets:
+                    socket.send(json.dumps({"type": "translation", "segment_index": 0,
+                                            "source_language": request["language"], "target_language": target,
+                                            "text": f"[{target}] A casa é grande.", "engine": "apertium+apertium",
+                                            "via": via if target != via else None, "latency_ms": 320.0}))
+            elif request.get("event") == "done":
+                socket.send(json.dumps({"type": "ack", "segments": 1}))
+                socket.send(json.dumps({"type": "summary", "complete": True, "segments": 1, "transcripts": 1,
+                                        "translations": 1, "audio": 0, "warnings": 0, "missing_segments": []}))
+                closing.add(asyncio.get_running_loop().create_task(socket.close(code=1000)))
+
+        socket.send(json.dumps({"status": "connected", "correlation_id": "fake"}))
+        socket.on_message(on_message)
+
+    return serve
+
+
+async def test_page_says_which_pairs_are_rough_and_which_go_through_a_pivot(browser, pivot_address):
+    context, page, problems = await open_page(browser, pivot_address)
+    try:
+        # English to Spanish goes through Portuguese: the picker says so, discreetly; its quality is fine.
+        assert await page.input_value("#source") == "en"
+        assert await page.text_content("label:has(input[value=es]) .via") == "via Portuguese"
+        assert await page.locator("label:has(input[value=pt]) .via").count() == 0
+        assert await page.text_content("#quality-note") == ""
+
+        await page.select_option("#source", "ca")
+        for checked in await page.query_selector_all("#targets input[name=target]:checked"):
+            await checked.uncheck()
+        await page.check("#targets input[value=es]")
+        assert await page.text_content("#quality-note") == ""
+        panel = await page.locator(".panel").bounding_box()
+
+        await page.check("#targets input[value=pt]")
+        assert await page.text_content("#quality-note") == (
+            "Translation from Catalan to Portuguese is rough here (measured chrF 40, under 45)."
+        )
+        assert await page.text_content("label:has(input[value=pt]) .via") == "via Spanish"
+        assert await page.get_attribute("#targets input[value=pt]", "aria-describedby") == "quality-note"
+        assert await page.locator(".panel").bounding_box() == panel  # the note had its space: nothing moved
+        OUTPUT.mkdir(exist_ok=True)
+        await page.screenshot(path=str(OUTPUT / "browser-page-rough-pair.png"), full_page=True)
+
+        await page.uncheck("#targets input[value=pt]")
+        assert await page.text_content("#quality-note") == ""
+        await page.check("#targets input[value=pt]")
+
+        # A translation made through a pivot says so beside its timing.
+        await page.route_web_socket(re.compile(r"/ws/audio$"), fake_server(via="es"))
+        await page.click("#start")
+        await page.wait_for_selector(".translation-row[data-lang=pt] .via", timeout=15_000)
+        assert await page.text_content(".translation-row[data-lang=pt] .via") == "via Spanish"
+        assert await page.locator(".translation-row[data-lang=es] .via").count() == 0
+        await page.screenshot(path=str(OUTPUT / "browser-page-via-caption.png"), full_page=True)
+        await page.click("#start")  # Stop
+        await page.wait_for_function("document.querySelector('#status').dataset.state === 'idle'", timeout=15_000)
         assert not problems, problems
     finally:
         await context.close()
