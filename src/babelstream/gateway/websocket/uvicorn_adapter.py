@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import httptools
 import uvicorn
-from uvicorn.middleware.proxy_headers import _TrustedHosts
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.utils import get_remote_addr
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from babelstream.gateway.access.redaction import install_redaction
+from babelstream.gateway.trusted_proxies import TrustedProxies
 from babelstream.gateway.socket_limits import SocketLimits, SocketTicket
 from babelstream.gateway.websocket.audio_handler import AUDIO_PATH, AudioHandler
 from babelstream.gateway.websocket.connection import WebSocketConnection
@@ -81,7 +81,7 @@ def uvicorn_config(
             SocketLimits(
                 settings.max_sockets, settings.max_connections_per_ip, settings.max_handshakes_per_second_per_ip
             ),
-            _TrustedHosts(proxies),
+            TrustedProxies(proxies),
             settings.max_header_bytes,
             settings.handshake_timeout_seconds,
         ),
@@ -99,7 +99,7 @@ class BeforeUpgrade:
     """What every HTTP connection of one server shares: the counts, whom to trust, the head's limits."""
 
     limits: SocketLimits
-    proxies: _TrustedHosts  # TRUSTED_PROXIES, as uvicorn's ProxyHeadersMiddleware reads them
+    proxies: TrustedProxies  # TRUSTED_PROXIES
     max_header_bytes: int
     handshake_timeout_seconds: float
 
@@ -221,7 +221,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if peer not in self._guard.proxies:
             return peer
         forwarded = b", ".join(value for name, value in self.headers if name == b"x-forwarded-for")
-        host = self._guard.proxies.get_trusted_client_address(forwarded.decode("latin-1"))[0] if forwarded else ""
+        host = self._guard.proxies.client_of(forwarded.decode("latin-1")) if forwarded else ""
         return host or peer
 
     def _refuse(self, status: int, reason: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
