@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     stage = commands.add_parser("stage", help="one pipeline stage (over Kafka)")
     stage.add_argument("name", choices=("segmenter", "asr", "translate", "tts"))
     _kafka_option(stage)
+    stage.add_argument(
+        "--metrics-port", type=int, metavar="PORT",
+        help="serve /healthz, /readyz and /metrics on this port (default: METRICS_PORT, else 9100; 0: none)",
+    )
 
     stream = commands.add_parser("stream", help="stream a WAV file to a gateway and show live captions")
     stream.add_argument("file", help="a WAV file (any rate, mono or stereo, PCM16)")
@@ -104,7 +108,9 @@ def _settings(args: argparse.Namespace):
         for name in ("host", "port", "ssl_certfile", "ssl_keyfile")
         if getattr(args, name, None) is not None
     }
-    return Settings.from_environment(bus=bus, gateway=gateway)
+    metrics_port = getattr(args, "metrics_port", None)
+    stages = {"metrics_port": metrics_port} if metrics_port is not None else {}
+    return Settings.from_environment(bus=bus, gateway=gateway, stages=stages)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,7 @@ from babelstream.gateway.websocket.uvicorn_adapter import uvicorn_config
 from babelstream.gateway.gateway import Gateway
 from babelstream.segmentation import endpointer_factory
 from babelstream.settings import Settings
+from babelstream.stages.metrics import StageMetrics
 from babelstream.stages.runtime import Stage, StageRunner
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,12 @@ class Platform:
         self.service = instance_id("babelstream")
         self.bus = build_bus(settings.bus, self.service)
         self.codec = build_codec(settings.bus)
+        self.stage_metrics = StageMetrics(stages)
         self.runners = [
-            StageRunner(build_stage(name, f"{name}-{self.service}", settings), self.bus, self.codec, f"{name}-{self.service}")
+            StageRunner(
+                build_stage(name, f"{name}-{self.service}", settings), self.bus, self.codec, f"{name}-{self.service}",
+                observer=self.stage_metrics,
+            )
             for name in stages
         ]
         self.gateway: Gateway | None = None
@@ -139,12 +144,32 @@ def serve_http(platform: Platform) -> None:
 
 
 async def run_stages(platform: Platform) -> None:
-    """A process with stages only: run until SIGINT/SIGTERM."""
+    """A process with stages only: run until SIGINT/SIGTERM. Its /healthz, /readyz and /metrics answer from before
+    the models load (not ready until they are warm) to the end."""
+    from babelstream.stages.http_server import StageHttpServer
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    settings = platform.settings.stages
+    server = None
+    if settings.metrics_port:
+        server = StageHttpServer(
+            settings.metrics_host, settings.metrics_port, bus=platform.bus, runners=platform.runners,
+            metrics=platform.stage_metrics,
+        )
+        try:
+            server.start()
+            log.info("stage metrics on http://%s:%d/metrics", settings.metrics_host, server.port)
+        except OSError as error:
+            # The stages' work matters more than their dashboard: run without it, and say how to fix it.
+            log.error("stage metrics not served on %s:%d (%s); give each stage on a host its own --metrics-port",
+                      settings.metrics_host, settings.metrics_port, error)
+            server = None
     await platform.start()
     log.info("stages %s running on %s", [r.stage.name for r in platform.runners], platform.settings.bus.bus)
     await stop.wait()
     await platform.stop()
+    if server is not None:
+        server.stop()

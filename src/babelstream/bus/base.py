@@ -38,6 +38,10 @@ class Subscription(Protocol):
     async def commit(self, message: Message) -> None:
         """Mark `message` (and everything before it on its partition) as handled by this group."""
 
+    async def lags(self) -> dict[tuple[str, int], int]:
+        """Per (topic, partition) this member consumes: messages on the partition not yet consumed by the group
+        (its end minus the next offset to consume). A partition it cannot tell about is left out."""
+
     async def close(self) -> None: ...
 
 

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 _HEALTH_INTERVAL_SECONDS = 2.0
 # A message a consumer fetches may be a whole 2 MiB event; fetch sizes must admit it.
 _FETCH_BYTES = limits.MAX_MESSAGE_BYTES + 1024 * 1024
+# Lag asks the broker only for what the consumer does not know yet (a partition not consumed since assignment).
+_LAG_QUERY_SECONDS = 2.0
 
 
 class KafkaSubscription:
@@ -82,6 +84,36 @@ class KafkaSubscription:
         except KafkaException as error:
             # The partition moved to another member (rebalance): it will redeliver; that is at-least-once.
             log.warning("commit of %s[%d]@%d failed: %s", message.topic, message.partition, message.offset, error)
+
+    async def lags(self) -> dict[tuple[str, int], int]:
+        if self._closed:
+            return {}
+        return await self._run(self._lags)
+
+    def _lags(self) -> dict[tuple[str, int], int]:
+        """End of each assigned partition minus the next offset this member consumes. Both are local when the
+        consumer has fetched from the partition (its position; the high watermark each fetch brings back); only a
+        partition not consumed since assignment costs a broker round trip (its committed offset, its watermarks)."""
+        try:
+            positions = self._consumer.position(self._consumer.assignment())
+            unknown = [p for p in positions if p.offset < 0]
+            committed = {}
+            if unknown:
+                committed = {(p.topic, p.partition): p.offset for p in self._consumer.committed(unknown, timeout=_LAG_QUERY_SECONDS)}
+            lags = {}
+            for partition in positions:
+                low, high = self._consumer.get_watermark_offsets(partition, cached=True)
+                if high < 0 or partition.offset < 0:
+                    low, high = self._consumer.get_watermark_offsets(partition, timeout=_LAG_QUERY_SECONDS)
+                key = (partition.topic, partition.partition)
+                next_offset = partition.offset if partition.offset >= 0 else committed.get(key, -1)
+                if next_offset < 0:
+                    next_offset = low  # nothing committed yet: the group starts at the earliest offset
+                lags[key] = max(0, high - next_offset)
+            return lags
+        except KafkaException as error:
+            log.debug("consumer lag unavailable: %s", error)
+            return {}
 
     async def close(self) -> None:
         if self._closed:

@@ -98,6 +98,9 @@ class MemorySubscription:
         committed[message.topic] = max(committed.get(message.topic, 0), message.offset + 1)
         self._bus._trim(message.topic)
 
+    async def lags(self) -> dict[tuple[str, int], int]:
+        return {(t.name, 0): t.end_offset - self._group.committed.get(t.name, t.base_offset) for t in self._topics}
+
     async def close(self) -> None:
         if self._closed:
             return

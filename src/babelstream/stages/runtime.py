@@ -40,6 +40,25 @@ class Stage(Protocol):
         """Output events for one input event. Raise to dead-letter the input."""
 
 
+class StageObserver(Protocol):
+    """What a runner reports as it goes (stages/metrics.py's StageMetrics; tests): called on the event loop, so
+    it must be quick and must not raise."""
+
+    def handled(self, stage: str, event: Event, seconds: float) -> None:
+        """`event` was handled and its outputs published; `seconds` were spent in the stage's handle()."""
+
+    def dead_lettered(self, stage: str, error: Exception) -> None:
+        """An input could not be decoded or handled (`error`) and went to the dead-letter topic."""
+
+
+class _Unobserved:
+    def handled(self, stage: str, event: Event, seconds: float) -> None:
+        pass
+
+    def dead_lettered(self, stage: str, error: Exception) -> None:
+        pass
+
+
 @dataclass
 class StageCounters:
     handled: int = 0
@@ -51,7 +70,10 @@ class StageCounters:
 
 
 class StageRunner:
-    def __init__(self, stage: Stage, bus: Bus, codec: EventCodec, service: str, group_prefix: str = "babelstream"):
+    def __init__(
+        self, stage: Stage, bus: Bus, codec: EventCodec, service: str, group_prefix: str = "babelstream",
+        observer: StageObserver | None = None,
+    ):
         self.stage = stage
         self.bus = bus
         self.codec = codec
@@ -59,6 +81,7 @@ class StageRunner:
         self.group = f"{group_prefix}.{stage.name}"
         self.publisher = EventPublisher(bus, codec)
         self.counters = StageCounters()
+        self.observer = observer or _Unobserved()
         self._subscription: Subscription | None = None
         self._task: asyncio.Task | None = None
         self._stopping = False
@@ -67,6 +90,16 @@ class StageRunner:
         await asyncio.to_thread(self.stage.warm_up)
         self._subscription = await self.bus.subscribe([self.stage.input_topic], self.group)
         self._task = asyncio.create_task(self._loop(), name=f"stage-{self.stage.name}")
+
+    def is_ready(self) -> bool:
+        """Models warm and a member of its group: from the end of start() until stop()."""
+        return self._task is not None and not self._stopping
+
+    async def consumer_lags(self) -> dict[tuple[str, int], int]:
+        """Per (topic, partition) this runner consumes, the messages its group has not consumed yet."""
+        if self._subscription is None or self._stopping:
+            return {}
+        return await self._subscription.lags()
 
     async def stop(self) -> None:
         self._stopping = True
@@ -95,16 +128,20 @@ class StageRunner:
         started = time.perf_counter()
         try:
             event = await self._decode(message)
+            handling = time.perf_counter()
             outputs = await self.stage.handle(event)
+            handled = time.perf_counter() - handling
         except Exception as error:  # undecodable (ContractError) or unprocessable: both are dead-lettered
             await self._dead_letter(message, error)
             await self._subscription.commit(message)
+            self.observer.dead_lettered(self.stage.name, error)
             return
         for output in outputs:
             await self._publish_until_confirmed(output)
         await self._subscription.commit(message)
         self.counters.handled += 1
         self.counters.busy_seconds += time.perf_counter() - started
+        self.observer.handled(self.stage.name, event, handled)
 
     async def _decode(self, message: Message) -> Event:
         """A registry that is down is not the message's fault: wait for it rather than dead-letter good data. A schema

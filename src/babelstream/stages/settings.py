@@ -40,6 +40,11 @@ class StageSettings(BaseSettings):
     # Pairs whose translators start (and whose target voices load) with the stage: the first sentence
     # then costs no Apertium pipeline start-up or model load.
     warm_up_pairs: str = "en-es"
+    # A `babelstream stage` process serves /healthz, /readyz and Prometheus /metrics here, with no credentials:
+    # loopback by default, or the operator's own network (compose binds 0.0.0.0 inside its network). 0 serves none.
+    # Stages sharing a host each need their own port (--metrics-port).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9100
     # Files babelstream makes once and keeps: the joined Whisper base model (scripts/kafka.sh keeps its jars here too).
     babelstream_cache: Path = Path.home() / ".cache" / "babelstream"
 
