@@ -1,4 +1,5 @@
-"""Static checks of the container deployment files (deploy/Dockerfile, deploy/compose.yaml).
+"""Static checks of the container deployment files (deploy/Dockerfile, deploy/compose.yaml, deploy/prometheus.yml,
+deploy/grafana/babelstream.json).
 
 No Docker engine is needed: compose.yaml is parsed with PyYAML, the Dockerfile read as text.
 `docker compose config` runs only where the compose plugin exists (it needs no engine).
@@ -6,6 +7,7 @@ No Docker engine is needed: compose.yaml is parsed with PyYAML, the Dockerfile r
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -19,6 +21,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = REPO_ROOT / "deploy"
 COMPOSE_FILE = DEPLOY / "compose.yaml"
 DOCKERFILE = DEPLOY / "Dockerfile"
+PROMETHEUS_FILE = DEPLOY / "prometheus.yml"
+DASHBOARD_FILE = DEPLOY / "grafana" / "babelstream.json"
 MESSAGE_MAX_BYTES = 2097152
 STAGES = ("segmenter", "asr", "translate", "tts")
 
@@ -78,7 +82,7 @@ def _published_ports(service: dict) -> list[str]:
 
 
 def test_expected_services(services):
-    assert "kafka" in services
+    assert "kafka" in services and "prometheus" in services
     ours = _ours(services)
     assert set(ours) == {"gateway", *STAGES}, f"services built from deploy/Dockerfile: {sorted(ours)}"
 
@@ -119,7 +123,7 @@ def test_service_hardening(services, name):
     assert cpus is not None and float(cpus) > 0, f"{name}: cpu limit"
 
 
-@pytest.mark.parametrize("name", ["kafka", "gateway", *STAGES])
+@pytest.mark.parametrize("name", ["kafka", "gateway", "prometheus", *STAGES])
 def test_published_ports_bind_loopback_only(services, name):
     for port in _published_ports(services[name]):
         assert port.startswith("127.0.0.1:"), f"{name}: published port {port!r} must be bound to 127.0.0.1"
@@ -213,3 +217,68 @@ def test_docker_compose_config_validates():
         cwd=REPO_ROOT,
     )
     assert result.returncode == 0, result.stderr or result.stdout
+
+
+def _scrape_targets() -> dict[str, list[str]]:
+    """job name -> its static targets, from deploy/prometheus.yml."""
+    config = yaml.safe_load(PROMETHEUS_FILE.read_text())
+    return {
+        job["job_name"]: [target for static in job.get("static_configs", []) for target in static["targets"]]
+        for job in config["scrape_configs"]
+    }
+
+
+def test_prometheus_service_runs_our_config_hardened(services):
+    prometheus = services["prometheus"]
+    image, _, tag = prometheus["image"].partition(":")
+    assert image == "prom/prometheus" and tag and tag != "latest", "a pinned Prometheus image"
+    assert any(str(volume).startswith("./prometheus.yml:/etc/prometheus/prometheus.yml") for volume in prometheus["volumes"])
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    assert prometheus.get("read_only") is True and "ALL" in prometheus.get("cap_drop", [])
+    assert str(prometheus.get("user", "")).split(":")[0] not in ("", "0", "root")
+    assert "127.0.0.1:9090:9090" in _published_ports(prometheus)
+    assert _memory_limit(prometheus) and _cpu_limit(prometheus)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_stage_serves_its_metrics_port_to_the_network_and_prometheus_scrapes_it(services, stage):
+    env = _env(services[stage])
+    port = env.get("METRICS_PORT")
+    assert port and int(port) > 0, f"{stage}: METRICS_PORT"
+    # In its container, on the compose network only: no stage port is published to the host.
+    assert env.get("METRICS_HOST") == "0.0.0.0", stage
+    assert not _published_ports(services[stage]), stage
+    assert f"{stage}:{port}" in [t for targets in _scrape_targets().values() for t in targets], stage
+    healthcheck = services[stage].get("healthcheck") or {}
+    assert not healthcheck.get("disable") and f":{port}/healthz" in " ".join(healthcheck["test"]), stage
+
+
+def test_prometheus_scrapes_the_gateway_with_a_credential(services):
+    port = _env(services["gateway"])["PORT"]
+    config = yaml.safe_load(PROMETHEUS_FILE.read_text())
+    [job] = [job for job in config["scrape_configs"] if f"gateway:{port}" in job["static_configs"][0]["targets"]]
+    # The gateway's /metrics asks for the same credential as /ws/audio (JWT_SECRET is set in compose).
+    assert job["authorization"]["type"] == "Bearer"
+    token_file = job["authorization"]["credentials_file"]
+    assert any(config_ref["target"] == token_file for config_ref in services["prometheus"]["configs"])
+
+
+def test_the_dashboard_charts_only_metrics_the_platform_exports():
+    from babelstream.gateway.metrics import GatewayMetrics
+    from babelstream.stages.metrics import StageMetrics
+
+    exported = set()
+    for registry in (GatewayMetrics().registry, StageMetrics().registry):
+        for family in registry.collect():
+            exported.add(family.name)
+            exported.update(f"{family.name}{suffix}" for suffix in ("_total", "_bucket", "_count", "_sum"))
+    dashboard = json.loads(DASHBOARD_FILE.read_text())
+    expressions = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    used = {name for expr in expressions for name in re.findall(r"\bbabelstream_[a-z_]+", expr)}
+    assert used and used <= exported, used - exported
+    for wanted in ("babelstream_gateway_open_connections", "babelstream_gateway_rejections_total",
+                   "babelstream_gateway_segments_total", "babelstream_gateway_publish_seconds_bucket",
+                   "babelstream_stage_events_total", "babelstream_stage_processing_seconds_bucket",
+                   "babelstream_stage_dead_letters_total", "babelstream_stage_consumer_lag",
+                   "babelstream_stage_real_time_factor_bucket"):
+        assert wanted in used, wanted

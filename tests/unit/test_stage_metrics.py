@@ -144,3 +144,12 @@ def test_the_process_stages_show_zero_before_their_first_event():
     metrics = StageMetrics(["asr"])
     assert sample(metrics, "babelstream_stage_events_total", stage="asr", outcome="handled") == 0
     assert sample(metrics, "babelstream_stage_processing_seconds_count", stage="asr") == 0
+
+
+def test_the_stage_command_sets_the_metrics_port(monkeypatch):
+    from babelstream.cli import _settings, build_parser
+
+    monkeypatch.delenv("METRICS_PORT", raising=False)
+    args = build_parser().parse_args(["stage", "asr", "--kafka", "127.0.0.1:9092", "--metrics-port", "0"])
+    assert _settings(args).stages.metrics_port == 0
+    assert _settings(build_parser().parse_args(["stage", "asr"])).stages.metrics_port == 9100
