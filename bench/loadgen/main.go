@@ -9,7 +9,11 @@
 // lag from sending to handling (see stampFrame). Client i's schedule is offset by i/N of a frame interval (clients are not
 // in lockstep) and starts at a random frame of the audio loop (utterances end at different times).
 //
-// Prints one JSON object with the totals on stdout.
+// With -source, client i binds its socket to the i-th address of the list (round robin), so the gateway's
+// per-address limits can be exercised on loopback (any address in 127.0.0.0/8 is the local host).
+//
+// Prints one JSON object with the totals on stdout; acked_bytes sums the received_bytes of every session's ack
+// (what the gateway says it took, per honest session, whatever else it served meanwhile).
 package main
 
 import (
@@ -23,6 +27,7 @@ import (
 	"net"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -89,6 +94,7 @@ type result struct {
 	closeCode  int
 	readErr    string
 	gotAck     bool
+	ackedBytes int64
 	segments   int
 	errorMsg   string
 }
@@ -103,6 +109,7 @@ type summary struct {
 	WriteErrors      int            `json:"write_errors"`
 	CloseCodes       map[string]int `json:"close_codes"`
 	Acks             int            `json:"acks"`
+	AckedBytes       int64          `json:"acked_bytes"`
 	SessionsOK       int            `json:"sessions_ok"`
 	SegmentMessages  int            `json:"segment_messages"`
 	ServerErrors     int            `json:"server_error_messages"`
@@ -145,6 +152,7 @@ func main() {
 	stampFrom := flag.String("stamp", "sent", "what each frame's stamp says: sent (the clock just before the write, so the server's lag is its own) or scheduled (the frame's deadline, so the lag also counts this client's own lateness)")
 	closeTimeout := flag.Duration("close-timeout", 90*time.Second, "how long to wait for the server's close after done")
 	seed := flag.Int64("seed", 1, "random seed (audio offsets)")
+	sourceList := flag.String("source", "", "comma-separated local addresses to connect from, round robin (empty: the kernel's choice)")
 	flag.Parse()
 
 	raiseFileLimit()
@@ -168,13 +176,31 @@ func main() {
 	// Monotonic deadlines: the wall-clock start, expressed on this process's monotonic clock.
 	startMono := launch.Add(time.Duration(*startAt - launch.UnixNano()))
 
-	dialer := websocket.Dialer{
-		HandshakeTimeout: 60 * time.Second,
-		ReadBufferSize:   4096,
-		WriteBufferSize:  2048,
-		NetDial: func(network, addr string) (net.Conn, error) {
-			return (&net.Dialer{Timeout: 60 * time.Second}).Dial(network, addr)
-		},
+	var sources []*net.TCPAddr
+	for _, text := range strings.Split(*sourceList, ",") {
+		if text = strings.TrimSpace(text); text == "" {
+			continue
+		}
+		ip := net.ParseIP(text)
+		if ip == nil {
+			fmt.Fprintln(os.Stderr, "source: not an IP address:", text)
+			os.Exit(2)
+		}
+		sources = append(sources, &net.TCPAddr{IP: ip})
+	}
+	dialerFor := func(i int) *websocket.Dialer {
+		var local net.Addr
+		if len(sources) > 0 {
+			local = sources[i%len(sources)]
+		}
+		return &websocket.Dialer{
+			HandshakeTimeout: 60 * time.Second,
+			ReadBufferSize:   4096,
+			WriteBufferSize:  2048,
+			NetDial: func(network, addr string) (net.Conn, error) {
+				return (&net.Dialer{Timeout: 60 * time.Second, LocalAddr: local}).Dial(network, addr)
+			},
+		}
 	}
 	rng := rand.New(rand.NewSource(*seed))
 	offsets := make([]int, *n)
@@ -192,7 +218,7 @@ func main() {
 			defer wg.Done()
 			r := &results[i]
 			time.Sleep(time.Until(launch.Add(time.Duration(float64(i) / float64(*n) * *ramp * 1e9))))
-			conn, _, err := dialer.Dial(*url, nil)
+			conn, _, err := dialerFor(i).Dial(*url, nil)
 			if err != nil {
 				r.connectErr = err.Error()
 				return
@@ -235,6 +261,12 @@ func main() {
 						r.segments++
 					case bytes.Contains(data, []byte(`"type":"ack"`)):
 						r.gotAck = true
+						var ack struct {
+							ReceivedBytes int64 `json:"received_bytes"`
+						}
+						if json.Unmarshal(data, &ack) == nil {
+							r.ackedBytes = ack.ReceivedBytes
+						}
 					case bytes.Contains(data, []byte(`"type":"error"`)):
 						r.errorMsg = string(data)
 					}
@@ -329,6 +361,7 @@ func main() {
 		s.CloseCodes[code]++
 		if r.gotAck {
 			s.Acks++
+			s.AckedBytes += r.ackedBytes
 		}
 		if r.gotAck && r.closeCode == websocket.CloseNormalClosure && r.framesSent == framesPerClient {
 			s.SessionsOK++
