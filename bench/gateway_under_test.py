@@ -55,6 +55,8 @@ class LagHistogram:
         self.late_slots: dict[int, int] = {}
 
     def record(self, data: bytes) -> None:
+        if len(data) < 16:  # no stamp: the resampler's tail at done (an empty feed), not a frame the client sent
+            return
         self.frames += 1
         if self.every > 1 and self.frames % self.every:
             return
