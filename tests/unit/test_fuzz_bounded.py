@@ -17,14 +17,8 @@ from bench.fuzz_handshake import HandshakeTarget
 from bench.fuzz_start_message import StartMessageTarget
 from bench.fuzzing import run
 
-# Findings not fixed yet, each with its reproducer below: the bounded runs let these kinds through so that they
-# still catch everything else. Fixing one makes its reproducer XPASS (strict): then drop it from here.
-DEEP_JSON = "unexpected RecursionError"
-FLOAT_RATE = "start request's sample rate is not one of the accepted integers"
-KNOWN = {
-    "start message": frozenset({DEEP_JSON, FLOAT_RATE}),
-    "connection": frozenset({DEEP_JSON}),
-}
+# Findings not fixed yet would be listed here (kind of failure by target), each with its reproducer below.
+KNOWN: dict[str, frozenset[str]] = {}
 
 
 @pytest.mark.parametrize("make_target, cases", [
@@ -42,16 +36,14 @@ def test_fuzz_target_holds_its_properties(make_target, cases):
     assert outcome.failed(KNOWN.get(target.name, frozenset())) == [], outcome.report()
 
 
-@pytest.mark.xfail(strict=True, reason="requests.py catches ValueError only: json.loads raises RecursionError "
-                                       "on deep nesting, which escapes the session's read (no 1003, no close)")
 def test_deeply_nested_json_is_refused_as_malformed():
+    """Found by the start-message fuzzer: RecursionError escaped the session's read (no 1003, no close)."""
     with pytest.raises(SessionEnded):
         parse_text_message("[" * 100_000)
 
 
-@pytest.mark.xfail(strict=True, reason="requests.py checks the rate with `in` on integers: 16000.0 == 16000, so a "
-                                       "float rate is accepted and kept as a float")
 def test_a_float_sample_rate_is_refused_or_made_an_integer():
+    """Found by the start-message fuzzer: 22050.0 == 22050 passed the check and `ready` said 22050.0."""
     try:
         request = parse_text_message('{"event":"start","sample_rate_hz":22050.0}')
     except SessionEnded:

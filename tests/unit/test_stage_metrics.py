@@ -15,7 +15,7 @@ from babelstream.contracts.wav import wrap_pcm16
 from babelstream.stages.http_server import StageHttpServer
 from babelstream.stages.metrics import StageMetrics
 from babelstream.stages.runtime import StageRunner
-from tests.unit.test_stage_runtime import CODEC, FakeTranslateStage, collect, recognized, send, wait_until
+from tests.support.stages import CODEC, FakeTranslateStage, collect, recognized, send, wait_until
 
 
 def sample(metrics: StageMetrics, name: str, **labels) -> float | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 
 from babelstream.contracts.events import (
     AudioSynthesisPayload,
@@ -25,8 +26,9 @@ TYPES = ("ready", "warning", "segment", "transcript", "translation", "audio", "a
 
 
 def encode(message: dict) -> str:
-    """A server message as it goes on the wire: compact JSON, one text frame."""
-    return json.dumps(message, separators=(",", ":"))
+    """A server message as it goes on the wire: compact JSON, one text frame. allow_nan=False: NaN or Infinity
+    would be invalid JSON for every client; a builder that lets one through fails here, in its tests."""
+    return json.dumps(message, separators=(",", ":"), allow_nan=False)
 
 
 def connected(correlation_id: str) -> dict:
@@ -112,7 +114,8 @@ def result(event: Event, latency_ms: float) -> dict | None:
             "segment_index": payload.segment_index,
             "text": payload.text,
             "language": payload.language,
-            "confidence": round(payload.confidence, 3),
+            # NaN is not JSON (JSON.parse refuses it): a confidence the model could not give is null.
+            "confidence": round(payload.confidence, 3) if math.isfinite(payload.confidence) else None,
             "start_ms": payload.start_ms,
             "end_ms": payload.end_ms,
             "latency_ms": latency_ms,

@@ -51,7 +51,7 @@ def _language(value: object, field: str) -> str:
 def parse_text_message(text: str) -> StartRequest | DoneRequest:
     try:
         message = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deep enough to exhaust the parser's stack
         raise malformed("text frames must be JSON: {\"event\":\"start\",...} or {\"event\":\"done\"}") from None
     if not isinstance(message, dict):
         raise malformed("a text frame must be a JSON object")
@@ -72,7 +72,7 @@ def _parse_start(message: dict) -> StartRequest:
     if mode is not None and mode not in MODES:
         raise malformed(f"mode must be one of {list(MODES)}, got {mode!r}")
     rate = message.get("sample_rate_hz", PIPELINE_SAMPLE_RATE_HZ)
-    if rate not in ACCEPTED_SAMPLE_RATES_HZ:
+    if type(rate) is not int or rate not in ACCEPTED_SAMPLE_RATES_HZ:  # 16000.0 == 16000, and true == 1
         raise malformed(f"sample_rate_hz {rate!r} is not supported; use one of {list(ACCEPTED_SAMPLE_RATES_HZ)}")
     language = message.get("language", message.get("language_hint"))
     # None: the operator's default; AUTO: the multilingual model detects the language of each utterance.
