@@ -124,7 +124,17 @@ class Platform:
 
     def app(self):
         assert self.gateway is not None
-        return create_app(self.gateway, on_startup=self.start, on_shutdown=self.stop)
+        if not self.runners:
+            return create_app(self.gateway, on_startup=self.start, on_shutdown=self.stop)
+        # Embedded: the stages' metrics on the gateway's /metrics (no stage HTTP server runs in this process).
+        return create_app(
+            self.gateway, on_startup=self.start, on_shutdown=self.stop,
+            more_metrics=(self.stage_metrics.registry,), before_scrape=self._read_stage_lags,
+        )
+
+    async def _read_stage_lags(self) -> None:
+        for runner in self.runners:
+            self.stage_metrics.set_lags(runner.stage.name, await runner.consumer_lags())
 
 
 def http_config(platform: Platform) -> uvicorn.Config:

@@ -14,7 +14,7 @@ from typing import AsyncIterator, Awaitable, Callable
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from babelstream.gateway.access.http_guard import AccessGuard
 from babelstream.gateway.gateway import Gateway
@@ -24,8 +24,12 @@ def create_app(
     gateway: Gateway,
     on_startup: Callable[[], Awaitable[None]] | None = None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    more_metrics: tuple[CollectorRegistry, ...] = (),
+    before_scrape: Callable[[], Awaitable[None]] | None = None,
 ) -> FastAPI:
-    """`on_startup` starts what the gateway depends on (the bus, and in embedded mode the stages)."""
+    """`on_startup` starts what the gateway depends on (the bus, and in embedded mode the stages).
+    `more_metrics`: registries served on /metrics beside the gateway's (in embedded mode, the stages'), each
+    brought up to date by `before_scrape` first (the stages' consumer lag is read when it is asked for)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -64,7 +68,10 @@ def create_app(
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        return Response(generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        if before_scrape is not None:
+            await before_scrape()
+        body = b"".join(generate_latest(registry) for registry in (gateway.metrics.registry, *more_metrics))
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/languages")
     async def languages() -> dict:
