@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from babelstream.platform import STAGE_NAMES, Platform
-from babelstream.settings import Settings
-from tests.support.harness import frames_of, serve_app, stream
+from tests.support.harness import frames_of, running_embedded_platform, stream
 from tests.support.pipeline_checks import UTTERANCES, check_translated_talk, speak
 from tests.support.speech import silence
 
@@ -15,8 +13,7 @@ pytestmark = pytest.mark.models
 
 @pytest.fixture(scope="module")
 async def embedded():
-    platform = Platform(Settings.from_environment(bus={"bus": "memory"}), gateway=True, stages=STAGE_NAMES)
-    async with serve_app(platform.app(), gateway=platform.gateway) as address:
+    async with running_embedded_platform() as address:
         yield address
 
 

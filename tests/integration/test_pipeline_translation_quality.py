@@ -17,10 +17,8 @@ import sacrebleu
 
 from babelstream.engines.audio import float32_to_pcm16, pcm16_to_float32, resample
 from babelstream.engines.tts.piper import PiperSynthesizer
-from babelstream.platform import STAGE_NAMES, Platform
-from babelstream.settings import Settings
 from bench.translation_data import load_reference_set
-from tests.support.harness import frames_of, serve_app, stream
+from tests.support.harness import frames_of, running_embedded_platform, stream
 from tests.support.speech import corpus_wer, silence
 
 pytestmark = pytest.mark.models
@@ -40,8 +38,7 @@ def spoken_sentence_set():
 
 @pytest.fixture(scope="module")
 async def embedded():
-    platform = Platform(Settings.from_environment(bus={"bus": "memory"}), gateway=True, stages=STAGE_NAMES)
-    async with serve_app(platform.app(), gateway=platform.gateway) as address:
+    async with running_embedded_platform() as address:
         yield address
 
 

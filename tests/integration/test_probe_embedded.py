@@ -9,11 +9,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from babelstream.settings import Settings
 from babelstream.clients import probe as probing
 from babelstream.clients.stream import stream_file
-from babelstream.platform import STAGE_NAMES, Platform
-from tests.support.harness import serve_app
+from tests.support.harness import running_embedded_platform
 from tests.support.speech import needs_espeak, silence, synthesize
 
 pytestmark = [pytest.mark.models, needs_espeak]
@@ -27,8 +25,7 @@ SPANISH = {
 
 @pytest.fixture(scope="module")
 async def embedded():
-    platform = Platform(Settings.from_environment(bus={"bus": "memory"}), gateway=True, stages=STAGE_NAMES)
-    async with serve_app(platform.app(), gateway=platform.gateway) as address:
+    async with running_embedded_platform() as address:
         yield address
 
 

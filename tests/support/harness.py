@@ -57,6 +57,17 @@ async def running_gateway(bus, codec, capabilities=None, on_startup=None, on_shu
         yield gateway, address
 
 
+@asynccontextmanager
+async def running_embedded_platform():
+    """What `make run` serves: the gateway and every stage in one process on the in-memory bus, real models."""
+    from babelstream.platform import STAGE_NAMES, Platform
+    from babelstream.settings import Settings
+
+    platform = Platform(Settings.from_environment(bus={"bus": "memory"}), gateway=True, stages=STAGE_NAMES)
+    async with serve_app(platform.app(), gateway=platform.gateway) as address:
+        yield address
+
+
 HOLD = object()
 
 
