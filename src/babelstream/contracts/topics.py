@@ -6,6 +6,8 @@ ASR_TEXT = "speech.asr.text"
 TRANSLATION_TEXT = "speech.translation.text"
 TTS_AUDIO = "speech.tts.audio"
 DEAD_LETTER = "speech.dead_letter"
+# Which gateway holds which room's listeners and speakers (compacted: the latest record per room and gateway).
+ROOM_PRESENCE = "speech.room.presence"
 
 TOPIC_OF_EVENT_TYPE = {
     "AudioInputEvent": AUDIO_INGRESS,
@@ -14,9 +16,12 @@ TOPIC_OF_EVENT_TYPE = {
     "TextTranslatedEvent": TRANSLATION_TEXT,
     "AudioSynthesisEvent": TTS_AUDIO,
     "DeadLetterEvent": DEAD_LETTER,
+    "RoomPresenceEvent": ROOM_PRESENCE,
 }
 
 ALL_TOPICS = tuple(TOPIC_OF_EVENT_TYPE.values())
 
 # What the gateway listens to in order to answer the client while it speaks.
 RESULT_TOPICS = (ASR_TEXT, TRANSLATION_TEXT, TTS_AUDIO)
+# The results a room keeps as history (text only: a late joiner reads what was said, it is not played to it).
+HISTORY_TOPICS = (ASR_TEXT, TRANSLATION_TEXT)
