@@ -21,6 +21,7 @@ from babelstream.gateway.session_context import Endpointer, SessionContext, Sess
 from babelstream.gateway.session_log import SessionLog
 from babelstream.gateway.session_options import Capabilities, SessionOptionsResolver
 from babelstream.gateway.settings import GatewaySettings
+from babelstream.gateway.socket_limits import SocketLimits
 from babelstream.gateway.websocket.handshake import UpgradeRequest
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,11 @@ class Gateway:
         self.instance_id = f"gateway-{uuid.uuid4().hex[:12]}"
         self.metrics = GatewayMetrics()
         self.slots = ConnectionSlots(settings.max_connections)
+        # Before a socket is a session (websocket/uvicorn_adapter.py asks it); its refusals are counted here too.
+        self.socket_limits = SocketLimits(
+            settings.max_sockets, settings.max_connections_per_ip, settings.max_handshakes_per_second_per_ip
+        )
+        self.metrics.watch_socket_refusals(self.socket_limits.refusals)
         self.metrics.open_connections.set_function(lambda: self.slots.in_use)  # read at scrape time
         self.publisher = EventPublisher(
             bus, codec, on_published=self.metrics.publish_latency.observe, on_failed=self.metrics.publish_failures.inc

@@ -80,9 +80,7 @@ def uvicorn_config(
     http = functools.partial(
         GuardedHttpProtocol,
         guard=BeforeUpgrade(
-            SocketLimits(
-                settings.max_sockets, settings.max_connections_per_ip, settings.max_handshakes_per_second_per_ip
-            ),
+            gateway.socket_limits,
             TrustedProxies(proxies),
             settings.max_header_bytes,
             settings.handshake_timeout_seconds,
@@ -164,6 +162,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             if self._in_head:
                 room = limit - self._head_bytes
                 if room <= 0:
+                    self._guard.limits.refused("header_too_large", self._peer())
                     return self._refuse(431, f"the request head is over {limit} bytes")
                 chunk, data = (data, b"") if len(data) <= room else (data[:room], data[room:])
                 self._head_bytes += len(chunk)
@@ -244,7 +243,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         # A silent socket or a slowloris: nothing to answer (it may not be reading); the socket is what it costs.
         self._head_timer = None
         if not self.transport.is_closing():
+            self._guard.limits.refused("handshake_timeout", self._peer())
             self.transport.close()
+
+    def _peer(self) -> str | None:
+        return self._ticket.client if self._ticket is not None else None
 
 
 class UvicornWebSocket(asyncio.Protocol):
