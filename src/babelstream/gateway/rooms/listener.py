@@ -73,7 +73,11 @@ class Listener:
     # -- Member ----------------------------------------------------------------------------------------------
 
     def deliver(self, text: str, *, audio: bool) -> None:
-        self.outbox.put(text, audio=audio)
+        outbox = self.outbox
+        skipped = outbox.audio_skipped
+        outbox.put(text, audio=audio)
+        if outbox.audio_skipped != skipped:
+            self._metrics.listener_audio_dropped.inc()
 
     def audience_changed(self, message: dict) -> None:
         pass  # a listener is not shown the audience
@@ -132,7 +136,6 @@ class Listener:
         self._socket.close(CloseCode.POLICY_VIOLATION)  # what is queued is dropped: the client is not reading
 
     def _audio_skipped(self) -> str:
-        self._metrics.listener_audio_dropped.inc()
         return messages.encode(messages.warning(
             Kind.AUDIO_SKIPPED,
             "you are not keeping up: spoken translations are skipped until you catch up (text still comes)",
