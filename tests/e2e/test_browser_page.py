@@ -289,7 +289,7 @@ async def test_page_words_name_only_kinds_the_server_has(browser, time_limited_a
         page_kinds = await page.evaluate(
             """async () => {
                 const words = await import("./explanations.js");
-                const warnings = ["unsupported_pair", "translation_unavailable", "speech_unavailable"];
+                const warnings = ["unsupported_pair", "translation_unavailable", "speech_unavailable", "audio_skipped"];
                 return {
                     errors: Object.keys(words.ERROR_MESSAGES),
                     warnings: warnings.filter((kind) => words.warningMessage({ kind, reason: "R" }) !== "R"),
@@ -299,7 +299,10 @@ async def test_page_words_name_only_kinds_the_server_has(browser, time_limited_a
         )
         server_kinds = {str(kind) for kind in Kind}
         assert set(page_kinds["errors"]) <= server_kinds, set(page_kinds["errors"]) - server_kinds
-        assert set(page_kinds["warnings"]) == {"unsupported_pair", "translation_unavailable", "speech_unavailable"}
+        assert set(page_kinds["warnings"]) == {
+            "unsupported_pair", "translation_unavailable", "speech_unavailable", "audio_skipped"
+        }
+        assert set(page_kinds["warnings"]) <= server_kinds
         assert page_kinds["unknown"] == "The server refused the session."
         assert not problems, problems
     finally:
@@ -583,6 +586,169 @@ async def test_page_says_which_pairs_are_rough_and_which_go_through_a_pivot(brow
         await page.screenshot(path=str(OUTPUT / "browser-page-via-caption.png"), full_page=True)
         await page.click("#start")  # Stop
         await page.wait_for_function("document.querySelector('#status').dataset.state === 'idle'", timeout=15_000)
+        assert not problems, problems
+    finally:
+        await context.close()
+
+
+# -- rooms: a speaker shares a link, listeners read and hear the talk in their own languages ---------------------
+
+# Words only a Spanish (Apertium) or only a Portuguese (Bergamot) rendering of the WAV's two sentences has.
+SPANISH = re.compile(r"es grande|la casa|una taza|gustaría", re.IGNORECASE)
+PORTUGUESE = re.compile(r"é grande|a casa é|uma x[íi]cara|uma ch[áa]vena|gostaria de", re.IGNORECASE)
+
+
+async def texts(page, selector: str) -> list[str]:
+    return await page.eval_on_selector_all(selector, "elements => elements.map(e => e.textContent)")
+
+
+async def open_listener(browser, link: str, language: str):
+    """The share link opened in a browser of its own (a context), `language` picked, Listen pressed."""
+    context = await browser.new_context(viewport={"width": 420, "height": 800})
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    await page.goto(link)
+    await page.wait_for_selector("#listen:not([disabled])", timeout=10_000)
+    await page.select_option("#lang", language)
+    await page.click("#listen")  # the one tap: it also lets the page play sound
+    await page.wait_for_function("document.querySelector('#status').dataset.state === 'live'", timeout=15_000)
+    return context, page, problems
+
+
+async def test_room_two_listeners_each_read_and_hear_their_own_language(browser, platform_address):
+    """One browser speaks into a room (the fake microphone plays the English WAV); two others open the share link,
+    one picks Spanish, the other Portuguese. Each reads the English captions and the translation into its own
+    language only, hears it spoken, and the speaker's page counts 2 listeners, by language."""
+    speaker_context, speaker, speaker_problems = await open_page(browser, platform_address)
+    listeners = []
+    try:
+        await page_speaks_in_a_room(speaker)
+        room = await speaker.input_value("#room-id")
+        link = await speaker.get_attribute("#share-link", "href")
+        assert link == f"http://{platform_address}/listen.html?room={room}"
+        assert await speaker.text_content("#share-link") == link
+        await speaker.click("#start")
+        await speaker.wait_for_function("document.querySelector('#status').dataset.state === 'live'", timeout=15_000)
+        assert room in await speaker.text_content("#status-text")
+
+        for language in ("es", "pt"):
+            listeners.append(await open_listener(browser, link, language))
+        (_, spanish, spanish_problems), (_, portuguese, portuguese_problems) = listeners
+
+        await speaker.wait_for_function(
+            "document.querySelector('#audience-count').textContent === '2'", timeout=15_000
+        )
+        audience = await speaker.text_content("#audience")
+        assert "Spanish 1" in audience and "Portuguese 1" in audience, audience
+
+        for page, language, own in ((spanish, "es", SPANISH), (portuguese, "pt", PORTUGUESE)):
+            await page.wait_for_function(
+                f"""() => [...document.querySelectorAll('.caption')].some(c => /house|coffee/i.test(c.textContent))
+                      && [...document.querySelectorAll('.translation[data-lang={language}]')]
+                             .some(t => new RegExp({json.dumps(own.pattern)}, 'i').test(t.textContent))""",
+                timeout=120_000,
+                polling=250,
+            )
+        # Spoken too: each listener heard at least one sentence in its language.
+        for page in (spanish, portuguese):
+            await page.wait_for_function(
+                "Number(document.querySelector('#played-count').textContent) >= 1", timeout=60_000
+            )
+
+        spanish_lines = await texts(spanish, ".translation")
+        portuguese_lines = await texts(portuguese, ".translation")
+        print("es:", spanish_lines, "\npt:", portuguese_lines)
+        assert set(await texts(spanish, ".translation-row[data-lang] .lang-tag")) == {"ES"}
+        assert set(await texts(portuguese, ".translation-row[data-lang] .lang-tag")) == {"PT"}
+        assert not any(PORTUGUESE.search(line) for line in spanish_lines), spanish_lines
+        assert not any(SPANISH.search(line) for line in portuguese_lines), portuguese_lines
+
+        OUTPUT.mkdir(exist_ok=True)
+        await speaker.screenshot(path=str(OUTPUT / "browser-room-speaker.png"), full_page=True)
+        await portuguese.screenshot(path=str(OUTPUT / "browser-room-listener-pt.png"), full_page=True)
+
+        await speaker.click("#start")  # Stop
+        await speaker.wait_for_function("document.querySelector('#status').dataset.state === 'idle'", timeout=45_000)
+        for page in (spanish, portuguese):
+            assert await page.locator("#errors .notice.error").count() == 0, await page.text_content("#errors")
+        assert await speaker.locator("#errors .notice.error").count() == 0, await speaker.text_content("#errors")
+        assert not speaker_problems and not spanish_problems and not portuguese_problems, (
+            speaker_problems, spanish_problems, portuguese_problems
+        )
+    finally:
+        for context, _, _ in listeners:
+            await context.close()
+        await speaker_context.close()
+
+
+async def page_speaks_in_a_room(page) -> None:
+    """The speaker's choices: English, no translation spoken back to it (its own microphone would be held while a
+    clip plays), and a room, whose share link shows before Start so an audience can come early."""
+    assert await page.is_hidden("#room-panel")
+    await page.select_option("#speech", "off")
+    await page.check("#room-on")
+    assert await page.is_visible("#room-panel")
+    assert re.fullmatch(r"room-[a-z0-9]{6}", await page.input_value("#room-id"))
+
+
+async def test_listen_page_offers_the_languages_a_room_can_be_read_in(browser, pivot_address):
+    """The targets of the translation pairs, then the languages speech is recognised in (a speaker's own captions)."""
+    context, page, problems = await open_page(
+        browser, pivot_address, path="/listen.html?room=aula-1&lang=pt", ready="#listen:not([disabled])"
+    )
+    try:
+        assert await page.input_value("#room") == "aula-1"
+        assert await page.input_value("#lang") == "pt"  # the link may name the language
+        translated = await page.eval_on_selector_all(
+            "#lang optgroup[label=Translated] option", "options => options.map(o => o.value)"
+        )
+        assert sorted(translated) == ["ca", "en", "es", "pt"]
+        assert await page.locator("#lang optgroup:nth-of-type(2) option[value=de]").count() == 1
+        assert "aula-1" in await page.text_content("#status-text")
+        assert not problems, problems
+    finally:
+        await context.close()
+
+
+async def test_listener_reconnects_after_a_drop_and_says_so(browser, time_limited_address):
+    """The listener's first socket is cut (as a dropped network would); the page connects again by itself, waiting
+    a moment first, and says it reconnected. A room may be listened to before anyone speaks in it."""
+    context, page, problems = await open_page(
+        browser, time_limited_address, path="/listen.html?room=drop-test", ready="#listen:not([disabled])"
+    )
+    sockets: list[str] = []
+    cut: list[float] = []
+    cuts: set[asyncio.Task] = set()
+
+    def cut_the_first(page_side):
+        sockets.append(page_side.url)
+        server = page_side.connect_to_server()
+        if len(sockets) > 1:
+            return  # later sockets are relayed untouched
+
+        def from_server(message):
+            page_side.send(message)
+            if isinstance(message, str) and json.loads(message).get("type") == "listening":
+                cut.append(time.monotonic())
+                loop = asyncio.get_running_loop()
+                cuts.add(loop.create_task(server.close()))
+                cuts.add(loop.create_task(page_side.close(code=1001, reason="network gone")))
+
+        server.on_message(from_server)
+
+    try:
+        await page.route_web_socket(re.compile(r"/ws/listen\?"), cut_the_first)
+        await page.click("#listen")
+        await page.wait_for_selector("#errors .notice.info", timeout=15_000)
+        assert len(sockets) == 2, sockets
+        assert sockets[0] == sockets[1] and "room=drop-test" in sockets[0] and "voice=1" in sockets[0]
+        notice = await page.text_content("#errors .notice.info .message")
+        assert notice.startswith("Note: Reconnected"), notice
+        await page.wait_for_function("document.querySelector('#status').dataset.state === 'live'", timeout=10_000)
+        assert "drop-test" in await page.text_content("#status-text")
+        assert await page.text_content("#listen") == "Stop listening"
         assert not problems, problems
     finally:
         await context.close()
