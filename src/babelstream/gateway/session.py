@@ -603,8 +603,10 @@ class Session:
         payload = event.payload
         if self.room is not None and not self.ledger.wanted(payload):
             return  # a language the room's listeners read, not one this speaker asked for
+        # Timed before it is recorded: the result that completes a segment makes the ledger forget when it was cut.
+        latency_ms = self.ledger.latency_ms(payload.segment_index)
         self.ledger.record(payload)
-        message = messages.result(event, self.ledger.latency_ms(payload.segment_index))
+        message = messages.result(event, latency_ms)
         if message is not None:
             self.ledger.sent(message["type"])
             self.context.metrics.results_sent.labels(type=message["type"]).inc()
