@@ -1,14 +1,16 @@
 """The page at / in Debian's headless Chromium: real microphone path (a fake capture device playing an
 espeak-ng WAV through getUserMedia -> AudioWorklet -> 16 kHz PCM16 frames), real gateway and real models.
 
-One embedded platform (models load once) with MAX_CONNECTIONS=1 serves the session tests: the first uses the
-only slot from the page; the capacity test holds it with a plain WebSocket client and expects the page to
-say the server is full. A second gateway, without stages, ends every session after MAX_SESSION_SECONDS=2:
-the page must explain that limit from the error's `kind` (code 1008 is shared with Origin and rate
-refusals), and fall back to the close code's meaning for a kind it does not know. Cheap checks ride along:
-the page's modules load without a console error, the page's words for errors name only kinds the server
-has, a blocked microphone is explained, and the worklet's downsampler (run in the page on test tones) keeps
-speech frequencies and removes aliases.
+One embedded platform (models load once) with MAX_CONNECTIONS=2 serves the session tests: the capacity test
+holds both slots with plain WebSocket clients and expects the page to say the server is full; the room tests
+have one browser context speak and two others listen (each in its own language), and a conversation between
+the page and a plain client speaking Spanish (two speakers, both slots). A second gateway, without stages,
+ends every session after MAX_SESSION_SECONDS=2: the page must explain that limit from the error's `kind`
+(code 1008 is shared with Origin and rate refusals), and fall back to the close code's meaning for a kind it
+does not know; on it, a listener's socket is cut and the listener page must reconnect and say so. Cheap checks
+ride along: the page's modules load without a console error, the page's words for errors name only kinds the
+server has, a blocked microphone is explained, and the worklet's downsampler (run in the page on test tones)
+keeps speech frequencies and removes aliases.
 
 A gateway that requires an API key (no stages: its sessions cut segments and end with a summary) checks that
 the page asks for a key, keeps it out of the console and the address bar, and uses it; a gateway whose
@@ -81,7 +83,7 @@ async def platform_address():
     from tests.support.harness import serve_app
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MAX_CONNECTIONS", "1")  # read when the Platform builds its gateway
+        patch.setenv("MAX_CONNECTIONS", "2")  # read when the Platform builds its gateway; a conversation takes 2
         platform = Platform(Settings.from_environment(bus={"bus": "memory"}), gateway=True, stages=STAGE_NAMES)
     async with serve_app(platform.app(), gateway=platform.gateway) as address:
         yield address
@@ -182,8 +184,12 @@ async def test_page_captions_translates_and_speaks(browser, platform_address):
 async def test_page_says_when_server_is_full(browser, platform_address):
     from websockets.asyncio.client import connect
 
-    async with connect(f"ws://{platform_address}/ws/audio") as holder:  # takes the only slot
-        assert json.loads(await holder.recv())["status"] == "connected"
+    async with (  # take both slots
+        connect(f"ws://{platform_address}/ws/audio") as holder,
+        connect(f"ws://{platform_address}/ws/audio") as other_holder,
+    ):
+        for socket in (holder, other_holder):
+            assert json.loads(await socket.recv())["status"] == "connected"
         context, page, _ = await open_page(browser, platform_address, width=390, height=760)
         try:
             await page.click("#start")
@@ -665,6 +671,10 @@ async def test_room_two_listeners_each_read_and_hear_their_own_language(browser,
         assert not any(PORTUGUESE.search(line) for line in spanish_lines), spanish_lines
         assert not any(SPANISH.search(line) for line in portuguese_lines), portuguese_lines
 
+        # Each line's time counts from the end of its sentence (the result that completes a sentence too).
+        shown = [float(t.split()[0]) for t in await texts(speaker, ".latency") + await texts(portuguese, ".latency") if t]
+        assert shown and max(shown) < 120, shown
+
         OUTPUT.mkdir(exist_ok=True)
         await speaker.screenshot(path=str(OUTPUT / "browser-room-speaker.png"), full_page=True)
         await portuguese.screenshot(path=str(OUTPUT / "browser-room-listener-pt.png"), full_page=True)
@@ -691,6 +701,74 @@ async def page_speaks_in_a_room(page) -> None:
     await page.check("#room-on")
     assert await page.is_visible("#room-panel")
     assert re.fullmatch(r"room-[a-z0-9]{6}", await page.input_value("#room-id"))
+
+
+async def test_conversation_each_speaker_reads_and_hears_the_other_in_their_language(browser, platform_address):
+    """The page speaks English into a room in conversation mode; a plain client speaks Spanish into the same room.
+    The page shows the Spanish speaker's words, set apart, translated into English, and plays them; the client gets
+    the page's words in Spanish. The page's invitation link opens the page ready to join the conversation."""
+    from tests.support.harness import frames_of, stream
+
+    context, page, problems = await open_page(browser, platform_address)
+    try:
+        await page.select_option("#speech", "off")
+        for checked in await page.query_selector_all("#targets input[name=target]:checked"):
+            await checked.uncheck()  # the room makes Spanish a target: the other speaker reads it
+        await page.check("#room-on")
+        await page.fill("#room-id", "conversation-e2e")
+        await page.check("#conversation")
+        invitation = await page.get_attribute("#invite-link", "href")
+        assert invitation == f"http://{platform_address}/?room=conversation-e2e&conversation=1"
+
+        invited_context = await browser.new_context()
+        try:
+            invited = await invited_context.new_page()
+            await invited.goto(invitation)
+            await invited.wait_for_selector("#start:not([disabled])", timeout=10_000)
+            assert await invited.is_checked("#room-on") and await invited.is_checked("#conversation")
+            assert await invited.input_value("#room-id") == "conversation-e2e"
+        finally:
+            await invited_context.close()
+
+        await page.click("#start")
+        await page.wait_for_function("document.querySelector('#status').dataset.state === 'live'", timeout=15_000)
+
+        spanish = (
+            silence(300) + synthesize("La casa es grande.", voice="es") + silence(1500)
+            + synthesize("Quiero una taza de café, por favor.", voice="es")
+            + silence(20_000)  # stays in the room a while, reading what the page says
+        )
+        start = {"event": "start", "mode": "live", "sample_rate_hz": 16000, "room": "conversation-e2e",
+                 "language": "es", "targets": [], "synthesize": False}
+        other = asyncio.create_task(stream(platform_address, frames_of(spanish), start=start, pace_seconds=0.02,
+                                           timeout=90))
+
+        await page.wait_for_function(
+            """() => [...document.querySelectorAll('.utterance.other .caption')].some(c => /casa|café/i.test(c.textContent))
+                  && [...document.querySelectorAll('.utterance.other .translation[data-lang=en]')]
+                         .some(t => /house|coffee|cup/i.test(t.textContent))
+                  && Number(document.querySelector('#played-count').textContent) >= 1""",
+            timeout=120_000,
+            polling=250,
+        )
+        conversation = await other
+        assert conversation.close_code == 1000, (conversation.close_code, conversation.close_reason)
+        own_id = conversation.correlation_id
+        from_page = [m for m in conversation.messages if m.get("room") == "conversation-e2e" and m.get("speaker") != own_id]
+        heard = [m["text"] for m in from_page if m.get("type") == "translation" and m["target_language"] == "es"]
+        assert any(SPANISH.search(text) for text in heard), from_page
+        assert any(re.search(r"house|coffee", m["text"], re.IGNORECASE) for m in from_page if m["type"] == "transcript")
+        # The page's own sentences are not set apart; the other speaker's are.
+        assert await page.locator(".utterance:not(.other) .caption").count() >= 1
+
+        OUTPUT.mkdir(exist_ok=True)
+        await page.screenshot(path=str(OUTPUT / "browser-room-conversation.png"), full_page=True)
+        await page.click("#start")  # Stop
+        await page.wait_for_function("document.querySelector('#status').dataset.state === 'idle'", timeout=45_000)
+        assert await page.locator("#errors .notice.error").count() == 0, await page.text_content("#errors")
+        assert not problems, problems
+    finally:
+        await context.close()
 
 
 async def test_listen_page_offers_the_languages_a_room_can_be_read_in(browser, pivot_address):
