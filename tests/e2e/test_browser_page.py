@@ -771,6 +771,10 @@ async def test_conversation_each_speaker_reads_and_hears_the_other_in_their_lang
         await context.close()
 
 
+def language_name(code: str) -> str:
+    return {"en": "English", "es": "Spanish", "pt": "Portuguese"}[code]
+
+
 async def test_listen_page_offers_the_languages_a_room_can_be_read_in(browser, pivot_address):
     """The targets of the translation pairs, then the languages speech is recognised in (a speaker's own captions)."""
     context, page, problems = await open_page(
@@ -792,19 +796,27 @@ async def test_listen_page_offers_the_languages_a_room_can_be_read_in(browser, p
 
 async def test_listener_reconnects_after_a_drop_and_says_so(browser, time_limited_address):
     """The listener's first socket is cut (as a dropped network would); the page connects again by itself, waiting
-    a moment first, and says it reconnected. A room may be listened to before anyone speaks in it."""
+    a moment first, and says it reconnected. A room may be listened to before anyone speaks in it. On the new
+    socket, changing the language or turning the voice off is a listen message, and the server's answer shows."""
     context, page, problems = await open_page(
         browser, time_limited_address, path="/listen.html?room=drop-test", ready="#listen:not([disabled])"
     )
     sockets: list[str] = []
     cut: list[float] = []
     cuts: set[asyncio.Task] = set()
+    sent: list[dict] = []  # what the page sent on the second socket
 
     def cut_the_first(page_side):
         sockets.append(page_side.url)
         server = page_side.connect_to_server()
         if len(sockets) > 1:
-            return  # later sockets are relayed untouched
+
+            def from_page(message):
+                sent.append(json.loads(message))
+                server.send(message)
+
+            page_side.on_message(from_page)  # server to page is relayed untouched
+            return
 
         def from_server(message):
             page_side.send(message)
@@ -827,6 +839,21 @@ async def test_listener_reconnects_after_a_drop_and_says_so(browser, time_limite
         await page.wait_for_function("document.querySelector('#status').dataset.state === 'live'", timeout=10_000)
         assert "drop-test" in await page.text_content("#status-text")
         assert await page.text_content("#listen") == "Stop listening"
+
+        first = await page.input_value("#lang")
+        other = next(code for code in await page.eval_on_selector_all("#lang option", "os => os.map(o => o.value)")
+                     if code != first)
+        await page.select_option("#lang", other)
+        await page.wait_for_function(
+            f"document.querySelector('#status-text').textContent.endsWith({json.dumps(language_name(other))})",
+            timeout=10_000,
+        )
+        await page.uncheck("#voice")
+        for _ in range(50):  # the frame goes through the route's relay
+            if len(sent) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert sent == [{"event": "listen", "lang": other, "voice": True}, {"event": "listen", "lang": other, "voice": False}]
         assert not problems, problems
     finally:
         await context.close()

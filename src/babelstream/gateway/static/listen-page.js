@@ -15,6 +15,11 @@ import { player } from "./player.js";
 import { showRoomResult } from "./room-results.js";
 
 const CREDENTIAL_KINDS = new Set(["unauthenticated", "forbidden"]);
+// Why the listener waits before its next try, when the server said (listener.js retries these kinds).
+const WAITING_BECAUSE = {
+  capacity: "The room or the server is full",
+  shutdown: "The server is restarting",
+};
 
 const form = document.querySelector("#controls");
 const roomInput = document.querySelector("#room");
@@ -43,9 +48,9 @@ function start() {
         }
         showRoomResult(m, wav, { other: false, autoplay: () => voice.checked });
       },
-      onWaiting: ({ delayMs }) => {
+      onWaiting: ({ delayMs, error }) => {
         const seconds = Math.max(1, Math.round(delayMs / 1000));
-        setStatus("connecting", `Connection lost — trying again in ${seconds} s…`);
+        setStatus("connecting", `${WAITING_BECAUSE[error?.kind] || "Connection lost"} — trying again in ${seconds} s…`);
       },
       onReconnected: () => notify("info", "reconnected", "Reconnected: listening again. Anything said meanwhile is shown as earlier."),
       onEnd: (ending) => onEnd(ending),

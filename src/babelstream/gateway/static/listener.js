@@ -30,6 +30,7 @@ export class RoomListener {
     this.socket = null;
     this.failures = 0; // tries in a row that did not stay open
     this.everConnected = false;
+    this.confirmed = false; // the server's first `listening` on this socket has the language wanted now
     this.retryTimer = null;
     this.onOnline = () => {
       if (this.state === "waiting") this.connectNow(); // the network is back: no need to wait out the delay
@@ -47,7 +48,6 @@ export class RoomListener {
     this.serverError = null;
     const url = new URL("ws/listen", location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-    url.search = "";
     url.searchParams.set("room", this.room);
     url.searchParams.set("lang", this.language);
     url.searchParams.set("voice", this.voice ? "1" : "0");
@@ -74,14 +74,18 @@ export class RoomListener {
   onMessage(m) {
     if (m.status === "connected") {
       this.state = "listening";
+      this.confirmed = false;
       if (this.everConnected) this.handle("onReconnected");
       this.everConnected = true;
       return;
     }
     switch (m.type) {
       case "listening":
-        this.language = m.language;
-        this.voice = m.voice;
+        if (!this.confirmed && (m.language !== this.language || m.voice !== this.voice)) {
+          this.sendChange(); // changed while the socket was opening: the server answers again
+          break;
+        }
+        this.confirmed = true;
         this.handle("onListening", m);
         break;
       case "transcript":
@@ -104,8 +108,12 @@ export class RoomListener {
   change({ language = this.language, voice = this.voice }) {
     this.language = language;
     this.voice = voice;
-    if (this.state === "listening" && this.socket.readyState === WebSocket.OPEN) {
-      this.socket.send(JSON.stringify({ event: "listen", lang: language, voice }));
+    if (this.state === "listening") this.sendChange();
+  }
+
+  sendChange() {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) {
+      this.socket.send(JSON.stringify({ event: "listen", lang: this.language, voice: this.voice }));
     }
   }
 

@@ -31,9 +31,14 @@ export function lockRoom(running) {
   enabled.disabled = running;
   roomInput.readOnly = running;
   conversation.disabled = running;
+  if (running) {
+    audienceCount.textContent = "…";
+    audienceText.textContent = "people listening.";
+  }
 }
 
-// An `audience` message: how many listen, in which languages (every gateway counted).
+// An `audience` message: how many listen, in which languages (every gateway counted). A session in a room gets
+// one within a second of joining it; until then (and between sessions) the count is not known.
 export function showAudience(m) {
   audienceCount.textContent = String(m.listeners);
   const languages = Object.entries(m.languages)
@@ -50,9 +55,7 @@ function newRoomId() {
 }
 
 function listenAddress(room) {
-  const url = new URL("listen.html", location.href);
-  url.search = "";
-  url.hash = "";
+  const url = new URL("listen.html", location.href); // resolved without this page's query or fragment
   url.searchParams.set("room", room);
   return url.href;
 }
