@@ -603,8 +603,7 @@ class Session:
         payload = event.payload
         if self.room is not None and not self.ledger.wanted(payload):
             return  # a language the room's listeners read, not one this speaker asked for
-        # Timed before it is recorded: the result that completes a segment makes the ledger forget when it was cut.
-        latency_ms = self.ledger.latency_ms(payload.segment_index)
+        latency_ms = self.ledger.latency_ms(payload.segment_index)  # before record: an answered segment is forgotten
         self.ledger.record(payload)
         message = messages.result(event, latency_ms)
         if message is not None:
