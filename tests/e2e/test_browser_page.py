@@ -626,7 +626,8 @@ async def open_listener(browser, link: str, language: str):
 async def test_room_two_listeners_each_read_and_hear_their_own_language(browser, platform_address):
     """One browser speaks into a room (the fake microphone plays the English WAV); two others open the share link,
     one picks Spanish, the other Portuguese. Each reads the English captions and the translation into its own
-    language only, hears it spoken, and the speaker's page counts 2 listeners, by language."""
+    language only, hears it spoken, and the speaker's page counts 2 listeners, by language. A third, late, gets
+    what was said before it came, marked as earlier."""
     speaker_context, speaker, speaker_problems = await open_page(browser, platform_address)
     listeners = []
     try:
@@ -641,7 +642,7 @@ async def test_room_two_listeners_each_read_and_hear_their_own_language(browser,
 
         for language in ("es", "pt"):
             listeners.append(await open_listener(browser, link, language))
-        (_, spanish, spanish_problems), (_, portuguese, portuguese_problems) = listeners
+        (_, spanish, _), (_, portuguese, _) = listeners
 
         await speaker.wait_for_function(
             "document.querySelector('#audience-count').textContent === '2'", timeout=15_000
@@ -671,6 +672,16 @@ async def test_room_two_listeners_each_read_and_hear_their_own_language(browser,
         assert not any(PORTUGUESE.search(line) for line in spanish_lines), spanish_lines
         assert not any(SPANISH.search(line) for line in portuguese_lines), portuguese_lines
 
+        # A late joiner first gets the room's recent past in its language, marked as earlier.
+        listeners.append(await open_listener(browser, link, "es"))
+        late = listeners[-1][1]
+        await late.wait_for_selector(".utterance.history .translation[data-lang=es]", timeout=10_000)
+        earlier = await texts(late, ".utterance.history .translation")
+        assert any(SPANISH.search(line) for line in earlier), earlier
+        assert await late.eval_on_selector(
+            ".utterance.history .caption", "c => getComputedStyle(c, '::before').content"
+        ) == '"earlier"'
+
         # Each line's time counts from the end of its sentence (the result that completes a sentence too).
         shown = [float(t.split()[0]) for t in await texts(speaker, ".latency") + await texts(portuguese, ".latency") if t]
         assert shown and max(shown) < 120, shown
@@ -681,11 +692,11 @@ async def test_room_two_listeners_each_read_and_hear_their_own_language(browser,
 
         await speaker.click("#start")  # Stop
         await speaker.wait_for_function("document.querySelector('#status').dataset.state === 'idle'", timeout=45_000)
-        for page in (spanish, portuguese):
+        for page in (spanish, portuguese, late):
             assert await page.locator("#errors .notice.error").count() == 0, await page.text_content("#errors")
         assert await speaker.locator("#errors .notice.error").count() == 0, await speaker.text_content("#errors")
-        assert not speaker_problems and not spanish_problems and not portuguese_problems, (
-            speaker_problems, spanish_problems, portuguese_problems
+        assert not speaker_problems and not any(problems for _, _, problems in listeners), (
+            speaker_problems, [problems for _, _, problems in listeners]
         )
     finally:
         for context, _, _ in listeners:
@@ -767,6 +778,32 @@ async def test_conversation_each_speaker_reads_and_hears_the_other_in_their_lang
         await page.wait_for_function("document.querySelector('#status').dataset.state === 'idle'", timeout=45_000)
         assert await page.locator("#errors .notice.error").count() == 0, await page.text_content("#errors")
         assert not problems, problems
+    finally:
+        await context.close()
+
+
+async def test_listen_page_takes_a_token_from_its_link_and_listens_with_it(browser, guarded_address, api_key):
+    """A listener's link may carry its credential, as the speaker's page's may: it is taken out of the address
+    and presented as ?token= on /ws/listen; without one, the page asks for it."""
+    context, page, problems = await open_page(
+        browser, guarded_address, path=f"/listen.html?room=keyed&token={api_key}", ready="#listen:not([disabled])"
+    )
+    try:
+        assert page.url == f"http://{guarded_address}/listen.html?room=keyed"
+        sockets: list[str] = []
+        page.on("websocket", lambda socket: sockets.append(socket.url))
+        await page.click("#listen")
+        await page.wait_for_function("document.querySelector('#status').dataset.state === 'live'", timeout=10_000)
+        assert [url.split("&token=")[1] for url in sockets] == [api_key]
+        assert not problems, problems
+    finally:
+        await context.close()
+
+    context, page, problems = await open_page(browser, guarded_address, path="/listen.html?room=keyed",
+                                              ready="#access:not([hidden])")
+    try:
+        assert await page.is_disabled("#listen")
+        assert not refused_at_load(problems), problems
     finally:
         await context.close()
 

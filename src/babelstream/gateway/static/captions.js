@@ -1,7 +1,7 @@
 // The captions: one row per sentence (what was said, and its translations underneath), kept in sentence
 // order, with how long after the end of the sentence each line arrived. A row is keyed by session and
 // segment, so sentences of an earlier session stay where they are. In a room, another speaker's sentences
-// are keyed by its session's id (room-streams.js): `session` is then {number: <its id>, targets, other}.
+// are keyed by its session's id (room-results.js): `session` is then {number: <its id>, targets, other}.
 
 import { languageName } from "./language-names.js";
 
