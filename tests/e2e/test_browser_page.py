@@ -278,7 +278,8 @@ async def test_page_modules_load_without_errors(browser, platform_address):
         await page.wait_for_selector("#start:not([disabled])", timeout=10_000)
         assert await page.text_content("#status-text") == "Ready. Press Start and speak."
         # Every module the page imports was fetched, as JavaScript (browsers refuse a module of another type).
-        assert {"main.js", "session.js", "captions.js", "player.js", "languages.js", "microphone.js"} <= set(scripts)
+        assert {"main.js", "session.js", "captions.js", "player.js", "languages.js", "microphone.js", "room.js",
+                "room-results.js"} <= set(scripts)
         assert all("javascript" in kind for kind in scripts.values()), scripts
         assert not problems, problems
     finally:
