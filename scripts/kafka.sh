@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # Dev/test Apache Kafka broker for babelstream: a single KRaft node (broker + controller
 # in one JVM) listening on 127.0.0.1 only. The jars come from Maven Central through
-# deploy/kafka/pom.xml (no tarball download, no Docker).
+# deploy/kafka/pom.xml (no tarball download, no Docker). scripts/kafka-cluster.sh runs three
+# of these nodes as one replicated cluster (it sets the KAFKA_NODE_ID ... variables below).
 #
 #   scripts/kafka.sh fetch            resolve the broker jars into the cache (idempotent)
-#   scripts/kafka.sh start [--fresh]  start it (format storage on first use; --fresh wipes
+#   scripts/kafka.sh start [--fresh] [--no-wait]
+#                                     start it (format storage on first use; --fresh wipes
 #                                     the data dir first) and wait until produce works
+#                                     (--no-wait: return once the JVM is launched)
 #   scripts/kafka.sh stop             SIGTERM, wait, SIGKILL if needed (idempotent)
+#   scripts/kafka.sh kill             SIGKILL at once, as a crash would (data kept)
+#   scripts/kafka.sh pause | resume   SIGSTOP / SIGCONT: the broker hangs, as if unreachable
 #   scripts/kafka.sh status           running? listening?
 #   scripts/kafka.sh check            only the produce health check
 #   scripts/kafka.sh log [N]          last N lines (default 50) of the broker log
 #
 # Environment (all optional):
 #   KAFKA_PORT=9092  KAFKA_CONTROLLER_PORT=9093  KAFKA_TOPIC_PARTITIONS=6
+#   KAFKA_NODE_ID=1  KAFKA_QUORUM_VOTERS=<id>@127.0.0.1:<controller port>  (KRaft voters)
+#   KAFKA_CLUSTER_ID=<random at format>  (every node of one cluster is formatted with the same)
+#   KAFKA_REPLICATION_FACTOR=1  KAFKA_MIN_INSYNC_REPLICAS=1  (defaults of the topics it creates)
+#   KAFKA_BROKER_SESSION_TIMEOUT_MS=9000  (a silent broker is fenced and loses its leaderships after this)
 #   BABELSTREAM_CACHE=$HOME/.cache/babelstream   (jars: <cache>/kafka/<version>/libs)
 #   KAFKA_DATA_DIR=<cache>/kafka/data-<port>     (server.properties, data, server.log, pid)
 #   KAFKA_VERSION=4.1.1  KAFKA_START_TIMEOUT=90  KAFKA_STOP_TIMEOUT=20
@@ -34,6 +43,12 @@ LIBS_STAMP="$KAFKA_CACHE/$KAFKA_VERSION/libs.stamp"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_TOPIC_PARTITIONS="${KAFKA_TOPIC_PARTITIONS:-6}"
+KAFKA_NODE_ID="${KAFKA_NODE_ID:-1}"
+KAFKA_QUORUM_VOTERS="${KAFKA_QUORUM_VOTERS:-$KAFKA_NODE_ID@127.0.0.1:$KAFKA_CONTROLLER_PORT}"
+KAFKA_CLUSTER_ID="${KAFKA_CLUSTER_ID:-}"
+KAFKA_REPLICATION_FACTOR="${KAFKA_REPLICATION_FACTOR:-1}"
+KAFKA_MIN_INSYNC_REPLICAS="${KAFKA_MIN_INSYNC_REPLICAS:-1}"
+KAFKA_BROKER_SESSION_TIMEOUT_MS="${KAFKA_BROKER_SESSION_TIMEOUT_MS:-9000}"
 DATA_DIR="$(realpath -m "${KAFKA_DATA_DIR:-$KAFKA_CACHE/data-$KAFKA_PORT}")"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-20}"
@@ -173,10 +188,15 @@ write_properties() {
     mkdir -p "$DATA_DIR" "$LOG_DIRS"
     cat > "$PROPS.tmp" <<EOF
 # Written by scripts/kafka.sh on each start; edits are overwritten.
-# Single-node KRaft: broker and controller in one process, 127.0.0.1 only.
+# KRaft, broker and controller in one process, 127.0.0.1 only: a single node, or one node of
+# the cluster scripts/kafka-cluster.sh runs (then the voters are every node's controller).
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+node.id=$KAFKA_NODE_ID
+controller.quorum.voters=$KAFKA_QUORUM_VOTERS
+# The controller fences a broker whose heartbeats stop for this long, and only then moves its
+# partitions' leadership: it bounds how long a killed broker's partitions take no writes.
+broker.session.timeout.ms=$KAFKA_BROKER_SESSION_TIMEOUT_MS
+broker.heartbeat.interval.ms=$(( KAFKA_BROKER_SESSION_TIMEOUT_MS < 6000 ? 1000 : 2000 ))
 listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
 advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
 controller.listener.names=CONTROLLER
@@ -188,15 +208,17 @@ log.dirs=$LOG_DIRS
 auto.create.topics.enable=true
 delete.topic.enable=true
 num.partitions=$KAFKA_TOPIC_PARTITIONS
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
+# acks=all is confirmed once min.insync.replicas copies have the write: with 3 and 2, an
+# acknowledged event survives the loss of any one broker, and writes go on while one is down.
+default.replication.factor=$KAFKA_REPLICATION_FACTOR
+min.insync.replicas=$KAFKA_MIN_INSYNC_REPLICAS
+offsets.topic.replication.factor=$KAFKA_REPLICATION_FACTOR
 offsets.topic.num.partitions=$KAFKA_TOPIC_PARTITIONS
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$KAFKA_REPLICATION_FACTOR
+transaction.state.log.min.isr=$KAFKA_MIN_INSYNC_REPLICAS
 transaction.state.log.num.partitions=$KAFKA_TOPIC_PARTITIONS
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.replication.factor=$KAFKA_REPLICATION_FACTOR
+share.coordinator.state.topic.min.isr=$KAFKA_MIN_INSYNC_REPLICAS
 group.initial.rebalance.delay.ms=0
 
 # message size: 2 MiB, matched by the platform's producer
@@ -222,15 +244,19 @@ EOF
 
 is_formatted() { [[ -f "$LOG_DIRS/meta.properties" ]]; }
 
-format_storage() {
-    local cluster_id
-    cluster_id="$("$PYTHON" -c '
+new_cluster_id() {
+    "$PYTHON" -c '
 import base64, uuid
 while True:
     s = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
     if not s.startswith("-"):
         print(s); break
-')"
+'
+}
+
+format_storage() {
+    local cluster_id="$KAFKA_CLUSTER_ID"
+    [[ -n "$cluster_id" ]] || cluster_id="$(new_cluster_id)"
     say "formatting storage in $LOG_DIRS (cluster id $cluster_id)"
     local cds_opts=() archive
     if [[ "$KAFKA_CDS" != 0 ]]; then
@@ -316,7 +342,7 @@ PY
 
 # ---------------------------------------------------------------- start / stop
 do_start() {
-    local fresh="$1" t0 pid
+    local fresh="$1" wait="${2:-1}" t0 pid
     t0=$(date +%s%N)
     fetch
     command -v "$JAVA" >/dev/null 2>&1 || die "java not found (Kafka 4 needs Java 17+): apt-get install openjdk-17-jre-headless"
@@ -328,6 +354,7 @@ do_start() {
         pid=""
     fi
     if [[ -n "$pid" ]]; then
+        if [[ "$wait" == 0 ]]; then say "already running (pid $pid)"; return 0; fi
         say "already running (pid $pid), checking that it accepts produce requests ..."
         if health_check "$START_TIMEOUT" "$pid"; then
             return 0
@@ -375,6 +402,10 @@ do_start() {
         >"$CONSOLE_LOG" 2>&1 </dev/null {LOCK_FD}>&- &
     pid=$!
     echo "$pid" > "$PID_FILE"
+    if [[ "$wait" == 0 ]]; then
+        say "launched (pid $pid); not waiting for it"
+        return 0
+    fi
 
     local rc=0
     health_check "$START_TIMEOUT" "$pid" || rc=$?
@@ -407,6 +438,7 @@ do_stop() {
         return 0
     fi
     say "stopping broker pid $pid (SIGTERM, up to ${STOP_TIMEOUT} s) ..."
+    kill -CONT "$pid" 2>/dev/null || true   # a paused broker would never handle the SIGTERM
     kill -TERM "$pid" 2>/dev/null || true
     local waited=0 clean=1
     while kill -0 "$pid" 2>/dev/null; do
@@ -423,6 +455,20 @@ do_stop() {
     rm -f "$PID_FILE"
     finish_cds_dump "$clean"
     say "stopped"
+}
+
+# fault injection for the cluster tests: a crash (SIGKILL), or a broker that hangs (SIGSTOP/SIGCONT)
+signal_broker() {
+    local signal="$1" pid
+    pid="$(broker_pid)"
+    [[ -n "$pid" ]] || die "not running (data dir $DATA_DIR)"
+    kill "-$signal" "$pid"
+    if [[ "$signal" == KILL ]]; then
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+        rm -f "$PID_FILE"
+        finish_cds_dump 0
+    fi
+    say "sent SIG$signal to broker pid $pid"
 }
 
 status() {
@@ -451,18 +497,25 @@ case "$cmd" in
     fetch)
         fetch ;;
     start)
-        fresh=0
+        fresh=0 wait=1
         for a in "$@"; do
             case "$a" in
                 --fresh) fresh=1 ;;
+                --no-wait) wait=0 ;;
                 *) die "unknown option for start: $a" ;;
             esac
         done
         mkdir -p "$DATA_DIR"
-        with_lock "$DATA_DIR.lock" do_start "$fresh" ;;
+        with_lock "$DATA_DIR.lock" do_start "$fresh" "$wait" ;;
     stop)
         mkdir -p "$(dirname "$DATA_DIR")"
         with_lock "$DATA_DIR.lock" do_stop ;;
+    kill)
+        signal_broker KILL ;;
+    pause)
+        signal_broker STOP ;;
+    resume)
+        signal_broker CONT ;;
     status)
         status ;;
     check)

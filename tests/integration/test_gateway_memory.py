@@ -43,6 +43,29 @@ async def test_each_limit_closes_with_its_code_after_an_error_message(frames, se
     assert error["code"] == code and error["kind"] == kind and reason_part in error["reason"]
 
 
+class UnreachableBus(MemoryBus):
+    """The in-memory bus, but saying it cannot reach its broker until `reachable` is set (a Kafka outage)."""
+
+    reachable = False
+
+    def is_ready(self) -> bool:
+        return self.reachable
+
+
+async def test_a_new_session_is_refused_while_the_bus_is_unreachable_and_taken_once_it_is_back():
+    bus = UnreachableBus()
+    async with running_gateway(bus, CODEC) as (gateway, address):
+        refused = await stream(address, frames_of(PCM), start={"event": "start", "mode": "single"})
+        bus.reachable = True
+        served = await stream(address, frames_of(PCM), start={"event": "start", "mode": "single", "wait_for_results": False})
+        assert gateway.slots.in_use == 0  # the refusal held no slot
+    assert refused.close_code == 1013 and len(refused.messages) == 1  # refused before `connected`
+    error = refused.messages[0]
+    assert error["type"] == "error" and error["kind"] == "pipeline_unavailable" and error["code"] == 1013
+    assert "pipeline is unavailable" in error["reason"]
+    assert served.close_code == 1000 and served.of_type("ack")
+
+
 async def test_done_without_audio_is_an_empty_stream():
     async with running_gateway(MemoryBus(), CODEC) as (_, address):
         talk = await stream(address, [])

@@ -150,7 +150,9 @@ class KafkaBus:
         }
 
     def _on_client_error(self, error: KafkaError) -> None:
-        if error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+        # Only all brokers down means the bus is down: on a cluster, one broker's connection failing (_TRANSPORT)
+        # is a failover the client rides out, and must not refuse sessions (the health watch decides otherwise).
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
             self._ready = False
         log.debug("kafka client error: %s", error)
 
@@ -205,7 +207,12 @@ class KafkaBus:
                 topic,
                 num_partitions=self._settings.kafka_topic_partitions,
                 replication_factor=self._settings.kafka_replication_factor,
-                config={"max.message.bytes": str(limits.MAX_MESSAGE_BYTES), **_TOPIC_CONFIG.get(topic, {})},
+                config={
+                    "max.message.bytes": str(limits.MAX_MESSAGE_BYTES),
+                    # What acks=all means for this topic: confirmed once this many replicas have the event.
+                    "min.insync.replicas": str(self._settings.min_insync_replicas()),
+                    **_TOPIC_CONFIG.get(topic, {}),
+                },
             )
             for topic in ALL_TOPICS
         ]

@@ -17,7 +17,16 @@ class BusSettings(BaseSettings):
     kafka_delivery_timeout_ms: int = 10_000
     kafka_topic_partitions: int = 6
     kafka_replication_factor: int = 1
+    # Copies of a write that acks=all waits for (the topics' min.insync.replicas). 0: one fewer than the
+    # replication factor, at least 1 — with 3 replicas, 2: an acknowledged event survives the loss of any one
+    # broker, and publishing goes on while one is down (docs/kafka.md, "The replicated cluster").
+    kafka_min_insync_replicas: int = 0
     # A stage that stops heartbeating loses its partitions after this long; short so a crash fails over fast.
     kafka_session_timeout_ms: int = 10_000
     # Empty: Avro single-object encoding. Set: Confluent wire format with subjects <topic>-value.
     schema_registry_url: str = ""
+
+    def min_insync_replicas(self) -> int:
+        if self.kafka_min_insync_replicas > 0:
+            return self.kafka_min_insync_replicas
+        return max(1, self.kafka_replication_factor - 1)

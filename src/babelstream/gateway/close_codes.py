@@ -13,4 +13,4 @@ class CloseCode(IntEnum):
     MESSAGE_TOO_BIG = 1009  # frame over MAX_CHUNK_BYTES or buffer over MAX_BUFFER_BYTES
     INTERNAL_ERROR = 1011  # the bus could not take the audio after a bounded retry
     SERVICE_RESTART = 1012  # the gateway is shutting down (audio held so far is published first)
-    TRY_AGAIN_LATER = 1013  # at MAX_CONNECTIONS
+    TRY_AGAIN_LATER = 1013  # at MAX_CONNECTIONS, or the bus is unreachable

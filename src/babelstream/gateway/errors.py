@@ -14,6 +14,7 @@ class Kind(enum.StrEnum):
     UNAUTHENTICATED = "unauthenticated"
     FORBIDDEN = "forbidden"
     CAPACITY = "capacity"
+    PIPELINE_UNAVAILABLE = "pipeline_unavailable"  # the bus is unreachable: nothing said could be published
     # the client's messages
     MALFORMED = "malformed"
     UNSUPPORTED_LANGUAGE = "unsupported_language"

@@ -109,6 +109,14 @@ class Gateway:
         outcome = self._check_access(request)
         if isinstance(outcome, SessionEnded):
             refusal = outcome
+        elif not self.bus.is_ready():
+            # Refused at once rather than admitted to fail at its first utterance, KAFKA_DELIVERY_TIMEOUT_MS later
+            # and with that audio lost; the bus's health watch says when it is back, and sessions are taken again.
+            refusal = SessionEnded(
+                CloseCode.TRY_AGAIN_LATER,
+                "the pipeline is unavailable: this gateway cannot reach its message bus; try again later",
+                kind=Kind.PIPELINE_UNAVAILABLE,
+            )
         elif not self.slots.try_acquire():
             refusal = SessionEnded(
                 CloseCode.TRY_AGAIN_LATER,
