@@ -34,6 +34,10 @@ class _SegmentProgress:
     cut_at: float  # perf_counter when the gateway published it (or the stream ended, for "single" mode)
     transcript: bool = False
     targets_waiting: set[str] = field(default_factory=set)
+    # Languages answered (their audio, or a translation that will have none) before the transcript came: results
+    # travel on different topics, whose partitions have different leaders, so while a broker fails over a
+    # translation and its audio can overtake their transcript.
+    settled: set[str] = field(default_factory=set)
 
     @property
     def complete(self) -> bool:
@@ -134,21 +138,27 @@ class ResultLedger:
         progress.transcript = True
         if payload.text:
             targets = payload.options.target_languages if self._targets is None else self._targets
-            progress.targets_waiting = set(targets)
+            progress.targets_waiting = set(targets) - progress.settled
         if payload.is_last and self._segments_from_stage:
             self._all_cut = True
         self._settle(payload.segment_index)
 
     def on_translation(self, payload: TextTranslatedPayload) -> None:
-        progress = self._progress(payload.segment_index)
         speaks = payload.options.speaks(payload.target_language) if self._targets is None else self._synthesize
         if payload.error or not speaks or not payload.text.strip():
-            progress.targets_waiting.discard(payload.target_language)
+            self._language_answered(payload.segment_index, payload.target_language)
         self._settle(payload.segment_index)
 
     def on_audio(self, payload: AudioSynthesisPayload) -> None:
-        self._progress(payload.segment_index).targets_waiting.discard(payload.language)
+        self._language_answered(payload.segment_index, payload.language)
         self._settle(payload.segment_index)
+
+    def _language_answered(self, index: int, language: str) -> None:
+        progress = self._progress(index)
+        if progress is _ANSWERED:
+            return
+        progress.settled.add(language)
+        progress.targets_waiting.discard(language)
 
     def complete(self) -> bool:
         return self._all_cut and all(p.complete for p in self._segments.values())
