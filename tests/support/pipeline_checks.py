@@ -25,9 +25,11 @@ def talk_pcm(utterances=UTTERANCES, pause_ms: int = PAUSE_MS) -> bytes:
     return pcm
 
 
-async def speak(address: str, targets=("es",), utterances=UTTERANCES, **start) -> tuple[Conversation, list[float]]:
+async def speak(address: str, targets=("es",), utterances=UTTERANCES, on_message=None,
+                **start) -> tuple[Conversation, list[float]]:
     """Streams the utterances at real-time pace; returns the conversation and when (seconds after the first
-    frame) the client finished sending audio, plus arrival times of messages, to check liveness."""
+    frame) the client finished sending audio, plus arrival times of messages, to check liveness. `on_message` is
+    also called with each message as it arrives."""
     import time
 
     arrivals: list[tuple[float, dict]] = []
@@ -37,7 +39,8 @@ async def speak(address: str, targets=("es",), utterances=UTTERANCES, **start) -
         frames_of(talk_pcm(utterances)),
         start={"event": "start", "language": "en", "targets": list(targets), **start},
         pace_seconds=0.02,
-        on_message=lambda message: arrivals.append((time.monotonic() - began, message)),
+        on_message=lambda message: (arrivals.append((time.monotonic() - began, message)),
+                                    on_message and on_message(message)),
     )
     return talk, arrivals
 
