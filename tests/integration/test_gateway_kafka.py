@@ -105,24 +105,33 @@ def kafka_script(*args: str) -> None:
     subprocess.run([str(REPO / "scripts" / "kafka.sh"), *args], check=True, env=os.environ.copy(), timeout=180)
 
 
-async def test_broker_down_mid_session_gives_1011_then_recovers(kafka_settings):
+async def test_broker_down_mid_session_gives_1011_refuses_new_sessions_then_recovers(kafka_settings):
     settings = kafka_settings.model_copy(update={"kafka_delivery_timeout_ms": 3000})
     bus = await started_bus(settings)
+    stopping: list[asyncio.Future] = []
+
+    def stop_broker_once_connected(message: dict) -> None:
+        if message.get("status") == "connected" and not stopping:
+            stopping.append(asyncio.ensure_future(asyncio.to_thread(kafka_script, "stop")))
+
     try:
         async with running_gateway(bus, CODEC, idle_timeout_seconds=30) as (gateway, address):
             async with httpx.AsyncClient(base_url=f"http://{address}") as http:
                 assert (await http.get("/readyz")).status_code == 200
-                await asyncio.to_thread(kafka_script, "stop")
                 try:
                     started = time.monotonic()
-                    talk = await stream(address, frames_of(speech_like(1.0, seed=5)), start=SINGLE)
+                    # The broker goes away while the client streams (4 s, paced; the stop takes about 2 s).
+                    talk = await stream(address, frames_of(speech_like(4.0, seed=5)), start=SINGLE, pace_seconds=0.02,
+                                        on_message=stop_broker_once_connected)
                     elapsed = time.monotonic() - started
+                    await stopping[0]
                     ready_while_down = None
                     for _ in range(20):
                         ready_while_down = (await http.get("/readyz")).status_code
                         if ready_while_down == 503:
                             break
                         await asyncio.sleep(0.5)
+                    refused = await stream(address, frames_of(speech_like(1.0, seed=7)), start=SINGLE)
                 finally:
                     await asyncio.to_thread(kafka_script, "start")
                 metrics = (await http.get("/metrics")).text
@@ -134,11 +143,15 @@ async def test_broker_down_mid_session_gives_1011_then_recovers(kafka_settings):
                     await asyncio.sleep(1)
     finally:
         await bus.stop()
-    assert talk.close_code == 1011
+    assert talk.close_code == 1011 and talk.messages[0]["status"] == "connected"
+    assert talk.of_type("error")[0]["kind"] == "publish_failed"
     assert talk.of_type("error")[0]["code"] == 1011 and "could not publish" in talk.of_type("error")[0]["reason"]
     assert elapsed < 15, "the bounded retry must end the session, not hang it"
     assert ready_while_down == 503
+    # While the bus is down a new session is refused at once, before `connected` (docs/protocol.md).
+    assert refused.close_code == 1013 and refused.messages[0]["kind"] == "pipeline_unavailable"
     assert "babelstream_gateway_publish_failures_total 1.0" in metrics
+    assert 'babelstream_gateway_rejections_total{reason="pipeline_unavailable"}' in metrics
     assert recovered.close_code == 1000 and recovered.of_type("ack")
 
 

@@ -40,6 +40,9 @@ class KafkaSubscription:
         self._pending: list[Message] = []
         self.assigned = threading.Event()
         self._closed = False
+        # The next offset of each partition this consumer has read from: a re-assignment (the group coordinator's
+        # broker died, the session timed out) continues there. Touched only on the consumer's own thread.
+        self.positions: dict[tuple[str, int], int] = {}
 
     async def _run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -53,6 +56,7 @@ class KafkaSubscription:
             if error.code() != KafkaError._PARTITION_EOF:
                 log.warning("consumer error: %s", error)
             return None
+        self.positions[(raw.topic(), raw.partition())] = raw.offset() + 1
         return Message(raw.topic(), raw.partition(), raw.offset(), raw.key(), raw.value() or b"")
 
     async def wait_assigned(self, timeout_seconds: float) -> None:
@@ -293,28 +297,43 @@ class KafkaBus:
         subscription = KafkaSubscription(consumer, ThreadPoolExecutor(1, thread_name_prefix=f"kafka-{group}"))
 
         def on_assign(consumer: Consumer, partitions: list[TopicPartition]) -> None:
-            if since_seconds is not None:
-                # The first offset written at or after that moment; a partition with nothing since starts at its end.
-                since_ms = int((time.time() - since_seconds) * 1000)
-                wanted = [TopicPartition(p.topic, p.partition, since_ms) for p in partitions]
-                starts = consumer.offsets_for_times(wanted, timeout=10)
-                consumer.assign([
-                    TopicPartition(p.topic, p.partition, p.offset if p.offset >= 0 else OFFSET_END) for p in starts
-                ])
-            elif from_latest:
-                # Pin the start to the current end now, not at the first fetch, so nothing published
-                # after subscribe() returns can be skipped.
-                committed = consumer.committed(partitions, timeout=10)
-                for partition in committed:
-                    if partition.offset < 0:
-                        _, high = consumer.get_watermark_offsets(partition, timeout=10)
-                        partition.offset = high if high >= 0 else OFFSET_END
-                consumer.assign(committed)
+            if since_seconds is not None or from_latest:
+                # A partition this consumer had before goes on where it was: a group of this process alone is
+                # re-assigned when its coordinator's broker dies (its session times out), and starting again from
+                # the end would skip what was published meanwhile, or from `since_seconds` back replay it.
+                positions = subscription.positions
+                starts = [TopicPartition(p.topic, p.partition, positions[(p.topic, p.partition)])
+                          for p in partitions if (p.topic, p.partition) in positions]
+                fresh = [p for p in partitions if (p.topic, p.partition) not in positions]
+                if fresh:
+                    starts += _first_offsets(consumer, fresh, since_seconds)
+                for start in starts:
+                    if start.offset >= 0:
+                        positions.setdefault((start.topic, start.partition), start.offset)
+                consumer.assign(starts)
             subscription.assigned.set()
 
         consumer.subscribe(list(topics), on_assign=on_assign)
         await subscription.wait_assigned(timeout_seconds=30)
         return subscription
+
+
+def _first_offsets(consumer: Consumer, partitions: list[TopicPartition], since_seconds: float | None) -> list[TopicPartition]:
+    """Where a subscription that does not read its group's whole backlog starts on partitions new to it."""
+    if since_seconds is not None:
+        # The first offset written at or after that moment; a partition with nothing since starts at its end.
+        since_ms = int((time.time() - since_seconds) * 1000)
+        wanted = [TopicPartition(p.topic, p.partition, since_ms) for p in partitions]
+        starts = consumer.offsets_for_times(wanted, timeout=10)
+        return [TopicPartition(p.topic, p.partition, p.offset if p.offset >= 0 else OFFSET_END) for p in starts]
+    # From the latest: pin the start to the current end now, not at the first fetch, so nothing published after
+    # subscribe() returns can be skipped.
+    committed = consumer.committed(partitions, timeout=10)
+    for partition in committed:
+        if partition.offset < 0:
+            _, high = consumer.get_watermark_offsets(partition, timeout=10)
+            partition.offset = high if high >= 0 else OFFSET_END
+    return committed
 
 
 def _resolve(future: asyncio.Future, error: Exception | None) -> None:
