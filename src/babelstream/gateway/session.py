@@ -607,7 +607,7 @@ class Session:
         self.ledger.record(payload)
         message = messages.result(event, latency_ms)
         if message is not None:
-            if message["type"] == "transcript" and self.context.load is not None:
+            if message["type"] == "transcript" and self.mode == "live" and self.context.load is not None:
                 self.context.load.observe(latency_ms)
             self.ledger.sent(message["type"])
             self.context.metrics.results_sent.labels(type=message["type"]).inc()
