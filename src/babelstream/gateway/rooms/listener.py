@@ -24,6 +24,9 @@ from babelstream.gateway.stream_limits import StreamLimits
 
 log = logging.getLogger(__name__)
 
+# How long a listener that is being closed is given to take what is queued for it (the error among it).
+_LAST_MESSAGES_SECONDS = 5.0
+
 
 class ClosableSocket(ListenerSocket, Protocol):
     def close(self, code: int) -> None: ...
@@ -115,16 +118,13 @@ class Listener:
         """Says why (after what is queued), then closes."""
         self._metrics.rejections.labels(reason=ended.kind).inc()
         self.leave()
-        if not self.outbox.closed:
-            self.outbox.put(messages.encode(messages.error(ended)))
-        self.outbox.closed = True
+        self.outbox.put(messages.encode(messages.error(ended)))
+        self.outbox.seal()
         self._loop.create_task(self._close_after_queue(ended.code))
 
     async def _close_after_queue(self, code: int) -> None:
         try:
-            while self.outbox.queued_bytes:
-                await asyncio.sleep(0.05)
-                await self._socket.drain()
+            await self.outbox.drained(_LAST_MESSAGES_SECONDS)
         finally:
             self._socket.close(code)
 

@@ -54,6 +54,10 @@ class ListenHandler:
         except SessionEnded as refused:
             gateway.release_listener()
             return self._refuse(refused)
+        except BaseException:
+            listener.leave()
+            gateway.release_listener()
+            raise
         self.listener = listener
 
     def _refuse(self, refused: SessionEnded) -> None:
