@@ -125,5 +125,18 @@ class ListenHandler:
     def close(self, code: int) -> None:
         self._connection.send_close(int(code))
 
+    def ping(self) -> int:
+        """Sends a ping; returns how many pongs had come back before it."""
+        pongs = self._connection.pongs
+        try:
+            self._connection.send_ping()
+        except ConnectionClosed:
+            pass
+        return pongs
+
+    @property
+    def pongs(self) -> int:
+        return self._connection.pongs
+
 
 __all__ = ["LISTEN_PATH", "ListenHandler"]
