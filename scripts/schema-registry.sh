@@ -142,6 +142,9 @@ write_properties() {
         user="${SCHEMA_REGISTRY_BASIC_AUTH%%:*}"
         password="${SCHEMA_REGISTRY_BASIC_AUTH#*:}"
         [[ "$user" =~ ^[A-Za-z0-9._-]+$ ]] || die "SCHEMA_REGISTRY_BASIC_AUTH: the user name may hold only letters, digits, '.', '_' and '-'"
+        # '$' would start a config expression and '\' an escape in the properties file Quarkus reads
+        [[ -n "$password" && "$password" != *'$'* && "$password" != *\\* ]] \
+            || die "SCHEMA_REGISTRY_BASIC_AUTH: the password must be non-empty, without '\$' or a backslash"
     fi
     ( umask 077; {
         echo "# written by scripts/schema-registry.sh; read through -Dsmallrye.config.locations"
@@ -156,7 +159,7 @@ write_properties() {
             echo "quarkus.http.auth.basic=true"
             echo "apicurio.authn.mechanism.priority=basic"
             echo "quarkus.security.users.embedded.plain-text=true"
-            printf 'quarkus.security.users.embedded.users.%s=%s\n' "$user" "${password//\\/\\\\}"
+            printf 'quarkus.security.users.embedded.users.%s=%s\n' "$user" "$password"
             printf 'quarkus.security.users.embedded.roles.%s=sr-admin\n' "$user"
         fi
     } > "$PROPS" )
