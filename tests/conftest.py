@@ -6,6 +6,13 @@ import pytest
 
 KAFKA_BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 
+# Admission from measured load (gateway/pipeline_load.py) refuses a new speaker while the pipeline is behind. Tests
+# run sessions back to back on a loaded machine, batch ones included, and each test checks its own session: off
+# here (and in the processes tests start, which inherit this environment), on in tests/integration/test_admission.py,
+# which sets its thresholds itself.
+os.environ.setdefault("ADMISSION_MAX_ASR_BACKLOG", "0")
+os.environ.setdefault("ADMISSION_MAX_P95_MS", "0")
+
 
 @pytest.fixture
 def anyio_backend():
@@ -63,3 +70,31 @@ def kafka_cluster():
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def schema_registry():
+    """The real schema registry `make test` started (scripts/run-tests.sh: Apicurio Registry through
+    scripts/schema-registry.sh, Basic auth on). Without one: skip with the reason, or fail under make test in CI
+    (BABELSTREAM_REQUIRE_SCHEMA_REGISTRY=1)."""
+    import httpx
+
+    from tests.support.schema_registry import RunningRegistry
+
+    url = os.environ.get("BABELSTREAM_TEST_SCHEMA_REGISTRY_URL", "")
+    user_info = os.environ.get("BABELSTREAM_TEST_SCHEMA_REGISTRY_USER_INFO", "")
+    problem = os.environ.get("BABELSTREAM_TEST_SCHEMA_REGISTRY_PROBLEM", "")
+    if url and user_info:
+        user, _, password = user_info.partition(":")
+        try:
+            httpx.get(f"{url}/subjects", auth=(user, password), timeout=5).raise_for_status()
+            return RunningRegistry(url, user, password)
+        except httpx.HTTPError as error:
+            problem = f"it does not answer at {url}: {error}"
+    message = (
+        f"no schema registry for this run ({problem or 'BABELSTREAM_TEST_SCHEMA_REGISTRY_URL is not set'}); "
+        "make test starts one (scripts/schema-registry.sh)"
+    )
+    if os.environ.get("BABELSTREAM_REQUIRE_SCHEMA_REGISTRY") == "1":
+        pytest.fail(message)
+    pytest.skip(message)

@@ -62,7 +62,7 @@ async def test_a_new_session_is_refused_while_the_bus_is_unreachable_and_taken_o
     assert refused.close_code == 1013 and len(refused.messages) == 1  # refused before `connected`
     error = refused.messages[0]
     assert error["type"] == "error" and error["kind"] == "pipeline_unavailable" and error["code"] == 1013
-    assert "pipeline is unavailable" in error["reason"]
+    assert "pipeline is unavailable" in error["reason"] and error["retry_after_ms"] == 2000
     assert served.close_code == 1000 and served.of_type("ack")
 
 

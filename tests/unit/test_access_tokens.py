@@ -34,8 +34,6 @@ def ec_key():
 
 
 def hs256(**claims) -> str:
-    # Valid for a day: the parametrized tokens are made at collection, and a loaded machine runs the whole suite,
-    # the cluster fault tests included, before these: ten minutes was not always enough.
     return jwt.encode({"aud": AUDIENCE, "exp": int(time.time()) + 86_400, **claims}, SECRET, algorithm="HS256")
 
 

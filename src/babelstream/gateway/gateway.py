@@ -15,6 +15,7 @@ from babelstream.gateway.admission import ConnectionSlots
 from babelstream.gateway.close_codes import CloseCode
 from babelstream.gateway.errors import Kind, SessionEnded
 from babelstream.gateway.metrics import GatewayMetrics
+from babelstream.gateway.pipeline_load import PipelineLoad
 from babelstream.gateway.rooms.directory import RoomDirectory
 from babelstream.gateway.router import ResultRouter
 from babelstream.gateway.session_context import Endpointer, SessionContext, SessionObserver, SessionObservers
@@ -25,6 +26,9 @@ from babelstream.gateway.socket_limits import SocketLimits
 from babelstream.gateway.websocket.handshake import UpgradeRequest
 
 log = logging.getLogger(__name__)
+
+# What a speaker refused while the bus is unreachable is told to wait: the bus's health is probed every 2 s.
+_BUS_RETRY_AFTER_MS = 2000
 
 
 class Gateway:
@@ -54,6 +58,7 @@ class Gateway:
             bus, codec, on_published=self.metrics.publish_latency.observe, on_failed=self.metrics.publish_failures.inc
         )
         self.listener_slots = ConnectionSlots(settings.max_listeners)
+        self.load = PipelineLoad(settings, bus)
         self.rooms = RoomDirectory(settings, bus, codec, self.instance_id, self.metrics)
         self.router = ResultRouter(bus, codec, self.instance_id, rooms=self.rooms,
                                    history_seconds=settings.room_idle_seconds)
@@ -66,6 +71,7 @@ class Gateway:
             publish=self.publisher.publish,
             results=self.router,
             rooms=self.rooms,
+            load=self.load,
             options=self.options,
             new_endpointer=new_endpointer,
             metrics=self.metrics,
@@ -84,8 +90,10 @@ class Gateway:
             )
         await self.rooms.start()
         await self.router.start()
+        await self.load.start()
 
     async def stop(self) -> None:
+        await self.load.stop()
         await self.router.stop()
         await self.rooms.stop()
 
@@ -116,7 +124,10 @@ class Gateway:
                 CloseCode.TRY_AGAIN_LATER,
                 "the pipeline is unavailable: this gateway cannot reach its message bus; try again later",
                 kind=Kind.PIPELINE_UNAVAILABLE,
+                details={"retry_after_ms": _BUS_RETRY_AFTER_MS},
             )
+        elif (overloaded := self.load.refusal()) is not None:
+            refusal = overloaded
         elif not self.slots.try_acquire():
             refusal = SessionEnded(
                 CloseCode.TRY_AGAIN_LATER,

@@ -607,6 +607,8 @@ class Session:
         self.ledger.record(payload)
         message = messages.result(event, latency_ms)
         if message is not None:
+            if message["type"] == "transcript" and self.mode == "live" and self.context.load is not None:
+                self.context.load.observe(latency_ms)
             self.ledger.sent(message["type"])
             self.context.metrics.results_sent.labels(type=message["type"]).inc()
             self.outbox.put(message)
