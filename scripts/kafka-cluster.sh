@@ -180,7 +180,7 @@ start_all() {
     local fresh="$1" i t0
     t0=$(date +%s%N)
     if [[ "$fresh" == 1 && -d "$CLUSTER_DIR" ]]; then
-        stop_nodes $(all_nodes)
+        [[ -s "$CLUSTER_DIR/cluster.id" ]] && stop_nodes $(all_nodes)
         if [[ -n "$(ls -A "$CLUSTER_DIR")" && ! -e "$CLUSTER_DIR/cluster.id" ]]; then
             die "--fresh: $CLUSTER_DIR is not empty and holds no cluster.id: refusing to wipe it"
         fi
@@ -237,6 +237,7 @@ case "$cmd" in
         done
         if [[ -n "$one" ]]; then start_one "$one"; else start_all "$fresh"; fi ;;
     stop)
+        if [[ ! -s "$CLUSTER_DIR/cluster.id" ]]; then say "no cluster in $CLUSTER_DIR"; exit 0; fi
         if [[ $# -gt 0 ]]; then check_node "$1"; stop_nodes "$1"; else stop_nodes $(all_nodes); fi ;;
     kill)
         [[ $# -eq 1 ]] || die "kill needs a node number"
