@@ -518,7 +518,7 @@ class Watch(threading.Thread):
                 self._connection.close()
             self._connection = None
             return
-        for reason, value in re.findall(r'babelstream_gateway_rejections_total\{reason="([a-z_]+)"\} ([0-9.e+]+)', text):
+        for reason, value in re.findall(r'babelstream_gateway_rejections_total\{reason="([a-z_]+)",transport="[a-z]+"\} ([0-9.e+]+)', text):
             if float(value) > 0 and reason not in self.first_seen:
                 self.first_seen[reason] = time.monotonic() - self.t0
 

@@ -22,6 +22,10 @@ def _http_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="listen address (default: HOST, else 127.0.0.1)")
     parser.add_argument("--port", type=int, help="listen port (default: PORT, else 8000)")
     parser.add_argument(
+        "--grpc-port", type=int, metavar="PORT",
+        help="the gRPC ingress's port, on the same host (default: GRPC_PORT, else 50051; 0: no gRPC)",
+    )
+    parser.add_argument(
         "--insecure", action="store_true",
         help="listen on a non-loopback --host with no credentials configured (anyone who reaches it can use it)",
     )
@@ -112,7 +116,7 @@ def _settings(args: argparse.Namespace):
     bus = {"bus": "kafka", "kafka_bootstrap_servers": kafka} if kafka else {}
     gateway = {
         name: getattr(args, name)
-        for name in ("host", "port", "ssl_certfile", "ssl_keyfile")
+        for name in ("host", "port", "grpc_port", "ssl_certfile", "ssl_keyfile")
         if getattr(args, name, None) is not None
     }
     metrics_port = getattr(args, "metrics_port", None)

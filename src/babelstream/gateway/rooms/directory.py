@@ -29,6 +29,7 @@ from babelstream.gateway import messages
 from babelstream.gateway.close_codes import CloseCode
 from babelstream.gateway.errors import Kind, SessionEnded
 from babelstream.gateway.metrics import GatewayMetrics
+from babelstream.gateway.shared_message import SharedMessage
 from babelstream.gateway.rooms.member import Member
 from babelstream.gateway.rooms.presence import PresenceBoard, RoomView
 from babelstream.gateway.rooms.room import Room
@@ -243,14 +244,12 @@ class RoomDirectory:
             members = (m for m in room.members_reading(payload.language) if m.voice)
         else:
             return
-        text = None
+        shared = SharedMessage(message)  # encoded once per wire format, for every member
         delivered = 0
         for member in list(members):
             if member.member_id == speaker:
                 continue  # its own results reached it directly
-            if text is None:
-                text = messages.encode(message)  # once, for every member
-            member.deliver(text, audio=audio)
+            member.deliver(shared, audio=audio)
             delivered += 1
         if delivered:
             self._metrics.room_deliveries.labels(type=message["type"]).inc(delivered)
