@@ -1,18 +1,24 @@
-"""One Translate call from the client's side: grpc.aio and the stubs generated from proto/babelstream/v1/stream.proto.
+"""One Translate call from the client's side, on the stubs generated from proto/babelstream/v1/stream.proto.
 
-    async with grpc.aio.insecure_channel("127.0.0.1:50051") as channel:
-        talk = await translate(channel, requests(Start(targets=("es",)), frames), metadata=bearer(key))
-        talk.of("transcript"), talk.code, talk.kind
+    talk = translate("127.0.0.1:50051", requests(Start(targets=("es",)), frames, frame_seconds=0.02),
+                     metadata=bearer(key), on_message=print)
+    talk.of("transcript"), talk.code, talk.kind
 
-`requests` yields the config, the audio (paced as `pacing` says) and done. What the server sends is kept in order as
-(case, message) pairs; the call's end is its status, and for an error the same `kind` as the WebSocket's (from the
-trailing metadata).
+`requests` yields the config, the audio (in real time when `frame_seconds` is the frames' duration) and done. What
+the server sends is kept in order as (case, message) pairs; the call's end is its status, with the same `kind` as the
+WebSocket's error (from the trailing metadata) when it is not OK.
+
+Blocking, on grpc's synchronous client (async code runs it with asyncio.to_thread; `on_message` is then called on
+grpc's thread). Not grpc.aio's client: when it writes after the server has ended the call (a limit ended it while the
+client was still streaming), it can replace the server's status with its own INTERNAL "Internal error from Core",
+and the kind is lost; the synchronous client keeps the server's status.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import grpc
@@ -22,14 +28,15 @@ from babelstream.v1 import stream_pb2, stream_pb2_grpc
 
 KIND_METADATA = "babelstream-kind"
 ERROR_METADATA = "babelstream-error-bin"
+HOLD = object()  # in a request stream: keep the stream open, sending nothing more, until the call ends
 
 
 def config_of(start: Start) -> stream_pb2.Config:
     fields = {name: value for name, value in start.message().items() if name not in ("event", "targets")}
     config = stream_pb2.Config(**fields)
     if start.targets is not None:
+        config.targets.SetInParent()  # set, even empty: [] asks for captions only
         config.targets.languages.extend(start.targets)
-        config.targets.SetInParent()
     return config
 
 
@@ -38,17 +45,19 @@ def bearer(credential: str | None) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {credential}"),) if credential else ()
 
 
-async def requests(start: Start | stream_pb2.Config | None, frames: Iterable[bytes], *, frame_seconds: float = 0.0,
-                   done: bool = True) -> AsyncIterator[stream_pb2.ClientMessage]:
-    """The config (if any), each frame as audio (one every `frame_seconds`: real time for a live session), done."""
+def requests(start: Start | stream_pb2.Config | None, frames: Iterable[bytes], *, frame_seconds: float = 0.0,
+             done: bool = True) -> Iterator[stream_pb2.ClientMessage]:
+    """The config (if any), each frame as audio (one every `frame_seconds`), then done."""
     if start is not None:
         config = start if isinstance(start, stream_pb2.Config) else config_of(start)
         yield stream_pb2.ClientMessage(config=config)
-    loop = asyncio.get_running_loop()
-    began = loop.time()
+    began = time.monotonic()
     for position, frame in enumerate(frames):
+        if frame is HOLD:
+            yield HOLD
+            return
         if frame_seconds:
-            await asyncio.sleep(max(0.0, began + position * frame_seconds - loop.time()))
+            time.sleep(max(0.0, began + position * frame_seconds - time.monotonic()))
         yield stream_pb2.ClientMessage(audio=stream_pb2.Audio(pcm=frame))
     if done:
         yield stream_pb2.ClientMessage(done=stream_pb2.Done())
@@ -70,25 +79,42 @@ class Conversation:
         return self.of("connected")[0].correlation_id
 
 
-async def translate(channel: grpc.aio.Channel, request_stream, *, metadata=(), timeout: float | None = None,
-                    on_message: Callable[[str, object], None] | None = None) -> Conversation:
-    """Runs one Translate call to its end; a status other than OK is in the conversation, not raised."""
+def translate(target: str, request_stream: Iterable, *, metadata=(), timeout: float | None = None,
+              credentials: grpc.ChannelCredentials | None = None,
+              on_message: Callable[[str, object], None] | None = None) -> Conversation:
+    """Runs one Translate call to its end; a status other than OK is in the conversation, not raised.
+    `credentials`: TLS (grpc.ssl_channel_credentials) for a gateway serving it; None: plain."""
     conversation = Conversation()
-    call = stream_pb2_grpc.BabelstreamStub(channel).Translate(request_stream, metadata=metadata, timeout=timeout)
-    try:
-        async for reply in call:
-            case = reply.WhichOneof("message")
-            message = getattr(reply, case)
-            conversation.messages.append((case, message))
-            if on_message is not None:
-                on_message(case, message)
-    except grpc.aio.AioRpcError:
-        pass  # the status below says why
-    conversation.code = await call.code()
-    conversation.details = await call.details() or ""
-    for name, value in await call.trailing_metadata() or ():
-        if name == KIND_METADATA:
-            conversation.kind = value
-        elif name == ERROR_METADATA:
-            conversation.error = stream_pb2.Error.FromString(value)
+    over = threading.Event()
+
+    def sent() -> Iterator[stream_pb2.ClientMessage]:
+        for message in request_stream:
+            if message is HOLD:
+                over.wait()
+                return
+            if over.is_set():
+                return
+            yield message
+
+    channel = grpc.secure_channel(target, credentials) if credentials else grpc.insecure_channel(target)
+    with channel:
+        call = stream_pb2_grpc.BabelstreamStub(channel).Translate(sent(), metadata=metadata, timeout=timeout)
+        try:
+            for reply in call:
+                case = reply.WhichOneof("message")
+                message = getattr(reply, case)
+                conversation.messages.append((case, message))
+                if on_message is not None:
+                    on_message(case, message)
+        except grpc.RpcError:
+            pass  # the status below says why
+        finally:
+            over.set()
+        conversation.code = call.code()
+        conversation.details = call.details() or ""
+        for name, value in call.trailing_metadata() or ():
+            if name == KIND_METADATA:
+                conversation.kind = value
+            elif name == ERROR_METADATA:
+                conversation.error = stream_pb2.Error.FromString(value)
     return conversation

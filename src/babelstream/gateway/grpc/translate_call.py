@@ -86,6 +86,9 @@ class TranslateCall:
         self.session = session
         running = asyncio.ensure_future(session.run())
         running.add_done_callback(lambda _: self._gateway.release())
+        # Not cancelled when the session ends: a read cancelled while the client still sends can end the call
+        # INTERNAL instead of with the session's status. It ends with the call, and the session ignores what it
+        # reads after its end (as the WebSocket's does).
         reader = asyncio.create_task(self._read(requests, session))
         try:
             await asyncio.shield(running)
@@ -95,8 +98,6 @@ class TranslateCall:
         except Exception:
             log.exception("session %s failed", session.correlation_id)
             return self._end_with(SessionEnded(CloseCode.INTERNAL_ERROR, "internal error", kind=Kind.INTERNAL))
-        finally:
-            reader.cancel()
         if session.ended is not None:
             self._end_with(session.ended)
 
@@ -114,9 +115,7 @@ class TranslateCall:
                     session.receive_request(request, _no_message)
             # The client closed its side of the stream: as done (a generated client's CloseSend needs no `done`).
             session.receive_request(_DONE)
-        except asyncio.CancelledError:
-            raise
-        except Exception as failure:  # the call is gone (cancelled, reset): nothing more will come
+        except (asyncio.CancelledError, Exception) as failure:  # the call is over (ended, cancelled, reset)
             log.debug("session %s: reading the call failed: %s", session.correlation_id, failure)
             session.disconnected()
 
