@@ -17,7 +17,7 @@ from babelstream.client.messages import Start
 from babelstream.contracts.topics import SPEECH_SEGMENT
 from babelstream.gateway.access.api_keys import add_key
 from babelstream.v1 import stream_pb2, stream_pb2_grpc
-from tests.integration.test_stream_limits import Sessions, transcript, until
+from tests.support.sessions import Sessions, transcript, until
 from tests.support.gateway_cases import CODEC, LIMIT_CASES, PCM, consume_all
 from tests.support.harness import HOLD as WS_HOLD
 from tests.support.harness import frames_of, grpc_address, running_gateway

@@ -72,6 +72,7 @@ class TranslateCall:
         self._context = context
         self._request = request
         self.session: Session | None = None
+        self._reader: asyncio.Task | None = None
 
     async def run(self, requests: AsyncIterator[stream_pb2.ClientMessage]) -> None:
         admitted = self._gateway.admit(self._request, transport=TRANSPORT)
@@ -89,7 +90,7 @@ class TranslateCall:
         # Not cancelled when the session ends: a read cancelled while the client still sends can end the call
         # INTERNAL instead of with the session's status. It ends with the call, and the session ignores what it
         # reads after its end (as the WebSocket's does).
-        reader = asyncio.create_task(self._read(requests, session))
+        self._reader = asyncio.create_task(self._read(requests, session))  # held: a task nobody holds may be collected
         try:
             await asyncio.shield(running)
         except asyncio.CancelledError:
