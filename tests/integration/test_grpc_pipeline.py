@@ -1,0 +1,51 @@
+"""Real speech over gRPC: the whole platform in one process (what `make run` serves, its gRPC ingress on a free port),
+a spoken English talk streamed in real time through the Translate call, and its transcript, translation and
+spoken translation coming back as typed messages while the talk goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+import wave
+
+import pytest
+
+from babelstream.client.grpc_call import requests, translate
+from babelstream.client.messages import Start
+from tests.support.harness import frames_of, running_embedded_platform
+from tests.support.pipeline_checks import UTTERANCES, talk_pcm
+from tests.support.speech import corpus_wer
+
+pytestmark = pytest.mark.models
+
+
+async def test_speech_over_grpc_is_transcribed_translated_and_spoken():
+    arrivals: list[tuple[float, str]] = []
+    async with running_embedded_platform(grpc=True) as (_, grpc_address):
+        began = time.monotonic()
+        talk = await asyncio.to_thread(
+            translate, grpc_address,
+            requests(Start(language="en", targets=("es", "pt")), frames_of(talk_pcm()), frame_seconds=0.02),
+            timeout=120, on_message=lambda case, _: arrivals.append((time.monotonic() - began, case)),
+        )
+    assert talk.code.name == "OK", (talk.code, talk.details)
+    transcripts = talk.of("transcript")
+    heard = [(text, said.text) for (text, _), said in zip(UTTERANCES, transcripts)]
+    assert len(transcripts) == len(UTTERANCES) and corpus_wer(heard) <= 0.10, heard
+    assert all(t.stage_ms["asr"] > 0 and t.event_id for t in transcripts)
+    for target in ("es", "pt"):
+        translations = [t for t in talk.of("translation") if t.target_language == target]
+        assert [t.segment_index for t in translations] == [t.segment_index for t in transcripts]
+        spoken = [a for a in talk.of("audio") if a.language == target]
+        assert len(spoken) == len(UTTERANCES)
+        for audio in spoken:
+            with wave.open(io.BytesIO(audio.audio_wav)) as wav:  # the WAV itself, as bytes: no base64 on gRPC
+                assert wav.getnframes() > 0 and wav.getframerate() == audio.sample_rate_hz
+    for (_, expected), translation in zip(UTTERANCES, [t for t in talk.of("translation") if t.target_language == "es"]):
+        assert expected & set(translation.text.lower().replace(".", " ").replace(",", " ").split()), translation.text
+    summary = talk.of("summary")[0]
+    assert summary.complete and summary.transcripts == len(UTTERANCES) and summary.translations == 2 * len(UTTERANCES)
+    # Live: the first translation arrives while the rest of the talk is still being streamed (before the ack).
+    first_translation = next(t for t, case in arrivals if case == "translation")
+    assert first_translation < next(t for t, case in arrivals if case == "ack") - 1.0
