@@ -22,8 +22,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import grpc
+from google.protobuf.json_format import MessageToDict
 
-from babelstream.client.messages import Start
+from babelstream.client.messages import ServerMessage, Start, from_dict
 from babelstream.v1 import stream_pb2, stream_pb2_grpc
 
 KIND_METADATA = "babelstream-kind"
@@ -38,6 +39,23 @@ def config_of(start: Start) -> stream_pb2.Config:
         config.targets.SetInParent()  # set, even empty: [] asks for captions only
         config.targets.languages.extend(start.targets)
     return config
+
+
+def as_record(case: str, message, received_at: float = 0.0) -> ServerMessage:
+    """A server message as the record client/messages.py makes of the WebSocket's JSON (the same fields, `audio_wav`
+    as `audio_b64`): what a client shows, it shows alike from either door."""
+    data = MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    if "audio_wav" in data:
+        data["audio_b64"] = data.pop("audio_wav")  # json_format writes bytes as base64 already
+    data.update({"status": "connected"} if case == "connected" else {"type": case})
+    return from_dict(data, received_at)
+
+
+def channel_to(target: str) -> grpc.Channel:
+    """`HOST:PORT` plain, `grpcs://HOST:PORT` over TLS (the system's trusted roots)."""
+    if target.startswith("grpcs://"):
+        return grpc.secure_channel(target.removeprefix("grpcs://"), grpc.ssl_channel_credentials())
+    return grpc.insecure_channel(target.removeprefix("grpc://"))
 
 
 def bearer(credential: str | None) -> tuple[tuple[str, str], ...]:
@@ -83,7 +101,7 @@ def translate(target: str, request_stream: Iterable, *, metadata=(), timeout: fl
               credentials: grpc.ChannelCredentials | None = None,
               on_message: Callable[[str, object], None] | None = None) -> Conversation:
     """Runs one Translate call to its end; a status other than OK is in the conversation, not raised.
-    `credentials`: TLS (grpc.ssl_channel_credentials) for a gateway serving it; None: plain."""
+    `target`: as `channel_to` reads it; `credentials`: TLS with these (a private CA's root, say) instead."""
     conversation = Conversation()
     over = threading.Event()
 
@@ -96,7 +114,7 @@ def translate(target: str, request_stream: Iterable, *, metadata=(), timeout: fl
                 return
             yield message
 
-    channel = grpc.secure_channel(target, credentials) if credentials else grpc.insecure_channel(target)
+    channel = grpc.secure_channel(target.removeprefix("grpcs://"), credentials) if credentials else channel_to(target)
     with channel:
         call = stream_pb2_grpc.BabelstreamStub(channel).Translate(sent(), metadata=metadata, timeout=timeout)
         try:
