@@ -11,6 +11,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from babelstream.bus.event_publisher import EventPublisher
 from babelstream.bus.memory import MemoryBus
 from babelstream.client.grpc_call import HOLD, bearer, requests, translate
 from babelstream.client.messages import Start
@@ -18,9 +19,11 @@ from babelstream.contracts.topics import SPEECH_SEGMENT
 from babelstream.gateway.access.api_keys import add_key
 from babelstream.v1 import stream_pb2, stream_pb2_grpc
 from tests.support.sessions import Sessions, transcript, until
+from tests.support.speech import silence
 from tests.support.gateway_cases import CODEC, LIMIT_CASES, PCM, consume_all
 from tests.support.harness import HOLD as WS_HOLD
 from tests.support.harness import frames_of, grpc_address, running_gateway
+from tests.support.rooms import RoomListener, room_results
 
 S = grpc.StatusCode
 # The WebSocket's close code -> the status a gRPC call ends with, for the same kind (docs/protocol.md).
@@ -205,3 +208,43 @@ async def test_health_and_reflection_are_the_standard_services():
              for raw in described.file_descriptor_response.file_descriptor_proto]
     assert any(file.name == "babelstream/v1/stream.proto" and file.service[0].method[0].name == "Translate"
                for file in files)
+
+
+async def test_a_grpc_speaker_in_a_room_reaches_websocket_listeners_and_hears_the_other_speakers():
+    """Rooms across doors: a gRPC speaker's results go to the room's WebSocket listeners, its audience is counted,
+    and another speaker's results reach it (conversation mode) as typed messages with room, speaker and history."""
+    bus = MemoryBus()
+    sessions = Sessions()
+    heard: list[tuple[str, object]] = []
+    async with running_gateway(bus, CODEC, grpc=True, observer=sessions) as (gateway, address):
+        listener = await RoomListener.join(address, "aula", "pt")
+        speaking = asyncio.create_task(call(
+            gateway, requests(Start(language="es", room="aula"), frames_of(silence(2500)), frame_seconds=0.02),
+            on_message=lambda case, message: heard.append((case, message)),
+        ))
+        await until(lambda: sessions.started and sessions.started[0].room == "aula")
+        speaker = sessions.started[0].correlation_id
+        publisher = EventPublisher(bus, CODEC)
+        for event in [*room_results("aula", speaker=speaker, source="es", targets=("pt",)),
+                      *room_results("aula", speaker="other", source="en", targets=("es",), text="Hello.")]:
+            await publisher.publish(event)
+        translated = await listener.heard.wait_for(lambda m: m.get("type") == "translation")
+        talk = await speaking
+        await listener.leave()
+    assert translated["speaker"] == speaker and translated["target_language"] == "pt"
+    assert talk.code == grpc.StatusCode.OK and talk.of("ready")[0].room == "aula"
+    assert talk.of("audience")[0].languages == {"pt": 1}
+    others = [message for case, message in heard if case in ("transcript", "translation") and message.speaker]
+    assert {(message.speaker, message.room, message.history) for message in others} == {("other", "aula", False)}
+    assert [message.target_language for message in others if hasattr(message, "target_language")] == ["es"]
+
+
+async def test_a_gateway_that_stops_ends_each_call_unavailable_shutdown_and_publishes_what_it_held():
+    bus = MemoryBus()
+    sessions = Sessions()
+    async with running_gateway(bus, CODEC, grpc=True, observer=sessions, idle_timeout_seconds=60) as (gateway, _):
+        talking = asyncio.create_task(call(gateway, requests(NO_RESULTS, frames_of(PCM) + [HOLD])))
+        await until(lambda: sessions.started and sessions.started[0].received_bytes == len(PCM))
+    talk = await talking
+    assert (talk.code, talk.kind) == (S.UNAVAILABLE, "shutdown")
+    assert {event.correlation_id for _, event in await consume_all(bus, SPEECH_SEGMENT)} == {talk.correlation_id}
