@@ -248,3 +248,20 @@ async def test_a_gateway_that_stops_ends_each_call_unavailable_shutdown_and_publ
     talk = await talking
     assert (talk.code, talk.kind) == (S.UNAVAILABLE, "shutdown")
     assert {event.correlation_id for _, event in await consume_all(bus, SPEECH_SEGMENT)} == {talk.correlation_id}
+
+
+async def test_bytes_that_are_not_a_client_message_end_the_call_protocol_error():
+    def send_garbage(address: str):
+        with grpc.insecure_channel(address) as channel:
+            translate_raw = channel.stream_stream("/babelstream.v1.Babelstream/Translate",
+                                                  request_serializer=lambda raw: raw, response_deserializer=bytes)
+            call_ = translate_raw(iter([b"\xff\xff\xff"]), timeout=10)
+            with pytest.raises(grpc.RpcError) as ended:
+                list(call_)
+            return ended.value
+
+    async with running_gateway(MemoryBus(), CODEC, grpc=True) as (gateway, _):
+        ended = await asyncio.to_thread(send_garbage, grpc_address(gateway))
+    assert ended.code() == S.INVALID_ARGUMENT
+    assert dict(ended.trailing_metadata())["babelstream-kind"] == "protocol_error"
+    assert "not a babelstream.v1.ClientMessage" in ended.details()

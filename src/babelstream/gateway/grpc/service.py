@@ -17,7 +17,7 @@ from babelstream.gateway.close_codes import CloseCode
 from babelstream.gateway.errors import Kind, SessionEnded
 from babelstream.gateway.grpc.proto_messages import languages_response
 from babelstream.gateway.grpc.status import ending_of
-from babelstream.gateway.grpc.translate_call import TranslateCall, call_request
+from babelstream.gateway.grpc.translate_call import TranslateCall, call_request, client_message
 from babelstream.gateway.languages import installed_languages
 from babelstream.v1 import stream_pb2
 
@@ -40,7 +40,7 @@ class BabelstreamService:
     def handler(self) -> grpc.GenericRpcHandler:
         return grpc.method_handlers_generic_handler(SERVICE_NAME, {
             "Translate": grpc.stream_stream_rpc_method_handler(
-                self.translate, request_deserializer=stream_pb2.ClientMessage.FromString,
+                self.translate, request_deserializer=client_message,
                 response_serializer=_as_is,
             ),
             "Languages": grpc.unary_unary_rpc_method_handler(

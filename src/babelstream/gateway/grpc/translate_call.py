@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from babelstream.gateway import messages
 from babelstream.gateway.close_codes import CloseCode
@@ -40,6 +41,22 @@ _DONE = DoneRequest()
 
 def _no_message(_: object) -> None:
     raise malformed("a ClientMessage must carry config, audio or done")
+
+
+class Unreadable:
+    """What the client sent is not a ClientMessage: the session ends `protocol_error`, as a WebSocket frame that
+    breaks RFC 6455 does (grpc's own handling would end the call as if the client had left)."""
+
+    def __init__(self, error: DecodeError):
+        self.reason = f"a message that is not a babelstream.v1.ClientMessage ({error})"
+
+
+def client_message(data: bytes) -> stream_pb2.ClientMessage | Unreadable:
+    """The request deserializer of Translate."""
+    try:
+        return stream_pb2.ClientMessage.FromString(data)
+    except DecodeError as error:
+        return Unreadable(error)
 
 
 def peer_host(peer: str) -> str | None:
@@ -105,6 +122,10 @@ class TranslateCall:
     async def _read(self, requests: AsyncIterator[stream_pb2.ClientMessage], session: Session) -> None:
         try:
             async for request in requests:
+                if isinstance(request, Unreadable):
+                    session.refuse_message(SessionEnded(CloseCode.PROTOCOL_ERROR, request.reason,
+                                                        kind=Kind.PROTOCOL_ERROR))
+                    continue
                 case = request.WhichOneof("message")
                 if case == "audio":
                     session.receive_bytes(request.audio.pcm)
