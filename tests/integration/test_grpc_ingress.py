@@ -265,3 +265,29 @@ async def test_bytes_that_are_not_a_client_message_end_the_call_protocol_error()
     assert ended.code() == S.INVALID_ARGUMENT
     assert dict(ended.trailing_metadata())["babelstream-kind"] == "protocol_error"
     assert "not a babelstream.v1.ClientMessage" in ended.details()
+
+
+async def test_a_call_counts_as_a_socket_toward_the_per_address_limits():
+    async with running_gateway(MemoryBus(), CODEC, grpc=True, max_connections_per_ip=1) as (gateway, _):
+        first = asyncio.create_task(call(gateway, requests(None, [b"\0" * 640, HOLD]), timeout=3))
+        await until(lambda: gateway.slots.in_use == 1)
+        crowded = await call(gateway, requests(None, [b"\0" * 640]))
+        await first
+        crowding = dict(gateway.socket_limits.refusals)
+    async with running_gateway(MemoryBus(), CODEC, grpc=True, max_handshakes_per_second_per_ip=2) as (gateway, _):
+        flood = await asyncio.gather(*(call(gateway, requests(NO_RESULTS, [b"\0" * 640])) for _ in range(4)))
+        flooding = dict(gateway.socket_limits.refusals)
+    assert (crowded.code, crowded.kind) == (S.RESOURCE_EXHAUSTED, "capacity") and "one address" in crowded.details
+    assert crowding == {"connections_per_ip": 1}
+    refused = [talk for talk in flood if talk.kind == "rate"]
+    assert refused and {talk.code for talk in refused} == {S.RESOURCE_EXHAUSTED}
+    assert flooding == {"handshakes_per_ip": len(refused)} and "a second from one address" in refused[0].details
+
+
+async def test_metadata_over_max_header_bytes_is_refused_by_grpc():
+    """As a request head over MAX_HEADER_BYTES is (431): gRPC refuses the call itself (its metadata are not kept)."""
+    async with running_gateway(MemoryBus(), CODEC, grpc=True, max_header_bytes=4096) as (gateway, _):
+        fat = await call(gateway, requests(NO_RESULTS, [b"\0" * 640]), metadata=(("x-padding", "a" * 8000),))
+        fine = await call(gateway, requests(NO_RESULTS, [b"\0" * 640]), metadata=(("x-padding", "a" * 1000),))
+    assert (fat.code, fat.messages) == (S.RESOURCE_EXHAUSTED, []) and "metadata size" in fat.details
+    assert fine.code == S.OK

@@ -56,6 +56,9 @@ class GrpcServer:
         server = grpc.aio.server(options=[
             ("grpc.max_receive_message_length", settings.max_chunk_bytes + _RECEIVE_SLACK_BYTES),
             ("grpc.so_reuseport", 0),  # a port already taken is an error, not shared with another gateway
+            # A call's metadata, as a request head: bounded by MAX_HEADER_BYTES on both doors.
+            ("grpc.max_metadata_size", settings.max_header_bytes),  # its soft limit, and its hard one: no call over
+            ("grpc.absolute_max_metadata_size", settings.max_header_bytes),  # it is served (between them, some are)
         ])
         server.add_generic_rpc_handlers((self._service.handler(),))
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)

@@ -27,6 +27,7 @@ from babelstream.gateway.grpc import proto_messages
 from babelstream.gateway.grpc.status import ending_of
 from babelstream.gateway.requests import DoneRequest, malformed
 from babelstream.gateway.session import Session
+from babelstream.gateway.socket_limits import SocketTicket
 from babelstream.gateway.websocket.handshake import UpgradeRequest
 from babelstream.v1 import stream_pb2
 
@@ -92,18 +93,28 @@ class TranslateCall:
         self._reader: asyncio.Task | None = None
 
     async def run(self, requests: AsyncIterator[stream_pb2.ClientMessage]) -> None:
+        ticket = self._hold_socket()
+        if isinstance(ticket, SessionEnded):
+            return self._end_with(ticket)
         admitted = self._gateway.admit(self._request, transport=TRANSPORT)
         if isinstance(admitted, SessionEnded):
+            ticket.release()
             return self._end_with(admitted)
         try:
             session = Session(self, self._gateway.session_context, principal=admitted, client=self._request.client,
                               transport=TRANSPORT)
         except BaseException:
             self._gateway.release()
+            ticket.release()
             raise
         self.session = session
         running = asyncio.ensure_future(session.run())
-        running.add_done_callback(lambda _: self._gateway.release())
+
+        def over(_: asyncio.Future) -> None:
+            self._gateway.release()
+            ticket.release()
+
+        running.add_done_callback(over)
         # Not cancelled when the session ends: a read cancelled while the client still sends can end the call
         # INTERNAL instead of with the session's status. It ends with the call, and the session ignores what it
         # reads after its end (as the WebSocket's does).
@@ -118,6 +129,24 @@ class TranslateCall:
             return self._end_with(SessionEnded(CloseCode.INTERNAL_ERROR, "internal error", kind=Kind.INTERNAL))
         if session.ended is not None:
             self._end_with(session.ended)
+
+    def _hold_socket(self) -> SocketTicket | SessionEnded:
+        """A call counts as a WebSocket's socket does before it is a session (socket_limits.py): toward MAX_SOCKETS
+        and MAX_CONNECTIONS_PER_IP while it lasts, and toward MAX_HANDSHAKES_PER_SECOND_PER_IP as it starts. HTTP/2
+        carries many calls on one connection, so the call, not the connection, is what is counted."""
+        limits = self._gateway.socket_limits
+        client = self._request.client or "unknown"
+        ticket = limits.open(client)
+        if ticket is None:
+            reason = (f"the server holds all the connections it may ({limits.max_sockets})"
+                      if limits.open_sockets >= limits.max_sockets
+                      else f"more than {limits.max_per_address} connections from one address")
+            return SessionEnded(CloseCode.TRY_AGAIN_LATER, f"{reason}; try again later", kind=Kind.CAPACITY)
+        too_fast = limits.call(client)
+        if too_fast is not None:
+            ticket.release()
+            return SessionEnded(CloseCode.POLICY_VIOLATION, too_fast, kind=Kind.RATE)
+        return ticket
 
     async def _read(self, requests: AsyncIterator[stream_pb2.ClientMessage], session: Session) -> None:
         try:
