@@ -474,3 +474,16 @@ async def test_audio_sent_with_the_upgrade_request_is_counted_and_acknowledged()
         assert struct.unpack("!H", frame[1][:2])[0] == 1000
         drop((reader, writer))
 
+
+
+@pytest.mark.parametrize("size", [40_000, 200_000])
+async def test_a_client_still_sending_its_oversized_head_reads_the_431_not_a_reset(size):
+    """The server stops parsing at the limit, but reads on (and discards, up to a bound) while it says why: closing
+    with unread bytes would send a reset, and the client would lose the 431."""
+    async with running_gateway(MemoryBus(), CODEC, max_header_bytes=4096) as (_, address):
+        for _ in range(5):
+            reader, writer = await connect(address)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * size + b"\r\n\r\n")
+            answer = await read_to_close(reader, 5.0)
+            assert answer.startswith(b"HTTP/1.1 431 "), answer[:80]
+            writer.close()

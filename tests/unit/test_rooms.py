@@ -180,3 +180,28 @@ def test_the_listen_query_and_message():
     for bad in ("room=aula&room=b&lang=es", "room=aula&lang=es&voice=maybe"):
         with pytest.raises(SessionEnded):
             parse_listen_query(bad)
+
+
+async def test_a_sealed_outbox_takes_nothing_more_and_sends_what_it_holds():
+    socket = Socket()
+    socket.open = False
+    outbox = ListenerOutbox(socket, limit_bytes=1000, on_overflow=lambda: None, on_audio_skipped=lambda: "w")
+    outbox.put("result")
+    outbox.put("error")
+    outbox.seal()
+    outbox.put("too late")
+    socket.open = True
+    socket.resumed.set()
+    await outbox.drained(1.0)
+    assert socket.sent == ["result", "error"] and outbox.queued_bytes == 0
+
+
+async def test_sealing_does_not_wait_for_a_listener_that_never_reads():
+    socket = Socket()
+    socket.open = False
+    outbox = ListenerOutbox(socket, limit_bytes=1000, on_overflow=lambda: None, on_audio_skipped=lambda: "w")
+    outbox.put("stuck")
+    outbox.seal()
+    await asyncio.wait_for(outbox.drained(0.05), 1.0)
+    assert socket.sent == []
+    outbox.stop()

@@ -111,6 +111,10 @@ class GatewaySettings(BaseSettings):
     # What may wait to be sent to one listener. Past a quarter of it spoken audio is skipped (text first); past it
     # the listener is closed (slow_reader, 1008), and the room goes on without it.
     max_listener_queue_bytes: int = 2 * 1024 * 1024
+    # Every listener is pinged this often and closed (1001 `idle`) if it did not answer the ping before: a listener
+    # only listens, so a peer whose network died would otherwise hold its place in a silent room for ever.
+    # Also what keeps a proxy with an idle timeout from cutting a quiet room's listeners.
+    listener_ping_seconds: float = 30.0
 
     # Admission from what is measured (gateway/pipeline_load.py): a new speaker is refused (1013 `overloaded`) while
     # more utterances than this wait for the ASR stage, or while this gateway's end-of-utterance latency P95 over the

@@ -25,14 +25,23 @@ from babelstream.gateway.stream_limits import StreamLimits
 
 log = logging.getLogger(__name__)
 
+# How long a listener that is being closed is given to take what is queued for it (the error among it).
+_LAST_MESSAGES_SECONDS = 5.0
+
 
 class ClosableSocket(ListenerSocket, Protocol):
     def close(self, code: int) -> None: ...
 
+    def ping(self) -> int:
+        """Sends a ping; returns the pongs received before it."""
+
+    @property
+    def pongs(self) -> int: ...
+
 
 class Listener:
-    __slots__ = ("_directory", "_limits", "_loop", "_metrics", "_settings", "_socket", "check_language", "joined",
-                 "language", "member_id", "outbox", "room", "voice", "__weakref__")
+    __slots__ = ("_directory", "_limits", "_loop", "_metrics", "_pongs_before_ping", "_settings", "_socket",
+                 "check_language", "joined", "language", "member_id", "outbox", "room", "voice", "__weakref__")
 
     def __init__(self, socket: ClosableSocket, request: ListenRequest, directory: RoomDirectory,
                  settings: GatewaySettings, metrics: GatewayMetrics, check_language):
@@ -50,6 +59,7 @@ class Listener:
         self.language = request.language
         self.voice = request.voice
         self.joined = False
+        self._pongs_before_ping: int | None = None  # the pong count when the last keepalive ping went out
         self.outbox = ListenerOutbox(
             socket,
             limit_bytes=settings.max_listener_queue_bytes,
@@ -82,6 +92,16 @@ class Listener:
 
     def audience_changed(self, message: dict) -> None:
         pass  # a listener is not shown the audience
+
+    def keepalive(self) -> None:
+        """Called every LISTENER_PING_SECONDS: a listener only listens, so without this a peer whose network died
+        would hold its place for ever in a silent room. The ping before this one must have been answered."""
+        if self._pongs_before_ping is not None and self._socket.pongs <= self._pongs_before_ping:
+            self.end(SessionEnded(
+                CloseCode.GOING_AWAY, "no answer to the server's ping: the connection seems gone", kind=Kind.IDLE
+            ))
+            return
+        self._pongs_before_ping = self._socket.ping()
 
     # -- what the listener sends ---------------------------------------------------------------------------------
 
@@ -116,16 +136,13 @@ class Listener:
         """Says why (after what is queued), then closes."""
         self._metrics.rejections.labels(reason=ended.kind, transport="websocket").inc()
         self.leave()
-        if not self.outbox.closed:
-            self.outbox.put(messages.encode(messages.error(ended)))
-        self.outbox.closed = True
+        self.outbox.put(messages.encode(messages.error(ended)))
+        self.outbox.seal()
         self._loop.create_task(self._close_after_queue(ended.code))
 
     async def _close_after_queue(self, code: int) -> None:
         try:
-            while self.outbox.queued_bytes:
-                await asyncio.sleep(0.05)
-                await self._socket.drain()
+            await self.outbox.drained(_LAST_MESSAGES_SECONDS)
         finally:
             self._socket.close(code)
 

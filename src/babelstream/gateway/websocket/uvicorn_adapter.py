@@ -253,6 +253,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 class UvicornWebSocket(asyncio.Protocol):
     """One TCP connection, from the upgrade request uvicorn parsed to the close; the connection's Transport."""
 
+    # Slots: a gateway holds one per live stream and per room listener (thousands); no per-object dict.
+    __slots__ = (
+        "_close_timer", "_connection", "_connections", "_default_headers", "_fallback", "_handler", "_loop", "_lost",
+        "_max_message_bytes", "_reader", "_routes", "_tasks", "_ticket", "_transport", "_uvicorn", "_writable",
+    )
+
     def __init__(
         self,
         config: Any,
