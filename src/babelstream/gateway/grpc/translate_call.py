@@ -115,10 +115,9 @@ class TranslateCall:
             ticket.release()
 
         running.add_done_callback(over)
-        # Not cancelled when the session ends: a read cancelled while the client still sends can end the call
-        # INTERNAL instead of with the session's status. It ends with the call, and the session ignores what it
-        # reads after its end (as the WebSocket's does).
-        self._reader = asyncio.create_task(self._read(requests, session))  # held: a task nobody holds may be collected
+        # The reader ends with the call (its iterator ends or fails once this handler returns); what it reads after
+        # the session's end the session ignores, as the WebSocket's does. Held: a task nobody holds may be collected.
+        self._reader = asyncio.create_task(self._read(requests, session))
         try:
             await asyncio.shield(running)
         except asyncio.CancelledError:
