@@ -65,7 +65,7 @@ def start_platform(port: int, admission: dict[str, str]) -> subprocess.Popen:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "MAX_CONNECTIONS": "64", **admission}
     log = open(LOG_DIR / f"serve-{port}.log", "w")
-    process = subprocess.Popen([BABELSTREAM, "serve", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
+    process = subprocess.Popen([BABELSTREAM, "serve", "--port", str(port), "--grpc-port", "0"], stdout=log, stderr=subprocess.STDOUT,
                                env=env, cwd=REPO)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
