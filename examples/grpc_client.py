@@ -14,6 +14,7 @@ import time
 import wave
 
 import grpc
+from google.protobuf import text_format
 
 from babelstream.v1 import stream_pb2, stream_pb2_grpc
 
@@ -57,7 +58,7 @@ def main() -> int:
                     with open(name, "wb") as out:
                         out.write(message.audio_wav)
                 elif case in ("warning", "summary"):
-                    print(f"{case}: {message}".strip())
+                    print(f"{case}: {text_format.MessageToString(message, as_one_line=True)}")
         except grpc.RpcError as error:  # the session ended early: its kind is in the trailing metadata
             kind = dict(error.trailing_metadata() or ()).get("babelstream-kind")
             print(f"ended {error.code().name} ({kind}): {error.details()}", file=sys.stderr)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import grpc
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.json_format import MessageToDict
 
 from babelstream.client.messages import ServerMessage, Start, from_dict
@@ -45,6 +46,9 @@ def as_record(case: str, message, received_at: float = 0.0) -> ServerMessage:
     """A server message as the record client/messages.py makes of the WebSocket's JSON (the same fields, `audio_wav`
     as `audio_b64`): what a client shows, it shows alike from either door."""
     data = MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    for item in message.DESCRIPTOR.fields:  # proto3's JSON writes 64-bit integers as strings; the protocol's are numbers
+        if item.type == FieldDescriptor.TYPE_INT64 and item.name in data:
+            data[item.name] = int(data[item.name])
     if "audio_wav" in data:
         data["audio_b64"] = data.pop("audio_wav")  # json_format writes bytes as base64 already
     data.update({"status": "connected"} if case == "connected" else {"type": case})
