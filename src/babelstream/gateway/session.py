@@ -261,8 +261,9 @@ class Session:
         self.receive_request(text, parse_text_message)
 
     def receive_request(self, request: T, parse: Callable[[T], StartRequest | DoneRequest] = lambda r: r) -> None:
-        """A start or a done, as another transport carries it (gRPC's config, already a StartRequest), or as `parse`
-        makes it one: counted toward the message rate before it is parsed, whatever the door."""
+        """A start or a done as a door carries it, made one by `parse` (the WebSocket's text by parse_text_message,
+        gRPC's Config by proto_messages.start_request; a DoneRequest is one already): counted toward the message rate
+        before it is parsed, and refused by the same checks, whatever the door."""
         if self.state is not _STREAMING:
             return
         now = self._loop.time()
