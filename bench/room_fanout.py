@@ -412,28 +412,34 @@ def run_step(step: str, args, audio: bytes) -> dict:
 
 
 def profile_summary(path: Path) -> list[tuple[str, float]]:
-    """Share of on-CPU samples by the innermost frame of interest on the stack (inclusive, first match wins)."""
+    """Share of on-CPU samples by the innermost Python function of interest on the stack (py-spy's raw format:
+    `Class.method (file:line)` frames, outermost first). uvloop is C: time it spends on its own (draining write
+    buffers when a socket takes more, reading, epoll) shows as the event loop itself (`Runner.run` innermost)."""
     if not path.exists():
         return []
-    needles = (
-        ("write (", "socket writes (uvloop transport.write: the kernel's TCP send, loopback receive included)"),
-        ("send_text (", "other frame building and sending (websocket/connection.py send_text: encode + frame)"),
-        ("put (", "listener outbox put (writable check, bookkeeping)"),
-        ("room_result (", "building the room message (base64 of the audio, JSON)"),
-        ("encode (", "building the room message (base64 of the audio, JSON)"),
-        ("_fan_out (", "fan-out loop itself (directory.py _fan_out)"),
-        ("decode (", "Avro decode of the result"),
-        ("_dispatch (", "router, other"),
-    )
+    labels = {
+        "write": "socket writes from the fan-out (the adapter's transport.write: kernel TCP send, on loopback the receive too)",
+        "send_text": "frame building (websocket/connection.py send_text: UTF-8 encode + frame header)",
+        "encode_frame": "frame building (websocket/connection.py send_text: UTF-8 encode + frame header)",
+        "text_frame": "frame building (websocket/connection.py send_text: UTF-8 encode + frame header)",
+        "put": "listener outbox (writable check, bookkeeping)",
+        "room_result": "the room message, once per result (base64 of the audio, JSON)",
+        "encode": "the room message, once per result (base64 of the audio, JSON)",
+        "_fan_out": "fan-out loop (directory.py _fan_out, listener.deliver)",
+        "deliver": "fan-out loop (directory.py _fan_out, listener.deliver)",
+        "decode": "Avro decode of the result",
+        "run": "event loop in C (uvloop: draining write buffers, reads, epoll)",
+    }
     totals: dict[str, int] = {}
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        frames = stack.split(";")[::-1]  # innermost first
-        name = "other (event loop, Kafka client, HTTP, GC)"
-        for frame in frames:
-            match = next((label for needle, label in needles if frame.startswith(needle)), None)
-            if match:
-                name = match
+        if not count.isdigit():
+            continue
+        name = "other Python (Kafka client, presence, HTTP, GC)"
+        for frame in reversed(stack.split(";")):  # innermost first
+            function = frame.split(" (", 1)[0].rsplit(".", 1)[-1]
+            if function in labels:
+                name = labels[function]
                 break
         totals[name] = totals.get(name, 0) + int(count)
     everything = sum(totals.values()) or 1
