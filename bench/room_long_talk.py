@@ -117,7 +117,8 @@ def start_platform(args, pcm_seconds: float) -> tuple[dict[str, Process], str]:
     }
     processes: dict[str, Process] = {}
     for name in STAGES:
-        processes[name] = Process(name, ["stage", name, "--metrics-port", str(free_port())], env)
+        stage_env = {**env, **dict(item.split("=", 1) for item in args.asr_env)} if name == "asr" else env
+        processes[name] = Process(name, ["stage", name, "--metrics-port", str(free_port())], stage_env)
     port = free_port()
     processes["gateway"] = Process("gateway", ["gateway", "--port", str(port)], env)
     for name in STAGES:
@@ -167,6 +168,7 @@ async def listen(server: str, language: str, voice: bool, progress: Progress | N
 
 async def speak(server: str, pcm: bytes, speed: float, progress: Progress) -> dict:
     from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
 
     start = {"event": "start", "mode": "batch", "room": ROOM, "language": "en", "targets": [],
              "wait_for_results": False}
@@ -176,28 +178,43 @@ async def speak(server: str, pcm: bytes, speed: float, progress: Progress) -> di
         await ws.send(json.dumps(start))
 
         async def read() -> None:
-            async for raw in ws:
-                if isinstance(raw, str):
-                    message = json.loads(raw)
-                    if message.get("type") in ("ack", "error", "summary"):
-                        summary[message["type"]] = message
+            try:
+                async for raw in ws:
+                    if isinstance(raw, str):
+                        message = json.loads(raw)
+                        if message.get("type") in ("ack", "error", "summary"):
+                            summary[message["type"]] = message
+            except ConnectionClosed:
+                pass
 
         reader = asyncio.create_task(read())
-        began = time.monotonic()
-        interval = FRAME_MS / 1000 / speed
-        for k, offset in enumerate(range(0, len(pcm), FRAME_BYTES)):
-            delay = began + k * interval - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await ws.send(pcm[offset : offset + FRAME_BYTES])
-            progress.sent_seconds = (k + 1) * FRAME_MS / 1000
-        await ws.send(json.dumps({"event": "done"}))
+        try:
+            await send_all(ws, pcm, speed, progress)
+        except ConnectionClosed:
+            summary["closed_early_after_s"] = progress.sent_seconds  # its error message says why
         try:
             await asyncio.wait_for(reader, 120)
         except asyncio.TimeoutError:
             reader.cancel()
     summary["close_code"] = ws.close_code
     return summary
+
+
+async def send_all(ws, pcm: bytes, speed: float, progress: Progress) -> None:
+    """Batch frames at `speed` × real time on absolute deadlines, then done."""
+    began = time.monotonic()
+    interval = FRAME_MS / 1000 / speed
+    for k, offset in enumerate(range(0, len(pcm), FRAME_BYTES)):
+        delay = began + k * interval - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        elif delay < -1.0:
+            # Fell behind (a busy machine): go on from here rather than catch up in a burst, which the gateway
+            # closes as audio too fast (more than MAX_AUDIO_BURST_SECONDS of audio ahead of its pace).
+            began -= delay
+        await ws.send(pcm[offset : offset + FRAME_BYTES])
+        progress.sent_seconds = (k + 1) * FRAME_MS / 1000
+    await ws.send(json.dumps({"event": "done"}))
 
 
 async def run_talk(args, server: str, pcm: bytes, processes: dict[str, Process]) -> tuple[list[dict], dict]:
@@ -264,6 +281,8 @@ def main() -> None:
     parser.add_argument("--settle-seconds", type=float, default=60.0,
                         help="after the speaker is done, stop when no result came for this long")
     parser.add_argument("--max-wall-seconds", type=float, default=1800.0)
+    parser.add_argument("--asr-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="what-if: an environment variable for the asr stage only (e.g. MALLOC_ARENA_MAX=2)")
     parser.add_argument("--kafka-port", type=int, default=19592)
     parser.add_argument("--json", default=str(CACHE / "room-long-talk.json"))
     args = parser.parse_args()
