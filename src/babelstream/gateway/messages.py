@@ -76,7 +76,7 @@ def ready(mode: str, sample_rate_hz: int, options: SessionOptions, limits: Strea
 
 
 def error(ended: SessionEnded) -> dict:
-    return {"type": "error", "code": ended.code, "kind": str(ended.kind), "reason": ended.reason}
+    return {"type": "error", "code": ended.code, "kind": str(ended.kind), "reason": ended.reason, **ended.details}
 
 
 def warning(kind: Kind, reason: str, **details) -> dict:

@@ -603,9 +603,12 @@ class Session:
         payload = event.payload
         if self.room is not None and not self.ledger.wanted(payload):
             return  # a language the room's listeners read, not one this speaker asked for
+        latency_ms = self.ledger.latency_ms(payload.segment_index)  # before record: an answered segment is forgotten
         self.ledger.record(payload)
-        message = messages.result(event, self.ledger.latency_ms(payload.segment_index))
+        message = messages.result(event, latency_ms)
         if message is not None:
+            if message["type"] == "transcript" and self.mode == "live" and self.context.load is not None:
+                self.context.load.observe(latency_ms)
             self.ledger.sent(message["type"])
             self.context.metrics.results_sent.labels(type=message["type"]).inc()
             self.outbox.put(message)

@@ -80,6 +80,7 @@ class WebSocketConnection:
         self._transport = transport
         # None once the peer broke the protocol: nothing more it sends is read.
         self.reader: FrameReader | None = FrameReader(max_message_bytes)
+        self.pongs = 0  # pongs received: a handler that pings (a room listener's keepalive) counts the answers
 
     # -- bytes in ----------------------------------------------------------------------------------------
 
@@ -126,7 +127,8 @@ class WebSocketConnection:
                 handler.frame_without_message()
             elif opcode == OVERSIZE:
                 handler.message_too_big(reader.oversize_bytes, reader.max_message_bytes)
-            # PONG: unsolicited (this server sends no pings); ignored, as RFC 6455 allows.
+            elif opcode == PONG:
+                self.pongs += 1  # an answer to send_ping, or unsolicited (RFC 6455 allows it): counted, nothing more
 
     def _on_close_frame(self, payload: bytes) -> None:
         if self.close_received:
@@ -155,6 +157,9 @@ class WebSocketConnection:
 
     def send_text(self, text: str) -> None:
         self._write(text_frame(text))
+
+    def send_ping(self, payload: bytes = b"") -> None:
+        self._send(PING, payload)
 
     def send_binary(self, data: bytes) -> None:
         self._write(encode_frame(BINARY, data))
