@@ -159,7 +159,7 @@ class WebSocketConnection:
         self._write(text_frame(text))
 
     def send_ping(self, payload: bytes = b"") -> None:
-        self._send(PING, payload)
+        self._write(encode_frame(PING, payload))
 
     def send_binary(self, data: bytes) -> None:
         self._write(encode_frame(BINARY, data))
