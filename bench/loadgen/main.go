@@ -13,6 +13,8 @@
 // With -source, client i binds its socket to the i-th address of the list (round robin), so the gateway's
 // per-address limits can be exercised on loopback (any address in 127.0.0.0/8 is the local host).
 //
+// `loadgen listen ...` runs room listeners instead (listen.go).
+//
 // Prints one JSON object with the totals on stdout; acked_bytes sums the received_bytes of every session's ack
 // (what the gateway says it took, per honest session, whatever else it served meanwhile).
 package main
@@ -142,6 +144,10 @@ func raiseFileLimit() {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "listen" {
+		runListen(os.Args[2:]) // room listeners (listen.go)
+		return
+	}
 	url := flag.String("url", "ws://127.0.0.1:8000/ws/audio", "WebSocket URL")
 	n := flag.Int("n", 100, "concurrent clients")
 	audioPath := flag.String("audio", "", "raw PCM16 mono audio, looped (default: silence)")

@@ -19,7 +19,7 @@ from babelstream.bus.memory import MemoryBus
 from babelstream.bus.settings import BusSettings
 from babelstream.capabilities import InstalledCapabilities
 from babelstream.contracts.codec import ConfluentCodec, EventCodec, SingleObjectCodec
-from babelstream.contracts.registry import SchemaRegistryClient
+from babelstream.contracts.registry import SchemaRegistry
 from babelstream.contracts.topics import TOPIC_OF_EVENT_TYPE
 from babelstream.gateway.grpc.server import GrpcServer
 from babelstream.gateway.http_app import create_app
@@ -46,7 +46,7 @@ def build_bus(settings: BusSettings, client_id: str) -> Bus:
 def build_codec(settings: BusSettings) -> EventCodec:
     if not settings.schema_registry_url:
         return SingleObjectCodec()
-    codec = ConfluentCodec(SchemaRegistryClient(settings.schema_registry_url))
+    codec = ConfluentCodec(SchemaRegistry(settings.schema_registry_url))
     codec.prepare(TOPIC_OF_EVENT_TYPE)
     return codec
 
