@@ -11,11 +11,10 @@ import asyncio
 import sys
 from pathlib import Path
 
-from babelstream.client.audio import PIPELINE_SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES, read_wav
+from babelstream.client.audio import PIPELINE_SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES
 from babelstream.client.grpc_call import as_record, bearer, requests, translate
 from babelstream.clients.captions import LiveView, PlainView, StreamState
-from babelstream.clients.stream import CLOSE_WAIT_SECONDS, EXIT_OK, EXIT_SERVER_ERROR, EXIT_USAGE, UsageError, start_for
-from babelstream.wav import InvalidWav
+from babelstream.clients.stream import CLOSE_WAIT_SECONDS, EXIT_OK, EXIT_SERVER_ERROR, EXIT_USAGE, file_and_start
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 FRAME_MS = 20
@@ -27,17 +26,12 @@ FAST_SPEED = 3.5
 async def stream_file_grpc(args) -> int:
     from rich.console import Console
 
-    try:
-        audio = read_wav(args.file)
-        start = start_for(args)
-    except (InvalidWav, UsageError) as problem:
-        print(f"babelstream stream: {problem}", file=sys.stderr)
+    prepared = file_and_start(args)
+    if prepared is None:
         return EXIT_USAGE
+    audio, start = prepared
     frame_bytes = PIPELINE_SAMPLE_RATE_HZ * SAMPLE_WIDTH_BYTES * FRAME_MS // 1000
     frames = [audio.pcm[i : i + frame_bytes] for i in range(0, len(audio.pcm), frame_bytes)]
-    if not frames:
-        print(f"babelstream stream: {args.file} holds no audio", file=sys.stderr)
-        return EXIT_USAGE
     target = args.grpc
     state = StreamState(out_dir=Path(getattr(args, "out", None) or "translated-audio"))
     console = Console()
