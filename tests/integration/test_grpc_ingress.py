@@ -116,6 +116,20 @@ async def test_capacity_is_one_pool_for_both_doors():
     assert (second.code, second.kind, second.messages) == (S.RESOURCE_EXHAUSTED, "capacity", [])
 
 
+class UnreachableBus(MemoryBus):
+    """The in-memory bus saying it cannot reach its broker (a Kafka outage)."""
+
+    def is_ready(self) -> bool:
+        return False
+
+
+async def test_a_call_while_the_bus_is_unreachable_is_unavailable_pipeline_unavailable():
+    async with running_gateway(UnreachableBus(), CODEC, grpc=True) as (gateway, _):
+        refused = await call(gateway, requests(None, [b"\0" * 640]))
+        assert gateway.slots.in_use == 0
+    assert (refused.code, refused.kind, refused.messages) == (S.UNAVAILABLE, "pipeline_unavailable", [])
+
+
 async def test_a_key_in_the_metadata_opens_a_session_and_no_key_is_unauthenticated(tmp_path):
     path = tmp_path / "keys"
     key = add_key(path, "alice")
