@@ -151,7 +151,7 @@ async def test_broker_down_mid_session_gives_1011_refuses_new_sessions_then_reco
     # While the bus is down a new session is refused at once, before `connected` (docs/protocol.md).
     assert refused.close_code == 1013 and refused.messages[0]["kind"] == "pipeline_unavailable"
     assert "babelstream_gateway_publish_failures_total 1.0" in metrics
-    assert 'babelstream_gateway_rejections_total{reason="pipeline_unavailable"}' in metrics
+    assert 'babelstream_gateway_rejections_total{reason="pipeline_unavailable",transport="websocket"}' in metrics
     assert recovered.close_code == 1000 and recovered.of_type("ack")
 
 
