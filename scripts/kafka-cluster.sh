@@ -161,7 +161,14 @@ while True:
     time.sleep(0.3)
 # 3) every replica of every partition in sync (a restarted node has caught up)
 while True:
-    metadata = admin.list_topics(timeout=5)
+    try:
+        metadata = admin.list_topics(timeout=5)
+    except KafkaException as error:
+        state = str(error)
+        if time.monotonic() > deadline:
+            fail()
+        time.sleep(0.3)
+        continue
     lagging = [f"{t.topic}[{p.id}] isr {sorted(p.isrs)} of {sorted(p.replicas)}"
                for t in metadata.topics.values() for p in t.partitions.values() if set(p.isrs) != set(p.replicas)]
     if not lagging:
