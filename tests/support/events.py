@@ -17,8 +17,10 @@ from babelstream.contracts.events import (
     AudioSynthesisPayload,
     DeadLetterPayload,
     Event,
+    PartialTranscriptPayload,
     SessionOptions,
     SpeechSegmentPayload,
+    SpeechWindowPayload,
     StageTiming,
     TextRecognizedPayload,
     TextTranslatedPayload,
@@ -64,6 +66,14 @@ def payload_for(event_type: str) -> Any:
             stage="asr", error="MalformedEvent: garbled ünïcode", original_topic="speech.audio.speech_segment",
             original_partition=2, original_offset=2**40, original_value=b"\x00\xc3\x01garbage\xff",
             original_key=b"key-\xe2\x82\xac",
+        ),
+        "SpeechWindowEvent": SpeechWindowPayload(
+            segment_index=4, start_ms=12_000, end_ms=13_000, options=OPTIONS, audio_bytes=WAV, sample_rate_hz=16000,
+            window_index=2, audio_offset_ms=12_500, closed=True, translate=True,
+        ),
+        "PartialTranscriptEvent": PartialTranscriptPayload(
+            stable_text="Grüß Gott,", segment_index=4, start_ms=12_000, end_ms=13_000, options=OPTIONS,
+            unstable_text=" wie geht's? 🎤", language="de", window_index=2, translate=True,
         ),
     }[event_type]
 

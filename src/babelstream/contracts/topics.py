@@ -6,6 +6,9 @@ ASR_TEXT = "speech.asr.text"
 TRANSLATION_TEXT = "speech.translation.text"
 TTS_AUDIO = "speech.tts.audio"
 DEAD_LETTER = "speech.dead_letter"
+# Interim results: an open utterance's audio as it grows, and what was decoded from it (docs/protocol.md, "partial").
+SPEECH_WINDOW = "speech.audio.speech_window"
+ASR_PARTIAL = "speech.asr.partial"
 
 TOPIC_OF_EVENT_TYPE = {
     "AudioInputEvent": AUDIO_INGRESS,
@@ -14,9 +17,11 @@ TOPIC_OF_EVENT_TYPE = {
     "TextTranslatedEvent": TRANSLATION_TEXT,
     "AudioSynthesisEvent": TTS_AUDIO,
     "DeadLetterEvent": DEAD_LETTER,
+    "SpeechWindowEvent": SPEECH_WINDOW,
+    "PartialTranscriptEvent": ASR_PARTIAL,
 }
 
 ALL_TOPICS = tuple(TOPIC_OF_EVENT_TYPE.values())
 
 # What the gateway listens to in order to answer the client while it speaks.
-RESULT_TOPICS = (ASR_TEXT, TRANSLATION_TEXT, TTS_AUDIO)
+RESULT_TOPICS = (ASR_TEXT, TRANSLATION_TEXT, TTS_AUDIO, ASR_PARTIAL)

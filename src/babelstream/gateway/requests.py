@@ -31,6 +31,8 @@ class StartRequest:
     target_languages: tuple[str, ...] | None = None
     synthesize: bool = True
     wait_for_results: bool = True
+    partials: bool | None = None  # None: the server's default (PARTIALS)
+    translate_partials: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,8 @@ def parse_text_message(text: str) -> StartRequest | DoneRequest:
 
 
 def _parse_start(message: dict) -> StartRequest:
-    known = {"event", "mode", "sample_rate_hz", "language", "language_hint", "targets", "synthesize", "wait_for_results"}
+    known = {"event", "mode", "sample_rate_hz", "language", "language_hint", "targets", "synthesize", "wait_for_results",
+             "partials", "translate_partials"}
     unknown = sorted(set(message) - known)
     if unknown:
         raise malformed(f"unknown start field(s) {unknown}; known: {sorted(known)}")
@@ -84,7 +87,7 @@ def _parse_start(message: dict) -> StartRequest:
         if not isinstance(targets, list) or len(targets) > MAX_TARGET_LANGUAGES:
             raise malformed(f"targets must be a list of at most {MAX_TARGET_LANGUAGES} language codes")
         targets = tuple(dict.fromkeys(_language(t.strip() if isinstance(t, str) else t, "targets") for t in targets))
-    for flag in ("synthesize", "wait_for_results"):
+    for flag in ("synthesize", "wait_for_results", "partials", "translate_partials"):
         if not isinstance(message.get(flag, True), bool):
             raise malformed(f"{flag} must be true or false")
     return StartRequest(
@@ -94,4 +97,6 @@ def _parse_start(message: dict) -> StartRequest:
         target_languages=targets,
         synthesize=message.get("synthesize", True),
         wait_for_results=message.get("wait_for_results", True),
+        partials=message.get("partials"),
+        translate_partials=message.get("translate_partials", False),
     )
