@@ -26,7 +26,7 @@ def words_of(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Agreement:
-    stable: str  # every stable word, as first written
+    stable: str  # every stable word, spelt as by the decode that made it stable
     unstable: str  # the newest decode's words past the stable ones, with a leading space when there are any
     grew: bool  # this decode made more words stable
 
