@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--fast", action="store_true", help="send as fast as possible instead of in real time")
     stream.add_argument("--out", default="translated-audio", help="folder for the spoken translations")
     stream.add_argument("--no-speech", action="store_true", help="do not synthesize translations")
+    stream.add_argument("--no-partials", action="store_true", help="no interim captions while a sentence is spoken")
 
     probe = commands.add_parser("probe", help="measure end-to-end and per-stage latency over N utterances")
     probe.add_argument("-n", type=int, default=100, help="utterances to inject")

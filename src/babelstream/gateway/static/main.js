@@ -36,7 +36,8 @@ class Run {
       onReady: () => {
         if (!this.stopping) setStatus("live", "Listening — speak now");
       },
-      onSegment: (m) => captions.rowFor(session, m.segment_index),
+      onSegment: (m) => captions.segmentRow(session, m),
+      onPartial: (m) => captions.showPartial(session, m),
       onTranscript: (m) => captions.showTranscript(session, m),
       onTranslation: (m) => captions.showTranslation(session, m),
       onAudio: (m, wav) => {

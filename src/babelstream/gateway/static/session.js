@@ -17,7 +17,7 @@ function base64ToBytes(text) {
   return bytes.buffer;
 }
 
-// `handlers`, each optional: onReady(m), onSegment(m), onTranscript(m), onTranslation(m),
+// `handlers`, each optional: onReady(m), onSegment(m), onPartial(m), onTranscript(m), onTranslation(m),
 // onAudio(m, wavBytes), onWarning(m), onAck(m), onSummary(m), onSlow(), and onEnd(ending) once, where
 // ending = {clean, summary, error: {code, kind, reason} | null, closeCode, closeReason, reached}.
 // `error` is the server's error message (absent when the socket closed without one); `reached`: the
@@ -89,6 +89,9 @@ export class Session {
         break;
       case "segment":
         this.handle("onSegment", m);
+        break;
+      case "partial":
+        this.handle("onPartial", m);
         break;
       case "transcript":
         this.handle("onTranscript", m);
