@@ -29,11 +29,7 @@ import json
 import os
 import random
 import re
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -42,19 +38,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
 
-from babelstream.client.connection import AudioConnection  # noqa: E402
+from bench.embedded_server import FRAME_MS, RATE, Server, stream_in_real_time  # noqa: E402
 from babelstream.client.messages import Start, Transcript, Translation  # noqa: E402
 from babelstream.clients.probe.speech import trim_silence  # noqa: E402
 from babelstream.engines.audio import float32_to_pcm16, pcm16_to_float32, resample  # noqa: E402
 from tests.support.speech import silence, synthesize  # noqa: E402
 from tests.support.word_times import with_pauses, word_times  # noqa: E402
 
-BABELSTREAM = str(REPO / ".venv" / "bin" / "babelstream")
 LOG_DIR = REPO / ".cache" / "end-of-utterance"
 SENTENCES_FILE = REPO / "bench" / "data" / "translation" / "sentences.txt"
-RATE = 16_000
-FRAME_MS = 20
-FRAME_BYTES = RATE * 2 * FRAME_MS // 1000
 AFTER_MS = 1500
 CONFIGS = {"before": {"SPECULATE_MS": "0", "PARTIALS": "false"}, "after": {"PARTIALS": "false"}}
 
@@ -84,47 +76,6 @@ def percentile(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 1) if values else float("nan")
 
 
-class Server:
-    def __init__(self, name: str, env: dict, port: int):
-        self.name, self.port = name, port
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        self.log = open(LOG_DIR / f"{name}.log", "w")
-        self.process = subprocess.Popen(
-            # One session carries every sentence: longer than the default 60 s.
-            [BABELSTREAM, "serve", "--port", str(port)], env={**os.environ, "MAX_SESSION_SECONDS": "900", **env},
-            stdout=self.log,
-            stderr=subprocess.STDOUT, cwd=REPO,
-        )
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"{name}: serve exited; see {LOG_DIR}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        raise SystemExit(f"{name}: not ready; see {LOG_DIR}")
-
-    def metric(self, name: str) -> dict[str, float]:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as answer:
-            text = answer.read().decode()
-        found = {}
-        for line in text.splitlines():
-            if line.startswith(name):
-                key, value = line.rsplit(" ", 1)
-                found[key[len(name):]] = float(value)
-        return found
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
 async def stream(port: int, pieces: list[bytes], partials: bool) -> tuple[list[tuple[float, object]], float, list]:
     """Streams silence(300) + each piece + AFTER_MS of silence, frame by frame on an absolute schedule; returns
     the arrivals (perf_counter, message), the schedule's origin and each piece's span in the stream (ms)."""
@@ -135,25 +86,8 @@ async def stream(port: int, pieces: list[bytes], partials: bool) -> tuple[list[t
         pcm += piece
         spans.append((start, len(pcm) // (RATE * 2 // 1000)))
         pcm += silence(AFTER_MS)
-    arrivals: list[tuple[float, object]] = []
-    connection = await AudioConnection.open(f"ws://127.0.0.1:{port}/ws/audio")
-    async with connection:
-        await connection.send_start(Start(language="en", targets=("es",), synthesize=False, partials=partials))
-
-        async def read() -> None:
-            async for message in connection.messages():
-                arrivals.append((time.perf_counter(), message))
-
-        reader = asyncio.create_task(read())
-        origin = time.perf_counter() + 0.05
-        for index in range(0, len(pcm), FRAME_BYTES):
-            due = origin + index // FRAME_BYTES * FRAME_MS / 1000
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await connection.send_audio(bytes(pcm[index : index + FRAME_BYTES]))
-        await connection.send_done()
-        await asyncio.wait_for(reader, 120)
+    start = Start(language="en", targets=("es",), synthesize=False, partials=partials)
+    arrivals, origin = await stream_in_real_time(f"ws://127.0.0.1:{port}/ws/audio", bytes(pcm), start)
     return arrivals, origin, spans
 
 
@@ -193,12 +127,6 @@ async def measure(port: int, sentences: list[bytes], paused: list[bytes], partia
         "unanswered_paused": sum(1 for count in per_sentence if count == 0),
         "paused": len(paused),
     }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def build_audio(args) -> tuple[list[bytes], list[bytes], dict]:
@@ -243,7 +171,7 @@ def main() -> int:
     results = {}
     for name, env in CONFIGS.items():
         partials = args.partials and name == "after"
-        server = Server(name, env, free_port())
+        server = Server(name, env, LOG_DIR)
         try:
             asyncio.run(stream(server.port, sentences[:2], partials))  # warm-up: first-use costs out of the figures
             results[name] = asyncio.run(measure(server.port, sentences, paused, partials))

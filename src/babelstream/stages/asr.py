@@ -45,10 +45,16 @@ class AsrStage:
         spec = self._spec_for(language)
         with self._loading:
             if spec not in self._partial_models:
-                self._partial_models[spec] = self.new_recognizer(language, self.settings.asr_partial_threads)
+                # The encoder sees twice the utterance so far, with no 10 s floor: most partial decodes are of a few
+                # seconds, and their cost is the encoder's window (docs/benchmarks/interim-results.md).
+                self._partial_models[spec] = self.new_recognizer(
+                    language, self.settings.asr_partial_threads, min_window_seconds=1.0
+                )
             return self._partial_models[spec]
 
-    def new_recognizer(self, language: str | None, cpu_threads: int) -> SpeechRecognizer:
+    def new_recognizer(
+        self, language: str | None, cpu_threads: int, min_window_seconds: float | None = None
+    ) -> SpeechRecognizer:
         """A model instance of its own (the partial worker's, so its decodes never wait on a final's lock)."""
         return WhisperRecognizer(
             self._spec_for(language),
@@ -56,7 +62,7 @@ class AsrStage:
             cpu_threads=cpu_threads or None,
             default_language=self.settings.asr_fallback_language,
             language_threshold=self.settings.asr_language_threshold,
-            min_window_seconds=self.settings.asr_min_window_seconds,
+            min_window_seconds=min_window_seconds or self.settings.asr_min_window_seconds,
             cache_dir=self.settings.babelstream_cache,
         )
 
