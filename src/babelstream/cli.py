@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--out", default="translated-audio", help="folder for the spoken translations")
     stream.add_argument("--no-speech", action="store_true", help="do not synthesize translations")
     stream.add_argument("--no-partials", action="store_true", help="no interim captions while a sentence is spoken")
+    stream.add_argument("--room", help="speak into this room: its listeners (babelstream listen, the page) get it too")
+
+    listen = commands.add_parser("listen", help="print a room's captions and translation live")
+    listen.add_argument("--room", required=True, help="the room's id")
+    listen.add_argument("--lang", required=True, help="the language to read the room in (e.g. es)")
+    listen.add_argument("--url", default="ws://127.0.0.1:8000", help="the gateway (ws:// or wss://, host and port)")
+    listen.add_argument("--token", default=None, help="a key or token, when the server requires one")
 
     probe = commands.add_parser("probe", help="measure end-to-end and per-stage latency over N utterances")
     probe.add_argument("-n", type=int, default=100, help="utterances to inject")
@@ -147,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         from babelstream.clients.stream import stream_file
 
         return asyncio.run(stream_file(args))
+    if args.command == "listen":
+        from babelstream.clients.listen import listen_to_room
+
+        return asyncio.run(listen_to_room(args))
     if args.command == "probe":
         from babelstream.clients.probe import run_probe
 

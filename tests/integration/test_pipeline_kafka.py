@@ -11,11 +11,12 @@ import httpx
 import pytest
 
 from babelstream.bus.kafka import KafkaBus
-from babelstream.contracts.topics import DEAD_LETTER, SPEECH_SEGMENT
+from babelstream.contracts.topics import DEAD_LETTER, SPEECH_SEGMENT, TRANSLATION_TEXT
 from tests.support.bus import collect, tail, wait_for_no_lag
 from tests.support.harness import free_port
 from tests.support.pipeline_checks import UTTERANCES, check_translated_talk, speak
 from tests.support.process import Component
+from tests.support.rooms import RoomListener
 
 pytestmark = [pytest.mark.kafka, pytest.mark.models]
 
@@ -106,3 +107,61 @@ async def test_asr_killed_mid_stream_and_restarted_loses_nothing_and_repeats_not
     asr.start()
     talk, _ = await talking
     check_translated_talk(talk, utterances=utterances)
+
+
+# -- rooms across gateways -------------------------------------------------------------------------------------
+
+async def test_a_room_spans_gateways_and_each_utterance_is_translated_once_per_language(distributed, kafka_settings):
+    """Speaker on gateway A; a Spanish listener on B and a Portuguese one on A: each gets its language, and the
+    translation topic carries utterances × languages events, not × listeners. A gateway started after the talk
+    reads the room's history from the bus."""
+    first, second = distributed["gateways"]
+    room = f"kafka-{uuid.uuid4().hex[:6]}"
+    spanish = await RoomListener.join(second, room, "es")
+    spanish_too = await RoomListener.join(second, room, "es", voice=False)
+    portuguese = await RoomListener.join(first, room, "pt")
+    await asyncio.sleep(1.0)  # gateway B's presence record reaches A (it is read within milliseconds; margin)
+    bus = KafkaBus(kafka_settings)
+    await bus.start()
+    translations = await tail(bus, [TRANSLATION_TEXT])
+    try:
+        talk, _ = await speak(first, targets=(), room=room)
+        check_translated_talk(talk, targets=())
+        speaker = talk.correlation_id
+        utterances = len(talk.of_type("transcript"))
+        assert utterances == len(UTTERANCES)
+        events = await collect(bus, translations, {speaker}, count=utterances * 2 + 1, timeout=8)
+        assert sorted((e.payload.segment_index, e.payload.target_language) for _, e in events) == sorted(
+            (i, language) for i in range(utterances) for language in ("es", "pt")
+        )  # once per (utterance, language), with three listeners
+    finally:
+        await bus.stop()
+    for listener, language in ((spanish, "es"), (spanish_too, "es"), (portuguese, "pt")):
+        await listener.heard.wait_for(
+            lambda m: m.get("type") == "translation" and m["segment_index"] == utterances - 1, timeout=30
+        )
+        heard = listener.heard
+        assert [m["text"] for m in heard.of_type("transcript")] == [m["text"] for m in talk.of_type("transcript")]
+        assert [m["segment_index"] for m in heard.of_type("translation")] == list(range(utterances))
+        assert {m["target_language"] for m in heard.of_type("translation")} == {language}
+        assert {m["speaker"] for m in heard.of_type("translation")} == {speaker}
+    assert "casa" in spanish.heard.of_type("translation")[0]["text"].lower()
+    assert spanish_too.heard.of_type("audio") == [] and len(portuguese.heard.of_type("audio")) == utterances
+    for listener in (spanish, spanish_too, portuguese):
+        await listener.leave()
+
+    port = free_port()
+    env = {**os.environ, "BUS": "kafka", "KAFKA_BOOTSTRAP_SERVERS": distributed["bootstrap"]}
+    newcomer = Component(f"gateway-late-{room}", ["gateway", "--port", str(port)], env)
+    newcomer.start()
+    try:
+        newcomer.wait_until_ready(f"http://127.0.0.1:{port}/readyz")
+        late = await RoomListener.join(f"127.0.0.1:{port}", room, "es")
+        await late.heard.wait_for(lambda m: m.get("type") == "listening")
+        assert late.heard.of_type("listening")[0]["history"] == utterances * 2
+        history = late.heard.of_type("translation", history=True)
+        assert [m["segment_index"] for m in history] == list(range(utterances))
+        assert history[0]["text"] == spanish.heard.of_type("translation")[0]["text"]
+        await late.leave()
+    finally:
+        newcomer.stop()

@@ -18,6 +18,7 @@ from babelstream.contracts.events import (
     DeadLetterPayload,
     Event,
     PartialTranscriptPayload,
+    RoomPresencePayload,
     SessionOptions,
     SpeechSegmentPayload,
     SpeechWindowPayload,
@@ -32,7 +33,10 @@ EVENT_TYPES = sorted(TOPIC_OF_EVENT_TYPE)
 
 
 T0 = datetime(2025, 3, 4, 5, 6, 7, 123000, tzinfo=timezone.utc)  # timestamp-millis: whole milliseconds
-OPTIONS = SessionOptions(source_language="de", target_languages=("en", "fr"), synthesize=False, reply_to="gateway-7")
+OPTIONS = SessionOptions(
+    source_language="de", target_languages=("en", "fr"), synthesize=False, reply_to="gateway-7", room="aula-1",
+    spoken_languages=("fr",),
+)
 TIMINGS = (
     StageTiming("gateway", "gateway-7", T0, T0 + timedelta(microseconds=1_501)),
     StageTiming("asr", "asr-ä-1", T0 + timedelta(milliseconds=3), T0 + timedelta(milliseconds=250, microseconds=7)),
@@ -66,6 +70,10 @@ def payload_for(event_type: str) -> Any:
             stage="asr", error="MalformedEvent: garbled ünïcode", original_topic="speech.audio.speech_segment",
             original_partition=2, original_offset=2**40, original_value=b"\x00\xc3\x01garbage\xff",
             original_key=b"key-\xe2\x82\xac",
+        ),
+        "RoomPresenceEvent": RoomPresencePayload(
+            room="aula-1", gateway="gateway-7", listeners={"es": 3, "pt": 1}, speakers={"en": 1, "": 1},
+            spoken_languages=("es",), valid_for_ms=15_000,
         ),
         "SpeechWindowEvent": SpeechWindowPayload(
             segment_index=4, start_ms=12_000, end_ms=13_000, options=OPTIONS, audio_bytes=WAV, sample_rate_hz=16000,

@@ -24,13 +24,14 @@ class RawSocket:
         self.response_head = response_head
 
     @classmethod
-    async def open(cls, address: str, *, version: bytes = b"13", key: bytes | None = None) -> RawSocket:
-        """Sends the upgrade request for /ws/audio and reads the response head (whatever its status)."""
+    async def open(cls, address: str, *, version: bytes = b"13", key: bytes | None = None,
+                   path: str = "/ws/audio") -> RawSocket:
+        """Sends the upgrade request for `path` and reads the response head (whatever its status)."""
         host, port = address.split(":")
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), TIMEOUT)
         key = key if key is not None else base64.b64encode(os.urandom(16))
         writer.write(
-            b"GET /ws/audio HTTP/1.1\r\nHost: " + address.encode() + b"\r\n"
+            b"GET " + path.encode() + b" HTTP/1.1\r\nHost: " + address.encode() + b"\r\n"
             b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key + b"\r\n"
             b"Sec-WebSocket-Version: " + version + b"\r\n\r\n"
         )

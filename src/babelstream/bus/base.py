@@ -54,8 +54,12 @@ class Bus(Protocol):
     async def publish(self, topic: str, key: bytes, value: bytes) -> None:
         """Returns once the broker confirmed the write; raises PublishFailed otherwise. Never blocks the loop."""
 
-    async def subscribe(self, topics: list[str], group: str, *, from_latest: bool = False) -> Subscription:
-        """Join `group` on `topics`. `from_latest` applies when the group has no committed offset yet."""
+    async def subscribe(
+        self, topics: list[str], group: str, *, from_latest: bool = False, since_seconds: float | None = None
+    ) -> Subscription:
+        """Join `group` on `topics`. `from_latest` applies when the group has no committed offset yet.
+        `since_seconds`: start at what was written that many seconds ago (whatever the group committed; the
+        in-memory bus starts at the oldest message it still holds)."""
 
     def is_ready(self) -> bool:
         """Whether the bus can currently reach its broker (what /readyz reports)."""

@@ -22,7 +22,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from babelstream.bus.base import BusError, Message, PublishFailed
 from babelstream.bus.settings import BusSettings
 from babelstream.contracts import limits
-from babelstream.contracts.topics import ALL_TOPICS
+from babelstream.contracts.topics import ALL_TOPICS, ROOM_PRESENCE
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,13 @@ class KafkaSubscription:
         self._executor.shutdown(wait=False)
 
 
+# Presence keeps the latest record per room and gateway (compaction), and forgets a gateway that died within the
+# hour (deletion): a reader starting from the beginning reads a few records per room, not the topic's history.
+_TOPIC_CONFIG = {
+    ROOM_PRESENCE: {"cleanup.policy": "compact,delete", "retention.ms": str(3_600_000), "segment.ms": str(600_000)},
+}
+
+
 class KafkaBus:
     def __init__(self, settings: BusSettings, client_id: str = "babelstream"):
         self._settings = settings
@@ -198,7 +205,7 @@ class KafkaBus:
                 topic,
                 num_partitions=self._settings.kafka_topic_partitions,
                 replication_factor=self._settings.kafka_replication_factor,
-                config={"max.message.bytes": str(limits.MAX_MESSAGE_BYTES)},
+                config={"max.message.bytes": str(limits.MAX_MESSAGE_BYTES), **_TOPIC_CONFIG.get(topic, {})},
             )
             for topic in ALL_TOPICS
         ]
@@ -260,7 +267,9 @@ class KafkaBus:
             raise PublishFailed(topic, "producer queue stayed full")
         await delivered
 
-    async def subscribe(self, topics: list[str], group: str, *, from_latest: bool = False) -> KafkaSubscription:
+    async def subscribe(
+        self, topics: list[str], group: str, *, from_latest: bool = False, since_seconds: float | None = None
+    ) -> KafkaSubscription:
         consumer = Consumer(
             {
                 **self._common(),
@@ -277,7 +286,15 @@ class KafkaBus:
         subscription = KafkaSubscription(consumer, ThreadPoolExecutor(1, thread_name_prefix=f"kafka-{group}"))
 
         def on_assign(consumer: Consumer, partitions: list[TopicPartition]) -> None:
-            if from_latest:
+            if since_seconds is not None:
+                # The first offset written at or after that moment; a partition with nothing since starts at its end.
+                since_ms = int((time.time() - since_seconds) * 1000)
+                wanted = [TopicPartition(p.topic, p.partition, since_ms) for p in partitions]
+                starts = consumer.offsets_for_times(wanted, timeout=10)
+                consumer.assign([
+                    TopicPartition(p.topic, p.partition, p.offset if p.offset >= 0 else OFFSET_END) for p in starts
+                ])
+            elif from_latest:
                 # Pin the start to the current end now, not at the first fetch, so nothing published
                 # after subscribe() returns can be skipped.
                 committed = consumer.committed(partitions, timeout=10)

@@ -136,7 +136,11 @@ class MemoryBus:
         self._topic(topic).append(key, value)
         self._trim(topic)
 
-    async def subscribe(self, topics: list[str], group: str, *, from_latest: bool = False) -> MemorySubscription:
+    async def subscribe(
+        self, topics: list[str], group: str, *, from_latest: bool = False, since_seconds: float | None = None
+    ) -> MemorySubscription:
+        # since_seconds: from the oldest message still held (messages here carry no time; all are recent).
+        from_latest = from_latest and since_seconds is None
         state = self._groups.setdefault(group, _Group(group))
         for name in topics:
             topic = self._topic(name)

@@ -28,6 +28,7 @@ class Start:
     wait_for_results: bool | None = None
     partials: bool | None = None
     translate_partials: bool | None = None
+    room: str | None = None  # speak into this room: its listeners get the results too
 
     def message(self) -> dict:
         body: dict[str, Any] = {"event": "start"}
@@ -54,6 +55,7 @@ class _Message:
 class Connected(_Message):
     type: ClassVar[str] = "connected"
     correlation_id: str = ""
+    room: str | None = None  # a listener's (/ws/listen)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,6 +118,11 @@ class _Result(_Message):
     latency_ms: float = 0.0  # the gateway's own figure: from its cut of the utterance to sending this
     stage_ms: dict = field(default_factory=dict)  # milliseconds each stage worked on it, and "bus"
     event_id: str = ""
+    # As a room's member gets it (/ws/listen, or a speaker hearing another): which room, whose utterance (the
+    # speaker's correlation id), and whether it is history read on arrival rather than live.
+    room: str | None = None
+    speaker: str = ""
+    history: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -191,6 +198,28 @@ class ErrorMessage(_Message):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Listening(_Message):
+    """A listener's language is set; `history` messages of the room follow, then live ones."""
+
+    type: ClassVar[str] = "listening"
+    room: str = ""
+    language: str = ""
+    voice: bool = True
+    history: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Audience(_Message):
+    """Who listens to a speaker's room, on every gateway."""
+
+    type: ClassVar[str] = "audience"
+    room: str = ""
+    listeners: int = 0
+    languages: dict = field(default_factory=dict)
+    speakers: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
 class Unknown(_Message):
     """A message this client does not know (a newer server): kept whole in `data`."""
 
@@ -198,10 +227,15 @@ class Unknown(_Message):
 
 
 ServerMessage = Union[
-    Connected, Ready, WarningMessage, Segment, Partial, Transcript, Translation, Audio, Ack, Summary, ErrorMessage, Unknown
+    Connected, Ready, WarningMessage, Segment, Partial, Transcript, Translation, Audio, Ack, Summary, ErrorMessage,
+    Listening, Audience, Unknown
 ]
 _BY_TYPE: dict[str, type] = {
-    cls.type: cls for cls in (Ready, WarningMessage, Segment, Partial, Transcript, Translation, Audio, Ack, Summary, ErrorMessage)
+    cls.type: cls
+    for cls in (
+        Ready, WarningMessage, Segment, Partial, Transcript, Translation, Audio, Ack, Summary, ErrorMessage, Listening,
+        Audience,
+    )
 }
 
 

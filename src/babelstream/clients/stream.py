@@ -73,6 +73,7 @@ def start_for(args) -> Start:
         targets=tuple(targets) if targets is not None else None,
         synthesize=not getattr(args, "no_speech", False),
         partials=False if getattr(args, "no_partials", False) else None,
+        room=getattr(args, "room", None) or None,
     )
 
 

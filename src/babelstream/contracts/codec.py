@@ -19,7 +19,7 @@ from fastavro import schemaless_reader, schemaless_writer
 
 from babelstream.contracts import limits
 from babelstream.contracts.errors import EventTooLarge, MalformedEvent, PayloadTooLarge
-from babelstream.contracts.events import PAYLOAD_TYPES, Event, SessionOptions, StageTiming
+from babelstream.contracts.events import PAYLOAD_TYPES, Event, RoomPresencePayload, SessionOptions, StageTiming
 from babelstream.contracts.registry import SchemaRegistryClient
 from babelstream.contracts.schemas import EventSchema, event_schemas, schema_by_fingerprint
 
@@ -42,7 +42,11 @@ def to_record(event: Event) -> dict[str, Any]:
             "target_languages": list(options.target_languages),
             "synthesize": options.synthesize,
             "reply_to": options.reply_to,
+            "room": options.room,
+            "spoken_languages": None if options.spoken_languages is None else list(options.spoken_languages),
         }
+    if isinstance(event.payload, RoomPresencePayload):
+        payload["spoken_languages"] = list(payload["spoken_languages"])
     return {
         "event_id": event.event_id,
         "event_type": event.event_type,
@@ -69,7 +73,11 @@ def from_record(record: dict[str, Any]) -> Event:
             target_languages=tuple(options["target_languages"]),
             synthesize=options["synthesize"],
             reply_to=options["reply_to"],
+            room=options.get("room"),
+            spoken_languages=None if options.get("spoken_languages") is None else tuple(options["spoken_languages"]),
         )
+    if record["event_type"] == "RoomPresenceEvent":
+        payload["spoken_languages"] = tuple(payload["spoken_languages"])
     return Event(
         payload=payload_type(**payload),
         correlation_id=record["correlation_id"],

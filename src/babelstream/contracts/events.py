@@ -52,6 +52,12 @@ class SessionOptions:
     target_languages: tuple[str, ...] = ()
     synthesize: bool = True
     reply_to: str | None = None
+    room: str | None = None
+    # Which targets to speak when `synthesize`; None speaks every target (a session without a room).
+    spoken_languages: tuple[str, ...] | None = None
+
+    def speaks(self, language: str) -> bool:
+        return self.synthesize and (self.spoken_languages is None or language in self.spoken_languages)
 
 
 @dataclass(frozen=True)
@@ -166,6 +172,17 @@ class DeadLetterPayload:
     original_key: bytes | None = None
 
 
+@dataclass(frozen=True)
+class RoomPresencePayload:
+    EVENT_TYPE: ClassVar[str] = "RoomPresenceEvent"
+    room: str
+    gateway: str
+    listeners: dict[str, int]  # listeners per language
+    speakers: dict[str, int]  # speakers per language spoken ("" when detected)
+    spoken_languages: tuple[str, ...]
+    valid_for_ms: int
+
+
 Payload = (
     AudioInputPayload
     | SpeechSegmentPayload
@@ -173,6 +190,7 @@ Payload = (
     | TextTranslatedPayload
     | AudioSynthesisPayload
     | DeadLetterPayload
+    | RoomPresencePayload
     | SpeechWindowPayload
     | PartialTranscriptPayload
 )
@@ -186,6 +204,7 @@ PAYLOAD_TYPES: dict[str, type] = {
         TextTranslatedPayload,
         AudioSynthesisPayload,
         DeadLetterPayload,
+        RoomPresencePayload,
         SpeechWindowPayload,
         PartialTranscriptPayload,
     )

@@ -36,6 +36,7 @@ class Kind(enum.StrEnum):
     UNSUPPORTED_PAIR = "unsupported_pair"
     TRANSLATION_UNAVAILABLE = "translation_unavailable"
     SPEECH_UNAVAILABLE = "speech_unavailable"
+    AUDIO_SKIPPED = "audio_skipped"  # a room listener not keeping up: spoken translations skipped, text still sent
 
 
 class SessionEnded(Exception):

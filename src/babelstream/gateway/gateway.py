@@ -15,6 +15,7 @@ from babelstream.gateway.admission import ConnectionSlots
 from babelstream.gateway.close_codes import CloseCode
 from babelstream.gateway.errors import Kind, SessionEnded
 from babelstream.gateway.metrics import GatewayMetrics
+from babelstream.gateway.rooms.directory import RoomDirectory
 from babelstream.gateway.router import ResultRouter
 from babelstream.gateway.session_context import Endpointer, SessionContext, SessionObserver, SessionObservers
 from babelstream.gateway.session_log import SessionLog
@@ -46,7 +47,10 @@ class Gateway:
         self.publisher = EventPublisher(
             bus, codec, on_published=self.metrics.publish_latency.observe, on_failed=self.metrics.publish_failures.inc
         )
-        self.router = ResultRouter(bus, codec, self.instance_id)
+        self.listener_slots = ConnectionSlots(settings.max_listeners)
+        self.rooms = RoomDirectory(settings, bus, codec, self.instance_id, self.metrics)
+        self.router = ResultRouter(bus, codec, self.instance_id, rooms=self.rooms,
+                                   history_seconds=settings.room_idle_seconds)
         self.capabilities = capabilities
         self.options = SessionOptionsResolver(settings, self.instance_id, capabilities)
         # What every session of this gateway is given (session.py knows nothing of the Gateway).
@@ -55,6 +59,7 @@ class Gateway:
             instance_id=self.instance_id,
             publish=self.publisher.publish,
             results=self.router,
+            rooms=self.rooms,
             options=self.options,
             new_endpointer=new_endpointer,
             metrics=self.metrics,
@@ -71,23 +76,33 @@ class Gateway:
             await asyncio.to_thread(
                 lambda: (capabilities.source_languages(), capabilities.pairs(), capabilities.speech_languages())
             )
+        await self.rooms.start()
         await self.router.start()
 
     async def stop(self) -> None:
         await self.router.stop()
+        await self.rooms.stop()
 
     # -- admission: every way to a session goes through here ----------------------------------------
 
-    def admit(self, request: UpgradeRequest) -> access.Principal | SessionEnded:
-        """Who the new socket's session is for, once it holds a slot; or why it gets no session (it is told, then
-        closed). Every admitted socket must call `release()` when its session is over."""
+    def _check_access(self, request: UpgradeRequest, **room) -> access.Principal | SessionEnded:
         settings = self.settings
         outcome = access.admit(
             self.access, headers=request.headers, query_string=request.query_string, scheme=request.scheme,
             allowlist=settings.origin_allowlist, bound_host=settings.host,
         )
+        if not isinstance(outcome, access.Refusal) and room:
+            outcome = self.access.authorize(outcome, **room) or outcome
         if isinstance(outcome, access.Refusal):
-            refusal = SessionEnded(CloseCode.POLICY_VIOLATION, outcome.reason, kind=Kind(str(outcome.kind)))
+            return SessionEnded(CloseCode.POLICY_VIOLATION, outcome.reason, kind=Kind(str(outcome.kind)))
+        return outcome
+
+    def admit(self, request: UpgradeRequest) -> access.Principal | SessionEnded:
+        """Who the new socket's session is for, once it holds a slot; or why it gets no session (it is told, then
+        closed). Every admitted socket must call `release()` when its session is over."""
+        outcome = self._check_access(request)
+        if isinstance(outcome, SessionEnded):
+            refusal = outcome
         elif not self.slots.try_acquire():
             refusal = SessionEnded(
                 CloseCode.TRY_AGAIN_LATER,
@@ -101,3 +116,20 @@ class Gateway:
 
     def release(self) -> None:
         self.slots.release()
+
+    def admit_listener(self, request: UpgradeRequest, room: str) -> access.Principal | SessionEnded:
+        """As `admit`, for /ws/listen: the credential must allow listening in `room`, and listeners have a pool of
+        their own (MAX_LISTENERS). The caller counts a refusal. Every admitted listener calls `release_listener()`."""
+        outcome = self._check_access(request, room=room, role=access.Role.LISTENER)
+        if isinstance(outcome, SessionEnded):
+            return outcome
+        if not self.listener_slots.try_acquire():
+            return SessionEnded(
+                CloseCode.TRY_AGAIN_LATER,
+                f"this gateway has all the listeners it may ({self.settings.max_listeners}); try again later",
+                kind=Kind.CAPACITY,
+            )
+        return outcome
+
+    def release_listener(self) -> None:
+        self.listener_slots.release()

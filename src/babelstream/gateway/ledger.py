@@ -3,6 +3,9 @@
 A segment is answered when its transcript arrived and, for speech, one translation per target and (when
 asked) one spoken audio per successful translation. Events are deduplicated by event_id: stages derive
 ids from their input, so a redelivered message produces the same id and the client never sees it twice.
+
+A room's speaker may talk for hours: an answered segment is forgotten (only counted), and so are event ids beyond
+the newest few thousand (a redelivery comes within seconds), so the ledger stays small however long the talk.
 """
 
 from __future__ import annotations
@@ -16,6 +19,11 @@ from babelstream.contracts.events import (
     TextRecognizedPayload,
     TextTranslatedPayload,
 )
+from babelstream.gateway.rooms.bounded_set import RecentSet
+
+# Event ids remembered to recognise a redelivered result, and answered segments remembered as answered.
+_SEEN_REMEMBERED = 4096
+_ANSWERED_REMEMBERED = 1024
 
 # What the summary counts, by the type of the message sent.
 _COUNTED = {"transcript": "transcripts", "translation": "translations", "audio": "audio", "warning": "warnings"}
@@ -32,25 +40,49 @@ class _SegmentProgress:
         return self.transcript and not self.targets_waiting
 
 
+# What an answered (and forgotten) segment's progress reads as.
+_ANSWERED = _SegmentProgress(cut_at=0.0, transcript=True)
+
+
 class ResultLedger:
     """What one session is still waiting for. In "live" mode the gateway announces each segment it cuts;
     in "single" mode the segmenter stage cuts them and the gateway learns of them from their transcripts,
     the last one flagged `is_last`."""
 
     def __init__(self) -> None:
-        self._segments: dict[int, _SegmentProgress] = {}
-        self._seen: set[str] = set()
+        self._segments: dict[int, _SegmentProgress] = {}  # cut and not answered yet
+        self._answered = RecentSet(_ANSWERED_REMEMBERED)
+        self._answered_count = 0
+        self._seen = RecentSet(_SEEN_REMEMBERED)
+        # What the session asked for, when the events carry more (a room's speaker: its room's languages too).
+        self._targets: frozenset[str] | None = None
+        self._synthesize = True
         self._segments_from_stage = False
         self._all_cut = False
         self._stream_end: float | None = None
         self._changed = asyncio.Event()
         self.counts = {"transcripts": 0, "translations": 0, "audio": 0, "warnings": 0}
 
+    def want(self, targets: tuple[str, ...], *, synthesize: bool) -> None:
+        self._targets = frozenset(targets)
+        self._synthesize = synthesize
+
+    def wanted(self, payload: object) -> bool:
+        """Whether the session asked for this result (a room's events carry every language its members read)."""
+        if self._targets is None:
+            return True
+        if isinstance(payload, TextTranslatedPayload):
+            return payload.target_language in self._targets
+        if isinstance(payload, AudioSynthesisPayload):
+            return self._synthesize and payload.language in self._targets
+        return True
+
     def expect_segments_from_stage(self) -> None:
         self._segments_from_stage = True
 
     def segment_cut(self, index: int) -> None:
-        self._segments.setdefault(index, _SegmentProgress(time.perf_counter()))
+        if index not in self._segments and index not in self._answered:
+            self._segments[index] = _SegmentProgress(time.perf_counter())
 
     def stream_ended(self) -> None:
         """No more audio: in live mode every segment has been announced."""
@@ -60,15 +92,23 @@ class ResultLedger:
         self._changed.set()
 
     def first_time(self, event_id: str) -> bool:
-        if event_id in self._seen:
-            return False
-        self._seen.add(event_id)
-        return True
+        return self._seen.add(event_id)
 
     def _progress(self, index: int) -> _SegmentProgress:
-        if index not in self._segments:
-            self._segments[index] = _SegmentProgress(self._stream_end or time.perf_counter())
-        return self._segments[index]
+        progress = self._segments.get(index)
+        if progress is None:
+            if index in self._answered:
+                return _ANSWERED  # a late result of a segment already answered changes nothing
+            progress = self._segments[index] = _SegmentProgress(self._stream_end or time.perf_counter())
+        return progress
+
+    def _settle(self, index: int) -> None:
+        progress = self._segments.get(index)
+        if progress is not None and progress.complete:
+            del self._segments[index]
+            self._answered.add(index)
+            self._answered_count += 1
+        self._changed.set()
 
     def latency_ms(self, index: int) -> float:
         return round((time.perf_counter() - self._progress(index).cut_at) * 1000, 1)
@@ -89,22 +129,26 @@ class ResultLedger:
 
     def on_transcript(self, payload: TextRecognizedPayload) -> None:
         progress = self._progress(payload.segment_index)
+        if progress is _ANSWERED:
+            return
         progress.transcript = True
         if payload.text:
-            progress.targets_waiting = set(payload.options.target_languages)
+            targets = payload.options.target_languages if self._targets is None else self._targets
+            progress.targets_waiting = set(targets)
         if payload.is_last and self._segments_from_stage:
             self._all_cut = True
-        self._changed.set()
+        self._settle(payload.segment_index)
 
     def on_translation(self, payload: TextTranslatedPayload) -> None:
         progress = self._progress(payload.segment_index)
-        if payload.error or not payload.options.synthesize or not payload.text.strip():
+        speaks = payload.options.speaks(payload.target_language) if self._targets is None else self._synthesize
+        if payload.error or not speaks or not payload.text.strip():
             progress.targets_waiting.discard(payload.target_language)
-        self._changed.set()
+        self._settle(payload.segment_index)
 
     def on_audio(self, payload: AudioSynthesisPayload) -> None:
         self._progress(payload.segment_index).targets_waiting.discard(payload.language)
-        self._changed.set()
+        self._settle(payload.segment_index)
 
     def complete(self) -> bool:
         return self._all_cut and all(p.complete for p in self._segments.values())
@@ -114,7 +158,7 @@ class ResultLedger:
 
     @property
     def segment_count(self) -> int:
-        return len(self._segments)
+        return len(self._segments) + self._answered_count
 
     async def wait_complete(self, timeout_seconds: float) -> bool:
         deadline = time.perf_counter() + timeout_seconds

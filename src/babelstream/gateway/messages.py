@@ -18,12 +18,16 @@ from babelstream.contracts.events import (
     SessionOptions,
     TextRecognizedPayload,
     TextTranslatedPayload,
+    utc_now,
 )
 from babelstream.gateway.errors import Kind, SessionEnded
 from babelstream.gateway.stream_limits import StreamLimits
 
 # Every `type` the server can send (`connected` is the one message without a type: it has `status`).
-TYPES = ("ready", "warning", "segment", "partial", "transcript", "translation", "audio", "ack", "summary", "error")
+TYPES = (
+    "ready", "warning", "segment", "partial", "transcript", "translation", "audio", "ack", "summary", "error",
+    "listening", "audience",
+)
 
 
 def encode(message: dict) -> str:
@@ -32,8 +36,25 @@ def encode(message: dict) -> str:
     return json.dumps(message, separators=(",", ":"), allow_nan=False)
 
 
-def connected(correlation_id: str) -> dict:
-    return {"status": "connected", "correlation_id": correlation_id}
+def connected(correlation_id: str, **room) -> dict:
+    """`room`: a listener's (/ws/listen) says which room it is in."""
+    return {"status": "connected", "correlation_id": correlation_id, **room}
+
+
+def listening(room: str, language: str, *, voice: bool, history: int) -> dict:
+    """A listener's language is set (at connect, or changed by a listen message); `history` messages follow."""
+    return {"type": "listening", "room": room, "language": language, "voice": voice, "history": history}
+
+
+def audience(room: str, *, languages: dict[str, int], speakers: int) -> dict:
+    """Who is in a room, on every gateway: sent to its speakers when it changes (at most once a second)."""
+    return {
+        "type": "audience",
+        "room": room,
+        "listeners": sum(languages.values()),
+        "languages": dict(sorted(languages.items())),
+        "speakers": speakers,
+    }
 
 
 def ready(
@@ -42,6 +63,7 @@ def ready(
 ) -> dict:
     """`limits`: what this session may send, so a client can pace itself instead of finding out by a close."""
     return {
+        "room": options.room,
         "type": "ready",
         "mode": mode,
         "sample_rate_hz": sample_rate_hz,
@@ -85,13 +107,15 @@ def partial(payload: PartialTranscriptPayload) -> dict:
     }
 
 
-def ack(correlation_id: str, event_ids: list[str], *, live: bool, received_bytes: int) -> dict:
+def ack(correlation_id: str, event_ids: list[str], *, live: bool, received_bytes: int,
+        segments: int | None = None) -> dict:
+    """`event_ids`: the newest 1,000 at most (a talk of hours cuts more); `segments` counts them all."""
     return {
         "type": "ack",
         "correlation_id": correlation_id,
         "event_id": event_ids[-1] if event_ids else None,
         "event_ids": event_ids,
-        "segments": len(event_ids) if live else None,
+        "segments": (len(event_ids) if segments is None else segments) if live else None,
         "received_bytes": received_bytes,
     }
 
@@ -119,6 +143,19 @@ def stage_breakdown(event: Event) -> dict[str, float]:
         previous = hop
     stages["bus"] = round(bus_ms, 2)
     return stages
+
+
+def room_result(event: Event, room: str, *, history: bool) -> dict | None:
+    """A result as a room's members get it: the speaker's message, saying whose utterance it is and whether it is
+    live or history. `latency_ms` counts from the speaker's gateway cutting the utterance (its first timing)."""
+    started = event.timings[0].started_at if event.timings else event.timestamp
+    latency_ms = round((utc_now() - started).total_seconds() * 1000, 1)
+    message = result(event, latency_ms)
+    if message is None:
+        return None
+    message.pop("stage_ms", None)
+    message.update(room=room, speaker=event.correlation_id, history=history)
+    return message
 
 
 def result(event: Event, latency_ms: float, *, revised: bool = False) -> dict | None:

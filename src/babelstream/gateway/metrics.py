@@ -71,3 +71,18 @@ class GatewayMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.rooms = Gauge("babelstream_gateway_rooms", "Rooms with a member on this gateway", registry=self.registry)
+        self.listeners = Gauge(
+            "babelstream_gateway_listeners", "Listeners connected to this gateway (/ws/listen)", registry=self.registry
+        )
+        self.room_deliveries = Counter(
+            "babelstream_gateway_room_deliveries_total",
+            "Result messages given to room members (one per member), by type",
+            ["type"],
+            registry=self.registry,
+        )
+        self.listener_audio_dropped = Counter(
+            "babelstream_gateway_listener_audio_dropped_total",
+            "Spoken translations not sent to a listener that was not keeping up",
+            registry=self.registry,
+        )

@@ -52,6 +52,17 @@ class Outbox:
         self._queued_bytes += len(text)
         self._queue.put_nowait((message, text))
 
+    def put_text(self, text: str) -> None:
+        """A message encoded already (a room's result, encoded once for all its members); past the bound, as put."""
+        if self.closed:
+            return
+        if self._queued_bytes + len(text) > self._limit_bytes:
+            self.closed = self.overflowed = True
+            self._on_overflow()
+            return
+        self._queued_bytes += len(text)
+        self._queue.put_nowait((None, text))
+
     async def _write(self) -> None:
         connection = self._connection
         while True:
@@ -63,7 +74,8 @@ class Outbox:
                 message, text = item
                 await connection.send_text(text)
                 self._queued_bytes -= len(text)
-                self._on_sent(message)
+                if message is not None:
+                    self._on_sent(message)
             except Exception as failure:  # the client went away: nothing more can reach it
                 log.debug("send failed: %s", failure)
                 return

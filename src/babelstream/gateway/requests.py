@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from babelstream.contracts.audio_format import PIPELINE_SAMPLE_RATE_HZ
 from babelstream.gateway.close_codes import CloseCode
 from babelstream.gateway.errors import Kind, SessionEnded
+from babelstream.gateway.rooms.room_id import parse_room_id
 
 # Rates a client may declare; anything else is refused rather than guessed.
 ACCEPTED_SAMPLE_RATES_HZ = (8_000, 11_025, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
@@ -33,6 +34,7 @@ class StartRequest:
     wait_for_results: bool = True
     partials: bool | None = None  # None: the server's default (PARTIALS)
     translate_partials: bool = False
+    room: str | None = None  # a room to speak into (rooms/): its listeners get the results too
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ def malformed(reason: str) -> SessionEnded:
     return SessionEnded(CloseCode.UNSUPPORTED_DATA, reason, kind=Kind.MALFORMED)
 
 
-def _language(value: object, field: str) -> str:
+def language_code(value: object, field: str) -> str:
     if not isinstance(value, str) or not _LANGUAGE_CODE.fullmatch(value.lower()):
         raise malformed(f"{field} must be an ISO 639-1 code such as \"en\", got {value!r}")
     return value.lower()
@@ -66,8 +68,10 @@ def parse_text_message(text: str) -> StartRequest | DoneRequest:
 
 
 def _parse_start(message: dict) -> StartRequest:
-    known = {"event", "mode", "sample_rate_hz", "language", "language_hint", "targets", "synthesize", "wait_for_results",
-             "partials", "translate_partials"}
+    known = {
+        "event", "mode", "sample_rate_hz", "language", "language_hint", "targets", "synthesize", "wait_for_results",
+        "room", "partials", "translate_partials",
+    }
     unknown = sorted(set(message) - known)
     if unknown:
         raise malformed(f"unknown start field(s) {unknown}; known: {sorted(known)}")
@@ -79,14 +83,14 @@ def _parse_start(message: dict) -> StartRequest:
         raise malformed(f"sample_rate_hz {rate!r} is not supported; use one of {list(ACCEPTED_SAMPLE_RATES_HZ)}")
     language = message.get("language", message.get("language_hint"))
     # None: the operator's default; AUTO: the multilingual model detects the language of each utterance.
-    source = None if language in (None, "") else AUTO if language == AUTO else _language(language, "language")
+    source = None if language in (None, "") else AUTO if language == AUTO else language_code(language, "language")
     targets = message.get("targets")
     if targets is not None:
         if isinstance(targets, str):
             targets = [t for t in targets.split(",") if t.strip()]
         if not isinstance(targets, list) or len(targets) > MAX_TARGET_LANGUAGES:
             raise malformed(f"targets must be a list of at most {MAX_TARGET_LANGUAGES} language codes")
-        targets = tuple(dict.fromkeys(_language(t.strip() if isinstance(t, str) else t, "targets") for t in targets))
+        targets = tuple(dict.fromkeys(language_code(t.strip() if isinstance(t, str) else t, "targets") for t in targets))
     for flag in ("synthesize", "wait_for_results", "partials", "translate_partials"):
         if not isinstance(message.get(flag, True), bool):
             raise malformed(f"{flag} must be true or false")
@@ -97,6 +101,7 @@ def _parse_start(message: dict) -> StartRequest:
         target_languages=targets,
         synthesize=message.get("synthesize", True),
         wait_for_results=message.get("wait_for_results", True),
+        room=None if message.get("room") is None else parse_room_id(message["room"]),
         partials=message.get("partials"),
         translate_partials=message.get("translate_partials", False),
     )

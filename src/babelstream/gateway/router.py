@@ -1,8 +1,13 @@
-"""Routes result events from the bus to the socket that asked for them.
+"""Routes result events from the bus to the sockets that asked for them, and to the rooms.
 
-Every gateway process consumes the result topics in a consumer group of its own (so each sees every result)
-starting at the end, and keeps the events whose correlation_id belongs to one of its sessions. Two gateways
-on the same topics therefore each answer their own clients.
+Every gateway process consumes the result topics in consumer groups of its own (so each sees every result), and
+hands each event to the session whose correlation_id it carries, if that session is here, and to the rooms
+(rooms/directory.py), which keep every room's history and give the result to their members on this gateway.
+Two gateways on the same topics therefore each answer their own clients, and each serves its own listeners.
+
+Text results are read from `history_seconds` back when the gateway starts, so the rooms' recent history is on
+every gateway, a new one included; spoken audio is read from the end (it is never history), and so are interim
+results (`speech.asr.partial`), which go to their session only: they are neither history nor a room's.
 """
 
 from __future__ import annotations
@@ -11,11 +16,11 @@ import asyncio
 import logging
 from typing import Protocol
 
-from babelstream.bus.base import Bus, Subscription
+from babelstream.bus.base import Bus, Message, Subscription
 from babelstream.contracts.codec import EventCodec
 from babelstream.contracts.errors import ContractError
 from babelstream.contracts.events import Event
-from babelstream.contracts.topics import RESULT_TOPICS
+from babelstream.contracts.topics import ASR_PARTIAL, HISTORY_TOPICS, TTS_AUDIO
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +32,23 @@ class ResultListener(Protocol):
     def on_result(self, event: Event) -> None: ...
 
 
+class RoomResults(Protocol):
+    def wants(self, topic: str, key: str) -> bool: ...
+
+    def on_result(self, event: Event) -> None: ...
+
+
 class ResultRouter:
-    def __init__(self, bus: Bus, codec: EventCodec, instance_id: str):
+    def __init__(self, bus: Bus, codec: EventCodec, instance_id: str, *, rooms: RoomResults | None = None,
+                 history_seconds: float = 0.0):
         self._bus = bus
         self._codec = codec
-        self._group = f"babelstream.{instance_id}"  # a group of its own: this gateway sees every result
+        self._group = f"babelstream.{instance_id}"  # groups of its own: this gateway sees every result
+        self._rooms = rooms
+        self._history_seconds = history_seconds
         self._listeners: dict[str, ResultListener] = {}
-        self._subscription: Subscription | None = None
-        self._task: asyncio.Task | None = None
+        self._subscriptions: list[Subscription] = []
+        self._tasks: list[asyncio.Task] = []
 
     def register(self, correlation_id: str, listener: ResultListener) -> None:
         self._listeners[correlation_id] = listener
@@ -43,26 +57,45 @@ class ResultRouter:
         self._listeners.pop(correlation_id, None)
 
     async def start(self) -> None:
-        self._subscription = await self._bus.subscribe(list(RESULT_TOPICS), self._group, from_latest=True)
-        self._task = asyncio.create_task(self._route())
+        since = self._history_seconds if self._rooms is not None and self._history_seconds > 0 else None
+        text = await self._bus.subscribe(
+            list(HISTORY_TOPICS), f"{self._group}.text", from_latest=since is None, since_seconds=since
+        )
+        audio = await self._bus.subscribe([TTS_AUDIO], f"{self._group}.audio", from_latest=True)
+        partials = await self._bus.subscribe([ASR_PARTIAL], f"{self._group}.partial", from_latest=True)
+        self._subscriptions = [text, audio, partials]
+        self._tasks = [asyncio.create_task(self._route(subscription)) for subscription in self._subscriptions]
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-        if self._subscription:
-            await self._subscription.close()
+        for task in self._tasks:
+            task.cancel()
+        for subscription in self._subscriptions:
+            await subscription.close()
 
-    async def _route(self) -> None:
+    def _dispatch(self, message: Message) -> None:
+        key = message.key.decode() if message.key else ""
+        listener = self._listeners.get(key)
+        rooms = (
+            self._rooms if self._rooms is not None and message.topic != ASR_PARTIAL and self._rooms.wants(message.topic, key)
+            else None
+        )
+        if listener is None and rooms is None:
+            return  # another gateway's session, not a room's: not even decoded
+        event = self._codec.decode(message.value)
+        if listener is not None:
+            listener.on_result(event)
+        if rooms is not None:
+            rooms.on_result(event)
+
+    async def _route(self, subscription: Subscription) -> None:
         uncommitted = 0
-        latest: dict[tuple[str, int], object] = {}
+        latest: dict[tuple[str, int], Message] = {}
         while True:
-            message = await self._subscription.next(timeout_seconds=1.0)
+            message = await subscription.next(timeout_seconds=1.0)
             if message is None:
                 continue
             try:
-                listener = self._listeners.get(message.key.decode() if message.key else "")
-                if listener is not None:
-                    listener.on_result(self._codec.decode(message.value))
+                self._dispatch(message)
             except ContractError as error:
                 # Stages send their bad input to the dead-letter topic; a bad result is only logged here.
                 log.warning("undecodable result on %s@%d: %s", message.topic, message.offset, error)
@@ -72,6 +105,6 @@ class ResultRouter:
             uncommitted += 1
             if uncommitted >= _COMMIT_EVERY:
                 for last in latest.values():
-                    await self._subscription.commit(last)
+                    await subscription.commit(last)
                 latest.clear()
                 uncommitted = 0

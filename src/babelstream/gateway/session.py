@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+from collections import deque
 
 import numpy as np
 import soxr
@@ -34,7 +35,7 @@ from babelstream.contracts.events import (
 from babelstream.contracts.wav import SAMPLE_WIDTH_BYTES, wrap_pcm16
 from babelstream.engines.vad.utterance import FINAL, TENTATIVE, Utterance
 from babelstream.gateway import messages
-from babelstream.gateway.access.principal import ANONYMOUS, Principal
+from babelstream.gateway.access.principal import ANONYMOUS, Principal, Role
 from babelstream.gateway.close_codes import CloseCode
 from babelstream.gateway.connection import Connection
 from babelstream.gateway.errors import Kind, SessionEnded
@@ -47,6 +48,9 @@ from babelstream.gateway.speculation import Speculation, ends_sentence
 from babelstream.gateway.stream_limits import StreamLimits
 
 log = logging.getLogger(__name__)
+
+# How many of its segments' event ids a session's ack lists (the newest); `segments` still counts them all.
+_ACK_EVENT_IDS = 1000
 
 
 class SessionState(enum.Enum):
@@ -97,11 +101,12 @@ class Session:
     # Slots: 1,000 streams' objects are touched 50 times a second each; attributes in the object itself rather than
     # a dict keep each frame to fewer cache lines (docs/benchmarks/gateway-capacity.md).
     __slots__ = (
-        "_abandoned", "_batch_slot", "_buffer", "_bytes_counter", "_client_rate_hz", "_closing", "_endpointer", "_input",
-        "_last_frame_at", "_limits", "_loop", "_max_chunk_bytes", "_max_seconds", "_next_segment", "_partials",
-        "_partials_on", "_publishes", "_received_bytes", "_resampler", "_results_wait", "_segment_ids", "_speculation", "_start_allowed",
-        "_started_at", "_translate_partials", "_unreachable", "client", "connection", "context", "correlation_id", "ledger", "mode", "options", "outbox",
-        "principal", "settings", "state", "wait_for_results", "__weakref__"
+        "_abandoned", "_batch_slot", "_buffer", "_bytes_counter", "_client_rate_hz", "_closing", "_endpointer",
+        "_input", "_last_frame_at", "_limits", "_loop", "_max_chunk_bytes", "_max_seconds", "_next_segment", "_partials",
+        "_partials_on", "_publishes", "_received_bytes", "_resampler", "_results_wait", "_segment_ids", "_speculation",
+        "_start_allowed", "_started_at", "_translate_partials", "_unreachable", "client", "connection", "context",
+        "correlation_id", "ledger", "mode", "options", "outbox", "principal", "room", "settings", "state",
+        "wait_for_results", "__weakref__"
     )
 
 
@@ -149,7 +154,9 @@ class Session:
         self._buffer = AudioBuffer()
         self._endpointer: Endpointer | None = None  # "live" mode, made at the first audio
         self._next_segment = 0
-        self._segment_ids: list[str] = []
+        # The ack names the last of them: a talk of hours in a room cuts thousands, and memory must stay flat.
+        self._segment_ids: deque[str] = deque(maxlen=_ACK_EVENT_IDS)
+        self.room: str | None = None  # the room it speaks into, once its start message named one
         self._speculation: Speculation | None = None  # an utterance published at a short pause, not yet shown
         self._abandoned: set[int] = set()  # indexes of withdrawn speculations: their results are dropped
         self._partials_on = settings.partials  # the start message may turn them off (or on)
@@ -187,6 +194,8 @@ class Session:
             self.state = SessionState.CLOSED
             if self._batch_slot:
                 self.context.batch_slots.release()
+            if self.room is not None:
+                self.context.rooms.leave(self, self.room)
             self.context.results.unregister(self.correlation_id)
             for task in self._publishes:
                 task.cancel()
@@ -333,6 +342,8 @@ class Session:
         self._translate_partials = self._partials_on and request.translate_partials
         if self.mode == "batch":
             self._start_batch()
+        if request.room is not None:
+            self._join_room(request.room)
         self._client_rate_hz = request.sample_rate_hz
         self._limits.set_audio_rate(self._client_rate_hz * SAMPLE_WIDTH_BYTES)
         if request.sample_rate_hz != PIPELINE_SAMPLE_RATE_HZ:
@@ -343,6 +354,45 @@ class Session:
             self.mode, request.sample_rate_hz, self.options, self._limits, self._max_seconds,
             partials=self._partials_on and self.mode != "single", translate_partials=self._translate_partials,
         ))
+
+    def _join_room(self, room: str) -> None:
+        """Speaks into `room`: its results go to the room's listeners too, it hears the others in its own language,
+        and it may talk as long as a talk lasts (ROOM_SPEAKER_MAX_SECONDS)."""
+        rooms = self.context.rooms
+        if rooms is None:
+            raise SessionEnded(CloseCode.UNSUPPORTED_DATA, "this server has no rooms", kind=Kind.MALFORMED)
+        if not (self.principal.may_enter(room) and self.principal.may_act_as(Role.SPEAKER)):
+            raise SessionEnded(
+                CloseCode.POLICY_VIOLATION,
+                "this credential is for another room" if not self.principal.may_enter(room)
+                else f"this credential allows the {self.principal.role} role only, not speaker",
+                kind=Kind.FORBIDDEN,
+            )
+        rooms.join_speaker(self, room)
+        self.room = room
+        self.ledger.want(self.options.target_languages, synthesize=self.options.synthesize)
+        if self.mode != "batch":
+            self._max_seconds = self.settings.room_speaker_max_seconds
+
+    # -- as a room's member (rooms/member.py): a speaker hears the others in its own language ---------------
+
+    @property
+    def member_id(self) -> str:
+        return self.correlation_id
+
+    @property
+    def language(self) -> str | None:
+        return self.options.source_language
+
+    @property
+    def voice(self) -> bool:
+        return self.options.synthesize
+
+    def deliver(self, text: str, *, audio: bool) -> None:
+        self.outbox.put_text(text)
+
+    def audience_changed(self, message: dict) -> None:
+        self.outbox.put(message)
 
     def _start_batch(self) -> None:
         """A recording sent faster than real time: its own pool of sessions, its own audio speed, and a limit on
@@ -434,6 +484,10 @@ class Session:
                 self._withdraw(speculation)
             self._publish_segment(utterance, is_last=is_last)
         elif kind == TENTATIVE:
+            if self.room is not None:
+                # A room's listeners get results from the bus on every gateway, before any commit: a speculation
+                # withdrawn there could not be taken back. Room speakers' utterances are cut at the full pause.
+                return
             if speculation is not None:
                 self._withdraw(speculation)
             index = self._next_segment
@@ -465,7 +519,8 @@ class Session:
                 segment_index=index,
                 start_ms=utterance.start_ms,
                 end_ms=utterance.end_ms,
-                options=self.options,
+                # In a room, each utterance goes into the languages its members read now.
+                options=self.options if self.room is None else self.context.rooms.options_for(self.room, self.options),
                 is_last=is_last,
             ),
             utc_now(),
@@ -574,7 +629,8 @@ class Session:
         self.ledger.stream_ended()
         self.outbox.put(
             messages.ack(
-                self.correlation_id, event_ids, live=self.mode != "single", received_bytes=self._received_bytes
+                self.correlation_id, list(event_ids), live=self.mode != "single", received_bytes=self._received_bytes,
+                segments=self._next_segment if self.mode != "single" else None,
             )
         )
         complete = True
@@ -648,13 +704,16 @@ class Session:
         if not self.ledger.first_time(event.event_id):
             return
         payload = event.payload
+        if self.room is not None and not self.ledger.wanted(payload):
+            return  # a language the room's listeners read, not one this speaker asked for
+        latency_ms = self.ledger.latency_ms(payload.segment_index)  # before record: an answered segment is forgotten
         self.ledger.record(payload)
         revised = False
         if isinstance(payload, TextRecognizedPayload):
             revised = self._partials.finished(payload)
             if revised:
                 self.context.metrics.partials_revised.inc()
-        message = messages.result(event, self.ledger.latency_ms(payload.segment_index), revised=revised)
+        message = messages.result(event, latency_ms, revised=revised)
         if message is not None:
             self.ledger.sent(message["type"])
             self.context.metrics.results_sent.labels(type=message["type"]).inc()

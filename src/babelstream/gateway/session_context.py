@@ -19,6 +19,7 @@ from babelstream.gateway.settings import GatewaySettings
 
 if TYPE_CHECKING:
     from babelstream.gateway.errors import SessionEnded
+    from babelstream.gateway.rooms.directory import RoomDirectory
     from babelstream.gateway.session import Session
 
 
@@ -100,3 +101,4 @@ class SessionContext:
     metrics: GatewayMetrics
     batch_slots: ConnectionSlots  # batch sessions, a pool of their own inside the gateway's
     observer: SessionObserver = SessionObserver()
+    rooms: RoomDirectory | None = None  # None: this gateway serves no rooms (a test's bare session)

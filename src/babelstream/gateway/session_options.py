@@ -36,6 +36,23 @@ class SessionOptionsResolver:
             reply_to=self._reply_to,
         )
 
+    def check_listener_language(self, language: str) -> None:
+        """A room listener's language must be one something here can give: a translation target of some pair, or a
+        language speech is recognised in (the captions of a speaker who speaks it). Raises unsupported_language."""
+        capabilities = self.capabilities
+        if capabilities is None:
+            return
+        pairs, sources = capabilities.pairs(), capabilities.source_languages()
+        if pairs is None or sources is None:
+            return
+        readable = {target for _, target in pairs} | set(sources)
+        if language not in readable:
+            raise SessionEnded(
+                CloseCode.UNSUPPORTED_DATA,
+                f"nothing here translates into {language!r}; a room can be read in: {sorted(readable)}",
+                kind=Kind.UNSUPPORTED_LANGUAGE,
+            )
+
     def resolve(self, request: StartRequest) -> tuple[SessionOptions, list[dict]]:
         """The session's options, and warnings for targets nobody can translate (those targets are dropped)."""
         defaults = self.defaults()
@@ -45,7 +62,12 @@ class SessionOptionsResolver:
             source = defaults.source_language
         else:
             source = request.source_language
-        targets = request.target_languages if request.target_languages is not None else defaults.target_languages
+        if request.target_languages is not None:
+            targets = request.target_languages
+        elif request.room is not None:
+            targets = ()  # in a room, its listeners' languages are the targets; the speaker may name more
+        else:
+            targets = defaults.target_languages
         warnings: list[dict] = []
         capabilities = self.capabilities
         if capabilities is not None and source is not None:
@@ -79,5 +101,6 @@ class SessionOptionsResolver:
             target_languages=tuple(targets),
             synthesize=request.synthesize,
             reply_to=self._reply_to,
+            room=request.room,
         )
         return options, warnings

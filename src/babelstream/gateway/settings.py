@@ -94,6 +94,25 @@ class GatewaySettings(BaseSettings):
             ipaddress.ip_network(proxy, strict=False)  # ValueError names it; uvicorn would take it for a host name
         return value
 
+    # Rooms (gateway/rooms/, docs/protocol.md "Rooms"). A speaker in a room may talk this long (a lecture, a service);
+    # MAX_SESSION_SECONDS stays the limit of a session without a room.
+    room_speaker_max_seconds: float = 4 * 3600.0
+    # What a listener who arrives late reads first: the room's last utterances in its language.
+    room_history_utterances: int = 20
+    # A room silent this long forgets its history, and is forgotten once nobody is in it. A new gateway reads
+    # back this far on the bus for the rooms' history.
+    room_idle_seconds: float = 900.0
+    # Rooms with a member on this gateway; past it a new room is refused (capacity, 1013).
+    max_rooms: int = 100
+    # Listeners of one room, counted on every gateway (from their presence records); past it, capacity (1013).
+    max_listeners_per_room: int = 2000
+    # Listeners on this gateway, a pool apart from MAX_CONNECTIONS (a listener costs no audio work); every listener
+    # is also a socket under MAX_SOCKETS.
+    max_listeners: int = 3000
+    # What may wait to be sent to one listener. Past a quarter of it spoken audio is skipped (text first); past it
+    # the listener is closed (slow_reader, 1008), and the room goes on without it.
+    max_listener_queue_bytes: int = 2 * 1024 * 1024
+
     # Access control (gateway/access/, docs/security.md). Auth is on iff one of the three credential sources is
     # set; without any, `serve`/`gateway` refuse a non-loopback --host unless --insecure is given.
     # `name:sha256-hex-of-secret` lines, reloaded when the file changes (`babelstream keys add NAME`).

@@ -46,7 +46,7 @@ class TtsStage:
         payload = event.payload
         if not isinstance(payload, TextTranslatedPayload):
             raise TypeError(f"tts takes TextTranslatedEvent, got {event.event_type}")
-        if payload.error or not payload.options.synthesize or not payload.text.strip():
+        if payload.error or not payload.options.speaks(payload.target_language) or not payload.text.strip():
             return []
         language = payload.target_language
         try:

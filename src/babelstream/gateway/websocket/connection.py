@@ -151,6 +151,10 @@ class WebSocketConnection:
             raise ConnectionClosed("the connection is closing")
         self._transport.write(encode_frame(opcode, payload))
 
+    def writable(self) -> bool:
+        """Whether a send now goes out without piling up: the socket's buffer is under its high-water mark."""
+        return self._transport.writable()
+
     async def drain(self) -> None:
         """Waits while the peer is not reading what it was sent (back-pressure for a handler's sender task)."""
         await self._transport.drain()

@@ -33,6 +33,7 @@ from babelstream.gateway.socket_limits import SocketLimits, SocketTicket
 from babelstream.gateway.websocket.audio_handler import AUDIO_PATH, AudioHandler
 from babelstream.gateway.websocket.connection import WebSocketConnection
 from babelstream.gateway.websocket.handler import Handler
+from babelstream.gateway.websocket.listen_handler import LISTEN_PATH, ListenHandler
 from babelstream.gateway.websocket.handshake import (
     HandshakeRefused,
     UpgradeRequest,
@@ -63,9 +64,10 @@ def uvicorn_config(
     routes: Mapping[str, HandlerFactory] | None = None,
     **options: Any,
 ) -> uvicorn.Config:
-    """/ws/audio is the gateway's; `routes` adds others (the tests' echo route for the Autobahn suite)."""
+    """/ws/audio and /ws/listen are the gateway's; `routes` adds others (the tests' echo route for the Autobahn suite)."""
     all_routes: dict[str, HandlerFactory] = {
         AUDIO_PATH: lambda request, start_task: AudioHandler(gateway, request, start_task),
+        LISTEN_PATH: lambda request, start_task: ListenHandler(gateway, request),
         **(routes or {}),
     }
     protocol = functools.partial(

@@ -1,0 +1,271 @@
+"""The rooms one gateway knows: who is in them here, what every gateway's members want, and where results go.
+
+Every gateway reads every result event (gateway/router.py), so each keeps the recent history of every room and
+hands each result to its own members of the room: a speaker on gateway A and listeners on B and C all get the
+same results, from the same topics, in each speaker's order (its events share a partition). A speaker's utterance
+is translated into the union of the languages its room's members want on every gateway (presence.py), once per
+language; each result is encoded once and given to every member that reads that language.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections import OrderedDict
+
+from babelstream.bus.base import Bus
+from babelstream.contracts.codec import EventCodec
+from babelstream.contracts.events import (
+    AudioSynthesisPayload,
+    Event,
+    SessionOptions,
+    TextRecognizedPayload,
+    TextTranslatedPayload,
+)
+from babelstream.contracts.topics import HISTORY_TOPICS
+from babelstream.gateway import messages
+from babelstream.gateway.close_codes import CloseCode
+from babelstream.gateway.errors import Kind, SessionEnded
+from babelstream.gateway.metrics import GatewayMetrics
+from babelstream.gateway.rooms.member import Member
+from babelstream.gateway.rooms.presence import PresenceBoard, RoomView
+from babelstream.gateway.rooms.room import Room
+from babelstream.gateway.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+
+# Which room a speaker's session talks into, learnt from its transcripts (spoken audio events do not say): the
+# newest this many speakers are remembered.
+_SPEAKERS_REMEMBERED = 4096
+# A room's audience (how many listen, in which languages) goes to its speakers at most this often.
+_AUDIENCE_EVERY_SECONDS = 1.0
+
+
+class RoomDirectory:
+    def __init__(self, settings: GatewaySettings, bus: Bus, codec: EventCodec, instance_id: str,
+                 metrics: GatewayMetrics):
+        self._settings = settings
+        self._metrics = metrics
+        self._rooms: dict[str, Room] = {}
+        self._speaker_rooms: OrderedDict[str, str] = OrderedDict()  # speaker's correlation id -> room
+        self.presence = PresenceBoard(bus, codec, instance_id, on_change=self._audience_changed)
+        self._tasks: list[asyncio.Task] = []
+        metrics.rooms.set_function(lambda: sum(1 for room in self._rooms.values() if room.has_members))
+        metrics.listeners.set_function(lambda: sum(room.listener_count for room in self._rooms.values()))
+
+    async def start(self) -> None:
+        await self.presence.start()
+        self._tasks = [asyncio.create_task(self._sweep()), asyncio.create_task(self._push_audiences())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await self.presence.stop()
+
+    # -- members ---------------------------------------------------------------------------------------
+
+    def join_listener(self, member: Member, room_id: str) -> Room:
+        """Raises SessionEnded (capacity) when the room is full or this gateway holds all the rooms it may."""
+        room = self._room_to_join(room_id)
+        limit = self._settings.max_listeners_per_room
+        if self.listener_count(room_id) >= limit:
+            raise SessionEnded(
+                CloseCode.TRY_AGAIN_LATER, f"room {room_id} is full ({limit} listeners)", kind=Kind.CAPACITY
+            )
+        room.add_listener(member)
+        self._changed(room)
+        return room
+
+    def join_speaker(self, member: Member, room_id: str) -> Room:
+        room = self._room_to_join(room_id)
+        room.speakers.add(member)
+        self._changed(room)
+        return room
+
+    def leave(self, member: Member, room_id: str) -> None:
+        room = self._rooms.get(room_id)
+        if room is None:
+            return
+        room.remove_listener(member)
+        room.speakers.discard(member)
+        self._changed(room)
+
+    def listener_changed(self, member: Member, room_id: str, old_language: str | None) -> None:
+        """A listener changed its language or voice (it is already in the room under `old_language`)."""
+        room = self._rooms[room_id]
+        room.remove_listener(member, old_language)
+        room.add_listener(member)
+        self._changed(room)
+
+    def _room_to_join(self, room_id: str) -> Room:
+        room = self._rooms.get(room_id)
+        if room is not None and room.has_members:
+            return room
+        held = sum(1 for r in self._rooms.values() if r.has_members)
+        if held >= self._settings.max_rooms:
+            raise SessionEnded(
+                CloseCode.TRY_AGAIN_LATER,
+                f"this gateway holds as many rooms as it may ({self._settings.max_rooms}); try again later",
+                kind=Kind.CAPACITY,
+            )
+        return room or self._new_room(room_id)
+
+    def _new_room(self, room_id: str) -> Room:
+        # Rooms known only by their history (no member here) are bounded too: the least recently active goes first.
+        unheld = [r for r in self._rooms.values() if not r.has_members]
+        if len(unheld) >= self._settings.max_rooms:
+            oldest = min(unheld, key=lambda r: r.last_active)
+            del self._rooms[oldest.id]
+        room = self._rooms[room_id] = Room(room_id, self._settings.room_history_utterances, time.monotonic())
+        return room
+
+    def _changed(self, room: Room) -> None:
+        room.last_active = time.monotonic()
+        self.presence.announce(room.id, room.view())
+        self._audience_changed(room.id)
+
+    # -- what a speaker's utterance is translated into --------------------------------------------------
+
+    def views(self, room_id: str) -> list[RoomView]:
+        room = self._rooms.get(room_id)
+        local = [room.view()] if room is not None and room.has_members else []
+        return local + self.presence.remote_views(room_id)
+
+    def options_for(self, room_id: str, options: SessionOptions) -> SessionOptions:
+        """A room speaker's options for its next utterance: its own targets, and every language the room's
+        members on every gateway read (but the one it speaks); spoken where a member wants it spoken."""
+        targets = set(options.target_languages)
+        spoken = set(options.target_languages) if options.synthesize else set()
+        for view in self.views(room_id):
+            targets.update(view.listeners)
+            targets.update(language for language in view.speakers if language)
+            spoken.update(view.spoken)
+        targets.discard(options.source_language)
+        spoken &= targets
+        return dataclasses.replace(
+            options,
+            room=room_id,
+            target_languages=tuple(sorted(targets)),
+            synthesize=bool(spoken),
+            spoken_languages=tuple(sorted(spoken)),
+        )
+
+    def listener_count(self, room_id: str) -> int:
+        return sum(sum(view.listeners.values()) for view in self.views(room_id))
+
+    def audience(self, room_id: str) -> dict:
+        languages: dict[str, int] = {}
+        speakers = 0
+        for view in self.views(room_id):
+            for language, count in view.listeners.items():
+                languages[language] = languages.get(language, 0) + count
+            speakers += sum(view.speakers.values())
+        return messages.audience(room_id, languages=languages, speakers=speakers)
+
+    def _audience_changed(self, room_id: str) -> None:
+        room = self._rooms.get(room_id)
+        if room is not None and room.speakers:
+            room.audience_due = True
+
+    async def _push_audiences(self) -> None:
+        while True:
+            await asyncio.sleep(_AUDIENCE_EVERY_SECONDS)
+            for room in list(self._rooms.values()):
+                if room.audience_due:
+                    room.audience_due = False
+                    message = self.audience(room.id)
+                    for speaker in list(room.speakers):
+                        speaker.audience_changed(message)
+
+    # -- results --------------------------------------------------------------------------------------
+
+    def history(self, room_id: str, language: str | None) -> list[dict]:
+        room = self._rooms.get(room_id)
+        if room is None:
+            return []
+        found = (messages.room_result(event, room_id, history=True) for event in room.history.for_language(language))
+        return [message for message in found if message is not None]
+
+    def wants(self, topic: str, key: str) -> bool:
+        """Whether the router should decode this result for the rooms: every text result (it may be a room's,
+        and every gateway keeps every room's history), spoken audio only of a speaker whose room has members here."""
+        if topic in HISTORY_TOPICS:
+            return True
+        room_id = self._speaker_rooms.get(key)
+        if room_id is None:
+            return False
+        room = self._rooms.get(room_id)
+        return room is not None and room.has_members
+
+    def on_result(self, event: Event) -> None:
+        payload = event.payload
+        speaker = event.correlation_id
+        options = getattr(payload, "options", None)
+        if options is not None:
+            if options.room is None:
+                return
+            room_id = options.room
+            self._speaker_rooms[speaker] = room_id
+            self._speaker_rooms.move_to_end(speaker)
+            if len(self._speaker_rooms) > _SPEAKERS_REMEMBERED:
+                self._speaker_rooms.popitem(last=False)
+        else:
+            room_id = self._speaker_rooms.get(speaker)
+            if room_id is None:
+                return
+        room = self._rooms.get(room_id)
+        if room is None:
+            if isinstance(payload, AudioSynthesisPayload):
+                return  # nobody here to hear it, and audio is not history
+            room = self._new_room(room_id)
+        if not room.delivered.add(event.event_id):
+            return  # redelivered: every member already has it
+        room.last_active = time.monotonic()
+        room.history.add(event)
+        if room.has_members:
+            self._fan_out(room, event)
+
+    def _fan_out(self, room: Room, event: Event) -> None:
+        message = messages.room_result(event, room.id, history=False)
+        if message is None:
+            return
+        payload = event.payload
+        speaker = event.correlation_id
+        audio = False
+        if isinstance(payload, TextRecognizedPayload):
+            members = room.members()  # the captions go to everyone
+        elif isinstance(payload, TextTranslatedPayload):
+            members = room.members_reading(payload.target_language)
+        elif isinstance(payload, AudioSynthesisPayload):
+            audio = True
+            members = (m for m in room.members_reading(payload.language) if m.voice)
+        else:
+            return
+        text = None
+        delivered = 0
+        for member in list(members):
+            if member.member_id == speaker:
+                continue  # its own results reached it directly
+            if text is None:
+                text = messages.encode(message)  # once, for every member
+            member.deliver(text, audio=audio)
+            delivered += 1
+        if delivered:
+            self._metrics.room_deliveries.labels(type=message["type"]).inc(delivered)
+
+    # -- forgetting ----------------------------------------------------------------------------------------
+
+    async def _sweep(self) -> None:
+        idle = self._settings.room_idle_seconds
+        while True:
+            await asyncio.sleep(min(60.0, max(1.0, idle / 4)))
+            now = time.monotonic()
+            for room in list(self._rooms.values()):
+                if now - room.last_active < idle:
+                    continue
+                if room.has_members:
+                    room.history.clear()  # silent that long: what was said before is no longer "recent"
+                else:
+                    del self._rooms[room.id]

@@ -1,0 +1,63 @@
+"""What a listener may send: the /ws/listen query (room, lang, voice) and, on the open socket, a listen message
+changing its language or voice. docs/protocol.md describes both; the server's answers are built in messages.py."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from babelstream.gateway.requests import language_code, malformed
+from babelstream.gateway.rooms.room_id import parse_room_id
+
+_QUERY_FIELDS = {"room", "lang", "voice", "token"}
+_FLAGS = {"1": True, "true": True, "0": False, "false": False}
+
+
+@dataclass(frozen=True)
+class ListenRequest:
+    room: str
+    language: str
+    voice: bool = True
+
+
+@dataclass(frozen=True)
+class ListenChange:
+    language: str | None = None  # None: keep it
+    voice: bool | None = None
+
+
+def parse_listen_query(query_string: str) -> ListenRequest:
+    fields: dict[str, str] = {}
+    for name, value in parse_qsl(query_string, keep_blank_values=True):
+        if name not in _QUERY_FIELDS:
+            raise malformed(f"unknown query parameter {name!r:.40}; known: {sorted(_QUERY_FIELDS)}")
+        if name in fields:
+            raise malformed(f"query parameter {name!r} given twice")
+        fields[name] = value
+    if "room" not in fields:
+        raise malformed("/ws/listen needs ?room=<room id>&lang=<language code>")
+    room = parse_room_id(fields["room"])
+    if "lang" not in fields:
+        raise malformed("/ws/listen needs lang=<language code>: the language to read and hear the room in")
+    voice = fields.get("voice", "1").lower()
+    if voice not in _FLAGS:
+        raise malformed(f"voice must be 1 or 0, got {voice!r:.20}")
+    return ListenRequest(room=room, language=language_code(fields["lang"], "lang"), voice=_FLAGS[voice])
+
+
+def parse_listen_message(text: str) -> ListenChange:
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        raise malformed('a listener sends only {"event":"listen","lang":"<code>"} (or "voice": true/false)') from None
+    if not isinstance(message, dict) or message.get("event") != "listen":
+        raise malformed('a listener sends only {"event":"listen","lang":"<code>"} (or "voice": true/false)')
+    unknown = sorted(set(message) - {"event", "lang", "voice"})
+    if unknown:
+        raise malformed(f"unknown listen field(s) {unknown}; known: ['event', 'lang', 'voice']")
+    voice = message.get("voice")
+    if voice is not None and not isinstance(voice, bool):
+        raise malformed("voice must be true or false")
+    language = message.get("lang")
+    return ListenChange(language=None if language is None else language_code(language, "lang"), voice=voice)

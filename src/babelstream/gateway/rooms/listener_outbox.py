@@ -1,0 +1,102 @@
+"""What goes out to one listener: written at once while its socket takes it, queued (bounded) while it does not.
+
+A room hands the same result to a thousand listeners from one callback, so the common case must be cheap: no
+task and no queue per message, a direct write while the socket's buffer is under its mark. A listener that falls
+behind gets a queue, and loses spoken audio before text: past a quarter of the bound an audio message is skipped
+(it is told so, once per stretch of skipping); past the bound the listener is closed, so nobody else waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+class ListenerSocket(Protocol):
+    def send_text(self, text: str) -> None: ...
+
+    def writable(self) -> bool:
+        """False while the socket's own buffer is over its high-water mark."""
+
+    async def drain(self) -> None: ...
+
+
+class ListenerOutbox:
+    __slots__ = ("_audio_skipped_notice", "_limit", "_on_audio_skipped", "_on_overflow", "_queue", "_queued",
+                 "_socket", "_writer", "audio_skipped", "closed", "sent")
+
+    def __init__(self, socket: ListenerSocket, *, limit_bytes: int, on_overflow: Callable[[], None],
+                 on_audio_skipped: Callable[[], str]):
+        """on_audio_skipped(): the first audio of a stretch was skipped; returns the warning to queue for it."""
+        self._socket = socket
+        self._limit = limit_bytes
+        self._on_overflow = on_overflow
+        self._on_audio_skipped = on_audio_skipped
+        self._queue: deque[str] = deque()
+        self._queued = 0
+        self._writer: asyncio.Task | None = None
+        self._audio_skipped_notice = False  # a warning about the current stretch of skipping is already out
+        self.audio_skipped = 0
+        self.sent = 0
+        self.closed = False
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued
+
+    def put(self, text: str, *, audio: bool = False) -> None:
+        if self.closed:
+            return
+        if not self._queue and self._socket.writable():
+            self._socket.send_text(text)
+            self.sent += 1
+            if not audio:
+                self._audio_skipped_notice = False
+            return
+        size = len(text)
+        if audio and self._queued + size > self._limit // 4:
+            self.audio_skipped += 1
+            if not self._audio_skipped_notice:
+                self._audio_skipped_notice = True
+                self._enqueue(self._on_audio_skipped())
+            return
+        self._enqueue(text)
+
+    def _enqueue(self, text: str) -> None:
+        if self._queued + len(text) > self._limit:
+            self.closed = True
+            self._queue.clear()
+            self._queued = 0
+            self._on_overflow()
+            return
+        self._queue.append(text)
+        self._queued += len(text)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write())
+
+    async def _write(self) -> None:
+        socket = self._socket
+        try:
+            while self._queue and not self.closed:
+                await socket.drain()
+                if self.closed or not self._queue:
+                    return
+                text = self._queue.popleft()
+                self._queued -= len(text)
+                socket.send_text(text)
+                self.sent += 1
+        except Exception as failure:  # the listener went away
+            log.debug("listener send failed: %s", failure)
+            self.closed = True
+
+    def stop(self) -> None:
+        self.closed = True
+        self._queue.clear()
+        self._queued = 0
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()

@@ -1,0 +1,66 @@
+"""One room on one gateway: its members here, its recent history, and what it has delivered."""
+
+from __future__ import annotations
+
+from babelstream.gateway.rooms.bounded_set import RecentSet
+from babelstream.gateway.rooms.history import RoomHistory
+from babelstream.gateway.rooms.member import Member
+from babelstream.gateway.rooms.presence import RoomView
+
+# Event ids remembered per room to drop a redelivered result (at-least-once delivery redelivers within seconds).
+_DELIVERED_REMEMBERED = 2048
+
+
+class Room:
+    def __init__(self, room_id: str, history_size: int, now: float):
+        self.id = room_id
+        self.listeners: dict[str, set[Member]] = {}  # by language
+        self.speakers: set[Member] = set()
+        self.history = RoomHistory(history_size)
+        self.delivered = RecentSet(_DELIVERED_REMEMBERED)
+        self.last_active = now  # an utterance's result, or a member joining
+        self.audience_due = False
+
+    @property
+    def listener_count(self) -> int:
+        return sum(len(members) for members in self.listeners.values())
+
+    @property
+    def has_members(self) -> bool:
+        return bool(self.listeners) or bool(self.speakers)
+
+    def add_listener(self, member: Member) -> None:
+        self.listeners.setdefault(member.language, set()).add(member)
+
+    def remove_listener(self, member: Member, language: str | None = None) -> None:
+        language = member.language if language is None else language
+        members = self.listeners.get(language)
+        if members is not None:
+            members.discard(member)
+            if not members:
+                del self.listeners[language]
+
+    def members(self):
+        for members in self.listeners.values():
+            yield from members
+        yield from self.speakers
+
+    def members_reading(self, language: str):
+        """Who reads `language`: its listeners, and the speakers who speak it."""
+        yield from self.listeners.get(language, ())
+        for speaker in self.speakers:
+            if speaker.language == language:
+                yield speaker
+
+    def view(self) -> RoomView:
+        speakers: dict[str, int] = {}
+        spoken = {language for language, members in self.listeners.items() if any(m.voice for m in members)}
+        for speaker in self.speakers:
+            speakers[speaker.language or ""] = speakers.get(speaker.language or "", 0) + 1
+            if speaker.voice and speaker.language:
+                spoken.add(speaker.language)
+        return RoomView(
+            listeners={language: len(members) for language, members in self.listeners.items()},
+            speakers=speakers,
+            spoken=frozenset(spoken),
+        )

@@ -1,0 +1,256 @@
+"""Rooms on the real gateway over real sockets, with results put on the bus as the stages would publish them:
+who gets what, history, language changes, slow listeners and every refusal. (Rooms with real speech, models and
+Kafka: test_rooms_embedded.py, test_rooms_kafka.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from babelstream.bus.event_publisher import EventPublisher
+from babelstream.bus.memory import MemoryBus
+from babelstream.contracts.events import SessionOptions
+from babelstream.gateway.access.tokens import mint_token
+from tests.support.gateway_cases import CODEC
+from tests.support.harness import frames_of, running_gateway, stream
+from tests.support.raw_socket import RawSocket
+from tests.support.rooms import RoomListener, room_results
+from tests.support.speech import silence
+
+SECRET = "a-test-secret-that-is-long-enough-for-hs256"
+
+
+class Capabilities:
+    """What the pipeline behind the gateway can do, as the gateway asks it."""
+
+    def source_languages(self):
+        return frozenset({"en", "es"})
+
+    def pairs(self):
+        return frozenset({("en", "es"), ("en", "pt"), ("es", "en")})
+
+    def speech_languages(self):
+        return frozenset({"es", "pt", "en"})
+
+
+async def publish_all(bus, events) -> None:
+    publisher = EventPublisher(bus, CODEC)
+    for event in events:
+        await publisher.publish(event)
+
+
+async def test_each_listener_gets_the_captions_and_its_own_language_and_audio_only_with_voice():
+    bus = MemoryBus()
+    async with running_gateway(bus, CODEC) as (_, address):
+        spanish = await RoomListener.join(address, "aula-1", "es")
+        portuguese = await RoomListener.join(address, "aula-1", "pt", voice=False)
+        other_room = await RoomListener.join(address, "aula-2", "es")
+        events = room_results("aula-1", text="The house is big.")
+        await publish_all(bus, events + events[:3])  # a redelivery must not reach anyone twice
+        await spanish.heard.wait_for(lambda m: m.get("type") == "audio")
+        await portuguese.heard.wait_for(lambda m: m.get("type") == "translation")
+        await asyncio.sleep(0.3)
+        for listener, language in ((spanish, "es"), (portuguese, "pt")):
+            heard = listener.heard
+            assert heard.messages[0]["room"] == "aula-1" and heard.messages[0]["status"] == "connected"
+            assert heard.of_type("listening")[0] == {
+                "type": "listening", "room": "aula-1", "language": language, "voice": language == "es", "history": 0
+            }
+            [transcript] = heard.of_type("transcript")
+            assert transcript["text"] == "The house is big." and transcript["history"] is False
+            assert transcript["speaker"] == events[0].correlation_id and transcript["room"] == "aula-1"
+            [translation] = heard.of_type("translation")
+            assert translation["target_language"] == language and translation["text"] == f"[{language}] The house is big."
+        assert [a["language"] for a in spanish.heard.of_type("audio")] == ["es"]
+        assert portuguese.heard.of_type("audio") == []
+        assert other_room.heard.of_type("transcript") == []
+        for listener in (spanish, portuguese, other_room):
+            await listener.leave()
+
+
+async def test_a_late_listener_reads_the_last_utterances_as_history_then_live_results():
+    bus = MemoryBus()
+    async with running_gateway(bus, CODEC, room_history_utterances=2) as (_, address):
+        speaker = "speaker-1"
+        for segment in range(3):
+            await publish_all(bus, room_results("aula", segment=segment, speaker=speaker, text=f"Sentence {segment}."))
+        early = await RoomListener.join(address, "aula", "pt")  # joined after all three: reads two of them
+        await early.heard.wait_for(lambda m: m.get("type") == "translation")
+        listening = early.heard.of_type("listening")[0]
+        assert listening["history"] == 4
+        history = early.heard.messages[2:6]
+        assert [(m["type"], m["segment_index"], m["history"]) for m in history] == [
+            ("transcript", 1, True), ("translation", 1, True), ("transcript", 2, True), ("translation", 2, True),
+        ]
+        assert history[1]["target_language"] == "pt"
+        await publish_all(bus, room_results("aula", segment=3, speaker=speaker, text="Sentence 3."))
+        live = await early.heard.wait_for(lambda m: m.get("type") == "translation" and m["segment_index"] == 3)
+        assert live["history"] is False and live["text"] == "[pt] Sentence 3."
+        await early.leave()
+
+
+async def test_a_listener_changes_its_language_from_the_next_utterance_on():
+    bus = MemoryBus()
+    async with running_gateway(bus, CODEC) as (gateway, address):
+        listener = await RoomListener.join(address, "aula", "es")
+        await publish_all(bus, room_results("aula", segment=0, speaker="s"))
+        await listener.heard.wait_for(lambda m: m.get("type") == "translation")
+        await listener.connection.listen(language="pt", voice=False)
+        answer = await listener.heard.wait_for(lambda m: m.get("type") == "listening" and m["language"] == "pt")
+        assert answer == {"type": "listening", "room": "aula", "language": "pt", "voice": False, "history": 0}
+        # The speaker's gateway now translates into pt (and speaks nothing: no listener wants voice).
+        options = gateway.rooms.options_for("aula", SessionOptions(source_language="en"))
+        assert options.target_languages == ("pt",) and options.spoken_languages == () and not options.synthesize
+        await publish_all(bus, room_results("aula", segment=1, speaker="s"))
+        await listener.heard.wait_for(lambda m: m.get("type") == "translation" and m["segment_index"] == 1)
+        await asyncio.sleep(0.2)
+        translations = [(m["segment_index"], m["target_language"]) for m in listener.heard.of_type("translation")]
+        assert translations == [(0, "es"), (1, "pt")]
+        assert [m["segment_index"] for m in listener.heard.of_type("audio")] == [0]
+        await listener.leave()
+
+
+async def test_a_room_speaker_translates_into_its_listeners_languages_and_hears_its_audience():
+    bus = MemoryBus()
+    async with running_gateway(bus, CODEC) as (gateway, address):
+        spanish = await RoomListener.join(address, "aula", "es")
+        portuguese = await RoomListener.join(address, "aula", "pt", voice=False)
+        talk = await stream(
+            address, frames_of(silence(1500)), pace_seconds=0.02,
+            start={"event": "start", "language": "en", "room": "aula"},
+        )
+        ready = talk.of_type("ready")[0]
+        assert ready["room"] == "aula" and ready["target_languages"] == []  # in a room, no targets by default
+        assert ready["limits"]["max_session_seconds"] == gateway.settings.room_speaker_max_seconds
+        audience = talk.of_type("audience")[0]
+        assert audience == {"type": "audience", "room": "aula", "listeners": 2, "languages": {"es": 1, "pt": 1},
+                            "speakers": 1}
+        options = gateway.rooms.options_for("aula", SessionOptions(source_language="en"))
+        assert set(options.target_languages) == {"es", "pt"} and options.spoken_languages == ("es",)
+        assert talk.close_code == 1000
+        for listener in (spanish, portuguese):
+            await listener.leave()
+
+
+async def test_a_listener_that_stops_reading_is_closed_and_the_others_get_everything():
+    bus = MemoryBus()
+    limit = 64 * 1024
+    async with running_gateway(bus, CODEC, max_listener_queue_bytes=limit) as (gateway, address):
+        reader = await RoomListener.join(address, "aula", "es")
+        stuck = await RawSocket.open(address, path="/ws/listen?room=aula&lang=es")
+        assert stuck.response_head.startswith(b"HTTP/1.1 101 ")
+        stuck.writer.transport.pause_reading()  # it never reads again: the server's writes pile up
+        utterances = 60
+        sentence = "A long sentence of the talk, said at length. " * 40
+        for segment in range(utterances):  # at a talk's pace, faster than speech: 20 utterances a second
+            await publish_all(bus, room_results("aula", segment=segment, speaker="s", targets=("es",),
+                                                audio_bytes=100_000, text=sentence))
+            await asyncio.sleep(0.05)
+        await reader.heard.wait_for(
+            lambda m: m.get("type") == "audio" and m["segment_index"] == utterances - 1, timeout=60
+        )
+        # The one that keeps up loses nothing, and is never told it is behind.
+        assert len(reader.heard.of_type("transcript")) == utterances
+        assert len(reader.heard.of_type("translation")) == utterances
+        assert len(reader.heard.of_type("audio")) == utterances
+        assert reader.heard.of_type("warning") == []
+        # The one that stopped reading lost its audio first, then was closed.
+        assert gateway.metrics.listener_audio_dropped._value.get() == 1
+        assert gateway.metrics.rejections.labels(reason="slow_reader")._value.get() == 1
+        assert gateway.rooms.listener_count("aula") == 1
+        stuck.drop()
+        await reader.leave()
+
+
+def refused(listener: RoomListener) -> tuple[str, int]:
+    return listener.heard.messages[0]["kind"], listener.heard.close_code
+
+
+@pytest.mark.parametrize("query, kind", [
+    ("?lang=es", "malformed"),
+    ("?room=aula", "malformed"),
+    ("?room=a%20b&lang=es", "malformed"),
+    ("?room=" + "x" * 65 + "&lang=es", "malformed"),
+    ("?room=aula&lang=e", "malformed"),
+    ("?room=aula&lang=es&colour=red", "malformed"),
+    ("?room=aula&lang=ja", "unsupported_language"),
+])
+async def test_a_listener_with_a_bad_query_is_refused_before_connected(query, kind):
+    async with running_gateway(MemoryBus(), CODEC, capabilities=Capabilities()) as (_, address):
+        async with connect(f"ws://{address}/ws/listen{query}") as websocket:
+            first = json.loads(await websocket.recv())
+            with pytest.raises(ConnectionClosed):
+                await websocket.recv()
+        assert first["kind"] == kind and websocket.close_code == 1003
+
+
+async def test_room_limits_refuse_with_capacity():
+    async with running_gateway(MemoryBus(), CODEC, max_listeners_per_room=1, max_rooms=2, max_listeners=3) as (
+        _, address
+    ):
+        first = await RoomListener.join(address, "one", "es")
+        assert refused(await RoomListener.join(address, "one", "pt")) == ("capacity", 1013)  # room full
+        second = await RoomListener.join(address, "two", "es")
+        assert refused(await RoomListener.join(address, "three", "es")) == ("capacity", 1013)  # too many rooms
+        await first.leave()
+        await second.leave()
+
+
+async def test_the_gateways_listener_pool_is_its_own():
+    async with running_gateway(MemoryBus(), CODEC, max_listeners=1, max_connections=1) as (_, address):
+        first = await RoomListener.join(address, "one", "es")
+        assert refused(await RoomListener.join(address, "two", "es")) == ("capacity", 1013)
+        # A speaker's slot is not a listener's: the one speaker still gets in.
+        talk = await stream(address, frames_of(silence(200)), start={"event": "start", "room": "one"})
+        assert talk.close_code == 1000
+        await first.leave()
+        again = await RoomListener.join(address, "two", "es")  # the slot came back when the first left
+        assert again.heard.messages[0]["status"] == "connected"
+        await again.leave()
+
+
+async def test_a_listener_sends_only_listen_messages():
+    async with running_gateway(MemoryBus(), CODEC) as (_, address):
+        listener = await RoomListener.join(address, "aula", "es")
+        await listener.connection._ws.send(b"\x00\x00")
+        await asyncio.wait_for(listener._task, 10)
+        assert listener.heard.of_type("error")[0]["kind"] == "malformed" and listener.heard.close_code == 1003
+        other = await RoomListener.join(address, "aula", "es")
+        await other.connection._ws.send(json.dumps({"event": "start"}))
+        await asyncio.wait_for(other._task, 10)
+        assert other.heard.of_type("error")[0]["kind"] == "malformed" and other.heard.close_code == 1003
+
+
+async def test_a_bad_room_in_the_start_message_is_malformed():
+    async with running_gateway(MemoryBus(), CODEC) as (_, address):
+        talk = await stream(address, [b"\0" * 640], start={"event": "start", "room": "no spaces"})
+        assert talk.close_code == 1003 and talk.of_type("error")[0]["kind"] == "malformed"
+        assert "room id" in talk.of_type("error")[0]["reason"]
+
+
+async def test_tokens_restricted_to_a_room_and_a_role_are_enforced():
+    def token(**claims) -> str:
+        return mint_token(secret=SECRET, audience="babelstream", ttl_seconds=600, **claims)
+
+    async with running_gateway(MemoryBus(), CODEC, jwt_secret=SECRET) as (_, address):
+        allowed = await RoomListener.join(address, "aula", "es", token=token(room="aula", role="listener"))
+        assert allowed.heard.messages[0]["status"] == "connected"
+        elsewhere = await RoomListener.join(address, "other", "es", token=token(room="aula", role="listener"))
+        assert refused(elsewhere) == ("forbidden", 1008)
+        nobody = await RoomListener.join(address, "aula", "es")
+        assert refused(nobody) == ("unauthenticated", 1008)
+        # A listener's token may not speak into the room; a speaker's may, and may listen too.
+        talk = await stream(address, frames_of(silence(200)), start={"event": "start", "room": "aula"},
+                            token=token(room="aula", role="listener"))
+        assert talk.close_code == 1008 and talk.of_type("error")[0]["kind"] == "forbidden"
+        talk = await stream(address, frames_of(silence(200)), start={"event": "start", "room": "aula"},
+                            token=token(room="aula", role="speaker"))
+        assert talk.close_code == 1000
+        speaker_listens = await RoomListener.join(address, "aula", "pt", token=token(room="aula", role="speaker"))
+        assert speaker_listens.heard.messages[0]["status"] == "connected"
+        for listener in (allowed, speaker_listens):
+            await listener.leave()
