@@ -55,3 +55,13 @@ def test_a_final_agrees_when_it_begins_with_the_stable_words():
     assert agrees_with("anything", "")
     assert not agrees_with("This was Diane in New Jersey.", "This is Diane in")
     assert not agrees_with("This is", "This is Diane")
+
+
+def test_dropping_stable_words_keeps_comparing_from_the_word_after():
+    agreement = LocalAgreement()
+    agreement.update("one two three four")
+    agreement.update("one two three four five")
+    assert agreement.drop_front(2) == "one two"
+    # Decodes of the audio after "two" now start at "three".
+    grown = agreement.update("three four five six")
+    assert grown.stable == "three four five" and grown.unstable == " six"

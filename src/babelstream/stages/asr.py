@@ -45,10 +45,11 @@ class AsrStage:
         spec = self._spec_for(language)
         with self._loading:
             if spec not in self._partial_models:
-                # The encoder sees twice the utterance so far, with no 10 s floor: most partial decodes are of a few
-                # seconds, and their cost is the encoder's window (docs/benchmarks/interim-results.md).
+                # The encoder sees twice the audio, at least 6 s rather than the finals' 10: a partial decode's cost
+                # is the encoder's window, and under 6 s tiny.en starts to repeat itself on short audio
+                # (docs/benchmarks/interim-results.md).
                 self._partial_models[spec] = self.new_recognizer(
-                    language, self.settings.asr_partial_threads, min_window_seconds=1.0
+                    language, self.settings.asr_partial_threads, min_window_seconds=6.0
                 )
             return self._partial_models[spec]
 

@@ -8,9 +8,11 @@ Work is bounded under load. Windows are read as fast as they come and only appen
 a window still waiting when a newer one of the same utterance arrives is replaced by it (its audio is already
 in the utterance), and a closed window (the utterance was cut) ends the utterance's work and any window of it
 still waiting. So a busy worker decodes less often per utterance, never more than once per open utterance at a
-time, and never an utterance already final. Each decode covers the utterance from its start (greedy, no
-timestamps: `WhisperRecognizer.transcribe`), and LocalAgreement-2 (engines/asr/local_agreement.py) says which
-words are stable.
+time, and never an utterance already final. Each decode covers the utterance from its start, or from the
+end of its last Whisper segment whose words were all stable (greedy, with timestamps:
+`WhisperRecognizer.transcribe`): those words are kept and their audio is decoded no more, so a decode stays a few
+seconds long however long the utterance runs. LocalAgreement-2 (engines/asr/local_agreement.py) says which words
+are stable.
 
 Delivery is at most once: an interim result is worth nothing late, so windows are committed as they are read
 and a window lost on a restart only means the utterance gets no more partials (its final comes as always).
@@ -30,24 +32,65 @@ from babelstream.contracts.events import Event, PartialTranscriptPayload, Speech
 from babelstream.contracts.topics import SPEECH_WINDOW
 from babelstream.contracts.wav import unwrap_pcm16
 from babelstream.engines.asr.base import SpeechRecognizer
-from babelstream.engines.asr.local_agreement import LocalAgreement
+from babelstream.engines.asr.local_agreement import LocalAgreement, word_key, words_of
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE_HZ = 16_000
 MAX_OPEN_UTTERANCES = 1024  # past it the oldest is forgotten (its client gets no more partials for it)
 MAX_UTTERANCE_BYTES = 30 * SAMPLE_RATE_HZ * 2  # Whisper's window; the gateway cuts at MAX_SEGMENT_MS (15 s) anyway
+# The audio of stable segments is dropped only once the buffer is this long: each trim costs Whisper the context
+# before it, and its segment times are coarse (a trim can cut into the next word), so short utterances are
+# always decoded whole; past it a decode's cost stops growing with the utterance.
+TRIM_AFTER_MS = 6000
+MIN_TRIM_MS = 1000
+_BYTES_PER_MS = SAMPLE_RATE_HZ * 2 // 1000
 _COMMIT_EVERY = 50  # offsets matter to the in-memory bus's trimming and to where a restart resumes
 
 
 class _OpenUtterance:
-    __slots__ = ("agreement", "end_ms", "last_sent", "pcm")
+    __slots__ = ("agreement", "end_ms", "kept", "last_sent", "pcm")
 
     def __init__(self, start_ms: int):
-        self.pcm = bytearray()
+        self.pcm = bytearray()  # the audio still decoded: from the utterance's start, or from its last trim
         self.end_ms = start_ms  # where the audio received so far ends
-        self.agreement = LocalAgreement()
+        self.agreement = LocalAgreement()  # over the words of `pcm`
+        self.kept = ""  # stable words whose audio was trimmed
         self.last_sent: tuple[str, str] | None = None
+
+    @property
+    def stable(self) -> str:
+        return " ".join(part for part in (self.kept, self.agreement.stable_text) if part)
+
+    def trim(self, segments: tuple[tuple[int, int, str], ...]) -> None:
+        """Drop the audio of the leading Whisper segments whose words are all stable (never the last segment: the
+        words at the end of the audio may still change)."""
+        if len(self.pcm) < TRIM_AFTER_MS * _BYTES_PER_MS:
+            return
+        words = 0
+        cut_ms = 0
+        for _, end_ms, text in segments[:-1]:
+            count = len(words_of(text))
+            if words + count > self.agreement.stable_count:
+                break
+            words += count
+            cut_ms = end_ms
+        if cut_ms < MIN_TRIM_MS or not words:
+            return
+        self.kept = " ".join(part for part in (self.kept, self.agreement.drop_front(words)) if part)
+        del self.pcm[: cut_ms * _BYTES_PER_MS]
+
+
+def without_repeat(text: str) -> str:
+    """The text up to where a run of 3+ words starts again right after itself: on a few seconds of audio, a padded
+    window sometimes makes Whisper say the same phrase twice (a final's longer window does not)."""
+    words = text.split()
+    keys = [word_key(word) for word in words]
+    for size in range(len(keys) // 2, 2, -1):
+        for start in range(len(keys) - 2 * size + 1):
+            if keys[start : start + size] == keys[start + size : start + 2 * size]:
+                return " ".join(words[: start + size])
+    return text
 
 
 class PartialAsrWorker:
@@ -167,18 +210,23 @@ class PartialAsrWorker:
         window: SpeechWindowPayload = event.payload
         language = window.options.source_language
         pcm = bytes(utterance.pcm)
-        recognition = await asyncio.to_thread(self._recognizer(language).transcribe, pcm, SAMPLE_RATE_HZ, language)
+        recognition = await asyncio.to_thread(
+            self._recognizer(language).transcribe, pcm, SAMPLE_RATE_HZ, language, timestamps=True
+        )
         self.decoded += 1
         if self._open.get(key) is not utterance:
             return  # closed while it was decoded: its final is on its way
-        agreement = utterance.agreement.update(recognition.text if recognition else "")
-        shown = (agreement.stable, agreement.unstable)
+        agreement = utterance.agreement.update(without_repeat(recognition.text) if recognition else "")
+        stable = utterance.stable
+        if recognition is not None:
+            utterance.trim(recognition.segments)  # times from the start of `pcm`, which is still the buffer's
+        shown = (stable, agreement.unstable)
         if not any(shown) or shown == utterance.last_sent:
             return
         utterance.last_sent = shown
         partial = PartialTranscriptPayload(
-            stable_text=agreement.stable,
-            unstable_text=agreement.unstable if agreement.stable else agreement.unstable.lstrip(),
+            stable_text=stable,
+            unstable_text=agreement.unstable if stable else agreement.unstable.lstrip(),
             segment_index=window.segment_index,
             start_ms=window.start_ms,
             end_ms=window.end_ms,

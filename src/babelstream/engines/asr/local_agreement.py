@@ -44,6 +44,18 @@ class LocalAgreement:
     def stable_text(self) -> str:
         return " ".join(self._stable)
 
+    @property
+    def stable_count(self) -> int:
+        return len(self._stable)
+
+    def drop_front(self, words: int) -> str:
+        """Forget the first `words` stable words (their audio is no longer decoded: the caller keeps them) and
+        return them; later decodes are then compared from the word after."""
+        dropped = self._stable[:words]
+        del self._stable[:words]
+        del self._previous[:words]
+        return " ".join(dropped)
+
     def update(self, decoded_text: str) -> Agreement:
         words = words_of(decoded_text)
         keys = [word_key(word) for word in words]
