@@ -2,8 +2,11 @@
 
 Each decode covers the utterance from its start to the newest audio. A word becomes stable once two consecutive
 decodes agree on it and on every word before it (compared case- and punctuation-blind: "in," and "In" agree).
-The stable prefix only grows: a later decode that disagrees with it does not take a word back; it only moves the
-unstable tail. This is the rule of Macháček et al., "Turning Whisper into Real-Time Transcription System"
+The stable prefix only grows: a later decode that disagrees with it does not take a word back. Stable words stand
+for the first words of every later decode, position for position: when two decodes agree with each other but not
+with the stable words ("We walked along" after "We walk to" was made stable), their words past as many positions
+become stable after them, so one early mistake does not freeze the caption (the final transcript then says
+`revised`). This is the rule of Macháček et al., "Turning Whisper into Real-Time Transcription System"
 (2023, whisper_streaming), on whole-utterance decodes; docs/protocol.md states it for clients.
 """
 
@@ -65,7 +68,7 @@ class LocalAgreement:
             if key != before:
                 break
             agreed += 1
-        grew = agreed > len(self._stable) and keys[: len(self._stable)] == [word_key(w) for w in self._stable]
+        grew = agreed > len(self._stable)
         if grew:
             self._stable.extend(words[len(self._stable) : agreed])
         self._previous = words
