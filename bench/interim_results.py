@@ -96,16 +96,22 @@ def first_display(talk: Talk, arrivals, origin: float) -> list[float]:
     return [at - (origin + talk.words[i].end_ms / 1000) for i, at in shown_at.items()]
 
 
-def retractions(arrivals) -> tuple[int, int]:
-    """Unstable words the next text of the same utterance changed or dropped; and finals marked revised."""
+def retractions(arrivals) -> tuple[int, int, int, int]:
+    """Unstable words the next text of the same utterance changed or dropped; finals marked revised; and the stable
+    words sent before each final, with how many of them the final does not have (aligned by difflib)."""
     last: dict[int, tuple[list[str], int]] = {}  # start_ms -> (words shown, how many of them stable)
-    retracted = revised = 0
+    retracted = revised = stable_words = stable_wrong = 0
     for _, message in arrivals:
         if isinstance(message, Partial):
             shown, stable = keys(message.text), len(keys(message.stable_text))
         elif isinstance(message, Transcript):
             shown, stable = keys(message.text), None
             revised += bool(message.data.get("revised"))
+            if message.start_ms in last:
+                words, count = last[message.start_ms]
+                matcher = difflib.SequenceMatcher(None, words[:count], shown, autojunk=False)
+                stable_words += count
+                stable_wrong += count - sum(block.size for block in matcher.get_matching_blocks())
         else:
             continue
         before = last.get(message.start_ms)
@@ -118,7 +124,7 @@ def retractions(arrivals) -> tuple[int, int]:
             last.pop(message.start_ms, None)
         else:
             last[message.start_ms] = (shown, stable)
-    return retracted, revised
+    return retracted, revised, stable_words, stable_wrong
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -132,11 +138,12 @@ async def one_run(server: Server, talks: list[Talk], partials: bool) -> dict:
     cpu_before = server.cpu_seconds()
     runs = await asyncio.gather(*(stream_in_real_time(server.url, talk.pcm, start) for talk in talks))
     cpu = server.cpu_seconds() - cpu_before
-    delays, retracted, revised, words = [], 0, 0, 0
+    delays, retracted, revised, words, stable_words, stable_wrong = [], 0, 0, 0, 0, 0
     for talk, (arrivals, origin) in zip(talks, runs):
         delays += first_display(talk, arrivals, origin)
-        r, v = retractions(arrivals)
+        r, v, s, w = retractions(arrivals)
         retracted, revised, words = retracted + r, revised + v, words + len(talk.words)
+        stable_words, stable_wrong = stable_words + s, stable_wrong + w
     speech = sum(talk.seconds for talk in talks)
     return {
         "speakers": len(talks),
@@ -145,6 +152,7 @@ async def one_run(server: Server, talks: list[Talk], partials: bool) -> dict:
         "word_to_display_s": percentiles(delays),
         "retractions_per_100_words": round(100 * retracted / words, 2),
         "revised_finals": revised,
+        "stable_words_not_in_final_per_100": round(100 * stable_wrong / stable_words, 2) if stable_words else None,
         "transcripts": sum(1 for arrivals, _ in runs for _, m in arrivals if isinstance(m, Transcript)),
         "partials": sum(1 for arrivals, _ in runs for _, m in arrivals if isinstance(m, Partial)),
         "cpu_s_per_speech_s": round(cpu / speech, 3),
@@ -155,7 +163,8 @@ def line(name: str, r: dict) -> str:
     d = r["word_to_display_s"]
     return (f"{name:22s} word->display P50 {d.get('p50')} s P90 {d.get('p90')} P95 {d.get('p95')} P99 {d.get('p99')} "
             f"({r['shown']}/{r['words']} words shown); retractions {r['retractions_per_100_words']}/100 words; "
-            f"revised finals {r['revised_finals']}/{r['transcripts']}; {r['partials']} partials; "
+            f"revised finals {r['revised_finals']}/{r['transcripts']} "
+            f"(stable words the final changed: {r['stable_words_not_in_final_per_100']}/100); {r['partials']} partials; "
             f"server CPU {r['cpu_s_per_speech_s']} s per s of speech")
 
 

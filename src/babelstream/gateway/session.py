@@ -339,7 +339,8 @@ class Session:
         self.wait_for_results = request.wait_for_results
         if request.partials is not None:
             self._partials_on = request.partials
-        self._translate_partials = self._partials_on and request.translate_partials
+        # Partial translations are not made yet: the request is accepted and `ready` says they are off.
+        self._translate_partials = False
         if self.mode == "batch":
             self._start_batch()
         if request.room is not None:

@@ -45,6 +45,9 @@ MAX_UTTERANCE_BYTES = 30 * SAMPLE_RATE_HZ * 2  # Whisper's window; the gateway c
 TRIM_AFTER_MS = 6000
 MIN_TRIM_MS = 1000
 _BYTES_PER_MS = SAMPLE_RATE_HZ * 2 // 1000
+# No decode of less audio than this (pre-roll included): on half a second Whisper mostly guesses, and a guess
+# that two decodes happen to share would become stable.
+MIN_DECODE_MS = 1000
 _COMMIT_EVERY = 50  # offsets matter to the in-memory bus's trimming and to where a restart resumes
 
 
@@ -181,6 +184,8 @@ class PartialAsrWorker:
         if audio is not None and len(utterance.pcm) + len(audio.samples) <= MAX_UTTERANCE_BYTES:
             utterance.pcm += audio.samples
         utterance.end_ms = window.end_ms
+        if utterance.end_ms - window.start_ms < MIN_DECODE_MS:
+            return
         if self._waiting.pop(key, None) is not None:
             self.skipped += 1
         self._waiting[key] = event

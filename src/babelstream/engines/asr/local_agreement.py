@@ -1,7 +1,8 @@
 """LocalAgreement-2: which words of a growing utterance's decodes are stable.
 
 Each decode covers the utterance from its start to the newest audio. A word becomes stable once two consecutive
-decodes agree on it and on every word before it (compared case- and punctuation-blind: "in," and "In" agree).
+decodes agree on it and on every word before it (compared case- and punctuation-blind: "in," and "In" agree),
+and it is not the last word of the newer decode (which the end of the audio may have cut short).
 The stable prefix only grows: a later decode that disagrees with it does not take a word back. Stable words stand
 for the first words of every later decode, position for position: when two decodes agree with each other but not
 with the stable words ("We walked along" after "We walk to" was made stable), their words past as many positions
@@ -16,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 _PUNCTUATION = re.compile(r"[^\w']+")
+_UNSETTLED_WORDS = 1  # the newest decode's last word, never made stable by it
 
 
 def word_key(word: str) -> str:
@@ -64,7 +66,7 @@ class LocalAgreement:
         keys = [word_key(word) for word in words]
         previous = [word_key(word) for word in self._previous]
         agreed = 0
-        for key, before in zip(keys, previous):
+        for key, before in zip(keys[:-_UNSETTLED_WORDS], previous):
             if key != before:
                 break
             agreed += 1
