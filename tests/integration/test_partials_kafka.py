@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import time
 import uuid
 
-import httpx
 import pytest
 
 from babelstream.engines.asr.local_agreement import agrees_with
@@ -33,16 +31,7 @@ def gateway_and_asr(kafka_bootstrap):
         asr.start()
         gateway.start()
         asr.wait_for_line("running on kafka")
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        else:
-            raise TimeoutError("gateway not ready")
+        gateway.wait_until_ready(f"http://127.0.0.1:{port}/readyz")
         yield f"127.0.0.1:{port}"
     finally:
         gateway.stop()

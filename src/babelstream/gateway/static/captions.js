@@ -56,34 +56,40 @@ function translationSlot(row, language) {
   return slot;
 }
 
-// The row of one sentence; `session` gives its number and its target languages (session.js).
-export function rowFor(session, index) {
-  const key = `${session.number}:${index}`;
-  let row = transcript.querySelector(`li.utterance[data-key="${key}"]`);
-  if (row) return row;
+// An empty sentence row: the caption line (text, latency) and the list its translations go in.
+function newRow(session) {
   empty.hidden = true;
-  row = document.createElement("li");
+  const row = document.createElement("li");
   row.className = "utterance pending";
-  row.dataset.key = key;
   row.dataset.session = String(session.number);
-  row.dataset.segment = String(index);
   const head = document.createElement("div");
   head.className = "source-line";
   const caption = document.createElement("p");
   caption.className = "caption";
-  caption.dataset.segment = String(index);
   const latency = document.createElement("span");
   latency.className = "latency";
   head.append(caption, latency);
   const translations = document.createElement("ul");
   translations.className = "translations";
   row.append(head, translations);
+  return row;
+}
+
+// The row of one sentence; `session` gives its number and its target languages (session.js).
+export function rowFor(session, index) {
+  const key = `${session.number}:${index}`;
+  let row = transcript.querySelector(`li.utterance[data-key="${key}"]`);
+  if (row) return row;
+  row = newRow(session);
+  row.dataset.key = key;
+  row.dataset.segment = String(index);
+  row.querySelector(".caption").dataset.segment = String(index);
   for (const language of session.targets) translationSlot(row, language);
-  // Rows stay in sentence order even if results overtake each other.
+  // Rows stay in sentence order even if results overtake each other, and above the sentence still being spoken.
   const later = [...transcript.querySelectorAll(`li.utterance[data-session="${session.number}"]`)].find(
     (other) => Number(other.dataset.segment) > index,
   );
-  transcript.insertBefore(row, later || null);
+  transcript.insertBefore(row, later || liveRow(session) || null);
   scrollToLatest(row);
   row.pendingTimer = setTimeout(() => {
     if (row.classList.contains("pending")) row.remove();
@@ -100,20 +106,8 @@ function liveRow(session) {
 export function showPartial(session, m) {
   let row = liveRow(session);
   if (!row) {
-    empty.hidden = true;
-    row = document.createElement("li");
-    row.className = "utterance pending live";
-    row.dataset.session = String(session.number);
-    const head = document.createElement("div");
-    head.className = "source-line";
-    const caption = document.createElement("p");
-    caption.className = "caption";
-    const latency = document.createElement("span");
-    latency.className = "latency";
-    head.append(caption, latency);
-    const translations = document.createElement("ul");
-    translations.className = "translations";
-    row.append(head, translations);
+    row = newRow(session);
+    row.classList.add("live");
     transcript.append(row);
     scrollToLatest(row);
   }
