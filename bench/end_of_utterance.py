@@ -12,7 +12,8 @@ speaker in real time (20 ms frames on an absolute schedule):
     Whisper's word timestamps on the clean audio put the boundary; never after a comma). A sentence is split
     when more than one transcript overlaps it.
 
-Configurations: `before` = SPECULATE_MS=0 (what main does: an utterance is cut after MIN_SILENCE_MS and only then
+The two configurations run side by side and take turns, six sentences at a time (paired: a busy minute on a
+shared machine hits both). Configurations: `before` = SPECULATE_MS=0 (what main does: an utterance is cut after MIN_SILENCE_MS and only then
 published), `after` = the defaults (published at SPECULATE_MS, shown when the pause holds or the transcript ends
 a sentence). Partials are off in both, so the figure is the end of utterance's alone (`--partials` turns them on
 in `after`).
@@ -100,18 +101,22 @@ def overlapping(spans, start_ms, end_ms) -> int | None:
     return best
 
 
-async def measure(port: int, sentences: list[bytes], paused: list[bytes], partials: bool) -> dict:
+async def latencies_ms(port: int, sentences: list[bytes], partials: bool) -> list[float]:
+    """Per sentence: from the send of the frame holding its last audible sample to its translation's arrival."""
     arrivals, origin, spans = await stream(port, sentences, partials)
     latencies = []
     for position, (start, end) in enumerate(spans):
         translations = [
-            (at, m) for at, m in arrivals
+            at for at, m in arrivals
             if isinstance(m, Translation) and overlapping(spans, m.start_ms, m.end_ms) == position
         ]
-        if not translations:
-            continue
-        last_frame_sent = origin + (end // FRAME_MS) * FRAME_MS / 1000  # the frame holding the last audible sample
-        latencies.append((max(at for at, _ in translations) - last_frame_sent) * 1000)
+        if translations:
+            last_frame_sent = origin + (end // FRAME_MS) * FRAME_MS / 1000
+            latencies.append((max(translations) - last_frame_sent) * 1000)
+    return latencies
+
+
+async def transcripts_per_sentence(port: int, paused: list[bytes], partials: bool) -> list[int]:
     arrivals, _, spans = await stream(port, paused, partials)
     per_sentence = [0] * len(spans)
     for _, message in arrivals:
@@ -119,14 +124,11 @@ async def measure(port: int, sentences: list[bytes], paused: list[bytes], partia
             owner = overlapping(spans, message.start_ms, message.end_ms)
             if owner is not None:
                 per_sentence[owner] += 1
-    return {
-        "eou_ms": [round(v, 1) for v in latencies],
-        "eou": {q: percentile(latencies, q) for q in (50, 90, 95, 100)},
-        "answered": f"{len(latencies)}/{len(sentences)}",
-        "split": sum(1 for count in per_sentence if count > 1),
-        "unanswered_paused": sum(1 for count in per_sentence if count == 0),
-        "paused": len(paused),
-    }
+    return per_sentence
+
+
+def chunks(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def build_audio(args) -> tuple[list[bytes], list[bytes], dict]:
@@ -168,21 +170,39 @@ def main() -> int:
     sentences, paused, pauses = build_audio(args)
     print(f"{len(sentences)} sentences of 2-5 s, {len(paused)} with an in-sentence pause {pauses}; "
           f"load {os.getloadavg()[0]:.2f}", flush=True)
-    results = {}
-    for name, env in CONFIGS.items():
-        partials = args.partials and name == "after"
-        server = Server(name, env, LOG_DIR)
-        try:
-            asyncio.run(stream(server.port, sentences[:2], partials))  # warm-up: first-use costs out of the figures
-            results[name] = asyncio.run(measure(server.port, sentences, paused, partials))
-            results[name]["speculations"] = server.metric("babelstream_gateway_speculations_total")
-        finally:
+    # Both platforms run side by side (idle but for the one being streamed to), and take turns a few sentences at a
+    # time: on a shared machine a busy minute then hits both configurations alike.
+    servers = {name: Server(name, env, LOG_DIR) for name, env in CONFIGS.items()}
+    latencies: dict[str, list[float]] = {name: [] for name in servers}
+    splits: dict[str, list[int]] = {name: [] for name in servers}
+    try:
+        for name, server in servers.items():
+            asyncio.run(stream(server.port, sentences[:2], args.partials and name == "after"))  # warm-up
+        for batch, paused_batch in zip(chunks(sentences, 6), chunks(paused, 6) + [[]] * len(sentences)):
+            for name, server in servers.items():
+                partials = args.partials and name == "after"
+                latencies[name] += asyncio.run(latencies_ms(server.port, batch, partials))
+                if paused_batch:
+                    splits[name] += asyncio.run(transcripts_per_sentence(server.port, paused_batch, partials))
+        results = {}
+        for name, server in servers.items():
+            results[name] = {
+                "eou_ms": [round(v, 1) for v in latencies[name]],
+                "eou": {q: percentile(latencies[name], q) for q in (50, 90, 95, 100)},
+                "answered": f"{len(latencies[name])}/{len(sentences)}",
+                "split": sum(1 for count in splits[name] if count > 1),
+                "unanswered_paused": sum(1 for count in splits[name] if count == 0),
+                "paused": len(splits[name]),
+                "speculations": server.metric("babelstream_gateway_speculations_total"),
+            }
+    finally:
+        for server in servers.values():
             server.stop()
-        figures = results[name]
+    for name, figures in results.items():
         print(f"{name:7s} end of utterance -> translated text: P50 {figures['eou'][50]} ms, P90 {figures['eou'][90]}, "
               f"P95 {figures['eou'][95]}, max {figures['eou'][100]} ({figures['answered']} answered); "
-              f"split {figures['split']}/{figures['paused']} paused sentences; speculations {figures['speculations']}",
-              flush=True)
+              f"split {figures['split']}/{figures['paused']} paused sentences; speculations {figures['speculations']}")
+    print(f"load at the end {os.getloadavg()[0]:.2f}")
     before, after = results["before"]["eou"], results["after"]["eou"]
     print(f"after/before: P50 {after[50] / before[50]:.2f}, P95 {after[95] / before[95]:.2f}")
     if args.json:

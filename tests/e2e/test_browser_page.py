@@ -165,6 +165,9 @@ async def test_page_captions_translates_and_speaks(browser, platform_address):
             "document.querySelector('#status').dataset.state === 'live'", timeout=15_000
         )
         assert await page.text_content("#start") == "Stop"
+        await page.wait_for_function("window.partialRows.length > 0", timeout=60_000, polling=100)
+        OUTPUT.mkdir(exist_ok=True)
+        await page.screenshot(path=str(OUTPUT / "browser-page-partial.png"))  # the sentence while it is spoken
 
         await page.wait_for_function(
             """() => [...document.querySelectorAll('.caption')].some(c => /house/i.test(c.textContent))
