@@ -1,14 +1,16 @@
 """The page at / in Debian's headless Chromium: real microphone path (a fake capture device playing an
 espeak-ng WAV through getUserMedia -> AudioWorklet -> 16 kHz PCM16 frames), real gateway and real models.
 
-One embedded platform (models load once) with MAX_CONNECTIONS=1 serves the session tests: the first uses the
-only slot from the page; the capacity test holds it with a plain WebSocket client and expects the page to
-say the server is full. A second gateway, without stages, ends every session after MAX_SESSION_SECONDS=2:
-the page must explain that limit from the error's `kind` (code 1008 is shared with Origin and rate
-refusals), and fall back to the close code's meaning for a kind it does not know. Cheap checks ride along:
-the page's modules load without a console error, the page's words for errors name only kinds the server
-has, a blocked microphone is explained, and the worklet's downsampler (run in the page on test tones) keeps
-speech frequencies and removes aliases.
+One embedded platform (models load once) with MAX_CONNECTIONS=2 serves the session tests: the capacity test
+holds both slots with plain WebSocket clients and expects the page to say the server is full; the room tests
+have one browser context speak and two others listen (each in its own language), and a conversation between
+the page and a plain client speaking Spanish (two speakers, both slots). A second gateway, without stages,
+ends every session after MAX_SESSION_SECONDS=2: the page must explain that limit from the error's `kind`
+(code 1008 is shared with Origin and rate refusals), and fall back to the close code's meaning for a kind it
+does not know; on it, a listener's socket is cut and the listener page must reconnect and say so. Cheap checks
+ride along: the page's modules load without a console error, the page's words for errors name only kinds the
+server has, a blocked microphone is explained, and the worklet's downsampler (run in the page on test tones)
+keeps speech frequencies and removes aliases.
 
 A gateway that requires an API key (no stages: its sessions cut segments and end with a summary) checks that
 the page asks for a key, keeps it out of the console and the address bar, and uses it; a gateway whose
@@ -81,7 +83,7 @@ async def platform_address():
     from tests.support.harness import serve_app
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MAX_CONNECTIONS", "1")  # read when the Platform builds its gateway
+        patch.setenv("MAX_CONNECTIONS", "2")  # read when the Platform builds its gateway; a conversation takes 2
         platform = Platform(Settings.from_environment(bus={"bus": "memory"}), gateway=True, stages=STAGE_NAMES)
     async with serve_app(platform.app(), gateway=platform.gateway) as address:
         yield address
@@ -216,8 +218,12 @@ async def test_page_captions_translates_and_speaks(browser, platform_address):
 async def test_page_says_when_server_is_full(browser, platform_address):
     from websockets.asyncio.client import connect
 
-    async with connect(f"ws://{platform_address}/ws/audio") as holder:  # takes the only slot
-        assert json.loads(await holder.recv())["status"] == "connected"
+    async with (  # take both slots
+        connect(f"ws://{platform_address}/ws/audio") as holder,
+        connect(f"ws://{platform_address}/ws/audio") as other_holder,
+    ):
+        for socket in (holder, other_holder):
+            assert json.loads(await socket.recv())["status"] == "connected"
         context, page, _ = await open_page(browser, platform_address, width=390, height=760)
         try:
             await page.click("#start")
@@ -306,7 +312,8 @@ async def test_page_modules_load_without_errors(browser, platform_address):
         await page.wait_for_selector("#start:not([disabled])", timeout=10_000)
         assert await page.text_content("#status-text") == "Ready. Press Start and speak."
         # Every module the page imports was fetched, as JavaScript (browsers refuse a module of another type).
-        assert {"main.js", "session.js", "captions.js", "player.js", "languages.js", "microphone.js"} <= set(scripts)
+        assert {"main.js", "session.js", "captions.js", "player.js", "languages.js", "microphone.js", "room.js",
+                "room-results.js"} <= set(scripts)
         assert all("javascript" in kind for kind in scripts.values()), scripts
         assert not problems, problems
     finally:
@@ -323,7 +330,7 @@ async def test_page_words_name_only_kinds_the_server_has(browser, time_limited_a
         page_kinds = await page.evaluate(
             """async () => {
                 const words = await import("./explanations.js");
-                const warnings = ["unsupported_pair", "translation_unavailable", "speech_unavailable"];
+                const warnings = ["unsupported_pair", "translation_unavailable", "speech_unavailable", "audio_skipped"];
                 return {
                     errors: Object.keys(words.ERROR_MESSAGES),
                     warnings: warnings.filter((kind) => words.warningMessage({ kind, reason: "R" }) !== "R"),
@@ -333,7 +340,10 @@ async def test_page_words_name_only_kinds_the_server_has(browser, time_limited_a
         )
         server_kinds = {str(kind) for kind in Kind}
         assert set(page_kinds["errors"]) <= server_kinds, set(page_kinds["errors"]) - server_kinds
-        assert set(page_kinds["warnings"]) == {"unsupported_pair", "translation_unavailable", "speech_unavailable"}
+        assert set(page_kinds["warnings"]) == {
+            "unsupported_pair", "translation_unavailable", "speech_unavailable", "audio_skipped"
+        }
+        assert set(page_kinds["warnings"]) <= server_kinds
         assert page_kinds["unknown"] == "The server refused the session."
         assert not problems, problems
     finally:
@@ -617,6 +627,305 @@ async def test_page_says_which_pairs_are_rough_and_which_go_through_a_pivot(brow
         await page.screenshot(path=str(OUTPUT / "browser-page-via-caption.png"), full_page=True)
         await page.click("#start")  # Stop
         await page.wait_for_function("document.querySelector('#status').dataset.state === 'idle'", timeout=15_000)
+        assert not problems, problems
+    finally:
+        await context.close()
+
+
+# -- rooms: a speaker shares a link, listeners read and hear the talk in their own languages ---------------------
+
+# Words only a Spanish (Apertium) or only a Portuguese (Bergamot) rendering of the WAV's two sentences has.
+SPANISH = re.compile(r"es grande|la casa|una taza|gustaría", re.IGNORECASE)
+PORTUGUESE = re.compile(r"é grande|a casa é|uma x[íi]cara|uma ch[áa]vena|gostaria de", re.IGNORECASE)
+
+
+async def texts(page, selector: str) -> list[str]:
+    return await page.eval_on_selector_all(selector, "elements => elements.map(e => e.textContent)")
+
+
+async def open_listener(browser, link: str, language: str):
+    """The share link opened in a browser of its own (a context), `language` picked, Listen pressed."""
+    context = await browser.new_context(viewport={"width": 420, "height": 800})
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    await page.goto(link)
+    await page.wait_for_selector("#listen:not([disabled])", timeout=10_000)
+    await page.select_option("#lang", language)
+    await page.click("#listen")  # the one tap: it also lets the page play sound
+    await page.wait_for_function("document.querySelector('#status').dataset.state === 'live'", timeout=15_000)
+    return context, page, problems
+
+
+async def test_room_two_listeners_each_read_and_hear_their_own_language(browser, platform_address):
+    """One browser speaks into a room (the fake microphone plays the English WAV); two others open the share link,
+    one picks Spanish, the other Portuguese. Each reads the English captions and the translation into its own
+    language only, hears it spoken, and the speaker's page counts 2 listeners, by language. A third, late, gets
+    what was said before it came, marked as earlier."""
+    speaker_context, speaker, speaker_problems = await open_page(browser, platform_address)
+    listeners = []
+    try:
+        await page_speaks_in_a_room(speaker)
+        room = await speaker.input_value("#room-id")
+        link = await speaker.get_attribute("#share-link", "href")
+        assert link == f"http://{platform_address}/listen.html?room={room}"
+        assert await speaker.text_content("#share-link") == link
+        await speaker.click("#start")
+        await speaker.wait_for_function("document.querySelector('#status').dataset.state === 'live'", timeout=15_000)
+        assert room in await speaker.text_content("#status-text")
+
+        for language in ("es", "pt"):
+            listeners.append(await open_listener(browser, link, language))
+        (_, spanish, _), (_, portuguese, _) = listeners
+
+        await speaker.wait_for_function(
+            "document.querySelector('#audience-count').textContent === '2'", timeout=15_000
+        )
+        audience = await speaker.text_content("#audience")
+        assert "Spanish 1" in audience and "Portuguese 1" in audience, audience
+
+        for page, language, own in ((spanish, "es", SPANISH), (portuguese, "pt", PORTUGUESE)):
+            await page.wait_for_function(
+                f"""() => [...document.querySelectorAll('.caption')].some(c => /house|coffee/i.test(c.textContent))
+                      && [...document.querySelectorAll('.translation[data-lang={language}]')]
+                             .some(t => new RegExp({json.dumps(own.pattern)}, 'i').test(t.textContent))""",
+                timeout=120_000,
+                polling=250,
+            )
+        # Spoken too: each listener heard at least one sentence in its language.
+        for page in (spanish, portuguese):
+            await page.wait_for_function(
+                "Number(document.querySelector('#played-count').textContent) >= 1", timeout=60_000
+            )
+
+        spanish_lines = await texts(spanish, ".translation")
+        portuguese_lines = await texts(portuguese, ".translation")
+        print("es:", spanish_lines, "\npt:", portuguese_lines)
+        assert set(await texts(spanish, ".translation-row[data-lang] .lang-tag")) == {"ES"}
+        assert set(await texts(portuguese, ".translation-row[data-lang] .lang-tag")) == {"PT"}
+        assert not any(PORTUGUESE.search(line) for line in spanish_lines), spanish_lines
+        assert not any(SPANISH.search(line) for line in portuguese_lines), portuguese_lines
+
+        # A late joiner first gets the room's recent past in its language, marked as earlier.
+        listeners.append(await open_listener(browser, link, "es"))
+        late = listeners[-1][1]
+        await late.wait_for_selector(".utterance.history .translation[data-lang=es]", timeout=10_000)
+        earlier = await texts(late, ".utterance.history .translation")
+        assert any(SPANISH.search(line) for line in earlier), earlier
+        assert await late.eval_on_selector(
+            ".utterance.history .caption", "c => getComputedStyle(c, '::before').content"
+        ) == '"earlier"'
+
+        # Each line's time counts from the end of its sentence (the result that completes a sentence too).
+        shown = [float(t.split()[0]) for t in await texts(speaker, ".latency") + await texts(portuguese, ".latency") if t]
+        assert shown and max(shown) < 120, shown
+
+        OUTPUT.mkdir(exist_ok=True)
+        await speaker.screenshot(path=str(OUTPUT / "browser-room-speaker.png"), full_page=True)
+        await portuguese.screenshot(path=str(OUTPUT / "browser-room-listener-pt.png"), full_page=True)
+
+        await speaker.click("#start")  # Stop
+        await speaker.wait_for_function("document.querySelector('#status').dataset.state === 'idle'", timeout=45_000)
+        for page in (spanish, portuguese, late):
+            assert await page.locator("#errors .notice.error").count() == 0, await page.text_content("#errors")
+        assert await speaker.locator("#errors .notice.error").count() == 0, await speaker.text_content("#errors")
+        assert not speaker_problems and not any(problems for _, _, problems in listeners), (
+            speaker_problems, [problems for _, _, problems in listeners]
+        )
+    finally:
+        for context, _, _ in listeners:
+            await context.close()
+        await speaker_context.close()
+
+
+async def page_speaks_in_a_room(page) -> None:
+    """The speaker's choices: English, no translation spoken back to it (its own microphone would be held while a
+    clip plays), and a room, whose share link shows before Start so an audience can come early."""
+    assert await page.is_hidden("#room-panel")
+    await page.select_option("#speech", "off")
+    await page.check("#room-on")
+    assert await page.is_visible("#room-panel")
+    assert re.fullmatch(r"room-[a-z0-9]{6}", await page.input_value("#room-id"))
+
+
+async def test_conversation_each_speaker_reads_and_hears_the_other_in_their_language(browser, platform_address):
+    """The page speaks English into a room in conversation mode; a plain client speaks Spanish into the same room.
+    The page shows the Spanish speaker's words, set apart, translated into English, and plays them; the client gets
+    the page's words in Spanish. The page's invitation link opens the page ready to join the conversation."""
+    from tests.support.harness import frames_of, stream
+
+    context, page, problems = await open_page(browser, platform_address)
+    try:
+        await page.select_option("#speech", "off")
+        for checked in await page.query_selector_all("#targets input[name=target]:checked"):
+            await checked.uncheck()  # the room makes Spanish a target: the other speaker reads it
+        await page.check("#room-on")
+        await page.fill("#room-id", "conversation-e2e")
+        await page.check("#conversation")
+        invitation = await page.get_attribute("#invite-link", "href")
+        assert invitation == f"http://{platform_address}/?room=conversation-e2e&conversation=1"
+
+        invited_context = await browser.new_context()
+        try:
+            invited = await invited_context.new_page()
+            await invited.goto(invitation)
+            await invited.wait_for_selector("#start:not([disabled])", timeout=10_000)
+            assert await invited.is_checked("#room-on") and await invited.is_checked("#conversation")
+            assert await invited.input_value("#room-id") == "conversation-e2e"
+        finally:
+            await invited_context.close()
+
+        await page.click("#start")
+        await page.wait_for_function("document.querySelector('#status').dataset.state === 'live'", timeout=15_000)
+
+        spanish = (
+            silence(300) + synthesize("La casa es grande.", voice="es") + silence(1500)
+            + synthesize("Quiero una taza de café, por favor.", voice="es")
+            + silence(20_000)  # stays in the room a while, reading what the page says
+        )
+        start = {"event": "start", "mode": "live", "sample_rate_hz": 16000, "room": "conversation-e2e",
+                 "language": "es", "targets": [], "synthesize": False}
+        other = asyncio.create_task(stream(platform_address, frames_of(spanish), start=start, pace_seconds=0.02,
+                                           timeout=90))
+
+        await page.wait_for_function(
+            """() => [...document.querySelectorAll('.utterance.other .caption')].some(c => /casa|café/i.test(c.textContent))
+                  && [...document.querySelectorAll('.utterance.other .translation[data-lang=en]')]
+                         .some(t => /house|coffee|cup/i.test(t.textContent))
+                  && Number(document.querySelector('#played-count').textContent) >= 1""",
+            timeout=120_000,
+            polling=250,
+        )
+        conversation = await other
+        assert conversation.close_code == 1000, (conversation.close_code, conversation.close_reason)
+        own_id = conversation.correlation_id
+        from_page = [m for m in conversation.messages if m.get("room") == "conversation-e2e" and m.get("speaker") != own_id]
+        heard = [m["text"] for m in from_page if m.get("type") == "translation" and m["target_language"] == "es"]
+        assert any(SPANISH.search(text) for text in heard), from_page
+        assert any(re.search(r"house|coffee", m["text"], re.IGNORECASE) for m in from_page if m["type"] == "transcript")
+        # The page's own sentences are not set apart; the other speaker's are.
+        assert await page.locator(".utterance:not(.other) .caption").count() >= 1
+
+        OUTPUT.mkdir(exist_ok=True)
+        await page.screenshot(path=str(OUTPUT / "browser-room-conversation.png"), full_page=True)
+        await page.click("#start")  # Stop
+        await page.wait_for_function("document.querySelector('#status').dataset.state === 'idle'", timeout=45_000)
+        assert await page.locator("#errors .notice.error").count() == 0, await page.text_content("#errors")
+        assert not problems, problems
+    finally:
+        await context.close()
+
+
+async def test_listen_page_takes_a_token_from_its_link_and_listens_with_it(browser, guarded_address, api_key):
+    """A listener's link may carry its credential, as the speaker's page's may: it is taken out of the address
+    and presented as ?token= on /ws/listen; without one, the page asks for it."""
+    context, page, problems = await open_page(
+        browser, guarded_address, path=f"/listen.html?room=keyed&token={api_key}", ready="#listen:not([disabled])"
+    )
+    try:
+        assert page.url == f"http://{guarded_address}/listen.html?room=keyed"
+        sockets: list[str] = []
+        page.on("websocket", lambda socket: sockets.append(socket.url))
+        await page.click("#listen")
+        await page.wait_for_function("document.querySelector('#status').dataset.state === 'live'", timeout=10_000)
+        assert [url.split("&token=")[1] for url in sockets] == [api_key]
+        assert not problems, problems
+    finally:
+        await context.close()
+
+    context, page, problems = await open_page(browser, guarded_address, path="/listen.html?room=keyed",
+                                              ready="#access:not([hidden])")
+    try:
+        assert await page.is_disabled("#listen")
+        assert not refused_at_load(problems), problems
+    finally:
+        await context.close()
+
+
+def language_name(code: str) -> str:
+    return {"en": "English", "es": "Spanish", "pt": "Portuguese"}[code]
+
+
+async def test_listen_page_offers_the_languages_a_room_can_be_read_in(browser, pivot_address):
+    """The targets of the translation pairs, then the languages speech is recognised in (a speaker's own captions)."""
+    context, page, problems = await open_page(
+        browser, pivot_address, path="/listen.html?room=aula-1&lang=pt", ready="#listen:not([disabled])"
+    )
+    try:
+        assert await page.input_value("#room") == "aula-1"
+        assert await page.input_value("#lang") == "pt"  # the link may name the language
+        translated = await page.eval_on_selector_all(
+            "#lang optgroup[label=Translated] option", "options => options.map(o => o.value)"
+        )
+        assert sorted(translated) == ["ca", "en", "es", "pt"]
+        assert await page.locator("#lang optgroup:nth-of-type(2) option[value=de]").count() == 1
+        assert "aula-1" in await page.text_content("#status-text")
+        assert not problems, problems
+    finally:
+        await context.close()
+
+
+async def test_listener_reconnects_after_a_drop_and_says_so(browser, time_limited_address):
+    """The listener's first socket is cut (as a dropped network would); the page connects again by itself, waiting
+    a moment first, and says it reconnected. A room may be listened to before anyone speaks in it. On the new
+    socket, changing the language or turning the voice off is a listen message, and the server's answer shows."""
+    context, page, problems = await open_page(
+        browser, time_limited_address, path="/listen.html?room=drop-test", ready="#listen:not([disabled])"
+    )
+    sockets: list[str] = []
+    cut: list[float] = []
+    cuts: set[asyncio.Task] = set()
+    sent: list[dict] = []  # what the page sent on the second socket
+
+    def cut_the_first(page_side):
+        sockets.append(page_side.url)
+        server = page_side.connect_to_server()
+        if len(sockets) > 1:
+
+            def from_page(message):
+                sent.append(json.loads(message))
+                server.send(message)
+
+            page_side.on_message(from_page)  # server to page is relayed untouched
+            return
+
+        def from_server(message):
+            page_side.send(message)
+            if isinstance(message, str) and json.loads(message).get("type") == "listening":
+                cut.append(time.monotonic())
+                loop = asyncio.get_running_loop()
+                cuts.add(loop.create_task(server.close()))
+                cuts.add(loop.create_task(page_side.close(code=1001, reason="network gone")))
+
+        server.on_message(from_server)
+
+    try:
+        await page.route_web_socket(re.compile(r"/ws/listen\?"), cut_the_first)
+        await page.click("#listen")
+        await page.wait_for_selector("#errors .notice.info", timeout=15_000)
+        assert len(sockets) == 2, sockets
+        assert sockets[0] == sockets[1] and "room=drop-test" in sockets[0] and "voice=1" in sockets[0]
+        notice = await page.text_content("#errors .notice.info .message")
+        assert notice.startswith("Note: Reconnected"), notice
+        await page.wait_for_function("document.querySelector('#status').dataset.state === 'live'", timeout=10_000)
+        assert "drop-test" in await page.text_content("#status-text")
+        assert await page.text_content("#listen") == "Stop listening"
+
+        first = await page.input_value("#lang")
+        other = next(code for code in await page.eval_on_selector_all("#lang option", "os => os.map(o => o.value)")
+                     if code != first)
+        await page.select_option("#lang", other)
+        await page.wait_for_function(
+            f"document.querySelector('#status-text').textContent.endsWith({json.dumps(language_name(other))})",
+            timeout=10_000,
+        )
+        await page.uncheck("#voice")
+        for _ in range(50):  # the frame goes through the route's relay
+            if len(sent) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert sent == [{"event": "listen", "lang": other, "voice": True}, {"event": "listen", "lang": other, "voice": False}]
         assert not problems, problems
     finally:
         await context.close()

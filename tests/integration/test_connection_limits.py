@@ -13,11 +13,13 @@ import asyncio
 import base64
 import json
 import os
+import re
 import socket
 import struct
 import time
 from contextlib import asynccontextmanager
 
+import httpx
 import psutil
 import pytest
 
@@ -137,6 +139,14 @@ async def assert_responsive(address: str) -> None:
     assert await healthz_seconds(address) < RESPONSIVE_SECONDS
 
 
+async def refusals_counted(address: str) -> dict[str, int]:
+    """babelstream_gateway_socket_refusals_total on /metrics, by reason."""
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"http://{address}/metrics")).text
+    found = re.findall(r'^babelstream_gateway_socket_refusals_total\{reason="([a-z_]+)"\} ([0-9.]+)$', text, re.M)
+    return {reason: int(float(value)) for reason, value in found}
+
+
 def drop(*sockets) -> None:
     for _, writer in sockets:
         writer.transport.abort()
@@ -150,6 +160,7 @@ async def test_a_head_over_max_header_bytes_is_refused_431_and_closed():
         status, headers, body = await refusal(address, big)
         assert status == 431 and headers["content-type"].startswith("text/plain")
         assert b"over 4096 bytes" in body
+        assert await refusals_counted(address) == {"header_too_large": 1}  # an operator sees it
         # a head just under the limit is served as usual
         fits = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: " + b"a" * 3900 + b"\r\n\r\n"
         reader, writer = await connect(address)
@@ -207,6 +218,7 @@ async def test_a_silent_socket_is_closed_after_the_handshake_timeout():
         assert await read_to_close(reader, 3.0) == b""  # closed, and nothing said
         assert 0.4 < time.perf_counter() - started < 1.5
         await assert_responsive(address)
+        assert await refusals_counted(address) == {"handshake_timeout": 1}
 
 
 async def test_a_slowloris_head_is_closed_after_the_handshake_timeout():
@@ -299,6 +311,9 @@ async def test_sockets_past_max_sockets_are_closed_as_they_open_and_freed_places
         flood = [await connect(address, OTHER) for _ in range(200)]  # the audit's 2,000 idle connections, scaled
         assert [await is_open(reader, 1.0) for reader, _ in flood] == [False] * 200  # at once: no wait
         assert all([await is_open(reader, 0.01) for reader, _ in held])
+        drop(held.pop())
+        await asyncio.sleep(0.1)
+        assert await refusals_counted(address) == {"max_sockets": 200}
         drop(*flood, *held[:10])
         await asyncio.sleep(0.1)
         await assert_responsive(address)  # a freed place serves again
@@ -369,6 +384,7 @@ async def test_handshakes_past_the_rate_per_address_are_refused_429_with_a_plain
         allowed = 3 + int(took * 3)  # the bucket holds one second's worth and refills as it goes
         assert statuses.count(101) <= allowed and statuses.count(429) >= 8 - allowed, (statuses, took)
         assert all("more than 3 WebSocket handshakes a second" in reason for reason in reasons)
+        assert await refusals_counted(address) == {"handshakes_per_ip": statuses.count(429)}
         other, _, _ = await upgrades(address, 3, OTHER)  # another address has its own bucket
         assert other == [101, 101, 101]
         await asyncio.sleep(1.0)  # refilled
@@ -458,3 +474,16 @@ async def test_audio_sent_with_the_upgrade_request_is_counted_and_acknowledged()
         assert struct.unpack("!H", frame[1][:2])[0] == 1000
         drop((reader, writer))
 
+
+
+@pytest.mark.parametrize("size", [40_000, 200_000])
+async def test_a_client_still_sending_its_oversized_head_reads_the_431_not_a_reset(size):
+    """The server stops parsing at the limit, but reads on (and discards, up to a bound) while it says why: closing
+    with unread bytes would send a reset, and the client would lose the 431."""
+    async with running_gateway(MemoryBus(), CODEC, max_header_bytes=4096) as (_, address):
+        for _ in range(5):
+            reader, writer = await connect(address)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * size + b"\r\n\r\n")
+            answer = await read_to_close(reader, 5.0)
+            assert answer.startswith(b"HTTP/1.1 431 "), answer[:80]
+            writer.close()

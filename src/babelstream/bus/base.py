@@ -63,3 +63,7 @@ class Bus(Protocol):
 
     def is_ready(self) -> bool:
         """Whether the bus can currently reach its broker (what /readyz reports)."""
+
+    async def backlog(self, group: str, topic: str) -> int | None:
+        """Messages on `topic` that `group` has not committed yet, over all partitions: what its members still have
+        to do. None when it cannot be told (the group never committed, the broker did not answer)."""

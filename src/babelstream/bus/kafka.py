@@ -16,8 +16,16 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import (
+    OFFSET_END,
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from babelstream.bus.base import BusError, Message, PublishFailed
 from babelstream.bus.settings import BusSettings
@@ -140,6 +148,7 @@ class KafkaBus:
         self._ready = False
         self._health_task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._admin: AdminClient | None = None  # for backlog(), made at its first use
 
     def _common(self) -> dict:
         return {
@@ -232,6 +241,31 @@ class KafkaBus:
 
     def is_ready(self) -> bool:
         return self._ready
+
+    async def backlog(self, group: str, topic: str) -> int | None:
+        return await asyncio.to_thread(self._backlog, group, topic)
+
+    def _backlog(self, group: str, topic: str) -> int | None:
+        if self._admin is None:
+            self._admin = AdminClient(self._common())
+        try:
+            found = self._admin.list_consumer_group_offsets(
+                [ConsumerGroupTopicPartitions(group)], request_timeout=_LAG_QUERY_SECONDS
+            )[group].result(timeout=_LAG_QUERY_SECONDS)
+            committed = {p.partition: p.offset for p in found.topic_partitions if p.topic == topic and p.offset >= 0}
+            if not committed:
+                return None
+            ends = self._admin.list_offsets(
+                {TopicPartition(topic, partition): OffsetSpec.latest() for partition in committed},
+                request_timeout=_LAG_QUERY_SECONDS,
+            )
+            return sum(
+                max(0, future.result(timeout=_LAG_QUERY_SECONDS).offset - committed[partition.partition])
+                for partition, future in ends.items()
+            )
+        except (KafkaException, TimeoutError) as error:
+            log.debug("backlog of %s on %s unknown: %s", group, topic, error)
+            return None
 
     async def stop(self) -> None:
         if self._health_task:

@@ -127,6 +127,12 @@ class MemoryBus:
     def is_ready(self) -> bool:
         return True
 
+    async def backlog(self, group: str, topic: str) -> int | None:
+        state = self._groups.get(group)
+        if state is None or topic not in state.committed:
+            return None
+        return self._topic(topic).end_offset - state.committed[topic]
+
     def _topic(self, name: str) -> _Topic:
         if name not in self._topics:
             self._topics[name] = _Topic(name)

@@ -14,6 +14,7 @@ class Kind(enum.StrEnum):
     UNAUTHENTICATED = "unauthenticated"
     FORBIDDEN = "forbidden"
     CAPACITY = "capacity"
+    OVERLOADED = "overloaded"  # the pipeline is behind (its backlog or latency): a new speaker waits
     # the client's messages
     MALFORMED = "malformed"
     UNSUPPORTED_LANGUAGE = "unsupported_language"
@@ -40,11 +41,12 @@ class Kind(enum.StrEnum):
 
 
 class SessionEnded(Exception):
-    def __init__(self, code: int, reason: str, *, kind: Kind, keep_audio: bool = True):
+    def __init__(self, code: int, reason: str, *, kind: Kind, keep_audio: bool = True, details: dict | None = None):
         super().__init__(reason)
         self.code = int(code)
         self.reason = reason
         self.kind = Kind(kind)
+        self.details = details or {}  # more fields for the error message (`retry_after_ms`)
         # What a person said is published even when the session ends abnormally, unless the
         # cause is abuse (rate, size): then the audio is not trusted and is dropped.
         self.keep_audio = keep_audio

@@ -15,12 +15,14 @@ from babelstream.gateway.admission import ConnectionSlots
 from babelstream.gateway.close_codes import CloseCode
 from babelstream.gateway.errors import Kind, SessionEnded
 from babelstream.gateway.metrics import GatewayMetrics
+from babelstream.gateway.pipeline_load import PipelineLoad
 from babelstream.gateway.rooms.directory import RoomDirectory
 from babelstream.gateway.router import ResultRouter
 from babelstream.gateway.session_context import Endpointer, SessionContext, SessionObserver, SessionObservers
 from babelstream.gateway.session_log import SessionLog
 from babelstream.gateway.session_options import Capabilities, SessionOptionsResolver
 from babelstream.gateway.settings import GatewaySettings
+from babelstream.gateway.socket_limits import SocketLimits
 from babelstream.gateway.websocket.handshake import UpgradeRequest
 
 log = logging.getLogger(__name__)
@@ -43,11 +45,17 @@ class Gateway:
         self.instance_id = f"gateway-{uuid.uuid4().hex[:12]}"
         self.metrics = GatewayMetrics()
         self.slots = ConnectionSlots(settings.max_connections)
+        # Before a socket is a session (websocket/uvicorn_adapter.py asks it); its refusals are counted here too.
+        self.socket_limits = SocketLimits(
+            settings.max_sockets, settings.max_connections_per_ip, settings.max_handshakes_per_second_per_ip
+        )
+        self.metrics.watch_socket_refusals(self.socket_limits.refusals)
         self.metrics.open_connections.set_function(lambda: self.slots.in_use)  # read at scrape time
         self.publisher = EventPublisher(
             bus, codec, on_published=self.metrics.publish_latency.observe, on_failed=self.metrics.publish_failures.inc
         )
         self.listener_slots = ConnectionSlots(settings.max_listeners)
+        self.load = PipelineLoad(settings, bus)
         self.rooms = RoomDirectory(settings, bus, codec, self.instance_id, self.metrics)
         self.router = ResultRouter(bus, codec, self.instance_id, rooms=self.rooms,
                                    history_seconds=settings.room_idle_seconds)
@@ -60,6 +68,7 @@ class Gateway:
             publish=self.publisher.publish,
             results=self.router,
             rooms=self.rooms,
+            load=self.load,
             options=self.options,
             new_endpointer=new_endpointer,
             metrics=self.metrics,
@@ -78,8 +87,10 @@ class Gateway:
             )
         await self.rooms.start()
         await self.router.start()
+        await self.load.start()
 
     async def stop(self) -> None:
+        await self.load.stop()
         await self.router.stop()
         await self.rooms.stop()
 
@@ -103,6 +114,8 @@ class Gateway:
         outcome = self._check_access(request)
         if isinstance(outcome, SessionEnded):
             refusal = outcome
+        elif (overloaded := self.load.refusal()) is not None:
+            refusal = overloaded
         elif not self.slots.try_acquire():
             refusal = SessionEnded(
                 CloseCode.TRY_AGAIN_LATER,

@@ -82,7 +82,7 @@ def ready(
 
 
 def error(ended: SessionEnded) -> dict:
-    return {"type": "error", "code": ended.code, "kind": str(ended.kind), "reason": ended.reason}
+    return {"type": "error", "code": ended.code, "kind": str(ended.kind), "reason": ended.reason, **ended.details}
 
 
 def warning(kind: Kind, reason: str, **details) -> dict:

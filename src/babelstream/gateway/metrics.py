@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics_core import CounterMetricFamily
 
@@ -22,6 +24,26 @@ class HotCounter:
 
     def collect(self):
         yield CounterMetricFamily(self._name, self._documentation, value=self.value)
+
+
+class RefusalCounts:
+    """Sockets refused before they were a session, by reason: read from the socket limits' own counts at scrape
+    time (they are kept where the refusals happen, on the HTTP protocol's path)."""
+
+    def __init__(self, counts: Mapping[str, int], registry: CollectorRegistry):
+        self._counts = counts
+        registry.register(self)
+
+    def collect(self):
+        family = CounterMetricFamily(
+            "babelstream_gateway_socket_refusals",
+            "Sockets refused before the upgrade (max_sockets, connections_per_ip, handshakes_per_ip, "
+            "header_too_large, handshake_timeout)",
+            labels=["reason"],
+        )
+        for reason, count in sorted(self._counts.items()):
+            family.add_metric([reason], count)
+        yield family
 
 
 class GatewayMetrics:
@@ -86,3 +108,6 @@ class GatewayMetrics:
             "Spoken translations not sent to a listener that was not keeping up",
             registry=self.registry,
         )
+
+    def watch_socket_refusals(self, counts: Mapping[str, int]) -> None:
+        RefusalCounts(counts, self.registry)

@@ -716,6 +716,8 @@ class Session:
                 self.context.metrics.partials_revised.inc()
         message = messages.result(event, latency_ms, revised=revised)
         if message is not None:
+            if message["type"] == "transcript" and self.mode == "live" and self.context.load is not None:
+                self.context.load.observe(latency_ms)
             self.ledger.sent(message["type"])
             self.context.metrics.results_sent.labels(type=message["type"]).inc()
             self.outbox.put(message)

@@ -19,6 +19,7 @@ from babelstream.gateway.settings import GatewaySettings
 
 if TYPE_CHECKING:
     from babelstream.gateway.errors import SessionEnded
+    from babelstream.gateway.pipeline_load import PipelineLoad
     from babelstream.gateway.rooms.directory import RoomDirectory
     from babelstream.gateway.session import Session
 
@@ -102,3 +103,4 @@ class SessionContext:
     batch_slots: ConnectionSlots  # batch sessions, a pool of their own inside the gateway's
     observer: SessionObserver = SessionObserver()
     rooms: RoomDirectory | None = None  # None: this gateway serves no rooms (a test's bare session)
+    load: PipelineLoad | None = None  # where end-of-utterance latencies are reported, for admission

@@ -112,6 +112,17 @@ class GatewaySettings(BaseSettings):
     # What may wait to be sent to one listener. Past a quarter of it spoken audio is skipped (text first); past it
     # the listener is closed (slow_reader, 1008), and the room goes on without it.
     max_listener_queue_bytes: int = 2 * 1024 * 1024
+    # Every listener is pinged this often and closed (1001 `idle`) if it did not answer the ping before: a listener
+    # only listens, so a peer whose network died would otherwise hold its place in a silent room for ever.
+    # Also what keeps a proxy with an idle timeout from cutting a quiet room's listeners.
+    listener_ping_seconds: float = 30.0
+
+    # Admission from what is measured (gateway/pipeline_load.py): a new speaker is refused (1013 `overloaded`) while
+    # more utterances than this wait for the ASR stage, or while this gateway's end-of-utterance latency P95 over the
+    # last ADMISSION_WINDOW_SECONDS is over ADMISSION_MAX_P95_MS. 0 turns a check off.
+    admission_max_asr_backlog: int = 8
+    admission_max_p95_ms: float = 1500.0
+    admission_window_seconds: float = 30.0
 
     # Access control (gateway/access/, docs/security.md). Auth is on iff one of the three credential sources is
     # set; without any, `serve`/`gateway` refuse a non-loopback --host unless --insecure is given.

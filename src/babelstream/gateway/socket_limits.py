@@ -9,12 +9,17 @@ Single-threaded (the event loop), so plain counters and dicts.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
+from collections import Counter
 from collections.abc import Callable
+
+log = logging.getLogger(__name__)
 
 # Buckets untouched this long are full again (they hold one second's worth) and are dropped: the table holds only
 # the addresses that opened a WebSocket lately, however many have ever connected.
 _SWEEP_SECONDS = 10.0
+_LOG_EVERY_SECONDS = 10.0
 
 
 def address_key(address: str) -> str:
@@ -59,16 +64,32 @@ class SocketLimits:
         self._per_address: dict[str, int] = {}
         self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, when they were counted)
         self._swept_at = clock()
+        # Sockets refused before they were a session, by reason (the gateway's metrics read it); and a log line
+        # per reason at most every _LOG_EVERY_SECONDS, so a flood is visible without writing a line per socket.
+        self.refusals: Counter[str] = Counter()
+        self._logged: dict[str, tuple[float, int]] = {}  # reason -> (when last logged, count then)
+
+    def refused(self, reason: str, client: str | None = None) -> None:
+        """A socket was refused before it became a session: counted, and logged (rate-limited)."""
+        self.refusals[reason] += 1
+        now = self._clock()
+        logged_at, count_then = self._logged.get(reason, (float("-inf"), 0))
+        if now - logged_at >= _LOG_EVERY_SECONDS:
+            log.warning("refused before the upgrade (%s): %d socket(s) since the last such line, latest from %s",
+                        reason, self.refusals[reason] - count_then, client or "an unknown address")
+            self._logged[reason] = (now, self.refusals[reason])
 
     def open(self, peer: str | None, *, proxy: bool = False) -> SocketTicket | None:
         """A socket was accepted from `peer`: its ticket, or None when it must be closed at once (a cap is full).
         A trusted proxy's socket is not counted against the proxy: an upgrade on it names the client."""
         if self.open_sockets >= self.max_sockets:
+            self.refused("max_sockets", peer)
             return None
         key = None if proxy or peer is None else address_key(peer)
         if key is not None:
             held = self._per_address.get(key, 0)
             if held >= self.max_per_address:
+                self.refused("connections_per_ip", peer)
                 return None
             self._per_address[key] = held + 1
         self.open_sockets += 1
@@ -78,11 +99,13 @@ class SocketLimits:
         """An upgrade request on `ticket`'s socket, from `client`: None when allowed, else why not (for a 429)."""
         key = address_key(client)
         if not self._take_handshake(key):
+            self.refused("handshakes_per_ip", client)
             return f"more than {self.handshakes_per_second} WebSocket handshakes a second from one address"
         ticket.client = client
         if ticket.key != key:  # a trusted proxy's socket: from now on it counts against the client it carries
             held = self._per_address.get(key, 0)
             if held >= self.max_per_address:
+                self.refused("connections_per_ip", client)
                 return f"more than {self.max_per_address} connections from one address"
             self._per_address[key] = held + 1
             if ticket.key is not None:

@@ -43,6 +43,7 @@ _SPEAKERS_REMEMBERED = 4096
 _AUDIENCE_EVERY_SECONDS = 1.0
 
 
+
 class RoomDirectory:
     def __init__(self, settings: GatewaySettings, bus: Bus, codec: EventCodec, instance_id: str,
                  metrics: GatewayMetrics):
@@ -57,7 +58,11 @@ class RoomDirectory:
 
     async def start(self) -> None:
         await self.presence.start()
-        self._tasks = [asyncio.create_task(self._sweep()), asyncio.create_task(self._push_audiences())]
+        self._tasks = [
+            asyncio.create_task(self._sweep()),
+            asyncio.create_task(self._push_audiences()),
+            asyncio.create_task(self._keep_listeners_alive()),
+        ]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -254,6 +259,14 @@ class RoomDirectory:
             delivered += 1
         if delivered:
             self._metrics.room_deliveries.labels(type=message["type"]).inc(delivered)
+
+    async def _keep_listeners_alive(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.listener_ping_seconds)
+            for room in list(self._rooms.values()):
+                for members in list(room.listeners.values()):
+                    for listener in list(members):
+                        listener.keepalive()
 
     # -- forgetting ----------------------------------------------------------------------------------------
 

@@ -24,14 +24,23 @@ from babelstream.gateway.stream_limits import StreamLimits
 
 log = logging.getLogger(__name__)
 
+# How long a listener that is being closed is given to take what is queued for it (the error among it).
+_LAST_MESSAGES_SECONDS = 5.0
+
 
 class ClosableSocket(ListenerSocket, Protocol):
     def close(self, code: int) -> None: ...
 
+    def ping(self) -> int:
+        """Sends a ping; returns the pongs received before it."""
+
+    @property
+    def pongs(self) -> int: ...
+
 
 class Listener:
-    __slots__ = ("_directory", "_limits", "_loop", "_metrics", "_settings", "_socket", "check_language", "joined",
-                 "language", "member_id", "outbox", "room", "voice", "__weakref__")
+    __slots__ = ("_directory", "_limits", "_loop", "_metrics", "_pongs_before_ping", "_settings", "_socket",
+                 "check_language", "joined", "language", "member_id", "outbox", "room", "voice", "__weakref__")
 
     def __init__(self, socket: ClosableSocket, request: ListenRequest, directory: RoomDirectory,
                  settings: GatewaySettings, metrics: GatewayMetrics, check_language):
@@ -49,6 +58,7 @@ class Listener:
         self.language = request.language
         self.voice = request.voice
         self.joined = False
+        self._pongs_before_ping: int | None = None  # the pong count when the last keepalive ping went out
         self.outbox = ListenerOutbox(
             socket,
             limit_bytes=settings.max_listener_queue_bytes,
@@ -73,10 +83,24 @@ class Listener:
     # -- Member ----------------------------------------------------------------------------------------------
 
     def deliver(self, text: str, *, audio: bool) -> None:
-        self.outbox.put(text, audio=audio)
+        outbox = self.outbox
+        skipped = outbox.audio_skipped
+        outbox.put(text, audio=audio)
+        if outbox.audio_skipped != skipped:
+            self._metrics.listener_audio_dropped.inc()
 
     def audience_changed(self, message: dict) -> None:
         pass  # a listener is not shown the audience
+
+    def keepalive(self) -> None:
+        """Called every LISTENER_PING_SECONDS: a listener only listens, so without this a peer whose network died
+        would hold its place for ever in a silent room. The ping before this one must have been answered."""
+        if self._pongs_before_ping is not None and self._socket.pongs <= self._pongs_before_ping:
+            self.end(SessionEnded(
+                CloseCode.GOING_AWAY, "no answer to the server's ping: the connection seems gone", kind=Kind.IDLE
+            ))
+            return
+        self._pongs_before_ping = self._socket.ping()
 
     # -- what the listener sends ---------------------------------------------------------------------------------
 
@@ -111,16 +135,13 @@ class Listener:
         """Says why (after what is queued), then closes."""
         self._metrics.rejections.labels(reason=ended.kind).inc()
         self.leave()
-        if not self.outbox.closed:
-            self.outbox.put(messages.encode(messages.error(ended)))
-        self.outbox.closed = True
+        self.outbox.put(messages.encode(messages.error(ended)))
+        self.outbox.seal()
         self._loop.create_task(self._close_after_queue(ended.code))
 
     async def _close_after_queue(self, code: int) -> None:
         try:
-            while self.outbox.queued_bytes:
-                await asyncio.sleep(0.05)
-                await self._socket.drain()
+            await self.outbox.drained(_LAST_MESSAGES_SECONDS)
         finally:
             self._socket.close(code)
 
@@ -132,7 +153,6 @@ class Listener:
         self._socket.close(CloseCode.POLICY_VIOLATION)  # what is queued is dropped: the client is not reading
 
     def _audio_skipped(self) -> str:
-        self._metrics.listener_audio_dropped.inc()
         return messages.encode(messages.warning(
             Kind.AUDIO_SKIPPED,
             "you are not keeping up: spoken translations are skipped until you catch up (text still comes)",

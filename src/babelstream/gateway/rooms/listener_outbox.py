@@ -28,7 +28,7 @@ class ListenerSocket(Protocol):
 
 class ListenerOutbox:
     __slots__ = ("_audio_skipped_notice", "_limit", "_on_audio_skipped", "_on_overflow", "_queue", "_queued",
-                 "_socket", "_writer", "audio_skipped", "closed", "sent")
+                 "_socket", "_writer", "audio_skipped", "closed", "sealed", "sent")
 
     def __init__(self, socket: ListenerSocket, *, limit_bytes: int, on_overflow: Callable[[], None],
                  on_audio_skipped: Callable[[], str]):
@@ -43,14 +43,15 @@ class ListenerOutbox:
         self._audio_skipped_notice = False  # a warning about the current stretch of skipping is already out
         self.audio_skipped = 0
         self.sent = 0
-        self.closed = False
+        self.closed = False  # nothing more goes out: what is queued is dropped
+        self.sealed = False  # nothing more is taken: what is queued still goes out (the last message was put)
 
     @property
     def queued_bytes(self) -> int:
         return self._queued
 
     def put(self, text: str, *, audio: bool = False) -> None:
-        if self.closed:
+        if self.closed or self.sealed:
             return
         if not self._queue and self._socket.writable():
             self._socket.send_text(text)
@@ -93,6 +94,20 @@ class ListenerOutbox:
         except Exception as failure:  # the listener went away
             log.debug("listener send failed: %s", failure)
             self.closed = True
+
+    def seal(self) -> None:
+        """Takes nothing more; what is queued still goes out (`drained` says when)."""
+        self.sealed = True
+
+    async def drained(self, timeout_seconds: float) -> None:
+        """Returns once what is queued went out, or the time ran out (a listener that does not read is not waited
+        for)."""
+        writer = self._writer
+        if writer is not None and not writer.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(writer), timeout_seconds)
+            except TimeoutError:
+                pass
 
     def stop(self) -> None:
         self.closed = True

@@ -1,9 +1,10 @@
 // The captions: one row per sentence (what was said, and its translations underneath), kept in sentence
 // order, with how long after the end of the sentence each line arrived. A row is keyed by session and
-// segment, so sentences of an earlier session stay where they are. While a sentence is still being spoken its
-// row is the session's live row, showing the newest partial (the stable words, then the unstable tail set
-// lighter); when the sentence is cut that same row becomes its segment's row and the transcript replaces the
-// partial in place, so nothing moves.
+// segment, so sentences of an earlier session stay where they are. In a room, another speaker's sentences
+// are keyed by its session's id (room-results.js): `session` is then {number: <its id>, targets, other}.
+// While a sentence is still being spoken its row is the session's live row, showing the newest partial (the
+// stable words, then the unstable tail set lighter); when the sentence is cut that same row becomes its segment's
+// row and the transcript replaces the partial in place, so nothing moves.
 
 import { languageName } from "./language-names.js";
 
@@ -62,6 +63,7 @@ function newRow(session) {
   const row = document.createElement("li");
   row.className = "utterance pending";
   row.dataset.session = String(session.number);
+  if (session.other) row.classList.add("other"); // someone else in the room: the speaker page sets it apart
   const head = document.createElement("div");
   head.className = "source-line";
   const caption = document.createElement("p");
@@ -142,6 +144,10 @@ export function segmentRow(session, m) {
 
 export function showTranscript(session, m) {
   const row = rowFor(session, m.segment_index);
+  // A room's recent past, sent on arrival, is marked as earlier; a sentence already seen live stays live when
+  // it comes again (a listener that reconnects gets the history again).
+  if (m.history === true && row.classList.contains("pending")) row.classList.add("history");
+  if (m.history === false) row.classList.remove("history");
   row.classList.remove("pending");
   const caption = row.querySelector(".caption");
   caption.textContent = m.text.trim();
@@ -200,7 +206,7 @@ export function showSummary(session, m, spoken) {
 }
 
 export function clearSummary() {
-  summary.textContent = "";
+  if (summary) summary.textContent = ""; // the listener page has no summary
 }
 
 document.querySelector("#clear").addEventListener("click", () => {

@@ -40,6 +40,22 @@ export function fetchWithCredential(url, options = {}) {
   return fetch(url, { ...options, headers: { ...options.headers, Authorization: `Bearer ${value}` } });
 }
 
+// A refusal for the lack of a credential, or of the right one: {kind, reason, sent}, or null for any other
+// response. 401 and 403 carry the kind (docs/security.md); a 403 for another reason (`origin`) is no credential's
+// fault.
+export async function refusalOf(response) {
+  if (response.status !== 401 && response.status !== 403) return null;
+  let body = {};
+  try {
+    body = await response.json();
+  } catch {
+    /* no JSON body: the status says enough */
+  }
+  const kind = body.kind || (response.status === 401 ? "unauthenticated" : null);
+  if (kind !== "unauthenticated" && kind !== "forbidden") return null;
+  return { kind, reason: body.reason || "", sent: Boolean(credential()) };
+}
+
 // A link such as /?token=... hands this page its credential once. It is removed from the address bar (and so
 // from history, bookmarks and copied links) before anything else happens.
 function takeFromAddress() {

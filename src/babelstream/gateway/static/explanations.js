@@ -21,6 +21,7 @@ export const ERROR_MESSAGES = {
   buffer_full: "The session held more audio than the server accepts at once.",
   session_too_long: "The session reached the server's time limit. Press Start to go on.",
   idle: "The server ended the session because no audio reached it for a while. Press Start to try again.",
+  slow_reader: "This device fell too far behind the room, so the server let it go.",
   publish_failed: "The server could not pass the audio on for processing. Try again shortly.",
   shutdown: "The server is restarting. Press Start to connect again.",
   internal: "The server had an internal problem and ended the session. Try again shortly.",
@@ -52,6 +53,13 @@ export function endingMessage(ending) {
   return errorMessage({ code: ending.closeCode, kind: null });
 }
 
+// A listener (/ws/listen) refused: the same kinds, some meaning something else for a listener.
+export function listenerErrorMessage(error, language) {
+  if (error.kind === "unsupported_language") return `This server cannot give the room in ${languageName(language)}.`;
+  if (error.kind === "malformed") return "The server could not accept this room's name or language.";
+  return errorMessage(error);
+}
+
 // The short form, in the status line at the top.
 export function endingStatus(ending) {
   return ending.error?.kind === "capacity" ? "Server full — try again in a moment" : "Stopped — see the message below";
@@ -71,6 +79,8 @@ export function warningMessage(warning) {
       return `A sentence could not be translated into ${languageName(warning.target_language)}.`;
     case "speech_unavailable":
       return `Spoken ${languageName(warning.language)} is not available, so the translation is shown but not spoken.`;
+    case "audio_skipped":
+      return "The connection is not keeping up: some spoken translations were skipped (the text still comes).";
     default:
       return warning.reason || "The server sent a warning.";
   }

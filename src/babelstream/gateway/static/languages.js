@@ -2,7 +2,7 @@
 // translate into (saying which go through a pivot language, and which translate poorly), the one to hear
 // spoken, and the person's last choices (kept in localStorage).
 
-import { credential, fetchWithCredential } from "./credential.js";
+import { fetchWithCredential, refusalOf } from "./credential.js";
 import { languageLabel, languageName } from "./language-names.js";
 import { notify } from "./notices.js";
 
@@ -46,20 +46,6 @@ export async function loadLanguages() {
   if (typeof saved.holdMic === "boolean") holdMic.checked = saved.holdMic;
   source.disabled = false;
   return null;
-}
-
-// 401 and 403 carry the kind (docs/security.md); a 403 for another reason (`origin`) is no credential's fault.
-async function refusalOf(response) {
-  if (response.status !== 401 && response.status !== 403) return null;
-  let body = {};
-  try {
-    body = await response.json();
-  } catch {
-    /* no JSON body: the status says enough */
-  }
-  const kind = body.kind || (response.status === 401 ? "unauthenticated" : null);
-  if (kind !== "unauthenticated" && kind !== "forbidden") return null;
-  return { kind, reason: body.reason || "", sent: Boolean(credential()) };
 }
 
 // What the person chose, for a session's start message.

@@ -1,6 +1,7 @@
 // The babelstream page, wired together. Each press of Start is one run: the microphone (microphone.js)
 // feeding one session on the server (session.js), whose results go to the captions (captions.js) and the
-// player (player.js); the language pickers are languages.js. When the server wants an access key or token,
+// player (player.js); the language pickers are languages.js. In a room (room.js), the others' words come on the
+// same session and are shown as theirs (room-results.js). When the server wants an access key or token,
 // the page asks for one (access-form.js) and keeps it for this tab (credential.js). Plain ES modules, no
 // dependencies, no network access other than this server.
 
@@ -13,6 +14,8 @@ import * as languages from "./languages.js";
 import { Microphone, showLevel } from "./microphone.js";
 import { clearNotices, notify, setStatus } from "./notices.js";
 import { player } from "./player.js";
+import * as room from "./room.js";
+import { showRoomResult } from "./room-results.js";
 import { Session } from "./session.js";
 
 const FRAME_MS = 20; // 640-byte frames, 50 a second (the server allows 200)
@@ -32,15 +35,23 @@ class Run {
       onFrame: (pcm, rms) => this.onFrame(pcm, rms),
       onEnded: () => this.onMicEnded(),
     });
+    // Another speaker's result in the room (it carries `speaker`); theirs are heard when this is a conversation.
+    const theirs = (m, wav = null) => {
+      if (!m.speaker) return false;
+      showRoomResult(m, wav, { other: true, autoplay: () => choices.hearOthers });
+      return true;
+    };
     const session = (this.session = new Session({ ...choices, credential: credential() }, {
-      onReady: () => {
-        if (!this.stopping) setStatus("live", "Listening — speak now");
+      onReady: (m) => {
+        if (this.stopping) return;
+        setStatus("live", m.room ? `Live in room ${m.room} — speak now` : "Listening — speak now");
       },
       onSegment: (m) => captions.segmentRow(session, m),
       onPartial: (m) => captions.showPartial(session, m),
-      onTranscript: (m) => captions.showTranscript(session, m),
-      onTranslation: (m) => captions.showTranslation(session, m),
+      onTranscript: (m) => theirs(m) || captions.showTranscript(session, m),
+      onTranslation: (m) => theirs(m) || captions.showTranslation(session, m),
       onAudio: (m, wav) => {
+        if (theirs(m, wav)) return;
         const slot = captions.audioSlot(session, m.segment_index, m.language);
         // Only the language picked for speech plays by itself; every clip can be replayed from its row.
         const autoplay = m.language === languages.spokenLanguage();
@@ -48,11 +59,13 @@ class Run {
       },
       onWarning: (m) => {
         const kind = warningKind(m);
-        if (kind === "translation_unavailable") captions.markTranslationFailed(session, m);
+        // Another speaker's sentence is marked on its own row (theirs).
+        if (!theirs(m) && kind === "translation_unavailable") captions.markTranslationFailed(session, m);
         notify("warning", `${kind}:${m.target_language || m.language || ""}`, warningMessage(m), m.reason);
       },
       onAck: () => setStatus("finishing", "Finishing — waiting for the last translations…"),
       onSummary: (m) => captions.showSummary(session, m, session.synthesize),
+      onAudience: (m) => room.showAudience(m),
       onSlow: () => notify("warning", "slow", "The connection is slow: captions may lag behind."),
       onEnd: (ending) => this.onEnd(ending),
     }));
@@ -137,6 +150,7 @@ function setControlsRunning(running) {
   startButton.dataset.action = running ? "stop" : "start";
   startButton.classList.toggle("running", running);
   languages.lockChoices(running);
+  room.lockRoom(running);
 }
 
 form.addEventListener("submit", (event) => {
@@ -148,7 +162,7 @@ form.addEventListener("submit", (event) => {
   clearNotices();
   captions.clearSummary();
   languages.saveChoices();
-  current = new Run(languages.choices());
+  current = new Run({ ...languages.choices(), ...room.roomChoice() });
   setControlsRunning(true);
   current.start();
 });

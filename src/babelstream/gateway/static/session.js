@@ -2,6 +2,9 @@
 // the credential, if any, as ?token= (browsers cannot set a WebSocket's headers), sends the start message,
 // the audio frames and done; it hands each server message to a handler, and at the
 // close says how the session ended: cleanly, or with the server's error (its code, `kind` and reason).
+// In a room, the others' results come on the same socket, carrying `speaker` (their session's id).
+
+import { base64ToBytes } from "./base64.js";
 
 const MAX_QUEUED_MS = 10_000; // audio held while the socket opens; older audio is dropped past this
 const MERGE_BYTES = 32_000; // queued audio is sent in chunks of up to 1 s (the server allows 65,536 bytes)
@@ -10,25 +13,21 @@ const SLOW_BUFFERED_BYTES = 1_000_000; // audio the socket could not send yet: t
 
 let sessionCount = 0;
 
-function base64ToBytes(text) {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes.buffer;
-}
-
 // `handlers`, each optional: onReady(m), onSegment(m), onPartial(m), onTranscript(m), onTranslation(m),
-// onAudio(m, wavBytes), onWarning(m), onAck(m), onSummary(m), onSlow(), and onEnd(ending) once, where
+// onAudio(m, wavBytes), onWarning(m), onAck(m), onSummary(m), onAudience(m), onSlow(), and onEnd(ending) once, where
 // ending = {clean, summary, error: {code, kind, reason} | null, closeCode, closeReason, reached}.
 // `error` is the server's error message (absent when the socket closed without one); `reached`: the
 // socket opened.
 export class Session {
-  // `credential`: the access key or token (credential.js), or null when the server needs none.
-  constructor({ source, targets, speech, credential = null }, handlers) {
+  // `credential`: the access key or token (credential.js), or null when the server needs none. `room`: the room
+  // to speak into, or null; `hearOthers`: the others in the room are spoken to this session (conversation).
+  constructor({ source, targets, speech, room = null, hearOthers = false, credential = null }, handlers) {
     this.number = ++sessionCount; // keys this session's caption rows
     this.source = source;
     this.targets = targets; // replaced by the server's list when it is ready
-    this.synthesize = speech !== "off";
+    this.room = room;
+    // One switch on the server: it speaks this session's own translations and, in a room, the others' words.
+    this.synthesize = speech !== "off" || (room !== null && hearOthers);
     this.credential = credential;
     this.handlers = handlers;
     this.socket = null;
@@ -60,6 +59,7 @@ export class Session {
           language: this.source,
           targets: this.targets,
           synthesize: this.synthesize,
+          ...(this.room ? { room: this.room } : {}),
         }),
       );
       this.sendQueued();
@@ -114,6 +114,9 @@ export class Session {
       case "summary":
         this.summary = m;
         this.handle("onSummary", m);
+        break;
+      case "audience":
+        this.handle("onAudience", m);
         break;
       default:
         break; // a newer server's message this page does not know: ignore it

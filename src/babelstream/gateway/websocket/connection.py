@@ -67,6 +67,7 @@ class WebSocketConnection:
         self._transport = transport
         # None once the peer broke the protocol: nothing more it sends is read.
         self.reader: FrameReader | None = FrameReader(max_message_bytes)
+        self.pongs = 0  # pongs received: a handler that pings (a room listener's keepalive) counts the answers
 
     # -- bytes in ----------------------------------------------------------------------------------------
 
@@ -113,7 +114,8 @@ class WebSocketConnection:
                 handler.frame_without_message()
             elif opcode == OVERSIZE:
                 handler.message_too_big(reader.oversize_bytes, reader.max_message_bytes)
-            # PONG: unsolicited (this server sends no pings); ignored, as RFC 6455 allows.
+            elif opcode == PONG:
+                self.pongs += 1  # an answer to send_ping, or unsolicited (RFC 6455 allows it): counted, nothing more
 
     def _on_close_frame(self, payload: bytes) -> None:
         if self.close_received:
@@ -142,6 +144,9 @@ class WebSocketConnection:
 
     def send_text(self, text: str) -> None:
         self._send(TEXT, text.encode())
+
+    def send_ping(self, payload: bytes = b"") -> None:
+        self._send(PING, payload)
 
     def send_binary(self, data: bytes) -> None:
         self._send(BINARY, data)

@@ -54,6 +54,10 @@ class ListenHandler:
         except SessionEnded as refused:
             gateway.release_listener()
             return self._refuse(refused)
+        except BaseException:
+            listener.leave()
+            gateway.release_listener()
+            raise
         self.listener = listener
 
     def _refuse(self, refused: SessionEnded) -> None:
@@ -120,6 +124,19 @@ class ListenHandler:
 
     def close(self, code: int) -> None:
         self._connection.send_close(int(code))
+
+    def ping(self) -> int:
+        """Sends a ping; returns how many pongs had come back before it."""
+        pongs = self._connection.pongs
+        try:
+            self._connection.send_ping()
+        except ConnectionClosed:
+            pass
+        return pongs
+
+    @property
+    def pongs(self) -> int:
+        return self._connection.pongs
 
 
 __all__ = ["LISTEN_PATH", "ListenHandler"]

@@ -80,9 +80,7 @@ def uvicorn_config(
     http = functools.partial(
         GuardedHttpProtocol,
         guard=BeforeUpgrade(
-            SocketLimits(
-                settings.max_sockets, settings.max_connections_per_ip, settings.max_handshakes_per_second_per_ip
-            ),
+            gateway.socket_limits,
             TrustedProxies(proxies),
             settings.max_header_bytes,
             settings.handshake_timeout_seconds,
@@ -164,6 +162,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             if self._in_head:
                 room = limit - self._head_bytes
                 if room <= 0:
+                    self._guard.limits.refused("header_too_large", self._peer())
                     return self._refuse(431, f"the request head is over {limit} bytes")
                 chunk, data = (data, b"") if len(data) <= room else (data[:room], data[room:])
                 self._head_bytes += len(chunk)
@@ -244,11 +243,21 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         # A silent socket or a slowloris: nothing to answer (it may not be reading); the socket is what it costs.
         self._head_timer = None
         if not self.transport.is_closing():
+            self._guard.limits.refused("handshake_timeout", self._peer())
             self.transport.close()
+
+    def _peer(self) -> str | None:
+        return self._ticket.client if self._ticket is not None else None
 
 
 class UvicornWebSocket(asyncio.Protocol):
     """One TCP connection, from the upgrade request uvicorn parsed to the close; the connection's Transport."""
+
+    # Slots: a gateway holds one per live stream and per room listener (thousands); no per-object dict.
+    __slots__ = (
+        "_close_timer", "_connection", "_connections", "_default_headers", "_fallback", "_handler", "_loop", "_lost",
+        "_max_message_bytes", "_reader", "_routes", "_tasks", "_ticket", "_transport", "_uvicorn", "_writable",
+    )
 
     def __init__(
         self,

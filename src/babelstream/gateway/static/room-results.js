@@ -1,0 +1,47 @@
+// A room's results on screen (docs/protocol.md, "Rooms"): each speaker's sentences in caption rows keyed by its
+// session's id (`speaker`), so two speakers' sentence numbers never meet, and its spoken translations to the
+// player. The listener page shows every result this way; the speaker page shows the others in its room this way
+// (conversation), beside its own session's rows.
+
+import * as captions from "./captions.js";
+import { player } from "./player.js";
+
+// After every clip of the page's own sessions (player.js orders by session and sentence): room clips play in the
+// order they arrive, which is each speaker's sentence order.
+const ROOM_CLIP_ORDER = 1e15;
+
+const streams = new Map(); // speaker id -> what captions.js keys its rows by
+let clips = 0;
+
+// `other`: set apart as someone else's words (the speaker page); the listener page hears only others.
+function streamOf(speaker, other) {
+  let stream = streams.get(speaker);
+  if (!stream) {
+    // No translation slot is made in advance: the speaker may speak the reader's own language.
+    stream = { number: speaker, targets: [], other };
+    streams.set(speaker, stream);
+  }
+  return stream;
+}
+
+// One result message that carries `speaker`; `wav`: an audio message's bytes. `autoplay(m)`: whether this clip
+// plays by itself (else it can be played from its row).
+export function showRoomResult(m, wav, { other, autoplay }) {
+  const stream = streamOf(m.speaker, other);
+  switch (m.type) {
+    case "transcript":
+      captions.showTranscript(stream, m);
+      break;
+    case "translation":
+      captions.showTranslation(stream, m);
+      break;
+    case "audio":
+      player.enqueue(wav, ROOM_CLIP_ORDER + ++clips, captions.audioSlot(stream, m.segment_index, m.language), autoplay(m));
+      break;
+    case "warning":
+      if ((m.kind ?? m.code) === "translation_unavailable") captions.markTranslationFailed(stream, m);
+      break;
+    default:
+      break;
+  }
+}
