@@ -54,8 +54,9 @@ async def test_long_speech_without_pauses_shows_partials_before_its_final(embedd
     partials = check_partials(conversation)
     first_final = next(i for i, m in enumerate(conversation.messages) if m.get("type") == "transcript")
     before_final = [m for m in conversation.messages[:first_final] if m.get("type") == "partial"]
-    # At least one partial per second of speech before the first final, and words made stable along the way.
-    assert len(before_final) >= 8, [m["stable_text"] + "|" + m["unstable_text"] for m in partials]
+    # Partials all along the first utterance (about one a second, fewer when the machine is busy: stale windows
+    # are skipped), and words made stable along the way.
+    assert len(before_final) >= 5, [m["stable_text"] + "|" + m["unstable_text"] for m in partials]
     assert any(len(m["stable_text"].split()) >= 5 for m in before_final)
     assert "beach" in " ".join(m["stable_text"] + m["unstable_text"] for m in before_final).lower()
     # The audio each partial reached moves on with the speech.
