@@ -5,7 +5,7 @@ VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system autobahn kafka-start kafka-stop bench clean
+.PHONY: run test setup system autobahn kafka-start kafka-stop schema-registry-start schema-registry-stop bench clean
 
 run: setup
 	$(VENV)/bin/babelstream serve
@@ -34,6 +34,13 @@ kafka-start: setup
 
 kafka-stop:
 	scripts/kafka.sh stop
+
+# A schema registry (Apicurio, Confluent API) for SCHEMA_REGISTRY_URL=$$(scripts/schema-registry.sh url).
+schema-registry-start:
+	scripts/schema-registry.sh start
+
+schema-registry-stop:
+	scripts/schema-registry.sh stop
 
 bench: setup
 	$(VENV)/bin/python bench/gateway_capacity.py

@@ -456,6 +456,7 @@ def start_gateway(args, log_path: Path) -> tuple[subprocess.Popen, int]:
         "MAX_CONNECTIONS": str(args.n + 100),
         "BENCH_LAG_EVERY": "1",
         "BENCH_FRAME_BYTES": str(FRAME_BYTES),
+        "GRPC_PORT": "0",  # the WebSocket door is what this bench abuses
     }
     for name in ("MAX_SOCKETS", "MAX_CONNECTIONS_PER_IP", "HANDSHAKE_TIMEOUT_SECONDS", "MAX_HEADER_BYTES",
                  "MAX_HANDSHAKES_PER_SECOND_PER_IP", "MAX_MESSAGES_PER_SECOND", "MAX_AUDIO_SPEED",
@@ -518,7 +519,7 @@ class Watch(threading.Thread):
                 self._connection.close()
             self._connection = None
             return
-        for reason, value in re.findall(r'babelstream_gateway_rejections_total\{reason="([a-z_]+)"\} ([0-9.e+]+)', text):
+        for reason, value in re.findall(r'babelstream_gateway_rejections_total\{reason="([a-z_]+)",transport="[a-z]+"\} ([0-9.e+]+)', text):
             if float(value) > 0 and reason not in self.first_seen:
                 self.first_seen[reason] = time.monotonic() - self.t0
 

@@ -10,6 +10,8 @@ after, then send done and wait for the close. The server runs as its own process
              AudioInputEvent published at done
   live       the real gateway, {"event":"start","mode":"live","wait_for_results":false}: webrtc VAD
              endpointing per stream, a SpeechSegmentEvent published whenever an utterance ends
+  live-grpc  live, each client a gRPC Translate call on its own HTTP/2 connection (loadgen -grpc) to the same
+             gateway's gRPC ingress: the same session, the same frames, the other door
 
 The gateway publishes to the bus (--bus kafka: a real broker, started with scripts/kafka.sh on port
 --kafka-port if nothing listens there, its threads pinned to the client core; or --bus memory) and its
@@ -31,6 +33,7 @@ cores are quiet (--quiet-pct); a failing step gets a second attempt (--repeat, d
     .venv/bin/python bench/gateway_capacity.py --n 300,400 --setups live --bus memory --profile live
     .venv/bin/python bench/gateway_capacity.py --setups live --gc-freeze --gc-threshold 50000   # what-if
     .venv/bin/python bench/gateway_capacity.py --setups reference,live --frame-ms 100           # what-if
+    .venv/bin/python bench/gateway_capacity.py --setups live,live-grpc --bus memory  # the doors side by side
 """
 
 from __future__ import annotations
@@ -68,7 +71,10 @@ START_MESSAGES = {
     "reference": {"event": "start", "mode": "live", "wait_for_results": False},  # ignored by the reference
     "single": {"event": "start", "mode": "single", "wait_for_results": False},
     "live": {"event": "start", "mode": "live", "wait_for_results": False},
+    "live-grpc": {"event": "start", "mode": "live", "wait_for_results": False},  # as Config {mode, wait_for_results}
 }
+GRPC_SETUPS = ("live-grpc",)
+
 SENTENCES = (
     "Good morning everyone, and welcome to the weekly planning meeting.",
     "We need to finish the quarterly report before Friday afternoon.",
@@ -231,8 +237,10 @@ def server_command(app: str, port: int, core: int) -> list[str]:
     return ["taskset", "-c", str(core), sys.executable, str(BENCH / "gateway_under_test.py"), app, "--port", str(port)]
 
 
-def start_server(setup: str, n: int, bus: str, args, log_path: Path) -> tuple[subprocess.Popen, str]:
+def start_server(setup: str, n: int, bus: str, args, log_path: Path) -> tuple[subprocess.Popen, str, str | None]:
+    """The server, its HTTP base URL, and its gRPC ingress's address (gRPC setups only; none otherwise)."""
     port = free_port()
+    grpc_port = free_port() if setup in GRPC_SETUPS else 0
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
@@ -245,6 +253,7 @@ def start_server(setup: str, n: int, bus: str, args, log_path: Path) -> tuple[su
         "MAX_SOCKETS": str(max(4096, n + 200)),
         "MAX_SESSION_SECONDS": "3600",
         "IDLE_TIMEOUT_SECONDS": "600",
+        "GRPC_PORT": str(grpc_port),
     }
     if args.lag_every > 1:
         env["BENCH_LAG_EVERY"] = str(args.lag_every)
@@ -272,7 +281,7 @@ def start_server(setup: str, n: int, bus: str, args, log_path: Path) -> tuple[su
         if time.time() > deadline:
             raise RuntimeError(f"{setup} server not ready within 120 s; see {log_path}")
         time.sleep(0.2)
-    return server, base
+    return server, base, f"127.0.0.1:{grpc_port}" if grpc_port else None
 
 
 def stop_server(server: subprocess.Popen) -> None:
@@ -302,7 +311,7 @@ def wait_for_quiet(args) -> float:
 def run_step(setup: str, n: int, bus: str, args, audio: Path) -> dict:
     waited = wait_for_quiet(args)
     log_path = CACHE / f"server-{setup}-{bus}-{n}.log"
-    server, base = start_server(setup, n, bus, args, log_path)
+    server, base, grpc_target = start_server(setup, n, bus, args, log_path)
     loadgen = None
     try:
         process = psutil.Process(server.pid)
@@ -313,7 +322,7 @@ def run_step(setup: str, n: int, bus: str, args, audio: Path) -> dict:
         stream_seconds = args.seconds + 2.0  # 1 s lead-in, the steady window, 1 s tail
         command = [
             "taskset", "-c", str(args.client_core), str(LOADGEN),
-            "-url", f"ws://{base.removeprefix('http://')}/ws/audio",
+            *(["-grpc", grpc_target] if grpc_target else ["-url", f"ws://{base.removeprefix('http://')}/ws/audio"]),
             "-n", str(n),
             "-audio", str(audio),
             "-start", json.dumps(START_MESSAGES[setup], separators=(",", ":")),
@@ -554,7 +563,7 @@ def summary(results: list[dict], buses: list[str]) -> str:
     lines.append(f"  reference (FastAPI receive-and-buffer): {ref_n}")
     ref_cpu = {r["n"]: r["cpu_pct"] for r in results if r["setup"] == "reference"}
     for bus in buses:
-        for setup in ("single", "live"):
+        for setup in ("single", "live", *GRPC_SETUPS):
             if not any(r["setup"] == setup and r["bus"] == bus for r in results):
                 continue
             best = capacity(results, setup, bus)
@@ -563,7 +572,7 @@ def summary(results: list[dict], buses: list[str]) -> str:
             lines.append(f"  gateway {setup:9s} on {bus:5s}: {n:5d}  ({ratio})")
     lines.append("CPU ratio gateway / reference at the same N:")
     for bus in buses:
-        for setup in ("single", "live"):
+        for setup in ("single", "live", *GRPC_SETUPS):
             pairs = [
                 f"N={r['n']}: {r['cpu_pct'] / ref_cpu[r['n']]:.2f}"
                 for r in results

@@ -16,6 +16,10 @@ sessions run untouched: the probe costs about 1 us a frame, which the gateway in
 Frames handled are the gateway's own count (its bytes-received counter / BENCH_FRAME_BYTES). GET /bench/stats
 returns the counts and percentiles plus the gateway's publish counters. The reference takes the lag of one frame
 in BENCH_LAG_EVERY and counts every frame.
+With BENCH_ROOM_TIMES=1 (bench/room_fanout.py) the results router is given, through its `rooms` parameter, the
+gateway's room directory wrapped in RoomTimes, which notes for every result it hands the rooms the CLOCK_REALTIME
+ns at which the directory got it and how long the directory's fan-out to this gateway's members took; GET
+/bench/rooms returns them. The directory and the listeners run untouched.
 With BENCH_CPROFILE=path the whole process runs under cProfile and writes its stats there at exit; with
 BENCH_GC_FREEZE=1 it calls gc.freeze() after start-up and BENCH_GC_THRESHOLD=N sets the young-generation
 threshold (what-if variants: bench --gc-freeze / --gc-threshold; the gateway itself freezes after start-up).
@@ -200,6 +204,27 @@ class VadOnly:
         return []
 
 
+class RoomTimes:
+    """The rooms as the results router sees them (its RoomResults), timed: when each result reached the room
+    directory (after the bus delivered and the router decoded it) and how long handing it to every member here
+    took (the directory encodes it once and writes it to each member's socket in that call)."""
+
+    LIMIT = 200_000  # results remembered (a bench run publishes far fewer)
+
+    def __init__(self, rooms) -> None:
+        self._rooms = rooms
+        self.received: dict[str, tuple[int, int]] = {}  # event_id -> (ns at on_result, ns the fan-out took)
+
+    def wants(self, topic: str, key: str) -> bool:
+        return self._rooms.wants(topic, key)
+
+    def on_result(self, event) -> None:
+        began = time.time_ns()
+        self._rooms.on_result(event)
+        if len(self.received) < self.LIMIT:
+            self.received[event.event_id] = (began, time.time_ns() - began)
+
+
 async def _no_publish(event) -> None:
     return None
 
@@ -258,12 +283,30 @@ def gateway_platform():
                 }
 
             _add_stats_route(app, stats)
+            room_times = getattr(self, "room_times", None)
+            if room_times is not None:
+                async def bench_rooms() -> dict:
+                    return {"received": room_times.received}
+
+                app.add_api_route("/bench/rooms", bench_rooms, methods=["GET"])
+                app.router.routes.insert(0, app.router.routes.pop())
             return app
 
     platform = InstrumentedPlatform(settings, gateway=True, stages=())
-    context = platform.gateway.session_context
-    platform.gateway.session_context = dataclasses.replace(
+    gateway = platform.gateway
+    results = gateway.router
+    if os.environ.get("BENCH_ROOM_TIMES"):
+        from babelstream.gateway.router import ResultRouter
+
+        # The same router the gateway builds, given the timed rooms (its `rooms` dependency) instead.
+        platform.room_times = RoomTimes(gateway.rooms)
+        results = gateway.router = ResultRouter(gateway.bus, gateway.publisher.codec, gateway.instance_id,
+                                                rooms=platform.room_times,
+                                                history_seconds=gateway.settings.room_idle_seconds)
+    context = gateway.session_context
+    gateway.session_context = dataclasses.replace(
         context,
+        results=results,
         new_endpointer=probed_endpointer,
         # What-if BENCH_NO_PUBLISH: utterances are cut but not published (no WAV, Avro, Kafka): what publishing costs.
         publish=_no_publish if os.environ.get("BENCH_NO_PUBLISH") else context.publish,

@@ -95,9 +95,9 @@ class Platform:
     def commands(self) -> list[list[str]]:
         port = str(self.port)
         if self.mode == "embedded":
-            return [[BABELSTREAM, "serve", "--port", port]]
+            return [[BABELSTREAM, "serve", "--port", port, "--grpc-port", "0"]]
         if self.mode == "kafka":
-            return [[BABELSTREAM, "serve", "--kafka", KAFKA_ADDRESS, "--port", port]]
+            return [[BABELSTREAM, "serve", "--kafka", KAFKA_ADDRESS, "--port", port, "--grpc-port", "0"]]
         stages = [[BABELSTREAM, "stage", name, "--kafka", KAFKA_ADDRESS] for name in ("segmenter", "asr", "translate", "tts")]
         return [*stages, [BABELSTREAM, "gateway", "--kafka", KAFKA_ADDRESS, "--port", port]]
 
@@ -415,7 +415,8 @@ def hop_anatomy(n: int = 20) -> dict:
     TranslatorRegistry.translator_for = translator_for
 
     platform = EmbeddedPlatform(
-        Settings.from_environment(bus={"bus": "memory"}), gateway=True, stages=STAGE_NAMES, observer=Marks()
+        Settings.from_environment(bus={"bus": "memory"}, gateway={"grpc_port": 0}), gateway=True, stages=STAGE_NAMES,
+        observer=Marks()
     )
     context = platform.gateway.session_context
     publish = context.publish

@@ -44,3 +44,31 @@ def kafka_settings(kafka_bootstrap):
     from babelstream.bus.settings import BusSettings
 
     return BusSettings(bus="kafka", kafka_bootstrap_servers=kafka_bootstrap, kafka_startup_timeout_seconds=30)
+
+
+@pytest.fixture(scope="session")
+def schema_registry():
+    """The real schema registry `make test` started (scripts/run-tests.sh: Apicurio Registry through
+    scripts/schema-registry.sh, Basic auth on). Without one: skip with the reason, or fail under make test in CI
+    (BABELSTREAM_REQUIRE_SCHEMA_REGISTRY=1)."""
+    import httpx
+
+    from tests.support.schema_registry import RunningRegistry
+
+    url = os.environ.get("BABELSTREAM_TEST_SCHEMA_REGISTRY_URL", "")
+    user_info = os.environ.get("BABELSTREAM_TEST_SCHEMA_REGISTRY_USER_INFO", "")
+    problem = os.environ.get("BABELSTREAM_TEST_SCHEMA_REGISTRY_PROBLEM", "")
+    if url and user_info:
+        user, _, password = user_info.partition(":")
+        try:
+            httpx.get(f"{url}/subjects", auth=(user, password), timeout=5).raise_for_status()
+            return RunningRegistry(url, user, password)
+        except httpx.HTTPError as error:
+            problem = f"it does not answer at {url}: {error}"
+    message = (
+        f"no schema registry for this run ({problem or 'BABELSTREAM_TEST_SCHEMA_REGISTRY_URL is not set'}); "
+        "make test starts one (scripts/schema-registry.sh)"
+    )
+    if os.environ.get("BABELSTREAM_REQUIRE_SCHEMA_REGISTRY") == "1":
+        pytest.fail(message)
+    pytest.skip(message)

@@ -1,4 +1,5 @@
-// loadgen: N concurrent WebSocket clients, each streaming 20 ms PCM16 frames on a real-time schedule.
+// loadgen: N concurrent WebSocket clients (or, with -grpc, gRPC Translate calls: grpc.go), each streaming 20 ms
+// PCM16 frames on a real-time schedule.
 //
 // Used by bench/gateway_capacity.py (which builds it). Each client connects (connections are spread over
 // -ramp seconds), reads the server's first message, sends the optional -start text message, then from
@@ -11,6 +12,8 @@
 //
 // With -source, client i binds its socket to the i-th address of the list (round robin), so the gateway's
 // per-address limits can be exercised on loopback (any address in 127.0.0.0/8 is the local host).
+//
+// `loadgen listen ...` runs room listeners instead (listen.go).
 //
 // Prints one JSON object with the totals on stdout; acked_bytes sums the received_bytes of every session's ack
 // (what the gateway says it took, per honest session, whatever else it served meanwhile).
@@ -93,6 +96,7 @@ type result struct {
 	writeErr   string
 	closeCode  int
 	readErr    string
+	status     string // a gRPC call's end: "OK", or its status code
 	gotAck     bool
 	ackedBytes int64
 	segments   int
@@ -140,6 +144,10 @@ func raiseFileLimit() {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "listen" {
+		runListen(os.Args[2:]) // room listeners (listen.go)
+		return
+	}
 	url := flag.String("url", "ws://127.0.0.1:8000/ws/audio", "WebSocket URL")
 	n := flag.Int("n", 100, "concurrent clients")
 	audioPath := flag.String("audio", "", "raw PCM16 mono audio, looped (default: silence)")
@@ -153,6 +161,7 @@ func main() {
 	closeTimeout := flag.Duration("close-timeout", 90*time.Second, "how long to wait for the server's close after done")
 	seed := flag.Int64("seed", 1, "random seed (audio offsets)")
 	sourceList := flag.String("source", "", "comma-separated local addresses to connect from, round robin (empty: the kernel's choice)")
+	grpcTarget := flag.String("grpc", "", "HOST:PORT of the gRPC ingress: each client is a Translate call instead of a WebSocket (-start's mode and wait_for_results become its config)")
 	flag.Parse()
 
 	raiseFileLimit()
@@ -208,6 +217,70 @@ func main() {
 		offsets[i] = rng.Intn(audioFrames)
 	}
 
+	// openWebSocket: connected (the server's first message read, -start sent), its reader running until the close.
+	openWebSocket := func(i int, r *result) (*websocket.Conn, chan struct{}, error) {
+		conn, _, err := dialerFor(i).Dial(*url, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, _, err := conn.ReadMessage(); err != nil {
+			conn.Close()
+			return nil, nil, fmt.Errorf("first message: %w", err)
+		}
+		if *startMsg != "" {
+			if err := conn.WriteMessage(websocket.TextMessage, []byte(*startMsg)); err != nil {
+				conn.Close()
+				return nil, nil, fmt.Errorf("start: %w", err)
+			}
+		}
+		readerDone := make(chan struct{})
+		go func() {
+			defer close(readerDone)
+			for {
+				kind, data, err := conn.ReadMessage()
+				if err != nil {
+					var closeErr *websocket.CloseError
+					if errors.As(err, &closeErr) {
+						r.closeCode = closeErr.Code
+					} else {
+						r.readErr = err.Error()
+					}
+					return
+				}
+				if kind != websocket.TextMessage {
+					continue
+				}
+				switch {
+				case bytes.Contains(data, []byte(`"type":"segment"`)):
+					r.segments++
+				case bytes.Contains(data, []byte(`"type":"ack"`)):
+					r.gotAck = true
+					var ack struct {
+						ReceivedBytes int64 `json:"received_bytes"`
+					}
+					if json.Unmarshal(data, &ack) == nil {
+						r.ackedBytes = ack.ReceivedBytes
+					}
+				case bytes.Contains(data, []byte(`"type":"error"`)):
+					r.errorMsg = string(data)
+				}
+			}
+		}()
+		return conn, readerDone, nil
+	}
+	var grpcConfig []byte
+	if *startMsg != "" {
+		start := struct {
+			Mode           string `json:"mode"`
+			WaitForResults *bool  `json:"wait_for_results"`
+		}{Mode: "live"}
+		if err := json.Unmarshal([]byte(*startMsg), &start); err != nil {
+			fmt.Fprintln(os.Stderr, "start:", err)
+			os.Exit(2)
+		}
+		grpcConfig = configMessage(start.Mode, start.WaitForResults == nil || *start.WaitForResults)
+	}
+
 	results := make([]result, *n)
 	var connectedCount atomic.Int64
 	var allConnectedAt atomic.Int64
@@ -218,60 +291,45 @@ func main() {
 			defer wg.Done()
 			r := &results[i]
 			time.Sleep(time.Until(launch.Add(time.Duration(float64(i) / float64(*n) * *ramp * 1e9))))
-			conn, _, err := dialerFor(i).Dial(*url, nil)
-			if err != nil {
-				r.connectErr = err.Error()
-				return
-			}
-			defer conn.Close()
-			if _, _, err := conn.ReadMessage(); err != nil {
-				r.connectErr = "first message: " + err.Error()
-				return
-			}
-			if *startMsg != "" {
-				if err := conn.WriteMessage(websocket.TextMessage, []byte(*startMsg)); err != nil {
-					r.connectErr = "start: " + err.Error()
+			var send func([]byte) error
+			var sendDone func() error
+			var waitClosed func()
+			if *grpcTarget != "" {
+				session, err := openGRPC(*grpcTarget, grpcConfig)
+				if err != nil {
+					r.connectErr = err.Error()
 					return
+				}
+				defer session.close()
+				readerDone := make(chan struct{})
+				go func() { defer close(readerDone); session.read(r) }()
+				send = func(frame []byte) error { return session.send(audioMessage(frame)) } // a new message: grpc may hold it after SendMsg
+				sendDone = session.done
+				waitClosed = func() {
+					select {
+					case <-readerDone:
+					case <-time.After(*closeTimeout):
+						r.readErr = "no status within the close timeout"
+					}
+				}
+			} else {
+				conn, readerDone, err := openWebSocket(i, r)
+				if err != nil {
+					r.connectErr = err.Error()
+					return
+				}
+				defer conn.Close()
+				send = func(frame []byte) error { return conn.WriteMessage(websocket.BinaryMessage, frame) }
+				sendDone = func() error { return conn.WriteMessage(websocket.TextMessage, []byte(`{"event":"done"}`)) }
+				waitClosed = func() {
+					_ = conn.SetReadDeadline(time.Now().Add(*closeTimeout))
+					<-readerDone
 				}
 			}
 			r.connected = true
 			if connectedCount.Add(1) == int64(*n) {
 				allConnectedAt.Store(time.Now().UnixNano())
 			}
-
-			readerDone := make(chan struct{})
-			go func() {
-				defer close(readerDone)
-				for {
-					kind, data, err := conn.ReadMessage()
-					if err != nil {
-						var closeErr *websocket.CloseError
-						if errors.As(err, &closeErr) {
-							r.closeCode = closeErr.Code
-						} else {
-							r.readErr = err.Error()
-						}
-						return
-					}
-					if kind != websocket.TextMessage {
-						continue
-					}
-					switch {
-					case bytes.Contains(data, []byte(`"type":"segment"`)):
-						r.segments++
-					case bytes.Contains(data, []byte(`"type":"ack"`)):
-						r.gotAck = true
-						var ack struct {
-							ReceivedBytes int64 `json:"received_bytes"`
-						}
-						if json.Unmarshal(data, &ack) == nil {
-							r.ackedBytes = ack.ReceivedBytes
-						}
-					case bytes.Contains(data, []byte(`"type":"error"`)):
-						r.errorMsg = string(data)
-					}
-				}
-			}()
 
 			phase := time.Duration(int64(interval) * int64(i) / int64(*n))
 			frame := make([]byte, *frameBytes)
@@ -301,19 +359,18 @@ func main() {
 				for sub := 0; sub+640 <= len(frame); sub += 640 {
 					stampFrame(frame[sub:], stamp)
 				}
-				if err := conn.WriteMessage(websocket.BinaryMessage, frame); err != nil {
+				if err := send(frame); err != nil {
 					r.writeErr = err.Error()
 					break
 				}
 				r.framesSent++
 			}
 			if r.writeErr == "" {
-				if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"event":"done"}`)); err != nil {
+				if err := sendDone(); err != nil {
 					r.writeErr = "done: " + err.Error()
 				}
 			}
-			_ = conn.SetReadDeadline(time.Now().Add(*closeTimeout))
-			<-readerDone
+			waitClosed()
 		}(i)
 	}
 	wg.Wait()
@@ -353,7 +410,9 @@ func main() {
 			note("write: " + r.writeErr)
 		}
 		code := "none"
-		if r.closeCode != 0 {
+		if r.status != "" {
+			code = r.status
+		} else if r.closeCode != 0 {
 			code = fmt.Sprint(r.closeCode)
 		} else {
 			note("read: " + r.readErr)
@@ -363,7 +422,8 @@ func main() {
 			s.Acks++
 			s.AckedBytes += r.ackedBytes
 		}
-		if r.gotAck && r.closeCode == websocket.CloseNormalClosure && r.framesSent == framesPerClient {
+		closedNormally := r.closeCode == websocket.CloseNormalClosure || r.status == "OK"
+		if r.gotAck && closedNormally && r.framesSent == framesPerClient {
 			s.SessionsOK++
 		}
 		s.SegmentMessages += r.segments

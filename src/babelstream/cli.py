@@ -22,6 +22,10 @@ def _http_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="listen address (default: HOST, else 127.0.0.1)")
     parser.add_argument("--port", type=int, help="listen port (default: PORT, else 8000)")
     parser.add_argument(
+        "--grpc-port", type=int, metavar="PORT",
+        help="the gRPC ingress's port, on the same host (default: GRPC_PORT, else 50051; 0: no gRPC)",
+    )
+    parser.add_argument(
         "--insecure", action="store_true",
         help="listen on a non-loopback --host with no credentials configured (anyone who reaches it can use it)",
     )
@@ -87,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--no-speech", action="store_true", help="do not synthesize translations")
     stream.add_argument("--no-partials", action="store_true", help="no interim captions while a sentence is spoken")
     stream.add_argument("--room", help="speak into this room: its listeners (babelstream listen, the page) get it too")
+    stream.add_argument(
+        "--grpc", nargs="?", const="127.0.0.1:50051", metavar="HOST:PORT",
+        help="through the gRPC ingress instead of the WebSocket (default 127.0.0.1:50051; grpcs://HOST:PORT for TLS)",
+    )
+    stream.add_argument("--token", default=None, help="with --grpc: a key or token, when the server requires one")
 
     listen = commands.add_parser("listen", help="print a room's captions and translation live")
     listen.add_argument("--room", required=True, help="the room's id")
@@ -113,7 +122,7 @@ def _settings(args: argparse.Namespace):
     bus = {"bus": "kafka", "kafka_bootstrap_servers": kafka} if kafka else {}
     gateway = {
         name: getattr(args, name)
-        for name in ("host", "port", "ssl_certfile", "ssl_keyfile")
+        for name in ("host", "port", "grpc_port", "ssl_certfile", "ssl_keyfile")
         if getattr(args, name, None) is not None
     }
     metrics_port = getattr(args, "metrics_port", None)
@@ -151,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(run_stages(Platform(settings, gateway=False, stages=(args.name,))))
         return 0
     if args.command == "stream":
+        if args.grpc:
+            from babelstream.clients.stream_grpc import stream_file_grpc
+
+            return asyncio.run(stream_file_grpc(args))
         from babelstream.clients.stream import stream_file
 
         return asyncio.run(stream_file(args))

@@ -19,8 +19,9 @@ from babelstream.bus.memory import MemoryBus
 from babelstream.bus.settings import BusSettings
 from babelstream.capabilities import InstalledCapabilities
 from babelstream.contracts.codec import ConfluentCodec, EventCodec, SingleObjectCodec
-from babelstream.contracts.registry import SchemaRegistryClient
+from babelstream.contracts.registry import SchemaRegistry
 from babelstream.contracts.topics import TOPIC_OF_EVENT_TYPE
+from babelstream.gateway.grpc.server import GrpcServer
 from babelstream.gateway.http_app import create_app
 from babelstream.gateway.websocket.uvicorn_adapter import uvicorn_config
 from babelstream.gateway.gateway import Gateway
@@ -45,7 +46,7 @@ def build_bus(settings: BusSettings, client_id: str) -> Bus:
 def build_codec(settings: BusSettings) -> EventCodec:
     if not settings.schema_registry_url:
         return SingleObjectCodec()
-    codec = ConfluentCodec(SchemaRegistryClient(settings.schema_registry_url))
+    codec = ConfluentCodec(SchemaRegistry(settings.schema_registry_url))
     codec.prepare(TOPIC_OF_EVENT_TYPE)
     return codec
 
@@ -140,13 +141,15 @@ class Platform:
         await self.bus.stop()
 
     def app(self):
+        """The HTTP app; the gRPC ingress (GRPC_PORT, unless 0) opens and closes with it, in the same event loop."""
         assert self.gateway is not None
+        doors = (GrpcServer(self.gateway),) if self.settings.gateway.grpc_port else ()
         if not self.runners:
-            return create_app(self.gateway, on_startup=self.start, on_shutdown=self.stop)
+            return create_app(self.gateway, on_startup=self.start, on_shutdown=self.stop, doors=doors)
         # Embedded: the stages' metrics on the gateway's /metrics (no stage HTTP server runs in this process).
         return create_app(
             self.gateway, on_startup=self.start, on_shutdown=self.stop,
-            more_metrics=(self.stage_metrics.registry,), before_scrape=self._read_stage_lags,
+            more_metrics=(self.stage_metrics.registry,), before_scrape=self._read_stage_lags, doors=doors,
         )
 
     async def _read_stage_lags(self) -> None:
@@ -155,7 +158,8 @@ class Platform:
 
 
 def http_config(platform: Platform) -> uvicorn.Config:
-    """How `serve` and `gateway` are served: the app and /ws/audio on HOST:PORT, over TLS when SSL_CERTFILE is set.
+    """How `serve` and `gateway` are served: the app and /ws/audio on HOST:PORT, over TLS when SSL_CERTFILE is set
+    (and the gRPC ingress on GRPC_PORT, which the app's lifespan opens).
     uvicorn installs no log handlers of its own (log_config=None): its records reach the root logger, which the
     command line configured (log_format.py), so LOG_FORMAT holds for its lines too."""
     assert platform.gateway is not None

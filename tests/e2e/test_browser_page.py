@@ -84,7 +84,8 @@ async def platform_address():
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MAX_CONNECTIONS", "2")  # read when the Platform builds its gateway; a conversation takes 2
-        platform = Platform(Settings.from_environment(bus={"bus": "memory"}), gateway=True, stages=STAGE_NAMES)
+        platform = Platform(Settings.from_environment(bus={"bus": "memory"}, gateway={"grpc_port": 0}), gateway=True,
+                            stages=STAGE_NAMES)
     async with serve_app(platform.app(), gateway=platform.gateway) as address:
         yield address
 

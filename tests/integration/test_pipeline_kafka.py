@@ -13,8 +13,10 @@ import pytest
 from babelstream.bus.kafka import KafkaBus
 from babelstream.contracts.topics import DEAD_LETTER, SPEECH_SEGMENT, TRANSLATION_TEXT
 from tests.support.bus import collect, tail, wait_for_no_lag
-from tests.support.harness import free_port
-from tests.support.pipeline_checks import UTTERANCES, check_translated_talk, speak
+from babelstream.client.grpc_call import requests, translate
+from babelstream.client.messages import Start
+from tests.support.harness import free_port, frames_of
+from tests.support.pipeline_checks import UTTERANCES, check_translated_talk, speak, talk_pcm
 from tests.support.process import Component
 from tests.support.rooms import RoomListener
 
@@ -28,7 +30,11 @@ def distributed(kafka_bootstrap):
     run = uuid.uuid4().hex[:6]
     stages = {name: Component(f"{run}-{name}", ["stage", name], env) for name in ("segmenter", "asr", "translate", "tts")}
     ports = [free_port(), free_port()]
-    gateways = [Component(f"{run}-gateway-{i}", ["gateway", "--port", str(port)], env) for i, port in enumerate(ports)]
+    grpc_ports = [free_port(), free_port()]  # each gateway's gRPC ingress too
+    gateways = [
+        Component(f"{run}-gateway-{i}", ["gateway", "--port", str(port), "--grpc-port", str(grpc_port)], env)
+        for i, (port, grpc_port) in enumerate(zip(ports, grpc_ports))
+    ]
     everything = [*stages.values(), *gateways]
     try:
         for component in everything:
@@ -51,7 +57,8 @@ def distributed(kafka_bootstrap):
         topics = {"segmenter": "speech.audio.ingress", "asr": SPEECH_SEGMENT, "translate": "speech.asr.text", "tts": "speech.translation.text"}
         for name, topic in topics.items():
             wait_for_no_lag(kafka_bootstrap, f"babelstream.{name}", topic)
-        yield {"stages": stages, "gateways": [f"127.0.0.1:{port}" for port in ports], "bootstrap": kafka_bootstrap}
+        yield {"stages": stages, "gateways": [f"127.0.0.1:{port}" for port in ports], "bootstrap": kafka_bootstrap,
+               "grpc": [f"127.0.0.1:{port}" for port in grpc_ports]}
     finally:
         for component in everything:
             component.stop()
@@ -165,3 +172,23 @@ async def test_a_room_spans_gateways_and_each_utterance_is_translated_once_per_l
         await late.leave()
     finally:
         newcomer.stop()
+
+
+async def test_a_grpc_speaker_on_one_gateway_is_heard_by_websocket_listeners_on_another(distributed):
+    """The doors meet in a room: the speaker streams over gRPC to gateway A, the listener reads on /ws/listen of B."""
+    room = f"kafka-grpc-{uuid.uuid4().hex[:6]}"
+    listener = await RoomListener.join(distributed["gateways"][1], room, "es")
+    await asyncio.sleep(1.0)  # gateway B's presence record reaches A
+    talk = await asyncio.to_thread(
+        translate, distributed["grpc"][0],
+        requests(Start(language="en", room=room), frames_of(talk_pcm()), frame_seconds=0.02), timeout=120,
+    )
+    assert talk.code.name == "OK", talk.details
+    await listener.heard.wait_for(
+        lambda m: m.get("type") == "translation" and m["segment_index"] == len(UTTERANCES) - 1, timeout=30
+    )
+    translations = listener.heard.of_type("translation")
+    assert {m["speaker"] for m in translations} == {talk.correlation_id}
+    assert [m["text"] for m in listener.heard.of_type("transcript")] == [t.text for t in talk.of("transcript")]
+    assert "casa" in translations[0]["text"].lower() and len(listener.heard.of_type("audio")) == len(UTTERANCES)
+    await listener.leave()

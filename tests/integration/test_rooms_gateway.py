@@ -160,7 +160,7 @@ async def test_a_listener_that_stops_reading_is_closed_and_the_others_get_everyt
         assert reader.heard.of_type("warning") == []
         # The one that stopped reading lost its audio first, then was closed.
         assert gateway.metrics.listener_audio_dropped._value.get() >= 1
-        assert gateway.metrics.rejections.labels(reason="slow_reader")._value.get() == 1
+        assert gateway.metrics.rejections.labels(reason="slow_reader", transport="websocket")._value.get() == 1
         assert gateway.rooms.listener_count("aula") == 1
         stuck.drop()
         await reader.leave()

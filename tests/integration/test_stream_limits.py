@@ -10,40 +10,17 @@ import json
 import pytest
 
 from babelstream.bus.memory import MemoryBus
-from babelstream.contracts.events import Event, SessionOptions, TextRecognizedPayload
 from babelstream.contracts.topics import SPEECH_SEGMENT
-from babelstream.gateway.session_context import SessionObserver
 from babelstream.gateway.websocket.frames import BINARY, CONTINUATION, PING, TEXT
 from babelstream.gateway.websocket.uvicorn_adapter import CLOSE_TIMEOUT_SECONDS
 from tests.support.frames import client_frame
 from tests.support.gateway_cases import CODEC, consume_all
 from tests.support.harness import HOLD, frames_of, running_gateway, stream
+from tests.support.sessions import Sessions, transcript, until
 from tests.support.raw_socket import RawSocket
 
 SILENCE_SECONDS = b"\0" * 32_000  # one second of 16 kHz PCM16
 FAST = {"max_messages_per_second": 100_000}  # so only the audio budget can trip
-
-
-class Sessions(SessionObserver):
-    """The sessions the gateway ran, and how each ended."""
-
-    def __init__(self) -> None:
-        self.started = []
-        self.ended: dict[str, str | None] = {}
-
-    def session_started(self, session) -> None:
-        self.started.append(session)
-
-    def session_ended(self, session, ended) -> None:
-        self.ended[session.correlation_id] = ended.kind if ended else None
-
-
-async def until(predicate, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
 
 
 # -- audio faster than real time -------------------------------------------------------------------------
@@ -151,16 +128,6 @@ async def test_empty_fragments_count_toward_the_message_rate_and_hold_nothing():
 
 
 # -- a client that never reads ---------------------------------------------------------------------------
-
-
-def transcript(index: int, text: str) -> Event:
-    options = SessionOptions("en", (), False, "gateway-test")
-    return Event(
-        payload=TextRecognizedPayload(text=text, language="en", confidence=0.9, segment_index=index, start_ms=0,
-                                      end_ms=1000, options=options),
-        correlation_id="c",
-        source_service="asr-test",
-    )
 
 
 async def test_a_client_that_never_reads_is_closed_and_dropped_with_its_queue_bounded():

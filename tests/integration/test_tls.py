@@ -1,5 +1,6 @@
 """TLS without a proxy (issue #10): `babelstream serve --ssl-certfile --ssl-keyfile` answers https:// and wss:// on
-its port, and a page it serves over https (origin https://host:port) may open its socket, as wss."""
+its port, and a page it serves over https (origin https://host:port) may open its socket, as wss; its gRPC ingress
+answers over TLS with the same certificate."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
 from cryptography import x509
@@ -20,6 +22,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from websockets.asyncio.client import connect
 
+from babelstream.client.grpc_call import requests, translate
+from babelstream.client.messages import Start
+from babelstream.gateway.grpc.server import server_credentials
 from tests.support.gateway_cases import PCM
 from tests.support.harness import free_port, frames_of
 from tests.support.process import Component
@@ -76,13 +81,14 @@ async def conversation(url: str, trust: ssl.SSLContext, origin: str, frames: lis
 async def test_serve_with_a_certificate_answers_https_and_wss(tmp_path):
     certificate, key = self_signed_certificate(tmp_path)
     trust = ssl.create_default_context(cafile=str(certificate))
-    port = free_port()
+    port, grpc_port = free_port(), free_port()
     env = {**os.environ, "WARM_UP": "false", "BUS": "memory"}
     for name in ("SSL_CERTFILE", "SSL_KEYFILE", "API_KEYS_FILE", "JWT_SECRET", "JWT_PUBLIC_KEY", "ORIGIN_ALLOWLIST"):
         env.pop(name, None)
     server = Component(
         f"tls-{uuid.uuid4().hex[:6]}",
-        ["serve", "--port", str(port), "--ssl-certfile", str(certificate), "--ssl-keyfile", str(key)],
+        ["serve", "--port", str(port), "--grpc-port", str(grpc_port), "--ssl-certfile", str(certificate),
+         "--ssl-keyfile", str(key)],
         env,
     )
     server.start()
@@ -104,9 +110,27 @@ async def test_serve_with_a_certificate_answers_https_and_wss(tmp_path):
         messages, code = await conversation(url, trust, f"http://127.0.0.1:{port}", [])
         assert (messages[0].get("kind"), code) == ("origin", 1008)
 
+        # gRPC over TLS with the same certificate: a whole session; in the clear, nothing.
+        target = f"127.0.0.1:{grpc_port}"
+        over_tls = grpc.ssl_channel_credentials(root_certificates=certificate.read_bytes())
+        talk = await asyncio.to_thread(translate, target, requests(Start(wait_for_results=False), frames_of(PCM)),
+                                       credentials=over_tls, timeout=TIMEOUT)
+        assert talk.code == grpc.StatusCode.OK and talk.of("summary")
+        plain = await asyncio.to_thread(translate, target, requests(None, frames_of(PCM)), timeout=TIMEOUT)
+        assert plain.code == grpc.StatusCode.UNAVAILABLE and not plain.messages
+
         # Nothing answers in the clear on the TLS port.
         with pytest.raises(httpx.HTTPError):
             async with httpx.AsyncClient() as client:
                 await client.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
     finally:
         await asyncio.to_thread(server.stop)
+
+
+def test_the_key_may_be_in_the_certificates_file_as_uvicorn_allows(tmp_path):
+    certificate, key = self_signed_certificate(tmp_path)
+    both = tmp_path / "both.pem"
+    both.write_bytes(certificate.read_bytes() + key.read_bytes())
+    assert server_credentials(both, None) is not None
+    with pytest.raises(ValueError, match="no private key"):
+        server_credentials(certificate, None)

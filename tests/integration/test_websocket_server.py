@@ -95,7 +95,7 @@ async def test_unmasked_frame_ends_with_1002_and_the_audio_already_sent_is_publi
         messages, code = await socket.until_close()
         assert await socket.closed_by_server() == b""  # without waiting for the client's close
         await until(lambda: gateway.slots.in_use == 0)
-        rejected = gateway.metrics.registry.get_sample_value("babelstream_gateway_rejections_total", {"reason": "protocol_error"})
+        rejected = gateway.metrics.registry.get_sample_value("babelstream_gateway_rejections_total", {"reason": "protocol_error", "transport": "websocket"})
     assert messages == [{"type": "error", "code": 1002, "kind": "protocol_error", "reason": "client frames must be masked"}]
     assert code == 1002 and rejected == 1
     assert published_pcm(await consume_all(bus, AUDIO_INGRESS)) == [(hello["correlation_id"], AUDIO)]

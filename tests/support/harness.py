@@ -13,6 +13,7 @@ import uvicorn
 from babelstream.client.connection import AudioConnection, Closed, Refused
 from babelstream.client.pacing import Pacing, send_paced
 from babelstream.gateway.gateway import Gateway
+from babelstream.gateway.grpc.server import GrpcServer
 from babelstream.gateway.http_app import create_app
 from babelstream.gateway.settings import GatewaySettings
 from babelstream.gateway.websocket.uvicorn_adapter import uvicorn_config
@@ -27,6 +28,7 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def serve_app(app, gateway, port: int | None = None, routes=None, **uvicorn_options):
+    """`gateway.settings.grpc_port`, when the app opens the gRPC ingress (its `doors`), is where it listens."""
     """Served the way `babelstream` serves it: the app, and /ws/audio beside it on the same port (plus `routes`)."""
     port = port or free_port()
     config = uvicorn_config(app, gateway, "127.0.0.1", port, routes=routes, log_level="warning", **uvicorn_options)
@@ -45,27 +47,40 @@ async def serve_app(app, gateway, port: int | None = None, routes=None, **uvicor
 
 @asynccontextmanager
 async def running_gateway(bus, codec, capabilities=None, on_startup=None, on_shutdown=None, observer=None, routes=None,
-                          **settings):
+                          grpc: bool = False, **settings):
+    """grpc: the gRPC ingress too, on a free port (`gateway.settings.grpc_port`; `grpc_address(gateway)`)."""
     # Every test client is 127.0.0.1: one address standing for many clients, as behind a NAT. The per-address
     # limits would turn a busy test away; tests of those limits set them (tests/integration/test_connection_limits.py).
     settings.setdefault("max_connections_per_ip", 10_000)
     settings.setdefault("max_handshakes_per_second_per_ip", 10_000)
+    settings["grpc_port"] = free_port() if grpc else 0
     gateway_settings = GatewaySettings(**settings)
     gateway = Gateway(gateway_settings, bus, codec, endpointer_factory(SegmentationSettings()), capabilities, observer)
-    app = create_app(gateway, on_startup=on_startup, on_shutdown=on_shutdown)
+    app = create_app(gateway, on_startup=on_startup, on_shutdown=on_shutdown,
+                     doors=(GrpcServer(gateway),) if grpc else ())
     async with serve_app(app, gateway, routes=routes) as address:
         yield gateway, address
 
 
 @asynccontextmanager
-async def running_embedded_platform():
-    """What `make run` serves: the gateway and every stage in one process on the in-memory bus, real models."""
+async def running_embedded_platform(grpc: bool = False):
+    """What `make run` serves: the gateway and every stage in one process on the in-memory bus, real models; with
+    the gRPC ingress on a free port when `grpc` (`grpc_address(platform.gateway)`: yielded second then)."""
     from babelstream.platform import STAGE_NAMES, Platform
     from babelstream.settings import Settings
 
-    platform = Platform(Settings.from_environment(bus={"bus": "memory"}), gateway=True, stages=STAGE_NAMES)
+    settings = Settings.from_environment(bus={"bus": "memory"}, gateway={"grpc_port": free_port() if grpc else 0})
+    platform = Platform(settings, gateway=True, stages=STAGE_NAMES)
+    if grpc:
+        async with serve_app(platform.app(), gateway=platform.gateway) as address:
+            yield address, grpc_address(platform.gateway)
+        return
     async with serve_app(platform.app(), gateway=platform.gateway) as address:
         yield address
+
+
+def grpc_address(gateway: Gateway) -> str:
+    return f"127.0.0.1:{gateway.settings.grpc_port}"
 
 
 HOLD = object()

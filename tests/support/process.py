@@ -21,7 +21,9 @@ class Component:
     def __init__(self, name: str, args: list[str], env: dict):
         self.name = name
         self.args = args
-        self.env = env
+        # No gRPC ingress unless the test asks for one (GRPC_PORT): several gateways on one machine would all want
+        # its default port.
+        self.env = {"GRPC_PORT": "0", **env}
         self.log_path = REPO / "test-output" / f"{name}.log"
         self.process: subprocess.Popen | None = None
 

@@ -37,7 +37,7 @@ def policy(key_file) -> AccessPolicy:
 
 
 def token(**claims) -> str:
-    return jwt.encode({"aud": "babelstream", "exp": int(time.time()) + 600, **claims}, SECRET, algorithm="HS256")
+    return jwt.encode({"aud": "babelstream", "exp": int(time.time()) + 86_400, **claims}, SECRET, algorithm="HS256")
 
 
 def test_auth_is_off_without_credentials_configured():

@@ -34,7 +34,7 @@ def ec_key():
 
 
 def hs256(**claims) -> str:
-    return jwt.encode({"aud": AUDIENCE, "exp": int(time.time()) + 600, **claims}, SECRET, algorithm="HS256")
+    return jwt.encode({"aud": AUDIENCE, "exp": int(time.time()) + 86_400, **claims}, SECRET, algorithm="HS256")
 
 
 def verifier(**options) -> TokenVerifier:

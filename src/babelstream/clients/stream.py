@@ -17,7 +17,7 @@ import signal
 import sys
 from pathlib import Path
 
-from babelstream.client.audio import PIPELINE_SAMPLE_RATE_HZ, read_wav
+from babelstream.client.audio import PIPELINE_SAMPLE_RATE_HZ, PreparedAudio, read_wav
 from babelstream.client.connection import DEFAULT_URL, AudioConnection, Closed, ConnectFailed, Refused
 from babelstream.client.messages import Start
 from babelstream.client.pacing import pacing_for
@@ -77,18 +77,27 @@ def start_for(args) -> Start:
     )
 
 
-async def stream_file(args) -> int:
-    from rich.console import Console
-
+def file_and_start(args) -> tuple[PreparedAudio, Start] | None:
+    """The file as the wire format and the start message, or None once the reason is printed (EXIT_USAGE)."""
     try:
         audio = read_wav(args.file)
         start = start_for(args)
     except (InvalidWav, UsageError) as problem:
         print(f"babelstream stream: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+        return None
     if not audio.pcm:
         print(f"babelstream stream: {args.file} holds no audio", file=sys.stderr)
+        return None
+    return audio, start
+
+
+async def stream_file(args) -> int:
+    from rich.console import Console
+
+    prepared = file_and_start(args)
+    if prepared is None:
         return EXIT_USAGE
+    audio, start = prepared
 
     fast = bool(getattr(args, "fast", False))
     pacing = pacing_for(fast)  # --fast: paced again once the server's limits are known (`ready`)

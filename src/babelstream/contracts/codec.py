@@ -4,23 +4,28 @@ Two wire formats, chosen by whether a schema registry is configured:
 - no registry: Avro single-object encoding (0xC3 0x01, 8-byte CRC-64-AVRO fingerprint, body) — self-describing,
   any Avro library that knows our schemas can read it;
 - SCHEMA_REGISTRY_URL set: Confluent wire format (0x00, 4-byte big-endian schema id, body), subjects
-  `<topic>-value`, so any Confluent-compatible consumer can read it.
+  `<topic>-value`, written and read by confluent-kafka's own Avro serializer and deserializer, so any
+  Confluent-compatible consumer can read it.
 Both refuse an oversize payload or message before anything is sent.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import struct
 from dataclasses import fields
 from typing import Any, Protocol
 
+from confluent_kafka.schema_registry import Schema, topic_subject_name_strategy
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
 from fastavro import schemaless_reader, schemaless_writer
 
 from babelstream.contracts import limits
-from babelstream.contracts.errors import EventTooLarge, MalformedEvent, PayloadTooLarge
+from babelstream.contracts.errors import ContractError, EventTooLarge, MalformedEvent, PayloadTooLarge
 from babelstream.contracts.events import PAYLOAD_TYPES, Event, RoomPresencePayload, SessionOptions, StageTiming
-from babelstream.contracts.registry import SchemaRegistryClient
+from babelstream.contracts.registry import SchemaRegistry
 from babelstream.contracts.schemas import EventSchema, event_schemas, schema_by_fingerprint
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
@@ -132,28 +137,53 @@ class SingleObjectCodec:
 
 
 class ConfluentCodec:
-    """Confluent wire format. Schemas are registered under `<topic>-value` with BACKWARD compatibility."""
+    """Confluent wire format through confluent-kafka's own AvroSerializer and AvroDeserializer (on fastavro), so
+    what we write is what any Confluent producer writes, byte for byte. Schemas are registered under
+    `<topic>-value` (TopicNameStrategy), each subject set to BACKWARD compatibility before its first schema.
 
-    def __init__(self, registry: SchemaRegistryClient):
+    Around the library, and ours: the size limits (checked before anything is sent), choosing the reader schema
+    (our current one for the writer's event type, so data written with an older schema decodes with defaults),
+    and naming its failures (UnknownSchemaId, SchemaRegistryError: contracts/registry.py)."""
+
+    def __init__(self, registry: SchemaRegistry):
         self._registry = registry
-        self._ids: dict[tuple[str, str], int] = {}
+        client = registry.client
+        self._serializers = {
+            # TopicNameStrategy named outright: the library's default (ASSOCIATED) would ask the registry for the
+            # topic's associations on each topic's first event, a call Apicurio answers 404 and we do not use.
+            event_type: AvroSerializer(
+                client, schema.json, conf={"auto.register.schemas": True, "subject.name.strategy": _subject_of}
+            )
+            for event_type, schema in event_schemas().items()
+        }
+        self._deserializers = {
+            event_type: AvroDeserializer(client, schema.json) for event_type, schema in event_schemas().items()
+        }
+        self._ready: set[tuple[str, str]] = set()  # (event type, topic) whose subject is configured and registered
+        self._event_type_by_id: dict[int, str] = {}
 
     def prepare(self, topics_by_event_type: dict[str, str]) -> None:
         """Register every schema up front so encode never blocks on HTTP in a hot path."""
         for event_type, topic in topics_by_event_type.items():
-            self._schema_id(event_schemas()[event_type], topic)
+            self._subject_ready(event_type, topic)
 
-    def _schema_id(self, schema: EventSchema, topic: str) -> int:
-        key = (schema.event_type, topic)
-        if key not in self._ids:
-            self._ids[key] = self._registry.register(f"{topic}-value", schema.json, compatibility="BACKWARD")
-        return self._ids[key]
+    def _subject_ready(self, event_type: str, topic: str) -> None:
+        if (event_type, topic) in self._ready:
+            return
+        subject = _subject_of(_value_of(topic), None)
+        schema = Schema(event_schemas()[event_type].json, "AVRO")
+        with self._registry.answering(f"PUT /config/{subject}"):
+            self._registry.client.set_compatibility(subject, "BACKWARD")
+        with self._registry.answering(f"POST /subjects/{subject}/versions"):
+            # the serializer registers the same (subject, schema) on its first call: the client's cache answers it
+            self._registry.client.register_schema(subject, schema)
+        self._ready.add((event_type, topic))
 
     def encode(self, event: Event, topic: str) -> bytes:
         check_payload_size(event)
-        schema = _schema_for(event)
-        header = struct.pack(">bI", CONFLUENT_MAGIC, self._schema_id(schema, topic))
-        value = _write(header, schema, event)
+        self._subject_ready(event.event_type, topic)
+        with self._registry.answering(f"POST /subjects/{topic}-value/versions"):
+            value = self._serializers[event.event_type](to_record(event), _value_of(topic))
         check_message_size(value)
         return value
 
@@ -162,9 +192,52 @@ class ConfluentCodec:
             # Accept single-object events too: a topic may hold both while producers migrate.
             return SingleObjectCodec().decode(data)
         (schema_id,) = struct.unpack(">I", data[1:5])
-        writer = self._registry.parsed_schema(schema_id)
-        reader_schema = event_schemas().get(writer.get("name", "").rsplit(".", 1)[-1])
-        return _read(io.BytesIO(data[5:]), writer, reader_schema.parsed if reader_schema else None)
+        event_type = self._writer_event_type(schema_id)
+        deserializer = self._deserializers.get(event_type)
+        if deserializer is None:
+            raise MalformedEvent(f"schema id {schema_id} is a {event_type!r}, not one of our events")
+        try:
+            # No SerializationContext: our reader schema is fixed per event type, and with no subject the
+            # deserializer runs no data-contract rules (we define none) and makes no other registry call.
+            with self._registry.answering(f"GET /schemas/ids/{schema_id}", schema_id):
+                record = deserializer(data, None)
+        except ContractError:
+            raise
+        except Exception as error:  # fastavro raises many types on truncated or garbled bodies
+            raise MalformedEvent(f"Avro body does not decode: {error}") from error
+        return _event_from(record)
+
+    def _writer_event_type(self, schema_id: int) -> str:
+        """The event type a schema id was written with (its record's name), from the registry once per id."""
+        if schema_id not in self._event_type_by_id:
+            with self._registry.answering(f"GET /schemas/ids/{schema_id}", schema_id):
+                writer = self._registry.client.get_schema(schema_id)  # cached by the client, and by the deserializer
+            try:
+                name = json.loads(writer.schema_str or "null")["name"]
+            except (ValueError, TypeError, KeyError) as error:
+                raise MalformedEvent(f"schema id {schema_id} is not an Avro record schema") from error
+            self._event_type_by_id[schema_id] = str(name).rsplit(".", 1)[-1]
+        return self._event_type_by_id[schema_id]
+
+
+def _subject_of(ctx: SerializationContext | None, record_name: str | None) -> str:
+    """TopicNameStrategy: `<topic>-value`."""
+    subject = topic_subject_name_strategy(ctx, record_name)
+    assert subject is not None  # only None without a context, and we always give one
+    return subject
+
+
+def _value_of(topic: str) -> SerializationContext:
+    return SerializationContext(topic, MessageField.VALUE)
+
+
+def _event_from(record: Any) -> Event:
+    if not isinstance(record, dict):
+        raise MalformedEvent("Avro body is not a record")
+    try:
+        return from_record(record)
+    except (KeyError, TypeError, ValueError) as error:
+        raise MalformedEvent(f"record does not match the event contract: {error}") from error
 
 
 def _read(body: io.BytesIO, writer: Any, reader: Any) -> Event:
@@ -172,18 +245,13 @@ def _read(body: io.BytesIO, writer: Any, reader: Any) -> Event:
         record = schemaless_reader(body, writer, reader)
     except Exception as error:  # fastavro raises many types on truncated or garbled bodies
         raise MalformedEvent(f"Avro body does not decode: {error}") from error
-    if not isinstance(record, dict):
-        raise MalformedEvent("Avro body is not a record")
     trailing = len(body.read())
     if trailing:
         raise MalformedEvent(f"{trailing} unexpected bytes after the Avro body")
-    try:
-        return from_record(record)
-    except (KeyError, TypeError, ValueError) as error:
-        raise MalformedEvent(f"record does not match the event contract: {error}") from error
+    return _event_from(record)
 
 
 def codec_from_settings(schema_registry_url: str | None) -> EventCodec:
     if schema_registry_url:
-        return ConfluentCodec(SchemaRegistryClient(schema_registry_url))
+        return ConfluentCodec(SchemaRegistry(schema_registry_url))
     return SingleObjectCodec()

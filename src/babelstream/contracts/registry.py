@@ -1,18 +1,23 @@
-"""A small client for the Confluent Schema Registry REST API (register, set compatibility, fetch by id)."""
+"""The schema registry, through confluent-kafka's own client (`confluent_kafka.schema_registry`): how we connect to
+it, and its failures named in our terms (contracts/errors.py).
+
+The client speaks the Confluent Schema Registry REST API (Confluent's registry, Apicurio Registry's
+`/apis/ccompat/v7`, Karapace...), sends HTTP Basic auth, and caches what it learnt: a schema id is fetched once,
+a schema registered once per subject.
+"""
 
 from __future__ import annotations
 
-import json
-import threading
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from contextlib import contextmanager
+from typing import Iterator
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-import httpx
-from fastavro import parse_schema
+import httpx2
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError as RegistryRefusal
 
 from babelstream.contracts.errors import SchemaRegistryError, UnknownSchemaId
 
-_CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 _REDACTED = "[redacted]"
 # The registry's own "Schema not found" (its API's error code, with HTTP 404). A bare 404 without it may be a
 # wrong URL or a proxy's page: that is the configuration's fault, waited out like an outage.
@@ -31,57 +36,50 @@ def redacted_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{_REDACTED}@{parts.netloc.rpartition('@')[2]}"))
 
 
-class SchemaRegistryClient:
+def _without_credentials(url: str) -> tuple[str, str | None]:
+    """(the URL without userinfo, "user:password" or None). The client is given the two apart: a URL carrying
+    its password would be the one httpx logs with every request."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    return urlunsplit(parts._replace(netloc=host)), f"{unquote(user)}:{unquote(password)}"
+
+
+class SchemaRegistry:
+    """A connection to one registry: `client` for confluent-kafka's serializers, `answering` around every call."""
+
     def __init__(self, url: str, timeout_seconds: float = 10.0):
         self.url = redacted_url(url.rstrip("/"))  # for logs and error text
+        plain, user_info = _without_credentials(url.rstrip("/"))
+        conf: dict[str, object] = {
+            "url": plain,
+            "timeout": timeout_seconds,
+            # No retries inside the client: it would sleep on the caller's thread (a stage's event loop). A stage
+            # waits out an unreachable registry itself, with backoff, asynchronously (stages/runtime.py).
+            "max.retries": 0,
+        }
+        if user_info is not None:
+            conf["basic.auth.user.info"] = user_info
         try:
-            address = httpx.URL(url.rstrip("/"))
-        except httpx.InvalidURL:
+            self.client = SchemaRegistryClient(conf)
+        except ValueError:
             raise ValueError(f"SCHEMA_REGISTRY_URL {self.url} is not a valid URL") from None
-        # Credentials go in an Authorization header, never in the request URL: httpx logs every request's URL.
-        auth = httpx.BasicAuth(address.username, address.password) if address.userinfo else None
-        self._http = httpx.Client(
-            base_url=address.copy_with(username=None, password=None), auth=auth, timeout=timeout_seconds,
-            headers={"Content-Type": _CONTENT_TYPE},
-        )
-        self._by_id: dict[int, Any] = {}
-        self._lock = threading.Lock()
 
-    def _request(self, method: str, path: str, body: dict | None = None) -> httpx.Response:
+    @contextmanager
+    def answering(self, request: str, schema_id: int | None = None) -> Iterator[None]:
+        """Runs a call to the registry, raising UnknownSchemaId when it has no such schema id (the message's fault)
+        and SchemaRegistryError when it cannot answer (worth waiting out). No credential is in either's text:
+        the client never holds the password in a URL, and `self.url` is redacted."""
         try:
-            return self._http.request(method, path, content=json.dumps(body) if body is not None else None)
-        except httpx.HTTPError as error:
+            yield
+        except RegistryRefusal as error:
+            if schema_id is not None and error.http_status_code == 404 and error.error_code == _SCHEMA_NOT_FOUND:
+                # The registry is up and has no such schema: no wait will make this message readable.
+                raise UnknownSchemaId(schema_id, self.url) from error
+            raise SchemaRegistryError(
+                f"schema registry {request} at {self.url} -> {error.http_status_code}: {error.error_message}"
+            ) from error
+        except httpx2.HTTPError as error:
             raise SchemaRegistryError(f"schema registry unreachable at {self.url}: {error}") from error
-
-    def _answer(self, method: str, path: str, response: httpx.Response) -> dict:
-        if response.status_code >= 400:
-            raise SchemaRegistryError(f"schema registry {method} {path} -> {response.status_code}: {response.text}")
-        return response.json()
-
-    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
-        return self._answer(method, path, self._request(method, path, body))
-
-    def register(self, subject: str, schema_json: str, compatibility: str | None = None) -> int:
-        if compatibility:
-            self._call("PUT", f"/config/{subject}", {"compatibility": compatibility})
-        return int(self._call("POST", f"/subjects/{subject}/versions", {"schema": schema_json})["id"])
-
-    def parsed_schema(self, schema_id: int) -> Any:
-        with self._lock:
-            if schema_id not in self._by_id:
-                path = f"/schemas/ids/{schema_id}"
-                response = self._request("GET", path)
-                if response.status_code == 404 and _error_code(response) == _SCHEMA_NOT_FOUND:
-                    # The registry is up and has no such schema: no wait will make this message readable.
-                    raise UnknownSchemaId(schema_id, self.url)
-                schema = json.loads(self._answer("GET", path, response)["schema"])
-                self._by_id[schema_id] = parse_schema(schema, _write_hint=False)
-            return self._by_id[schema_id]
-
-
-def _error_code(response: httpx.Response) -> int | None:
-    try:
-        answer = response.json()
-    except ValueError:
-        return None
-    return answer.get("error_code") if isinstance(answer, dict) else None

@@ -96,22 +96,29 @@ class Gateway:
 
     # -- admission: every way to a session goes through here ----------------------------------------
 
-    def _check_access(self, request: UpgradeRequest, **room) -> access.Principal | SessionEnded:
+    def _check_access(self, request: UpgradeRequest, *, browsers: bool = True, **room) -> access.Principal | SessionEnded:
+        """browsers: whether a browser can use this door, so a page's Origin is checked (a browser opens a WebSocket
+        to any address); no browser can make a gRPC call (gRPC-Web needs a proxy this server is not), so a call's
+        credential is its whole check."""
         settings = self.settings
-        outcome = access.admit(
-            self.access, headers=request.headers, query_string=request.query_string, scheme=request.scheme,
-            allowlist=settings.origin_allowlist, bound_host=settings.host,
-        )
+        if browsers:
+            outcome = access.admit(
+                self.access, headers=request.headers, query_string=request.query_string, scheme=request.scheme,
+                allowlist=settings.origin_allowlist, bound_host=settings.host,
+            )
+        else:
+            outcome = self.access.check(request.headers)
         if not isinstance(outcome, access.Refusal) and room:
             outcome = self.access.authorize(outcome, **room) or outcome
         if isinstance(outcome, access.Refusal):
             return SessionEnded(CloseCode.POLICY_VIOLATION, outcome.reason, kind=Kind(str(outcome.kind)))
         return outcome
 
-    def admit(self, request: UpgradeRequest) -> access.Principal | SessionEnded:
-        """Who the new socket's session is for, once it holds a slot; or why it gets no session (it is told, then
-        closed). Every admitted socket must call `release()` when its session is over."""
-        outcome = self._check_access(request)
+    def admit(self, request: UpgradeRequest, transport: str = "websocket") -> access.Principal | SessionEnded:
+        """Who the new session is for, once it holds a slot; or why it gets no session (it is told, then closed).
+        Every door comes here: /ws/audio's upgrade, and a gRPC Translate call (its metadata as the headers).
+        Every admitted session must call `release()` when it is over."""
+        outcome = self._check_access(request, browsers=transport == "websocket")
         if isinstance(outcome, SessionEnded):
             refusal = outcome
         elif (overloaded := self.load.refusal()) is not None:
@@ -123,8 +130,9 @@ class Gateway:
                 kind=Kind.CAPACITY,
             )
         else:
+            self.metrics.sessions.labels(transport=transport).inc()
             return outcome
-        self.metrics.rejections.labels(reason=refusal.kind).inc()
+        self.metrics.rejections.labels(reason=refusal.kind, transport=transport).inc()
         return refusal
 
     def release(self) -> None:

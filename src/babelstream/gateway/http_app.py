@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from babelstream.gateway.access.http_guard import AccessGuard
 from babelstream.gateway.gateway import Gateway
+from babelstream.gateway.languages import installed_languages
 
 
 def create_app(
@@ -26,16 +27,21 @@ def create_app(
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
     more_metrics: tuple[CollectorRegistry, ...] = (),
     before_scrape: Callable[[], Awaitable[None]] | None = None,
+    doors: tuple = (),
 ) -> FastAPI:
     """`on_startup` starts what the gateway depends on (the bus, and in embedded mode the stages).
     `more_metrics`: registries served on /metrics beside the gateway's (in embedded mode, the stages'), each
-    brought up to date by `before_scrape` first (the stages' consumer lag is read when it is asked for)."""
+    brought up to date by `before_scrape` first (the stages' consumer lag is read when it is asked for).
+    `doors`: other ways to the gateway's sessions in this process (the gRPC ingress, grpc/server.py), each with
+    `start` and `stop`: opened once the gateway has started, closed before it stops."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if on_startup:
             await on_startup()
         await gateway.start()
+        for door in doors:
+            await door.start()
         # What exists now (modules, models' Python objects, settings) lives as long as the process: out of the
         # collector's reach, a full collection walks only the sessions' objects. At a thousand streams the full
         # collections otherwise stalled the loop (docs/benchmarks/gateway-capacity.md).
@@ -44,6 +50,8 @@ def create_app(
         try:
             yield
         finally:
+            for door in reversed(doors):
+                await door.stop()
             await gateway.stop()
             if on_shutdown:
                 await on_shutdown()
@@ -75,23 +83,7 @@ def create_app(
 
     @app.get("/api/languages")
     async def languages() -> dict:
-        capabilities = gateway.capabilities
-        settings = gateway.settings
-
-        def listed(values) -> list | None:
-            return None if values is None else sorted(values)
-
-        pairs = capabilities.pairs() if capabilities else None
-        return {
-            "default_source_language": settings.default_source_language,
-            "default_target_languages": list(settings.default_target_languages),
-            "source_languages": listed(capabilities.source_languages()) if capabilities else None,
-            "pairs": None if pairs is None else [f"{s}-{t}" for s, t in sorted(pairs)],
-            "speech_languages": listed(capabilities.speech_languages()) if capabilities else None,
-            # Per pair: its path, measured chrF/BLEU, and low_quality under the floor (the page warns).
-            "pair_quality": capabilities.pair_quality() if capabilities else None,
-            "quality_floor": capabilities.quality_floor() if capabilities else None,
-        }
+        return installed_languages(gateway.settings, gateway.capabilities)
 
     static = resources.files("babelstream.gateway") / "static"
     if (static / "index.html").is_file():

@@ -50,12 +50,18 @@ class GatewayMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.open_connections = Gauge(
-            "babelstream_gateway_open_connections", "WebSocket sessions open now", registry=self.registry
+            "babelstream_gateway_open_connections", "Sessions open now, on every door (one MAX_CONNECTIONS pool)",
+            registry=self.registry,
+        )
+        # transport: the door (`websocket`: /ws/audio and /ws/listen; `grpc`: the Translate call)
+        self.sessions = Counter(
+            "babelstream_gateway_sessions_total", "Sessions admitted, by transport", ["transport"],
+            registry=self.registry,
         )
         self.rejections = Counter(
             "babelstream_gateway_rejections_total",
-            "Sessions refused or ended by a limit, by reason",
-            ["reason"],
+            "Sessions refused or ended by a limit, by reason and transport",
+            ["reason", "transport"],
             registry=self.registry,
         )
         self.bytes_received = HotCounter(

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 
 from babelstream.gateway.connection import Connection
-from babelstream.gateway.messages import encode
+from babelstream.gateway.shared_message import SharedMessage
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ class Outbox:
         on_sent: Callable[[dict], None] = lambda message: None,
     ):
         self._connection = connection
+        self._encode = connection.encode
         self._limit_bytes = limit_bytes
         self._on_overflow = on_overflow
         self._on_sent = on_sent
@@ -42,26 +43,22 @@ class Outbox:
         self._writer = asyncio.create_task(self._write())
 
     def put(self, message: dict) -> None:
-        if self.closed:
-            return
-        text = encode(message)
-        if self._queued_bytes + len(text) > self._limit_bytes:
-            self.closed = self.overflowed = True
-            self._on_overflow()
-            return
-        self._queued_bytes += len(text)
-        self._queue.put_nowait((message, text))
+        if not self.closed:
+            self._put(message, self._encode(message))
 
-    def put_text(self, text: str) -> None:
-        """A message encoded already (a room's result, encoded once for all its members); past the bound, as put."""
-        if self.closed:
-            return
-        if self._queued_bytes + len(text) > self._limit_bytes:
+    def put_shared(self, shared: SharedMessage) -> None:
+        """A room's result, encoded once for all its members on this connection's wire format; past the bound, as
+        put."""
+        if not self.closed:
+            self._put(None, shared.encoded(self._encode))
+
+    def _put(self, message: dict | None, encoded: str | bytes) -> None:
+        if self._queued_bytes + len(encoded) > self._limit_bytes:
             self.closed = self.overflowed = True
             self._on_overflow()
             return
-        self._queued_bytes += len(text)
-        self._queue.put_nowait((None, text))
+        self._queued_bytes += len(encoded)
+        self._queue.put_nowait((message, encoded))
 
     async def _write(self) -> None:
         connection = self._connection
@@ -71,9 +68,9 @@ class Outbox:
                 if item[0] is _CLOSE:
                     await connection.close(item[1])
                     return
-                message, text = item
-                await connection.send_text(text)
-                self._queued_bytes -= len(text)
+                message, encoded = item
+                await connection.send(encoded)
+                self._queued_bytes -= len(encoded)
                 if message is not None:
                     self._on_sent(message)
             except Exception as failure:  # the client went away: nothing more can reach it

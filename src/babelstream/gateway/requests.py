@@ -1,4 +1,5 @@
-"""What a client may send on /ws/audio as text: the start message and done, parsed and checked.
+"""What a client may send: the start message and done, parsed and checked (on /ws/audio as text; gRPC's config
+is checked here too).
 
 docs/protocol.md describes them for client developers; the server's own messages are built in messages.py.
 """
@@ -64,10 +65,12 @@ def parse_text_message(text: str) -> StartRequest | DoneRequest:
         return DoneRequest()
     if event != "start":
         raise malformed(f"unknown event {event!r}: expected \"start\" or \"done\"")
-    return _parse_start(message)
+    return parse_start(message)
 
 
-def _parse_start(message: dict) -> StartRequest:
+def parse_start(message: dict) -> StartRequest:
+    """The start message's fields, checked: from the JSON text, or from gRPC's Config (grpc/proto_messages.py) put in
+    the same shape, so both doors accept and refuse exactly the same starts."""
     known = {
         "event", "mode", "sample_rate_hz", "language", "language_hint", "targets", "synthesize", "wait_for_results",
         "room", "partials", "translate_partials",

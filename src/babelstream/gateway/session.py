@@ -15,6 +15,8 @@ import asyncio
 import enum
 import logging
 from collections import deque
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import soxr
@@ -44,6 +46,7 @@ from babelstream.gateway.outbox import Outbox
 from babelstream.gateway.partials import PartialResults, WindowingEndpointer
 from babelstream.gateway.requests import DoneRequest, StartRequest, parse_text_message
 from babelstream.gateway.session_context import Endpointer, SessionContext
+from babelstream.gateway.shared_message import SharedMessage
 from babelstream.gateway.speculation import Speculation, ends_sentence
 from babelstream.gateway.stream_limits import StreamLimits
 
@@ -59,6 +62,8 @@ class SessionState(enum.Enum):
     ENDING = "ending"  # ended early (a limit, an error, the client left): the audio rule, then error and close
     CLOSED = "closed"
 
+
+T = TypeVar("T")
 
 _STREAMING = SessionState.STREAMING  # read once per frame: a module global is the cheapest lookup
 
@@ -103,16 +108,20 @@ class Session:
     __slots__ = (
         "_abandoned", "_batch_slot", "_buffer", "_bytes_counter", "_client_rate_hz", "_closing", "_endpointer",
         "_input", "_last_frame_at", "_limits", "_loop", "_max_chunk_bytes", "_max_seconds", "_next_segment", "_partials",
-        "_partials_on", "_publishes", "_received_bytes", "_resampler", "_results_wait", "_segment_ids", "_speculation",
-        "_start_allowed", "_started_at", "_translate_partials", "_unreachable", "client", "connection", "context",
-        "correlation_id", "ledger", "mode", "options", "outbox", "principal", "room", "settings", "state",
-        "wait_for_results", "__weakref__"
+        "_partials_on", "_publishes", "_received_bytes", "_rejections", "_resampler", "_results_wait", "_segment_ids",
+        "_speculation", "_start_allowed", "_started_at", "_translate_partials", "_unreachable", "client", "connection",
+        "context", "correlation_id", "ended", "ledger", "mode", "options", "outbox", "principal", "room", "settings",
+        "state", "transport", "wait_for_results", "__weakref__"
     )
 
 
     def __init__(self, connection: Connection, context: SessionContext, principal: Principal = ANONYMOUS,
-                 client: str | None = None):
+                 client: str | None = None, transport: str = "websocket"):
+        """transport: the door it came in by (`websocket`, `grpc`), for the metrics' `transport` label."""
         self.connection = connection
+        self.transport = transport
+        self.ended: SessionEnded | None = None  # why the session ended early, once it has (the gRPC status says it)
+        self._rejections = context.metrics.rejections
         self.context = context
         self.principal = principal  # who the credential says this is (ANONYMOUS where auth is off)
         self.client = client  # the client's address (the peer, or whom a trusted proxy speaks for): for the log
@@ -259,6 +268,12 @@ class Session:
             self._expire(SessionEnded(CloseCode.INTERNAL_ERROR, "internal error", kind=Kind.INTERNAL))
 
     def receive_text(self, text: str) -> None:
+        self.receive_request(text, parse_text_message)
+
+    def receive_request(self, request: T, parse: Callable[[T], StartRequest | DoneRequest] = lambda r: r) -> None:
+        """A start or a done as a door carries it, made one by `parse` (the WebSocket's text by parse_text_message,
+        gRPC's Config by proto_messages.start_request; a DoneRequest is one already): counted toward the message rate
+        before it is parsed, and refused by the same checks, whatever the door."""
         if self.state is not _STREAMING:
             return
         now = self._loop.time()
@@ -266,7 +281,7 @@ class Session:
         try:
             if not self._limits.message(now):
                 raise self._rate_exceeded()
-            request = parse_text_message(text)
+            request = parse(request)
             if isinstance(request, DoneRequest):
                 self.state = SessionState.DRAINING
                 self._input.set_result(None)
@@ -297,11 +312,12 @@ class Session:
             kind=Kind.SLOW_READER,
         )
         self._unreachable = True
+        self.ended = ended
         self._closing = asyncio.ensure_future(self.outbox.abandon(ended.code))
         if self.state is _STREAMING:
             self._expire(ended)  # counted and the audio rule applied by _end
             return
-        self.context.metrics.rejections.labels(reason=ended.kind).inc()
+        self._rejections.labels(reason=ended.kind, transport=self.transport).inc()
         if self._results_wait is not None:
             self._results_wait.cancel()
 
@@ -389,8 +405,8 @@ class Session:
     def voice(self) -> bool:
         return self.options.synthesize
 
-    def deliver(self, text: str, *, audio: bool) -> None:
-        self.outbox.put_text(text)
+    def deliver(self, shared: SharedMessage, *, audio: bool) -> None:
+        self.outbox.put_shared(shared)
 
     def audience_changed(self, message: dict) -> None:
         self.outbox.put(message)
@@ -656,7 +672,9 @@ class Session:
 
     async def _end(self, ended: SessionEnded) -> None:
         self.state = SessionState.ENDING
-        self.context.metrics.rejections.labels(reason=ended.kind).inc()
+        if self.ended is None:  # a reader that stopped reading is already ended (slow_reader)
+            self.ended = ended
+        self._rejections.labels(reason=ended.kind, transport=self.transport).inc()
         if ended.keep_audio and ended.code != CloseCode.INTERNAL_ERROR:
             await self._publish_remaining()
         self.outbox.put(messages.error(ended))

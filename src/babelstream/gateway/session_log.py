@@ -57,6 +57,7 @@ class SessionLog(SessionObserver):
         fields = {
             "correlation_id": session.correlation_id,
             "client": session.client,
+            "transport": session.transport,  # the door: websocket or grpc (close_code is the WebSocket's for both)
             "principal": session.principal.name,
             "auth": str(session.principal.method),
             "duration_s": round(time.monotonic() - started, 3) if started is not None else None,

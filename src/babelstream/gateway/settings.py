@@ -23,6 +23,9 @@ class GatewaySettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # The gRPC ingress (gateway/grpc/, docs/protocol.md "gRPC"): the same sessions as /ws/audio on this port, on HOST,
+    # over TLS when SSL_CERTFILE is set. 0: no gRPC ingress.
+    grpc_port: int = 50051
     # TLS: a PEM certificate (chain) and its private key. Set, `serve`/`gateway` answer https:// and wss:// on PORT;
     # unset, plain HTTP: loopback, or behind a reverse proxy that terminates TLS (README, "On a network").
     ssl_certfile: Path | None = None

@@ -113,6 +113,15 @@ class SocketLimits:
             ticket.key = key
         return None
 
+    def call(self, client: str) -> str | None:
+        """A gRPC Translate call from `client` (its socket is counted by `open` as an upgraded one is): None when
+        allowed, else why not. Calls take from the same bucket as WebSocket handshakes: a flood of calls costs
+        what a flood of upgrades does (a credential check and a session each)."""
+        if not self._take_handshake(address_key(client)):
+            self.refused("handshakes_per_ip", client)
+            return f"more than {self.handshakes_per_second} new sessions a second from one address"
+        return None
+
     def held_by(self, address: str) -> int:
         return self._per_address.get(address_key(address), 0)
 

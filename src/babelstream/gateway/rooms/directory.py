@@ -29,6 +29,7 @@ from babelstream.gateway import messages
 from babelstream.gateway.close_codes import CloseCode
 from babelstream.gateway.errors import Kind, SessionEnded
 from babelstream.gateway.metrics import GatewayMetrics
+from babelstream.gateway.shared_message import SharedMessage
 from babelstream.gateway.rooms.member import Member
 from babelstream.gateway.rooms.presence import PresenceBoard, RoomView
 from babelstream.gateway.rooms.room import Room
@@ -128,14 +129,15 @@ class RoomDirectory:
 
     def _changed(self, room: Room) -> None:
         room.last_active = time.monotonic()
-        self.presence.announce(room.id, room.view())
+        room.local_view = room.view()
+        self.presence.announce(room.id, room.local_view)
         self._audience_changed(room.id)
 
     # -- what a speaker's utterance is translated into --------------------------------------------------
 
     def views(self, room_id: str) -> list[RoomView]:
         room = self._rooms.get(room_id)
-        local = [room.view()] if room is not None and room.has_members else []
+        local = [room.local_view] if room is not None and room.has_members else []
         return local + self.presence.remote_views(room_id)
 
     def options_for(self, room_id: str, options: SessionOptions) -> SessionOptions:
@@ -195,14 +197,15 @@ class RoomDirectory:
 
     def wants(self, topic: str, key: str) -> bool:
         """Whether the router should decode this result for the rooms: every text result (it may be a room's,
-        and every gateway keeps every room's history), spoken audio only of a speaker whose room has members here."""
+        and every gateway keeps every room's history), spoken audio only of a speaker whose room has a member here
+        who wants it spoken (a spoken translation is 100-300 KB: not decoded for nobody)."""
         if topic in HISTORY_TOPICS:
             return True
         room_id = self._speaker_rooms.get(key)
         if room_id is None:
             return False
         room = self._rooms.get(room_id)
-        return room is not None and room.has_members
+        return room is not None and bool(room.local_view.spoken)
 
     def on_result(self, event: Event) -> None:
         payload = event.payload
@@ -233,10 +236,12 @@ class RoomDirectory:
             self._fan_out(room, event)
 
     def _fan_out(self, room: Room, event: Event) -> None:
+        payload = event.payload
+        if isinstance(payload, AudioSynthesisPayload) and payload.language not in room.local_view.spoken:
+            return  # nobody here hears that language spoken: not even built (its base64 is most of the cost)
         message = messages.room_result(event, room.id, history=False)
         if message is None:
             return
-        payload = event.payload
         speaker = event.correlation_id
         audio = False
         if isinstance(payload, TextRecognizedPayload):
@@ -248,14 +253,12 @@ class RoomDirectory:
             members = (m for m in room.members_reading(payload.language) if m.voice)
         else:
             return
-        text = None
+        shared = SharedMessage(message)  # encoded once per wire format, for every member
         delivered = 0
         for member in list(members):
             if member.member_id == speaker:
                 continue  # its own results reached it directly
-            if text is None:
-                text = messages.encode(message)  # once, for every member
-            member.deliver(text, audio=audio)
+            member.deliver(shared, audio=audio)
             delivered += 1
         if delivered:
             self._metrics.room_deliveries.labels(type=message["type"]).inc(delivered)

@@ -16,6 +16,7 @@ from babelstream.gateway import messages
 from babelstream.gateway.close_codes import CloseCode
 from babelstream.gateway.errors import Kind, SessionEnded
 from babelstream.gateway.metrics import GatewayMetrics
+from babelstream.gateway.shared_message import SharedMessage
 from babelstream.gateway.rooms.directory import RoomDirectory
 from babelstream.gateway.rooms.listen_requests import ListenRequest, parse_listen_message
 from babelstream.gateway.rooms.listener_outbox import ListenerOutbox, ListenerSocket
@@ -82,10 +83,10 @@ class Listener:
 
     # -- Member ----------------------------------------------------------------------------------------------
 
-    def deliver(self, text: str, *, audio: bool) -> None:
+    def deliver(self, shared: SharedMessage, *, audio: bool) -> None:
         outbox = self.outbox
         skipped = outbox.audio_skipped
-        outbox.put(text, audio=audio)
+        outbox.put(shared.text, audio=audio)
         if outbox.audio_skipped != skipped:
             self._metrics.listener_audio_dropped.inc()
 
@@ -133,7 +134,7 @@ class Listener:
 
     def end(self, ended: SessionEnded) -> None:
         """Says why (after what is queued), then closes."""
-        self._metrics.rejections.labels(reason=ended.kind).inc()
+        self._metrics.rejections.labels(reason=ended.kind, transport="websocket").inc()
         self.leave()
         self.outbox.put(messages.encode(messages.error(ended)))
         self.outbox.seal()
@@ -148,7 +149,7 @@ class Listener:
     def _not_reading(self) -> None:
         limit = self._settings.max_listener_queue_bytes
         log.info("listener %s in room %s closed: over %d bytes waiting", self.member_id, self.room, limit)
-        self._metrics.rejections.labels(reason=Kind.SLOW_READER).inc()
+        self._metrics.rejections.labels(reason=Kind.SLOW_READER, transport="websocket").inc()
         self.leave()
         self._socket.close(CloseCode.POLICY_VIOLATION)  # what is queued is dropped: the client is not reading
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from babelstream.gateway.shared_message import SharedMessage
+
 
 class Member(Protocol):
     # A speaker's correlation id: its own results reach it directly, never a second time through the room.
@@ -12,8 +14,9 @@ class Member(Protocol):
     language: str | None  # what it reads and hears; None: captions only (a speaker whose language is detected)
     voice: bool  # whether it wants the spoken translation
 
-    def deliver(self, text: str, *, audio: bool) -> None:
-        """One encoded message for it. Never blocks: a member that cannot keep up drops audio, then is closed."""
+    def deliver(self, shared: SharedMessage, *, audio: bool) -> None:
+        """One message for it (encoded once for every member on the same wire format). Never blocks: a member that
+        cannot keep up drops audio, then is closed."""
 
     def audience_changed(self, message: dict) -> None:
         """Who listens now (speakers show it; a listener ignores it)."""

@@ -20,6 +20,7 @@ class Room:
         self.delivered = RecentSet(_DELIVERED_REMEMBERED)
         self.last_active = now  # an utterance's result, or a member joining
         self.audience_due = False
+        self.local_view = RoomView()  # what its members here want, as of their last change (RoomDirectory keeps it)
 
     @property
     def listener_count(self) -> int:

@@ -1,6 +1,6 @@
 """/ws/audio: admits the socket, then feeds what the client sends into a Session and carries what it sends back.
 
-Also the Session's Connection (gateway/connection.py): `send_text` waits while the client is not reading.
+Also the Session's Connection (gateway/connection.py): `send` waits while the client is not reading.
 The live stream's whole binary frames reach `session.receive_bytes` straight from the adapter's data_received
 (`binary_sink`), on the same callback: no queue, no task wake-up per frame.
 """
@@ -108,8 +108,10 @@ class AudioHandler:
 
     # -- Connection (what the session's outbox calls) ------------------------------------------------------
 
-    async def send_text(self, text: str) -> None:
-        self._connection.send_text(text)
+    encode = staticmethod(messages.encode)  # JSON text frames
+
+    async def send(self, encoded: str) -> None:
+        self._connection.send_text(encoded)
         await self._connection.drain()
 
     async def close(self, code: int) -> None:

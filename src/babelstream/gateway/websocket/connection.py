@@ -29,6 +29,19 @@ from babelstream.gateway.websocket.handler import Handler
 
 NO_STATUS = 1005  # a close frame without a code (reported, never sent)
 
+# A room hands one message (one str) to each of its members in turn (rooms/directory.py: encoded once). A server
+# frame is unmasked and no extension is negotiated, so the frame is the same bytes on every connection: it is built
+# once for all of them (docs/benchmarks/rooms.md).
+_last_text: str | None = None
+_last_frame = b""
+
+
+def text_frame(text: str) -> bytes:
+    global _last_text, _last_frame
+    if text is not _last_text:
+        _last_text, _last_frame = text, encode_frame(TEXT, text.encode())
+    return _last_frame
+
 
 class State(enum.Enum):
     OPEN = "open"  # messages flow both ways
@@ -143,18 +156,18 @@ class WebSocketConnection:
     # -- bytes out ---------------------------------------------------------------------------------------
 
     def send_text(self, text: str) -> None:
-        self._send(TEXT, text.encode())
+        self._write(text_frame(text))
 
     def send_ping(self, payload: bytes = b"") -> None:
-        self._send(PING, payload)
+        self._write(encode_frame(PING, payload))
 
     def send_binary(self, data: bytes) -> None:
-        self._send(BINARY, data)
+        self._write(encode_frame(BINARY, data))
 
-    def _send(self, opcode: int, payload: bytes) -> None:
+    def _write(self, frame: bytes) -> None:
         if self.close_sent or self.state is State.CLOSED:
             raise ConnectionClosed("the connection is closing")
-        self._transport.write(encode_frame(opcode, payload))
+        self._transport.write(frame)
 
     def writable(self) -> bool:
         """Whether a send now goes out without piling up: the socket's buffer is under its high-water mark."""

@@ -61,7 +61,7 @@ class ListenHandler:
         self.listener = listener
 
     def _refuse(self, refused: SessionEnded) -> None:
-        self._gateway.metrics.rejections.labels(reason=refused.kind).inc()
+        self._gateway.metrics.rejections.labels(reason=refused.kind, transport="websocket").inc()
         self._connection.send_text(messages.encode(messages.error(refused)))
         self._connection.send_close(refused.code)
 
