@@ -39,8 +39,9 @@ class Server:
             # One session may carry every sentence of a run: longer than the default 60 s.
             [BABELSTREAM, "serve", "--port", str(self.port)],
             # Admission control off: these benches measure how speakers are served, not when new ones are refused.
+            # No gRPC door: two platforms side by side would both want its port.
             env={**os.environ, "MAX_SESSION_SECONDS": "900", "MAX_CONNECTIONS": "64", "ADMISSION_MAX_ASR_BACKLOG": "0",
-                 "ADMISSION_MAX_P95_MS": "0", **env},
+                 "ADMISSION_MAX_P95_MS": "0", "GRPC_PORT": "0", **env},
             stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO,
         )
         deadline = time.monotonic() + 180

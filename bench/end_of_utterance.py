@@ -172,10 +172,12 @@ def main() -> int:
           f"load {os.getloadavg()[0]:.2f}", flush=True)
     # Both platforms run side by side (idle but for the one being streamed to), and take turns a few sentences at a
     # time: on a shared machine a busy minute then hits both configurations alike.
-    servers = {name: Server(name, env, LOG_DIR) for name, env in CONFIGS.items()}
-    latencies: dict[str, list[float]] = {name: [] for name in servers}
-    splits: dict[str, list[int]] = {name: [] for name in servers}
+    servers: dict[str, Server] = {}
+    latencies: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    splits: dict[str, list[int]] = {name: [] for name in CONFIGS}
     try:
+        for name, env in CONFIGS.items():
+            servers[name] = Server(name, env, LOG_DIR)  # one at a time: a failed start still stops the others
         for name, server in servers.items():
             asyncio.run(stream(server.port, sentences[:2], args.partials and name == "after"))  # warm-up
         for batch, paused_batch in zip(chunks(sentences, 6), chunks(paused, 6) + [[]] * len(sentences)):
