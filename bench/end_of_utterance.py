@@ -12,11 +12,12 @@ speaker in real time (20 ms frames on an absolute schedule):
     Whisper's word timestamps on the clean audio put the boundary; never after a comma). A sentence is split
     when more than one transcript overlaps it.
 
-The two configurations run side by side and take turns, six sentences at a time (paired: a busy minute on a
-shared machine hits both). Configurations: `before` = SPECULATE_MS=0 (what main does: an utterance is cut after MIN_SILENCE_MS and only then
-published), `after` = the defaults (published at SPECULATE_MS, shown when the pause holds or the transcript ends
-a sentence). Partials are off in both, so the figure is the end of utterance's alone (`--partials` turns them on
-in `after`).
+The configurations run side by side and take turns, six sentences at a time (paired: a busy minute on a shared
+machine hits them all): `before` = SPECULATE_MS=0 (what main does: an utterance is cut after MIN_SILENCE_MS and
+only then published); `after` = the defaults (published at SPECULATE_MS, shown when the pause holds);
+`after+sentence` = the defaults and EARLY_END_ON_SENTENCE (also shown as soon as its transcript ends an English
+sentence). Partials are off in all, so the figure is the end of utterance's alone (`--partials` turns them on
+in the `after` ones).
 
     .venv/bin/python bench/end_of_utterance.py                    # 40 sentences, 36 paused: ~12 min
     .venv/bin/python bench/end_of_utterance.py --sentences 12 --paused 12 --json out.json
@@ -49,7 +50,11 @@ from tests.support.word_times import with_pauses, word_times  # noqa: E402
 LOG_DIR = REPO / ".cache" / "end-of-utterance"
 SENTENCES_FILE = REPO / "bench" / "data" / "translation" / "sentences.txt"
 AFTER_MS = 1500
-CONFIGS = {"before": {"SPECULATE_MS": "0", "PARTIALS": "false"}, "after": {"PARTIALS": "false"}}
+CONFIGS = {
+    "before": {"SPECULATE_MS": "0", "PARTIALS": "false"},
+    "after": {"PARTIALS": "false"},
+    "after+sentence": {"PARTIALS": "false", "EARLY_END_ON_SENTENCE": "true"},
+}
 
 
 def english_sentences() -> list[str]:
@@ -179,10 +184,10 @@ def main() -> int:
         for name, env in CONFIGS.items():
             servers[name] = Server(name, env, LOG_DIR)  # one at a time: a failed start still stops the others
         for name, server in servers.items():
-            asyncio.run(stream(server.port, sentences[:2], args.partials and name == "after"))  # warm-up
+            asyncio.run(stream(server.port, sentences[:2], args.partials and name != "before"))  # warm-up
         for batch, paused_batch in zip(chunks(sentences, 6), chunks(paused, 6) + [[]] * len(sentences)):
             for name, server in servers.items():
-                partials = args.partials and name == "after"
+                partials = args.partials and name != "before"
                 latencies[name] += asyncio.run(latencies_ms(server.port, batch, partials))
                 if paused_batch:
                     splits[name] += asyncio.run(transcripts_per_sentence(server.port, paused_batch, partials))
@@ -205,8 +210,10 @@ def main() -> int:
               f"P95 {figures['eou'][95]}, max {figures['eou'][100]} ({figures['answered']} answered); "
               f"split {figures['split']}/{figures['paused']} paused sentences; speculations {figures['speculations']}")
     print(f"load at the end {os.getloadavg()[0]:.2f}")
-    before, after = results["before"]["eou"], results["after"]["eou"]
-    print(f"after/before: P50 {after[50] / before[50]:.2f}, P95 {after[95] / before[95]:.2f}")
+    before = results["before"]["eou"]
+    for name in ("after", "after+sentence"):
+        after = results[name]["eou"]
+        print(f"{name}/before: P50 {after[50] / before[50]:.2f}, P95 {after[95] / before[95]:.2f}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

@@ -704,7 +704,8 @@ class Session:
         if speculation is not None and index == speculation.index:
             speculation.held.append(event)
             if (
-                isinstance(payload, TextRecognizedPayload)
+                self.settings.early_end_on_sentence
+                and isinstance(payload, TextRecognizedPayload)
                 and ends_sentence(payload.text, payload.language)
                 and self._endpointer is not None
                 and self._endpointer.commit_tentative()

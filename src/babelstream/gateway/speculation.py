@@ -5,8 +5,9 @@ session publishes it at once under the next segment index, so ASR and translatio
 and holds back its results. Then either:
 - the pause reaches MIN_SILENCE_MS: the utterance is committed (its `segment` message goes out) and the results
   held so far are sent, with the rest as they come: the wait for silence and the pipeline's work overlap;
-- its transcript shows a finished sentence while the speaker is still quiet (`ends_sentence`): it is committed
-  then, before MIN_SILENCE_MS;
+- with EARLY_END_ON_SENTENCE, its transcript shows a finished sentence while the speaker is still quiet
+  (`ends_sentence`): it is committed then, before MIN_SILENCE_MS (off by default: it can split a sentence whose
+  first half reads as one, docs/benchmarks/interim-results.md);
 - the speaker goes on: the speculation is withdrawn, its index is never used, its results are dropped, and the
   utterance continues to be cut later under a new index (so indexes a client sees may skip a number).
 """
