@@ -9,6 +9,13 @@ Each variant runs in its own process, alternating; the table gives medians and t
   joined-4     four frames per read: the loop is behind and TCP joins a client's frames (the fast path too)
   general      one frame per read, forced through the general parser (what joined frames cost before the fast
                path took them)
+  partials-off one frame per read, the start message turning interim results off ("partials": false)
+  partials-on  one frame per read, interim results on: the session's windowing endpointer, a window published
+               every 500 ms of speech (docs/benchmarks/interim-results.md)
+
+The reference ("one") sends the start message every client sent before interim results existed, so it gets the
+server's default, PARTIALS (on). `--src DIR` measures the babelstream in DIR instead of this tree's (e.g. main's,
+checked out with `git worktree add`): `--src ../main/src --variants one` is the figure before interim results.
 
 --measure time (default) gives µs per frame; --measure instructions runs each variant under
 `valgrind --tool=callgrind` twice (R and 2R rounds) and gives the instructions per frame of the difference:
@@ -24,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -37,6 +45,8 @@ VARIANTS = {
     "one": "one frame per read (reference)",
     "joined-4": "four frames per read, fast path",
     "general": "one frame per read, general parser",
+    "partials-off": "one frame per read, partials off",
+    "partials-on": "one frame per read, partials on",
 }
 
 
@@ -90,7 +100,10 @@ async def measure(variant: str, n: int, rounds: int) -> float:
     upgrade = (b"GET /ws/audio HTTP/1.1\r\nhost: 127.0.0.1:8000\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
                b"sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n")
     mask = b"\x01\x02\x03\x04"
-    start = b'{"event":"start","mode":"live","wait_for_results":false}'
+    start = {
+        "partials-off": b'{"event":"start","mode":"live","wait_for_results":false,"partials":false}',
+        "partials-on": b'{"event":"start","mode":"live","wait_for_results":false,"partials":true}',
+    }.get(variant, b'{"event":"start","mode":"live","wait_for_results":false}')
     protocols = []
     for _ in range(n):
         protocol = UvicornWebSocket(None, state, {}, routes=routes, max_message_bytes=settings.max_chunk_bytes)
@@ -115,15 +128,19 @@ async def measure(variant: str, n: int, rounds: int) -> float:
     return total / (rounds * n) * 1e6
 
 
-def one_process(variant: str, n: int, rounds: int) -> float:
+def environment(src: str | None) -> dict | None:
+    return None if src is None else {**os.environ, "PYTHONPATH": src}
+
+
+def one_process(variant: str, n: int, rounds: int, src: str | None = None) -> float:
     out = subprocess.run(
         [sys.executable, __file__, "--variant", variant, "--n", str(n), "--rounds", str(rounds)],
-        check=True, capture_output=True, text=True,
+        check=True, capture_output=True, text=True, env=environment(src),
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-def instructions(variant: str, n: int, rounds: int) -> float:
+def instructions(variant: str, n: int, rounds: int, src: str | None = None) -> float:
     """Instructions per frame: the difference of two callgrind runs (rounds and 2 x rounds), per frame."""
     counts = []
     for r in (rounds, 2 * rounds):
@@ -132,7 +149,7 @@ def instructions(variant: str, n: int, rounds: int) -> float:
             subprocess.run(
                 ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__,
                  "--variant", variant, "--n", str(n), "--rounds", str(r)],
-                check=True, capture_output=True, text=True,
+                check=True, capture_output=True, text=True, env=environment(src),
             )
             summary = next(line for line in out.read_text().splitlines() if line.startswith("summary:"))
             counts.append(int(summary.split()[1]))
@@ -146,25 +163,28 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--measure", choices=("time", "instructions"), default="time")
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # one measurement, in a fresh process
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="which to run, comma-separated")
+    parser.add_argument("--src", help="measure the babelstream package in this src folder (another checkout)")
     args = parser.parse_args()
     if args.variant:
         import uvloop
 
         print(json.dumps(uvloop.run(measure(args.variant, args.n, args.rounds))))
         return
-    samples: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+    chosen = {variant: VARIANTS[variant] for variant in args.variants.split(",")}
+    samples: dict[str, list[float]] = {variant: [] for variant in chosen}
     runs = 1 if args.measure == "instructions" else args.runs
     for _ in range(runs):
-        for variant in VARIANTS:  # alternating, so a noisy minute hits every variant
+        for variant in chosen:  # alternating, so a noisy minute hits every variant
             if args.measure == "instructions":
-                samples[variant].append(instructions(variant, args.n, args.rounds))
+                samples[variant].append(instructions(variant, args.n, args.rounds, args.src))
             else:
-                samples[variant].append(one_process(variant, args.n, args.rounds))
+                samples[variant].append(one_process(variant, args.n, args.rounds, args.src))
     unit = "instr/frame" if args.measure == "instructions" else "µs/frame"
     print(f"{args.n} live sessions fed round-robin, {args.rounds} frames each, median of {runs} run(s)")
     print(f"{'variant':48} {unit:>12} {'× reference':>12}")
-    reference = statistics.median(samples["one"])
-    for variant, label in VARIANTS.items():
+    reference = statistics.median(samples[next(iter(chosen))])
+    for variant, label in chosen.items():
         value = statistics.median(samples[variant])
         print(f"{label:48} {value:12.2f} {value / reference:12.2f}")
 

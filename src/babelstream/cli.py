@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--fast", action="store_true", help="send as fast as possible instead of in real time")
     stream.add_argument("--out", default="translated-audio", help="folder for the spoken translations")
     stream.add_argument("--no-speech", action="store_true", help="do not synthesize translations")
+    stream.add_argument("--no-partials", action="store_true", help="no interim captions while a sentence is spoken")
     stream.add_argument("--room", help="speak into this room: its listeners (babelstream listen, the page) get it too")
     stream.add_argument(
         "--grpc", nargs="?", const="127.0.0.1:50051", metavar="HOST:PORT",

@@ -93,6 +93,7 @@ class Platform:
             )
             for name in stages
         ]
+        self.partial_workers = self._partial_workers(settings)
         self.gateway: Gateway | None = None
         if gateway:
             self.gateway = Gateway(
@@ -108,6 +109,18 @@ class Platform:
                 observer,
             )
 
+    def _partial_workers(self, settings: Settings) -> list:
+        """Interim results are decoded where the ASR stage runs, on a topic and a model of their own."""
+        asr = next((r.stage for r in self.runners if r.stage.name == "asr"), None)
+        if asr is None or not settings.stages.asr_partials:
+            return []
+        from babelstream.stages.partial_asr import PartialAsrWorker
+
+        return [PartialAsrWorker(
+            self.bus, self.codec, f"asr-partial-{self.service}", asr.partial_recognizer,
+            finals_busy=lambda: asr.busy > 0,
+        )]
+
     def _stage_registry(self, name: str):
         """The engine registry of a stage running in this process, if any."""
         return next((r.stage.registry for r in self.runners if r.stage.name == name), None)
@@ -117,8 +130,12 @@ class Platform:
         for runner in self.runners:
             log.info("starting stage %s (loading its models)", runner.stage.name)
             await runner.start()
+        for worker in self.partial_workers:
+            await worker.start()
 
     async def stop(self) -> None:
+        for worker in self.partial_workers:
+            await worker.stop()
         for runner in self.runners:
             await runner.stop()
         await self.bus.stop()

@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from babelstream.contracts.audio_format import PIPELINE_SAMPLE_RATE_HZ
 from babelstream.engines.vad import Endpointer, SileroVad, Utterance, WebRtcVad, split_recording
-from babelstream.engines.vad.utterance import FrameCounts
+from babelstream.engines.vad.utterance import SPECULATE_MS, FrameCounts
 
 
 class SegmentationSettings(BaseSettings):
@@ -23,6 +23,10 @@ class SegmentationSettings(BaseSettings):
     min_silence_ms: int = 300
     # An utterance is cut here even without a pause, so no segment outgrows the inline audio cap.
     max_segment_ms: int = 15_000
+    # Live streams: at this much silence the utterance is published as tentative, so its transcript and translation
+    # are ready when the pause reaches MIN_SILENCE_MS (or, when they show a finished sentence, end it then).
+    # 0 turns it off. Recordings (the segmenter stage) are cut without it.
+    speculate_ms: int = SPECULATE_MS
 
 
 def _new_vad(settings: SegmentationSettings):
@@ -38,7 +42,8 @@ def endpointer_factory(settings: SegmentationSettings):
 
     def new_endpointer() -> Endpointer:
         return Endpointer(
-            _new_vad(settings), min_silence_ms=settings.min_silence_ms, max_segment_ms=settings.max_segment_ms
+            _new_vad(settings), min_silence_ms=settings.min_silence_ms, max_segment_ms=settings.max_segment_ms,
+            speculate_ms=settings.speculate_ms,
         )
 
     return new_endpointer

@@ -144,12 +144,33 @@ async def test_page_captions_translates_and_speaks(browser, platform_address):
                 await other.uncheck()
         assert await page.input_value("#speech") == "es"
 
+        # Interim results: the first live row (the sentence being spoken), watched until it becomes a sentence row.
+        await page.evaluate(
+            """() => {
+                window.partialRows = [];
+                new MutationObserver(() => {
+                    const row = document.querySelector('.utterance.live');
+                    if (row && row.querySelector('.caption .stable') && !window.partialRows.includes(row)) {
+                        window.partialRows.push(row);
+                        row.firstTop = row.offsetTop;
+                        row.partialTexts = [];
+                    }
+                    for (const seen of window.partialRows) {
+                        const text = seen.querySelector('.caption').textContent;
+                        if (seen.classList.contains('live') && seen.partialTexts.at(-1) !== text) seen.partialTexts.push(text);
+                    }
+                }).observe(document.querySelector('#transcript'), {subtree: true, childList: true, characterData: true});
+            }"""
+        )
         started = time.monotonic()
         await page.click("#start")
         await page.wait_for_function(
             "document.querySelector('#status').dataset.state === 'live'", timeout=15_000
         )
         assert await page.text_content("#start") == "Stop"
+        await page.wait_for_function("window.partialRows.length > 0", timeout=60_000, polling=100)
+        OUTPUT.mkdir(exist_ok=True)
+        await page.screenshot(path=str(OUTPUT / "browser-page-partial.png"))  # the sentence while it is spoken
 
         await page.wait_for_function(
             """() => [...document.querySelectorAll('.caption')].some(c => /house/i.test(c.textContent))
@@ -159,6 +180,19 @@ async def test_page_captions_translates_and_speaks(browser, platform_address):
             polling=250,
         )
         first_results = time.monotonic() - started
+        # A sentence was shown while it was spoken, then its transcript replaced the partial in the same row, which
+        # did not move.
+        await page.wait_for_function(
+            "window.partialRows.some(r => r.isConnected && !r.classList.contains('live') && !r.classList.contains('pending'))",
+            timeout=30_000, polling=250,
+        )
+        shown = await page.evaluate(
+            """() => window.partialRows.filter(r => r.isConnected && !r.classList.contains('live')).map(r => ({
+                partials: r.partialTexts, final: r.querySelector('.caption').textContent,
+                moved: r.offsetTop - r.firstTop, unstable: r.querySelectorAll('.unstable').length}))"""
+        )
+        assert shown and shown[0]["partials"] and shown[0]["final"], shown
+        assert shown[0]["moved"] == 0 and shown[0]["unstable"] == 0, shown
         await page.wait_for_selector(".translation-row[data-played=true]", timeout=20_000)
         assert await page.locator(".caption[lang=en]").count() >= 1
         latency = await page.text_content(".utterance .source-line .latency")

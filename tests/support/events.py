@@ -17,9 +17,11 @@ from babelstream.contracts.events import (
     AudioSynthesisPayload,
     DeadLetterPayload,
     Event,
+    PartialTranscriptPayload,
     RoomPresencePayload,
     SessionOptions,
     SpeechSegmentPayload,
+    SpeechWindowPayload,
     StageTiming,
     TextRecognizedPayload,
     TextTranslatedPayload,
@@ -72,6 +74,14 @@ def payload_for(event_type: str) -> Any:
         "RoomPresenceEvent": RoomPresencePayload(
             room="aula-1", gateway="gateway-7", listeners={"es": 3, "pt": 1}, speakers={"en": 1, "": 1},
             spoken_languages=("es",), valid_for_ms=15_000,
+        ),
+        "SpeechWindowEvent": SpeechWindowPayload(
+            segment_index=4, start_ms=12_000, end_ms=13_000, options=OPTIONS, audio_bytes=WAV, sample_rate_hz=16000,
+            window_index=2, audio_offset_ms=12_500, closed=True, translate=True,
+        ),
+        "PartialTranscriptEvent": PartialTranscriptPayload(
+            stable_text="Grüß Gott,", segment_index=4, start_ms=12_000, end_ms=13_000, options=OPTIONS,
+            unstable_text=" wie geht's? 🎤", language="de", window_index=2, translate=True,
         ),
     }[event_type]
 

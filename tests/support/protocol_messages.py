@@ -6,6 +6,7 @@ from __future__ import annotations
 from babelstream.contracts.events import (
     AudioSynthesisPayload,
     Event,
+    PartialTranscriptPayload,
     SessionOptions,
     TextRecognizedPayload,
     TextTranslatedPayload,
@@ -41,6 +42,10 @@ def built_messages() -> dict[str, dict]:
             Kind.UNSUPPORTED_PAIR, "no engine", source_language="en", target_language="ja", available=[]
         ),
         "segment": messages.segment(0, 0, 3120, "e"),
+        "partial": messages.partial(PartialTranscriptPayload(
+            stable_text="This is Diane in", unstable_text=" New Jersey and", language="en", segment_index=3,
+            start_ms=10570, end_ms=13020, options=OPTIONS,
+        )),
         "transcript": result(transcript),
         "translation": result(translation),
         "audio": result(audio),

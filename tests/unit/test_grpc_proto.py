@@ -95,7 +95,8 @@ def test_the_wav_travels_as_bytes():
 
 def test_the_config_has_the_start_messages_fields_and_is_checked_by_its_parser():
     config_fields = set(stream_pb2.Config.DESCRIPTOR.fields_by_name)
-    assert config_fields == {"mode", "sample_rate_hz", "language", "targets", "synthesize", "wait_for_results", "room"}
+    assert config_fields == {"mode", "sample_rate_hz", "language", "targets", "synthesize", "wait_for_results", "room",
+                             "partials", "translate_partials"}
     assert proto_messages.start_request(stream_pb2.Config()) == StartRequest()
     captions_only = stream_pb2.Config(language="EN", targets=stream_pb2.Targets(languages=[]), room="aula-1")
     assert proto_messages.start_request(captions_only) == StartRequest(source_language="en", target_languages=(),

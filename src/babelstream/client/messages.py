@@ -26,6 +26,8 @@ class Start:
     targets: tuple[str, ...] | None = None
     synthesize: bool | None = None
     wait_for_results: bool | None = None
+    partials: bool | None = None
+    translate_partials: bool | None = None
     room: str | None = None  # speak into this room: its listeners get the results too
 
     def message(self) -> dict:
@@ -64,6 +66,7 @@ class Ready(_Message):
     source_language: str = ""
     target_languages: tuple[str, ...] = ()
     synthesize: bool = False
+    partials: bool = False  # whether `partial` messages come (False from servers before them)
     # What the session may send (max_messages_per_second, max_audio_speed, ...); empty from servers before it.
     limits: dict = field(default_factory=dict)
 
@@ -91,6 +94,23 @@ class Segment(_Message):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Partial(_Message):
+    """What is being said in an utterance still open: `stable_text` only grows within one `start_ms`."""
+
+    type: ClassVar[str] = "partial"
+    segment_index: int = 0
+    stable_text: str = ""
+    unstable_text: str = ""
+    language: str = ""
+    start_ms: int = 0
+    audio_ms: int = 0
+
+    @property
+    def text(self) -> str:
+        return self.stable_text + self.unstable_text
+
+
+@dataclass(frozen=True, kw_only=True)
 class _Result(_Message):
     segment_index: int = 0
     start_ms: int = 0
@@ -111,6 +131,7 @@ class Transcript(_Result):
     text: str = ""
     language: str = ""
     confidence: float = 0.0
+    revised: bool = False  # it disagrees with the stable text of its utterance's partials
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -206,13 +227,14 @@ class Unknown(_Message):
 
 
 ServerMessage = Union[
-    Connected, Ready, WarningMessage, Segment, Transcript, Translation, Audio, Ack, Summary, ErrorMessage, Listening,
-    Audience, Unknown
+    Connected, Ready, WarningMessage, Segment, Partial, Transcript, Translation, Audio, Ack, Summary, ErrorMessage,
+    Listening, Audience, Unknown
 ]
 _BY_TYPE: dict[str, type] = {
     cls.type: cls
     for cls in (
-        Ready, WarningMessage, Segment, Transcript, Translation, Audio, Ack, Summary, ErrorMessage, Listening, Audience
+        Ready, WarningMessage, Segment, Partial, Transcript, Translation, Audio, Ack, Summary, ErrorMessage, Listening,
+        Audience,
     )
 }
 

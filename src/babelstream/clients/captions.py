@@ -1,4 +1,5 @@
-"""What `babelstream stream` shows: one caption row per segment, filled in as its results arrive.
+"""What `babelstream stream` shows: one caption row per segment, filled in as its results arrive, and below them
+one line that keeps changing: the sentence still being spoken (its newest partial, the unstable words dim).
 
 `StreamState` turns the server's messages into rows (and writes the spoken translations to files); a view
 shows them: `LiveView`, a rich table redrawn on a terminal, or `PlainView`, one line per message for pipes
@@ -16,6 +17,7 @@ from babelstream.client.messages import (
     Audio,
     Connected,
     ErrorMessage,
+    Partial,
     Ready,
     Segment,
     ServerMessage,
@@ -65,6 +67,7 @@ class StreamState:
     error_reason: str | None = None
     summary: Summary | None = None
     ack: Ack | None = None
+    partial: Partial | None = None  # the sentence still being spoken, until its transcript comes
 
     def row(self, message: Segment | Transcript | Translation | Audio) -> CaptionRow:
         index = message.segment_index
@@ -85,7 +88,12 @@ class StreamState:
             row = self.row(message)
             row.start_ms, row.end_ms = message.start_ms, message.end_ms
             return []
+        if isinstance(message, Partial):
+            self.partial = message
+            return []  # a log gets the transcript; the live view shows partials on their one line
         if isinstance(message, Transcript):
+            if self.partial is not None and self.partial.start_ms == message.start_ms:
+                self.partial = None
             row = self.row(message)
             row.source = message.text
             span = format_span(row.start_ms, row.end_ms)
@@ -184,6 +192,15 @@ class LiveView:
                 row.source or "…",
                 *(row.translations.get(target, "") for target in self.state.targets),
                 row.latency(),
+            )
+        partial = self.state.partial
+        if partial is not None:
+            from rich.text import Text
+
+            line = Text(partial.stable_text)
+            line.append(partial.unstable_text, style="dim")
+            table.add_row(
+                "…", format_span(partial.start_ms, partial.audio_ms), line, *("" for _ in self.state.targets), ""
             )
         return table
 

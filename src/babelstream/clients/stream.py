@@ -72,6 +72,7 @@ def start_for(args) -> Start:
         language=language or None,
         targets=tuple(targets) if targets is not None else None,
         synthesize=not getattr(args, "no_speech", False),
+        partials=False if getattr(args, "no_partials", False) else None,
         room=getattr(args, "room", None) or None,
     )
 

@@ -130,6 +130,37 @@ class AudioSynthesisPayload:
 
 
 @dataclass(frozen=True)
+class SpeechWindowPayload:
+    """The audio an open utterance gained since its previous window (interim results; docs/protocol.md)."""
+
+    EVENT_TYPE: ClassVar[str] = "SpeechWindowEvent"
+    segment_index: int
+    start_ms: int
+    end_ms: int
+    options: SessionOptions
+    audio_bytes: bytes = b""
+    sample_rate_hz: int = 16000
+    window_index: int = 0
+    audio_offset_ms: int = 0
+    closed: bool = False
+    translate: bool = False
+
+
+@dataclass(frozen=True)
+class PartialTranscriptPayload:
+    EVENT_TYPE: ClassVar[str] = "PartialTranscriptEvent"
+    stable_text: str
+    segment_index: int
+    start_ms: int
+    end_ms: int
+    options: SessionOptions
+    unstable_text: str = ""
+    language: str = ""
+    window_index: int = 0
+    translate: bool = False
+
+
+@dataclass(frozen=True)
 class DeadLetterPayload:
     EVENT_TYPE: ClassVar[str] = "DeadLetterEvent"
     stage: str
@@ -160,6 +191,8 @@ Payload = (
     | AudioSynthesisPayload
     | DeadLetterPayload
     | RoomPresencePayload
+    | SpeechWindowPayload
+    | PartialTranscriptPayload
 )
 
 PAYLOAD_TYPES: dict[str, type] = {
@@ -172,6 +205,8 @@ PAYLOAD_TYPES: dict[str, type] = {
         AudioSynthesisPayload,
         DeadLetterPayload,
         RoomPresencePayload,
+        SpeechWindowPayload,
+        PartialTranscriptPayload,
     )
 }
 

@@ -8,6 +8,9 @@ TTS_AUDIO = "speech.tts.audio"
 DEAD_LETTER = "speech.dead_letter"
 # Which gateway holds which room's listeners and speakers (compacted: the latest record per room and gateway).
 ROOM_PRESENCE = "speech.room.presence"
+# Interim results: an open utterance's audio as it grows, and what was decoded from it (docs/protocol.md, "partial").
+SPEECH_WINDOW = "speech.audio.speech_window"
+ASR_PARTIAL = "speech.asr.partial"
 
 TOPIC_OF_EVENT_TYPE = {
     "AudioInputEvent": AUDIO_INGRESS,
@@ -17,11 +20,13 @@ TOPIC_OF_EVENT_TYPE = {
     "AudioSynthesisEvent": TTS_AUDIO,
     "DeadLetterEvent": DEAD_LETTER,
     "RoomPresenceEvent": ROOM_PRESENCE,
+    "SpeechWindowEvent": SPEECH_WINDOW,
+    "PartialTranscriptEvent": ASR_PARTIAL,
 }
 
 ALL_TOPICS = tuple(TOPIC_OF_EVENT_TYPE.values())
 
 # What the gateway listens to in order to answer the client while it speaks.
-RESULT_TOPICS = (ASR_TEXT, TRANSLATION_TEXT, TTS_AUDIO)
+RESULT_TOPICS = (ASR_TEXT, TRANSLATION_TEXT, TTS_AUDIO, ASR_PARTIAL)
 # The results a room keeps as history (text only: a late joiner reads what was said, it is not played to it).
 HISTORY_TOPICS = (ASR_TEXT, TRANSLATION_TEXT)

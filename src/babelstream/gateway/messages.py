@@ -14,6 +14,7 @@ import math
 from babelstream.contracts.events import (
     AudioSynthesisPayload,
     Event,
+    PartialTranscriptPayload,
     SessionOptions,
     TextRecognizedPayload,
     TextTranslatedPayload,
@@ -24,7 +25,7 @@ from babelstream.gateway.stream_limits import StreamLimits
 
 # Every `type` the server can send (`connected` is the one message without a type: it has `status`).
 TYPES = (
-    "ready", "warning", "segment", "transcript", "translation", "audio", "ack", "summary", "error",
+    "ready", "warning", "segment", "partial", "transcript", "translation", "audio", "ack", "summary", "error",
     "listening", "audience",
 )
 
@@ -56,7 +57,10 @@ def audience(room: str, *, languages: dict[str, int], speakers: int) -> dict:
     }
 
 
-def ready(mode: str, sample_rate_hz: int, options: SessionOptions, limits: StreamLimits, max_seconds: float) -> dict:
+def ready(
+    mode: str, sample_rate_hz: int, options: SessionOptions, limits: StreamLimits, max_seconds: float,
+    *, partials: bool = False, translate_partials: bool = False,
+) -> dict:
     """`limits`: what this session may send, so a client can pace itself instead of finding out by a close."""
     return {
         "room": options.room,
@@ -66,6 +70,8 @@ def ready(mode: str, sample_rate_hz: int, options: SessionOptions, limits: Strea
         "source_language": options.source_language,
         "target_languages": list(options.target_languages),
         "synthesize": options.synthesize,
+        "partials": partials,
+        "translate_partials": translate_partials,
         "limits": {
             "max_messages_per_second": limits.messages_per_second,
             "max_audio_speed": limits.audio_speed,
@@ -86,6 +92,19 @@ def warning(kind: Kind, reason: str, **details) -> dict:
 
 def segment(index: int, start_ms: int, end_ms: int, event_id: str) -> dict:
     return {"type": "segment", "segment_index": index, "start_ms": start_ms, "end_ms": end_ms, "event_id": event_id}
+
+
+def partial(payload: PartialTranscriptPayload) -> dict:
+    """An interim result for an utterance still being spoken: `stable_text` only grows (docs/protocol.md)."""
+    return {
+        "type": "partial",
+        "segment_index": payload.segment_index,
+        "stable_text": payload.stable_text,
+        "unstable_text": payload.unstable_text,
+        "language": payload.language,
+        "start_ms": payload.start_ms,
+        "audio_ms": payload.end_ms,
+    }
 
 
 def ack(correlation_id: str, event_ids: list[str], *, live: bool, received_bytes: int,
@@ -139,9 +158,10 @@ def room_result(event: Event, room: str, *, history: bool) -> dict | None:
     return message
 
 
-def result(event: Event, latency_ms: float) -> dict | None:
+def result(event: Event, latency_ms: float, *, revised: bool = False) -> dict | None:
     """The message for one result event (None: nothing to show, e.g. a segment without speech).
-    `latency_ms`: from the gateway's cut of the segment to now."""
+    `latency_ms`: from the gateway's cut of the segment to now. `revised`: a transcript that disagrees with the
+    stable text of the partials sent for its utterance."""
     payload = event.payload
     if isinstance(payload, TextRecognizedPayload):
         if not payload.text:
@@ -155,6 +175,7 @@ def result(event: Event, latency_ms: float) -> dict | None:
             "confidence": round(payload.confidence, 3) if math.isfinite(payload.confidence) else None,
             "start_ms": payload.start_ms,
             "end_ms": payload.end_ms,
+            "revised": revised,
             "latency_ms": latency_ms,
             "stage_ms": stage_breakdown(event),
             "event_id": event.event_id,

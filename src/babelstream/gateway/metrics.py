@@ -87,6 +87,18 @@ class GatewayMetrics:
             ["type"],
             registry=self.registry,
         )
+        self.partials_revised = Counter(
+            "babelstream_gateway_partials_revised_total",
+            "Final transcripts that disagreed with the stable text already sent in partials (revised: true)",
+            registry=self.registry,
+        )
+        self.speculations = Counter(
+            "babelstream_gateway_speculations_total",
+            "Utterances published at a short pause, by outcome: committed (the pause held), committed_early "
+            "(the transcript showed a finished sentence), withdrawn (the speaker went on)",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.rooms = Gauge("babelstream_gateway_rooms", "Rooms with a member on this gateway", registry=self.registry)
         self.listeners = Gauge(
             "babelstream_gateway_listeners", "Listeners connected to this gateway (/ws/listen)", registry=self.registry

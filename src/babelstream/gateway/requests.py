@@ -33,6 +33,8 @@ class StartRequest:
     target_languages: tuple[str, ...] | None = None
     synthesize: bool = True
     wait_for_results: bool = True
+    partials: bool | None = None  # None: the server's default (PARTIALS)
+    translate_partials: bool = False
     room: str | None = None  # a room to speak into (rooms/): its listeners get the results too
 
 
@@ -71,7 +73,7 @@ def parse_start(message: dict) -> StartRequest:
     the same shape, so both doors accept and refuse exactly the same starts."""
     known = {
         "event", "mode", "sample_rate_hz", "language", "language_hint", "targets", "synthesize", "wait_for_results",
-        "room",
+        "room", "partials", "translate_partials",
     }
     unknown = sorted(set(message) - known)
     if unknown:
@@ -92,7 +94,7 @@ def parse_start(message: dict) -> StartRequest:
         if not isinstance(targets, list) or len(targets) > MAX_TARGET_LANGUAGES:
             raise malformed(f"targets must be a list of at most {MAX_TARGET_LANGUAGES} language codes")
         targets = tuple(dict.fromkeys(language_code(t.strip() if isinstance(t, str) else t, "targets") for t in targets))
-    for flag in ("synthesize", "wait_for_results"):
+    for flag in ("synthesize", "wait_for_results", "partials", "translate_partials"):
         if not isinstance(message.get(flag, True), bool):
             raise malformed(f"{flag} must be true or false")
     return StartRequest(
@@ -103,4 +105,6 @@ def parse_start(message: dict) -> StartRequest:
         synthesize=message.get("synthesize", True),
         wait_for_results=message.get("wait_for_results", True),
         room=None if message.get("room") is None else parse_room_id(message["room"]),
+        partials=message.get("partials"),
+        translate_partials=message.get("translate_partials", False),
     )

@@ -6,7 +6,8 @@ hands each event to the session whose correlation_id it carries, if that session
 Two gateways on the same topics therefore each answer their own clients, and each serves its own listeners.
 
 Text results are read from `history_seconds` back when the gateway starts, so the rooms' recent history is on
-every gateway, a new one included; spoken audio is read from the end (it is never history).
+every gateway, a new one included; spoken audio is read from the end (it is never history), and so are interim
+results (`speech.asr.partial`), which go to their session only: they are neither history nor a room's.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from babelstream.bus.base import Bus, Message, Subscription
 from babelstream.contracts.codec import EventCodec
 from babelstream.contracts.errors import ContractError
 from babelstream.contracts.events import Event
-from babelstream.contracts.topics import HISTORY_TOPICS, TTS_AUDIO
+from babelstream.contracts.topics import ASR_PARTIAL, HISTORY_TOPICS, TTS_AUDIO
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,8 @@ class ResultRouter:
             list(HISTORY_TOPICS), f"{self._group}.text", from_latest=since is None, since_seconds=since
         )
         audio = await self._bus.subscribe([TTS_AUDIO], f"{self._group}.audio", from_latest=True)
-        self._subscriptions = [text, audio]
+        partials = await self._bus.subscribe([ASR_PARTIAL], f"{self._group}.partial", from_latest=True)
+        self._subscriptions = [text, audio, partials]
         self._tasks = [asyncio.create_task(self._route(subscription)) for subscription in self._subscriptions]
 
     async def stop(self) -> None:
@@ -73,7 +75,10 @@ class ResultRouter:
     def _dispatch(self, message: Message) -> None:
         key = message.key.decode() if message.key else ""
         listener = self._listeners.get(key)
-        rooms = self._rooms if self._rooms is not None and self._rooms.wants(message.topic, key) else None
+        rooms = (
+            self._rooms if self._rooms is not None and message.topic != ASR_PARTIAL and self._rooms.wants(message.topic, key)
+            else None
+        )
         if listener is None and rooms is None:
             return  # another gateway's session, not a room's: not even decoded
         event = self._codec.decode(message.value)

@@ -27,13 +27,15 @@ from babelstream.contracts.errors import ContractError
 from babelstream.contracts.events import (
     AudioInputPayload,
     Event,
+    PartialTranscriptPayload,
     SpeechSegmentPayload,
     StageTiming,
+    TextRecognizedPayload,
     new_id,
     utc_now,
 )
 from babelstream.contracts.wav import SAMPLE_WIDTH_BYTES, wrap_pcm16
-from babelstream.engines.vad.utterance import Utterance
+from babelstream.engines.vad.utterance import FINAL, TENTATIVE, Utterance
 from babelstream.gateway import messages
 from babelstream.gateway.access.principal import ANONYMOUS, Principal, Role
 from babelstream.gateway.close_codes import CloseCode
@@ -41,9 +43,11 @@ from babelstream.gateway.connection import Connection
 from babelstream.gateway.errors import Kind, SessionEnded
 from babelstream.gateway.ledger import ResultLedger
 from babelstream.gateway.outbox import Outbox
+from babelstream.gateway.partials import PartialResults, WindowingEndpointer
 from babelstream.gateway.requests import DoneRequest, StartRequest, parse_text_message
 from babelstream.gateway.session_context import Endpointer, SessionContext
 from babelstream.gateway.shared_message import SharedMessage
+from babelstream.gateway.speculation import Speculation, ends_sentence
 from babelstream.gateway.stream_limits import StreamLimits
 
 log = logging.getLogger(__name__)
@@ -102,11 +106,12 @@ class Session:
     # Slots: 1,000 streams' objects are touched 50 times a second each; attributes in the object itself rather than
     # a dict keep each frame to fewer cache lines (docs/benchmarks/gateway-capacity.md).
     __slots__ = (
-        "_batch_slot", "_buffer", "_bytes_counter", "_client_rate_hz", "_closing", "_endpointer", "_input",
-        "_last_frame_at", "_limits", "_loop", "_max_chunk_bytes", "_max_seconds", "_next_segment", "_publishes",
-        "_received_bytes", "_resampler", "_results_wait", "_segment_ids", "_start_allowed", "_started_at",
-        "_rejections", "_unreachable", "client", "connection", "context", "correlation_id", "ended", "ledger", "mode",
-        "options", "outbox", "principal", "room", "settings", "state", "transport", "wait_for_results", "__weakref__"
+        "_abandoned", "_batch_slot", "_buffer", "_bytes_counter", "_client_rate_hz", "_closing", "_endpointer",
+        "_input", "_last_frame_at", "_limits", "_loop", "_max_chunk_bytes", "_max_seconds", "_next_segment", "_partials",
+        "_partials_on", "_publishes", "_received_bytes", "_rejections", "_resampler", "_results_wait", "_segment_ids",
+        "_speculation", "_start_allowed", "_started_at", "_translate_partials", "_unreachable", "client", "connection",
+        "context", "correlation_id", "ended", "ledger", "mode", "options", "outbox", "principal", "room", "settings",
+        "state", "transport", "wait_for_results", "__weakref__"
     )
 
 
@@ -161,6 +166,11 @@ class Session:
         # The ack names the last of them: a talk of hours in a room cuts thousands, and memory must stay flat.
         self._segment_ids: deque[str] = deque(maxlen=_ACK_EVENT_IDS)
         self.room: str | None = None  # the room it speaks into, once its start message named one
+        self._speculation: Speculation | None = None  # an utterance published at a short pause, not yet shown
+        self._abandoned: set[int] = set()  # indexes of withdrawn speculations: their results are dropped
+        self._partials_on = settings.partials  # the start message may turn them off (or on)
+        self._translate_partials = False
+        self._partials = PartialResults()
         self._publishes: set[asyncio.Task] = set()
         self._unreachable = False  # the client left, or stopped reading: no result can reach it
         self._closing: asyncio.Future | None = None  # the close of a client that stopped reading
@@ -343,6 +353,10 @@ class Session:
         self.mode = request.mode or self.settings.default_mode
         self.options, warnings = self.context.options.resolve(request)
         self.wait_for_results = request.wait_for_results
+        if request.partials is not None:
+            self._partials_on = request.partials
+        # Partial translations are not made yet: the request is accepted and `ready` says they are off.
+        self._translate_partials = False
         if self.mode == "batch":
             self._start_batch()
         if request.room is not None:
@@ -353,7 +367,10 @@ class Session:
             self._resampler = soxr.ResampleStream(request.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ, 1, dtype="int16")
         for message in warnings:
             self.outbox.put(message)
-        self.outbox.put(messages.ready(self.mode, request.sample_rate_hz, self.options, self._limits, self._max_seconds))
+        self.outbox.put(messages.ready(
+            self.mode, request.sample_rate_hz, self.options, self._limits, self._max_seconds,
+            partials=self._partials_on and self.mode != "single", translate_partials=self._translate_partials,
+        ))
 
     def _join_room(self, room: str) -> None:
         """Speaks into `room`: its results go to the room's listeners too, it hears the others in its own language,
@@ -440,9 +457,22 @@ class Session:
                     kind=Kind.SESSION_TOO_LONG,
                 )
             if self._endpointer is None:
-                self._endpointer = self.context.new_endpointer()
+                self._endpointer = self._new_endpointer()
             for utterance in self._endpointer.feed(data):
-                self._publish_segment(utterance, is_last=False)
+                self._on_utterance(utterance, is_last=False)
+
+    def _new_endpointer(self) -> Endpointer:
+        endpointer = self.context.new_endpointer()
+        if not self._partials_on:
+            return endpointer  # partials off: not one call more per frame
+        return WindowingEndpointer(
+            endpointer, interval_ms=self.settings.partial_interval_ms, correlation_id=self.correlation_id,
+            service=self.context.instance_id, options=self.options, translate=self._translate_partials,
+            index_of_open=self._index_of_open, publish=self.context.publish,
+        )
+
+    def _index_of_open(self) -> int:
+        return self._speculation.index if self._speculation is not None else self._next_segment
 
     def _max_batch_bytes(self) -> float:
         return self.settings.max_batch_audio_seconds * self._client_rate_hz * SAMPLE_WIDTH_BYTES
@@ -459,12 +489,47 @@ class Session:
             timings=(StageTiming("gateway", instance_id, started_at, utc_now()),),
         )
 
-    def _publish_segment(self, utterance: Utterance, *, is_last: bool) -> None:
-        index = self._next_segment
-        self._next_segment += 1
-        self.context.observer.segment_cut(self, index)
-        cut_at = utc_now()
-        event = self._event(
+    def _on_utterance(self, utterance: Utterance, *, is_last: bool) -> None:
+        """An endpointer's output: an utterance ended, offered early (tentative) or withdrawn (gateway/speculation.py)."""
+        speculation = self._speculation
+        kind = utterance.kind
+        if kind == FINAL:
+            if speculation is not None and speculation.start_ms == utterance.start_ms:
+                self._commit(speculation)
+                return
+            if speculation is not None:
+                self._withdraw(speculation)
+            self._publish_segment(utterance, is_last=is_last)
+        elif kind == TENTATIVE:
+            if self.room is not None:
+                # A room's listeners get results from the bus on every gateway, before any commit: a speculation
+                # withdrawn there could not be taken back. Room speakers' utterances are cut at the full pause.
+                return
+            if speculation is not None:
+                self._withdraw(speculation)
+            index = self._next_segment
+            self._next_segment += 1
+            event = self._segment_event(utterance, index, is_last=False)
+            self._speculation = Speculation(index, utterance.start_ms, utterance.end_ms, event)
+            self._track(self._publish(event))
+        elif speculation is not None:
+            self._withdraw(speculation)
+
+    def _withdraw(self, speculation: Speculation) -> None:
+        self._speculation = None
+        self._abandoned.add(speculation.index)
+        self.context.metrics.speculations.labels(outcome="withdrawn").inc()
+
+    def _commit(self, speculation: Speculation, *, early: bool = False) -> None:
+        """The pause held (or the transcript showed a finished sentence): the speculation becomes the segment."""
+        self._speculation = None
+        self.context.metrics.speculations.labels(outcome="committed_early" if early else "committed").inc()
+        self._announce(speculation.index, speculation.start_ms, speculation.end_ms, speculation.event.event_id)
+        for event in speculation.held:
+            self._deliver(event)
+
+    def _segment_event(self, utterance: Utterance, index: int, *, is_last: bool) -> Event:
+        return self._event(
             SpeechSegmentPayload(
                 audio_bytes=wrap_pcm16(utterance.pcm, PIPELINE_SAMPLE_RATE_HZ),
                 sample_rate_hz=PIPELINE_SAMPLE_RATE_HZ,
@@ -475,15 +540,27 @@ class Session:
                 options=self.options if self.room is None else self.context.rooms.options_for(self.room, self.options),
                 is_last=is_last,
             ),
-            cut_at,
+            utc_now(),
         )
-        self._segment_ids.append(event.event_id)
+
+    def _announce(self, index: int, start_ms: int, end_ms: int, event_id: str) -> None:
+        self.context.observer.segment_cut(self, index)
+        self._segment_ids.append(event_id)
         self.ledger.segment_cut(index)
         self.context.metrics.segments.inc()
-        self.outbox.put(messages.segment(index, utterance.start_ms, utterance.end_ms, event.event_id))
-        task = asyncio.create_task(self._publish(event))
+        self.outbox.put(messages.segment(index, start_ms, end_ms, event_id))
+
+    def _track(self, publishing) -> None:
+        task = asyncio.create_task(publishing)
         self._publishes.add(task)
         task.add_done_callback(self._publishes.discard)
+
+    def _publish_segment(self, utterance: Utterance, *, is_last: bool) -> None:
+        index = self._next_segment
+        self._next_segment += 1
+        event = self._segment_event(utterance, index, is_last=is_last)
+        self._announce(index, utterance.start_ms, utterance.end_ms, event.event_id)
+        self._track(self._publish(event))
 
     async def _publish(self, event: Event) -> None:
         try:
@@ -517,7 +594,7 @@ class Session:
         if self._endpointer is not None:
             utterances = self._endpointer.feed(tail) + self._endpointer.flush()
             for position, utterance in enumerate(utterances):
-                self._publish_segment(utterance, is_last=position == len(utterances) - 1)
+                self._on_utterance(utterance, is_last=position == len(utterances) - 1)
 
     async def _await_publishes(self) -> None:
         results = await asyncio.gather(*self._publishes, return_exceptions=True)
@@ -616,6 +693,34 @@ class Session:
 
     def on_result(self, event: Event) -> None:
         self.context.observer.result_routed(self, event)
+        payload = event.payload
+        if type(payload) is PartialTranscriptPayload:
+            self._on_partial(payload)
+            return
+        index = payload.segment_index
+        if index in self._abandoned:
+            return  # a withdrawn speculation's: the utterance went on, and comes again under another index
+        speculation = self._speculation
+        if speculation is not None and index == speculation.index:
+            speculation.held.append(event)
+            if (
+                self.settings.early_end_on_sentence
+                and isinstance(payload, TextRecognizedPayload)
+                and ends_sentence(payload.text, payload.language)
+                and self._endpointer is not None
+                and self._endpointer.commit_tentative()
+            ):
+                self._commit(speculation, early=True)
+            return
+        self._deliver(event)
+
+    def _on_partial(self, payload: PartialTranscriptPayload) -> None:
+        if self.state is SessionState.CLOSED or not self._partials.accept(payload):
+            return
+        self.context.metrics.results_sent.labels(type="partial").inc()
+        self.outbox.put(messages.partial(payload))
+
+    def _deliver(self, event: Event) -> None:
         if not self.ledger.first_time(event.event_id):
             return
         payload = event.payload
@@ -623,7 +728,12 @@ class Session:
             return  # a language the room's listeners read, not one this speaker asked for
         latency_ms = self.ledger.latency_ms(payload.segment_index)  # before record: an answered segment is forgotten
         self.ledger.record(payload)
-        message = messages.result(event, latency_ms)
+        revised = False
+        if isinstance(payload, TextRecognizedPayload):
+            revised = self._partials.finished(payload)
+            if revised:
+                self.context.metrics.partials_revised.inc()
+        message = messages.result(event, latency_ms, revised=revised)
         if message is not None:
             if message["type"] == "transcript" and self.mode == "live" and self.context.load is not None:
                 self.context.load.observe(latency_ms)

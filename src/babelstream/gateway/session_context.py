@@ -31,6 +31,9 @@ class Endpointer(Protocol):
 
     def flush(self) -> list[Utterance]: ...
 
+    def commit_tentative(self) -> bool:
+        """End the open utterance where its tentative offer ended, if the speaker stayed quiet since."""
+
 
 class ResultSubscriptions(Protocol):
     """Where a session asks for its results (the gateway's ResultRouter): `session.on_result` is called for each."""

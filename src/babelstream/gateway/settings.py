@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
@@ -62,6 +62,13 @@ class GatewaySettings(BaseSettings):
     default_mode: str = "live"
     default_source_language: str = "en"
     default_target_languages: Annotated[tuple[str, ...], NoDecode] = ("es",)
+    # Interim results (`partial` messages) for sessions that do not say; the start message's "partials" overrides.
+    partials: bool = True
+    # A window of the open utterance's new audio goes to the ASR partial worker every this many ms of it.
+    partial_interval_ms: int = Field(500, ge=100, le=5000)
+    # A speculated utterance whose transcript reads as a finished English sentence is shown before MIN_SILENCE_MS.
+    # Off by default: it split 1 of 12 sentences at a put-in in-sentence pause (docs/benchmarks/interim-results.md).
+    early_end_on_sentence: bool = False
     # Before a socket is a session (docs/security.md, "Connection limits"; gateway/socket_limits.py). A request
     # head (request line and headers) over this is refused 431: real ones, a JWT in the query included, stay
     # under 8 KiB; unbounded, one 100 MiB head cost 14 s of CPU while every live stream waited.

@@ -26,7 +26,9 @@ class AsrStage:
         self.settings = settings
         self.service = service
         self._models: dict[str, SpeechRecognizer] = {}
+        self._partial_models: dict[str, SpeechRecognizer] = {}
         self._loading = threading.Lock()
+        self.busy = 0  # finals being decoded now: the partial worker (partial_asr.py) waits while there are any
 
     def _spec_for(self, language: str | None) -> str:
         return self.settings.asr_model_english if language == "en" else self.settings.asr_model_multilingual
@@ -35,16 +37,35 @@ class AsrStage:
         spec = self._spec_for(language)
         with self._loading:
             if spec not in self._models:
-                self._models[spec] = WhisperRecognizer(
-                    spec,
-                    compute_type=self.settings.asr_compute_type,
-                    cpu_threads=self.settings.asr_cpu_threads or None,
-                    default_language=self.settings.asr_fallback_language,
-                    language_threshold=self.settings.asr_language_threshold,
-                    min_window_seconds=self.settings.asr_min_window_seconds,
-                    cache_dir=self.settings.babelstream_cache,
-                )
+                self._models[spec] = self.new_recognizer(language, self.settings.asr_cpu_threads)
             return self._models[spec]
+
+    def partial_recognizer(self, language: str | None) -> SpeechRecognizer:
+        """The interim results' model (stages/partial_asr.py): another instance, ASR_PARTIAL_THREADS threads."""
+        spec = self._spec_for(language)
+        with self._loading:
+            if spec not in self._partial_models:
+                # The encoder sees twice the audio, at least 6 s rather than the finals' 10: a partial decode's cost
+                # is the encoder's window, and under 6 s tiny.en starts to repeat itself on short audio
+                # (docs/benchmarks/interim-results.md).
+                self._partial_models[spec] = self.new_recognizer(
+                    language, self.settings.asr_partial_threads, min_window_seconds=6.0
+                )
+            return self._partial_models[spec]
+
+    def new_recognizer(
+        self, language: str | None, cpu_threads: int, min_window_seconds: float | None = None
+    ) -> SpeechRecognizer:
+        """A model instance of its own (the partial worker's, so its decodes never wait on a final's lock)."""
+        return WhisperRecognizer(
+            self._spec_for(language),
+            compute_type=self.settings.asr_compute_type,
+            cpu_threads=cpu_threads or None,
+            default_language=self.settings.asr_fallback_language,
+            language_threshold=self.settings.asr_language_threshold,
+            min_window_seconds=min_window_seconds or self.settings.asr_min_window_seconds,
+            cache_dir=self.settings.babelstream_cache,
+        )
 
     def languages(self) -> frozenset[str]:
         """Every language some configured model recognises (loads the multilingual model)."""
@@ -53,6 +74,8 @@ class AsrStage:
     def warm_up(self) -> None:
         if self.settings.warm_up:
             self.recognizer("en")
+            if self.settings.asr_partials:
+                self.partial_recognizer("en")
 
     async def handle(self, event: Event) -> list[Event]:
         started = utc_now()
@@ -64,7 +87,13 @@ class AsrStage:
         recognition = None
         if audio.samples:
             recognizer = self.recognizer(language)
-            recognition = await asyncio.to_thread(recognizer.transcribe, audio.samples, audio.sample_rate_hz, language)
+            self.busy += 1
+            try:
+                recognition = await asyncio.to_thread(
+                    recognizer.transcribe, audio.samples, audio.sample_rate_hz, language
+                )
+            finally:
+                self.busy -= 1
         model = self._spec_for(language)
         result = TextRecognizedPayload(
             text=recognition.text if recognition else "",

@@ -23,6 +23,10 @@ class StageSettings(BaseSettings):
     # Detected languages below this probability fall back to ASR_FALLBACK_LANGUAGE.
     asr_language_threshold: float = 0.5
     asr_fallback_language: str = "en"
+    # Interim results: the ASR stage's process also decodes open utterances' windows (stages/partial_asr.py), with
+    # a model instance of its own on this many threads, and only while no final is being decoded.
+    asr_partials: bool = True
+    asr_partial_threads: int = 1
     # User-supplied CTranslate2 OPUS-MT/NLLB models: "en-de=/models/opus-mt-en-de,en-fr=/models/opus-mt-en-fr".
     mt_opus_models: str = ""
     # Fixed paths for some pairs, overriding the measured ranking: "en-es=en>pt>es,es-en=es>en" (a pivot names

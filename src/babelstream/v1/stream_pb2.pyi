@@ -17,7 +17,7 @@ class ClientMessage(_message.Message):
     def __init__(self, config: _Optional[_Union[Config, _Mapping]] = ..., audio: _Optional[_Union[Audio, _Mapping]] = ..., done: _Optional[_Union[Done, _Mapping]] = ...) -> None: ...
 
 class Config(_message.Message):
-    __slots__ = ("mode", "sample_rate_hz", "language", "targets", "synthesize", "wait_for_results", "room")
+    __slots__ = ("mode", "sample_rate_hz", "language", "targets", "synthesize", "wait_for_results", "room", "partials", "translate_partials")
     MODE_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_HZ_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,8 @@ class Config(_message.Message):
     SYNTHESIZE_FIELD_NUMBER: _ClassVar[int]
     WAIT_FOR_RESULTS_FIELD_NUMBER: _ClassVar[int]
     ROOM_FIELD_NUMBER: _ClassVar[int]
+    PARTIALS_FIELD_NUMBER: _ClassVar[int]
+    TRANSLATE_PARTIALS_FIELD_NUMBER: _ClassVar[int]
     mode: str
     sample_rate_hz: int
     language: str
@@ -32,7 +34,9 @@ class Config(_message.Message):
     synthesize: bool
     wait_for_results: bool
     room: str
-    def __init__(self, mode: _Optional[str] = ..., sample_rate_hz: _Optional[int] = ..., language: _Optional[str] = ..., targets: _Optional[_Union[Targets, _Mapping]] = ..., synthesize: _Optional[bool] = ..., wait_for_results: _Optional[bool] = ..., room: _Optional[str] = ...) -> None: ...
+    partials: bool
+    translate_partials: bool
+    def __init__(self, mode: _Optional[str] = ..., sample_rate_hz: _Optional[int] = ..., language: _Optional[str] = ..., targets: _Optional[_Union[Targets, _Mapping]] = ..., synthesize: _Optional[bool] = ..., wait_for_results: _Optional[bool] = ..., room: _Optional[str] = ..., partials: _Optional[bool] = ..., translate_partials: _Optional[bool] = ...) -> None: ...
 
 class Targets(_message.Message):
     __slots__ = ("languages",)
@@ -51,7 +55,7 @@ class Done(_message.Message):
     def __init__(self) -> None: ...
 
 class ServerMessage(_message.Message):
-    __slots__ = ("connected", "ready", "warning", "segment", "transcript", "translation", "audio", "ack", "summary", "audience")
+    __slots__ = ("connected", "ready", "warning", "segment", "transcript", "translation", "audio", "ack", "summary", "audience", "partial")
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
     READY_FIELD_NUMBER: _ClassVar[int]
     WARNING_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +66,7 @@ class ServerMessage(_message.Message):
     ACK_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_FIELD_NUMBER: _ClassVar[int]
     connected: Connected
     ready: Ready
     warning: Warning
@@ -72,7 +77,8 @@ class ServerMessage(_message.Message):
     ack: Ack
     summary: Summary
     audience: Audience
-    def __init__(self, connected: _Optional[_Union[Connected, _Mapping]] = ..., ready: _Optional[_Union[Ready, _Mapping]] = ..., warning: _Optional[_Union[Warning, _Mapping]] = ..., segment: _Optional[_Union[Segment, _Mapping]] = ..., transcript: _Optional[_Union[Transcript, _Mapping]] = ..., translation: _Optional[_Union[Translation, _Mapping]] = ..., audio: _Optional[_Union[SpokenAudio, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., audience: _Optional[_Union[Audience, _Mapping]] = ...) -> None: ...
+    partial: Partial
+    def __init__(self, connected: _Optional[_Union[Connected, _Mapping]] = ..., ready: _Optional[_Union[Ready, _Mapping]] = ..., warning: _Optional[_Union[Warning, _Mapping]] = ..., segment: _Optional[_Union[Segment, _Mapping]] = ..., transcript: _Optional[_Union[Transcript, _Mapping]] = ..., translation: _Optional[_Union[Translation, _Mapping]] = ..., audio: _Optional[_Union[SpokenAudio, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., audience: _Optional[_Union[Audience, _Mapping]] = ..., partial: _Optional[_Union[Partial, _Mapping]] = ...) -> None: ...
 
 class Connected(_message.Message):
     __slots__ = ("correlation_id",)
@@ -93,7 +99,7 @@ class Limits(_message.Message):
     def __init__(self, max_messages_per_second: _Optional[int] = ..., max_audio_speed: _Optional[float] = ..., max_audio_burst_seconds: _Optional[float] = ..., max_session_seconds: _Optional[float] = ...) -> None: ...
 
 class Ready(_message.Message):
-    __slots__ = ("room", "mode", "sample_rate_hz", "source_language", "target_languages", "synthesize", "limits")
+    __slots__ = ("room", "mode", "sample_rate_hz", "source_language", "target_languages", "synthesize", "limits", "partials", "translate_partials")
     ROOM_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_HZ_FIELD_NUMBER: _ClassVar[int]
@@ -101,6 +107,8 @@ class Ready(_message.Message):
     TARGET_LANGUAGES_FIELD_NUMBER: _ClassVar[int]
     SYNTHESIZE_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
+    PARTIALS_FIELD_NUMBER: _ClassVar[int]
+    TRANSLATE_PARTIALS_FIELD_NUMBER: _ClassVar[int]
     room: str
     mode: str
     sample_rate_hz: int
@@ -108,7 +116,9 @@ class Ready(_message.Message):
     target_languages: _containers.RepeatedScalarFieldContainer[str]
     synthesize: bool
     limits: Limits
-    def __init__(self, room: _Optional[str] = ..., mode: _Optional[str] = ..., sample_rate_hz: _Optional[int] = ..., source_language: _Optional[str] = ..., target_languages: _Optional[_Iterable[str]] = ..., synthesize: _Optional[bool] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ...) -> None: ...
+    partials: bool
+    translate_partials: bool
+    def __init__(self, room: _Optional[str] = ..., mode: _Optional[str] = ..., sample_rate_hz: _Optional[int] = ..., source_language: _Optional[str] = ..., target_languages: _Optional[_Iterable[str]] = ..., synthesize: _Optional[bool] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., partials: _Optional[bool] = ..., translate_partials: _Optional[bool] = ...) -> None: ...
 
 class Warning(_message.Message):
     __slots__ = ("kind", "reason", "source_language", "target_language", "available", "segment_index", "language")
@@ -140,8 +150,24 @@ class Segment(_message.Message):
     event_id: str
     def __init__(self, segment_index: _Optional[int] = ..., start_ms: _Optional[int] = ..., end_ms: _Optional[int] = ..., event_id: _Optional[str] = ...) -> None: ...
 
+class Partial(_message.Message):
+    __slots__ = ("segment_index", "stable_text", "unstable_text", "language", "start_ms", "audio_ms")
+    SEGMENT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    STABLE_TEXT_FIELD_NUMBER: _ClassVar[int]
+    UNSTABLE_TEXT_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    START_MS_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_MS_FIELD_NUMBER: _ClassVar[int]
+    segment_index: int
+    stable_text: str
+    unstable_text: str
+    language: str
+    start_ms: int
+    audio_ms: int
+    def __init__(self, segment_index: _Optional[int] = ..., stable_text: _Optional[str] = ..., unstable_text: _Optional[str] = ..., language: _Optional[str] = ..., start_ms: _Optional[int] = ..., audio_ms: _Optional[int] = ...) -> None: ...
+
 class Transcript(_message.Message):
-    __slots__ = ("segment_index", "text", "language", "confidence", "start_ms", "end_ms", "latency_ms", "stage_ms", "event_id", "room", "speaker", "history")
+    __slots__ = ("segment_index", "text", "language", "confidence", "start_ms", "end_ms", "latency_ms", "stage_ms", "event_id", "room", "speaker", "history", "revised")
     class StageMsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -161,6 +187,7 @@ class Transcript(_message.Message):
     ROOM_FIELD_NUMBER: _ClassVar[int]
     SPEAKER_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
+    REVISED_FIELD_NUMBER: _ClassVar[int]
     segment_index: int
     text: str
     language: str
@@ -173,7 +200,8 @@ class Transcript(_message.Message):
     room: str
     speaker: str
     history: bool
-    def __init__(self, segment_index: _Optional[int] = ..., text: _Optional[str] = ..., language: _Optional[str] = ..., confidence: _Optional[float] = ..., start_ms: _Optional[int] = ..., end_ms: _Optional[int] = ..., latency_ms: _Optional[float] = ..., stage_ms: _Optional[_Mapping[str, float]] = ..., event_id: _Optional[str] = ..., room: _Optional[str] = ..., speaker: _Optional[str] = ..., history: _Optional[bool] = ...) -> None: ...
+    revised: bool
+    def __init__(self, segment_index: _Optional[int] = ..., text: _Optional[str] = ..., language: _Optional[str] = ..., confidence: _Optional[float] = ..., start_ms: _Optional[int] = ..., end_ms: _Optional[int] = ..., latency_ms: _Optional[float] = ..., stage_ms: _Optional[_Mapping[str, float]] = ..., event_id: _Optional[str] = ..., room: _Optional[str] = ..., speaker: _Optional[str] = ..., history: _Optional[bool] = ..., revised: _Optional[bool] = ...) -> None: ...
 
 class Translation(_message.Message):
     __slots__ = ("segment_index", "source_language", "target_language", "text", "source_text", "engine", "via", "start_ms", "end_ms", "latency_ms", "stage_ms", "event_id", "room", "speaker", "history")

@@ -14,6 +14,8 @@ class Recognition:
     language_probability: float  # 1.0 when the language was given rather than detected
     no_speech_probability: float
     duration_ms: int  # of the audio that was transcribed
+    # With timestamps asked for: Whisper's segments as (start_ms, end_ms, text), times from the audio's start.
+    segments: tuple[tuple[int, int, str], ...] = ()
 
 
 class SpeechRecognizer(Protocol):

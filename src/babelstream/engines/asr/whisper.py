@@ -86,6 +86,7 @@ class _Decoded:
     text: str
     avg_logprob: float
     no_speech_prob: float
+    segments: tuple[tuple[int, int, str], ...] = ()
 
 
 class WhisperRecognizer:
@@ -135,7 +136,11 @@ class WhisperRecognizer:
     def languages(self) -> frozenset[str]:
         return self._languages
 
-    def transcribe(self, pcm: bytes, sample_rate_hz: int, language: str | None) -> Recognition | None:
+    def transcribe(
+        self, pcm: bytes, sample_rate_hz: int, language: str | None, *, timestamps: bool = False
+    ) -> Recognition | None:
+        """timestamps: also return Whisper's segments with their times (the interim results' worker trims its
+        audio at them); it costs a few tokens more."""
         language = self._checked_language(language) if language else None
         samples = resample(pcm16_to_float32(pcm), sample_rate_hz, WHISPER_RATE_HZ)
         duration_ms = samples.size * 1000 // WHISPER_RATE_HZ
@@ -145,7 +150,7 @@ class WhisperRecognizer:
         with self._lock:
             encoded = self._encode(samples)
             language, language_probability = self._pick_language(encoded, language)
-            decoded = self._decode(encoded, language, duration_ms)
+            decoded = self._decode(encoded, language, duration_ms, timestamps)
         unsure_language = language_probability < self._language_threshold
         kept = [d for d in decoded if not self._is_no_speech(d.no_speech_prob, d.avg_logprob, unsure_language)]
         text = _clean(" ".join(d.text for d in kept))
@@ -162,6 +167,7 @@ class WhisperRecognizer:
             language_probability=language_probability,
             no_speech_probability=no_speech,
             duration_ms=duration_ms,
+            segments=tuple(segment for d in kept for segment in d.segments),
         )
 
     def _checked_language(self, language: str) -> str:
@@ -191,11 +197,13 @@ class WhisperRecognizer:
             return best, probabilities[best]
         return self._default_language, probabilities.get(self._default_language, 0.0)
 
-    def _decode(self, encoded: ctranslate2.StorageView, language: str, duration_ms: int) -> list[_Decoded]:
+    def _decode(
+        self, encoded: ctranslate2.StorageView, language: str, duration_ms: int, timestamps: bool = False
+    ) -> list[_Decoded]:
         tokenizer = Tokenizer(self._model.hf_tokenizer, self.multilingual, task="transcribe", language=language)
         if language not in self._suppressed:
             self._suppressed[language] = get_suppressed_tokens(tokenizer, [-1])
-        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        prompt = [*tokenizer.sot_sequence] if timestamps else [*tokenizer.sot_sequence, tokenizer.no_timestamps]
         max_new_tokens = min(_MAX_NEW_TOKENS, 20 + _TOKENS_PER_SECOND * min(30, duration_ms // 1000 + 1))
         result = self._model.model.generate(
             encoded,
@@ -211,7 +219,8 @@ class WhisperRecognizer:
         tokens = [token for token in result.sequences_ids[0] if token < tokenizer.eot]
         # As faster-whisper scores a segment: the length-normalised cumulative log-probability.
         avg_logprob = result.scores[0] * len(result.sequences_ids[0]) / (len(result.sequences_ids[0]) + 1)
-        return [_Decoded(tokenizer.decode(tokens), avg_logprob, result.no_speech_prob)]
+        segments = _timed_segments(result.sequences_ids[0], tokenizer) if timestamps else ()
+        return [_Decoded(tokenizer.decode(tokens), avg_logprob, result.no_speech_prob, segments)]
 
     def _is_no_speech(self, no_speech_prob: float, avg_logprob: float, unsure_language: bool) -> bool:
         """Whisper's own rule (no speech likely and the decode unlikely), plus two it lacks: a decode too
@@ -222,6 +231,23 @@ class WhisperRecognizer:
         if avg_logprob < self._logprob_threshold and unsure_language:
             return True
         return no_speech_prob > self._no_speech_threshold and avg_logprob < self._logprob_threshold
+
+
+def _timed_segments(ids: list[int], tokenizer: Tokenizer) -> tuple[tuple[int, int, str], ...]:
+    """Text between timestamp tokens (<|t0|> text <|t1|>, 20 ms a step), as (start_ms, end_ms, text)."""
+    segments = []
+    start_ms: int | None = None
+    text: list[int] = []
+    for token in ids:
+        if token >= tokenizer.timestamp_begin:
+            at_ms = (token - tokenizer.timestamp_begin) * 20
+            if start_ms is not None and text:
+                segments.append((start_ms, at_ms, tokenizer.decode(text).strip()))
+                text = []
+            start_ms = at_ms
+        elif token < tokenizer.eot:
+            text.append(token)
+    return tuple(segments)
 
 
 def _clean(text: str) -> str:

@@ -9,7 +9,7 @@ docs/benchmarks/gateway-capacity.md.)
 from __future__ import annotations
 
 from babelstream.engines.vad.base import VoiceActivityDetector
-from babelstream.engines.vad.utterance import FrameCounts, Utterance
+from babelstream.engines.vad.utterance import TENTATIVE, WITHDRAWN, FrameCounts, Utterance
 
 __all__ = ["Endpointer", "Utterance", "split_recording"]
 
@@ -24,6 +24,11 @@ class Endpointer:
     is cut at its last silent frame in its second half (at max_segment_ms when there is none), and
     the rest carries on as the next segment. Segments with fewer than min_speech_ms of voiced frames
     (clicks, coughs, detector flicker) are dropped.
+
+    With speculate_ms, an utterance is also offered early, as TENTATIVE, once the speaker has been quiet that long:
+    the pipeline may start on it while the pause might still be in-sentence. If speech resumes first, a WITHDRAWN
+    utterance (no audio) says the offer is void and the utterance goes on; if the pause holds, the FINAL one
+    follows as usual, or the owner ends it at the tentative point with commit_tentative().
     """
 
     # Slots: 1,000 streams' objects are touched 50 times a second each; attributes in the object itself rather than
@@ -31,7 +36,8 @@ class Endpointer:
     __slots__ = (
         "_audio", "_audio_start_frame", "_frame_bytes", "_frame_ms", "_in_speech", "_is_speech",
         "_last_silent_end", "_last_voiced_end", "_max_frames", "_min_voiced_frames", "_next_frame", "_pending",
-        "_post_roll_frames", "_pre_roll_frames", "_silence_frames_to_end", "_vad", "_voiced_frames"
+        "_post_roll_frames", "_pre_roll_frames", "_silence_frames_to_end", "_speculate_frames", "_speculated", "_vad",
+        "_voiced_frames"
     )
 
 
@@ -50,6 +56,8 @@ class Endpointer:
         self._pre_roll_frames = counts.pre_roll_frames
         self._min_voiced_frames = counts.min_voiced_frames
         self._post_roll_frames = counts.post_roll_frames
+        self._speculate_frames = counts.speculate_frames
+        self._speculated = 0  # frame index where the outstanding tentative utterance ends; 0: none
 
         self._pending = bytearray()  # bytes of an incomplete frame between feeds
         # One bytes object per frame. Idle: the pre-roll; in speech: the segment so far. A list, not a bytearray:
@@ -70,6 +78,32 @@ class Endpointer:
     @property
     def in_speech(self) -> bool:
         return self._in_speech
+
+    @property
+    def open_start_ms(self) -> int:
+        """Where the open utterance (or, idle, the pre-roll) starts in the stream."""
+        return self._audio_start_frame * self._frame_ms
+
+    @property
+    def stream_ms(self) -> int:
+        """How much of the stream has been classified: where the open utterance's audio ends."""
+        return self._next_frame * self._frame_ms
+
+    def open_audio_since(self, ms: int) -> bytes:
+        """The open utterance's audio from `ms` in the stream to now (interim results read it; not per frame)."""
+        first = max(0, ms // self._frame_ms - self._audio_start_frame)
+        return b"".join(self._audio[first:])
+
+    def commit_tentative(self) -> bool:
+        """End the open utterance where its tentative offer ended, if the speaker has stayed quiet since; False
+        when there is no such offer (withdrawn, ended, or never made). The audio after that point becomes the
+        next pre-roll, as when a pause ends an utterance."""
+        if not self._speculated or not self._in_speech:
+            return False
+        end_frame = self._speculated
+        self._speculated = 0
+        self._close_segment(end_frame, None)
+        return True
 
     def feed(self, pcm: bytes) -> list[Utterance]:
         completed: list[Utterance] = []
@@ -103,6 +137,7 @@ class Endpointer:
         completed: list[Utterance] = []
         if self._in_speech:
             self._close_segment(self._last_voiced_end + self._post_roll_frames, completed)
+        self._speculated = 0
         self._pending.clear()
         self._audio.clear()
         self._audio_start_frame = self._next_frame
@@ -128,11 +163,16 @@ class Endpointer:
         if voiced:
             self._voiced_frames += 1
             self._last_voiced_end = index + 1
+            if self._speculated:
+                self._withdraw(completed)
         else:
             self._last_silent_end = index + 1
-            if index + 1 - self._last_voiced_end >= self._silence_frames_to_end:
+            silent_frames = index + 1 - self._last_voiced_end
+            if silent_frames >= self._silence_frames_to_end:
                 self._close_segment(self._last_voiced_end + self._post_roll_frames, completed)
                 return
+            if silent_frames == self._speculate_frames:
+                self._speculate(completed)
         if len(audio) >= self._max_frames:
             self._force_cut(completed)
 
@@ -141,10 +181,25 @@ class Endpointer:
             del self._audio[:frames]
             self._audio_start_frame += frames
 
-    def _close_segment(self, end_frame: int, completed: list[Utterance]) -> None:
-        """Emit audio up to end_frame; what follows becomes the next pre-roll (no overlap between utterances)."""
+    def _speculate(self, completed: list[Utterance]) -> None:
+        if self._voiced_frames < self._min_voiced_frames:
+            return
+        self._speculated = self._next_frame
+        start_ms = self._audio_start_frame * self._frame_ms
+        completed.append(Utterance(b"".join(self._audio), start_ms, self._next_frame * self._frame_ms, TENTATIVE))
+
+    def _withdraw(self, completed: list[Utterance]) -> None:
+        start_ms = self._audio_start_frame * self._frame_ms
+        completed.append(Utterance(b"", start_ms, self._speculated * self._frame_ms, WITHDRAWN))
+        self._speculated = 0
+
+    def _close_segment(self, end_frame: int, completed: list[Utterance] | None) -> None:
+        """Emit audio up to end_frame (None: emit nothing, it was taken already); what follows becomes the next
+        pre-roll (no overlap between utterances)."""
         kept_frames = min(len(self._audio), end_frame - self._audio_start_frame)
-        self._emit(kept_frames, completed)
+        self._speculated = 0
+        if completed is not None:
+            self._emit(kept_frames, completed)
         self._trim_front(kept_frames)
         self._trim_front(len(self._audio) - self._pre_roll_frames)
         self._in_speech = False
@@ -155,6 +210,7 @@ class Endpointer:
         # Prefer a pause over a cut through a word; the frames after the pause are all voiced.
         cut_frame = self._last_silent_end if self._last_silent_end > half_way else self._next_frame
         kept_frames = cut_frame - self._audio_start_frame
+        self._speculated = 0
         self._emit(kept_frames, completed)
         self._trim_front(kept_frames)
         carried_frames = self._next_frame - cut_frame

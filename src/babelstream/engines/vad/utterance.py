@@ -14,6 +14,15 @@ MAX_SEGMENT_MS = 15_000
 PRE_ROLL_MS = 200
 MIN_SPEECH_MS = 150
 POST_ROLL_MS = 200
+# At this much silence the endpointer offers the utterance as tentative (speculative finalisation): the pipeline can
+# start on it while the pause may still turn out to be in-sentence. 0 turns it off.
+SPECULATE_MS = 140
+
+# What an Utterance is: ended (the pause was long enough), tentative (offered at the first short pause), or
+# withdrawn (the speaker went on after a tentative one: it is void, and the utterance continues).
+FINAL = "final"
+TENTATIVE = "tentative"
+WITHDRAWN = "withdrawn"
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,7 @@ class Utterance:
     pcm: bytes
     start_ms: int
     end_ms: int
+    kind: str = FINAL
 
     @property
     def duration_ms(self) -> int:
@@ -40,6 +50,7 @@ class FrameCounts:
     pre_roll_frames: int
     min_voiced_frames: int
     post_roll_frames: int
+    speculate_frames: int = 0  # 0: no tentative utterances
 
     @classmethod
     def of(
@@ -51,6 +62,7 @@ class FrameCounts:
         pre_roll_ms: int = PRE_ROLL_MS,
         min_speech_ms: int = MIN_SPEECH_MS,
         post_roll_ms: int = POST_ROLL_MS,
+        speculate_ms: int = 0,
     ) -> FrameCounts:
         """The one place both endpointers take their settings from (their keyword arguments come here)."""
         frame_ms = vad.frame_ms
@@ -61,6 +73,9 @@ class FrameCounts:
         if pre_roll_ms < 0 or post_roll_ms < 0 or min_speech_ms < 0:
             raise InvalidVadConfig("pre_roll_ms, post_roll_ms and min_speech_ms must not be negative")
         silence_frames_to_end = ceil(min_silence_ms / frame_ms)
+        if speculate_ms < 0:
+            raise InvalidVadConfig("speculate_ms must not be negative")
+        speculate_frames = ceil(speculate_ms / frame_ms)
         return cls(
             frame_ms=frame_ms,
             frame_bytes=vad.sample_rate_hz * frame_ms // 1000 * SAMPLE_WIDTH_BYTES,
@@ -70,4 +85,6 @@ class FrameCounts:
             min_voiced_frames=max(1, ceil(min_speech_ms / frame_ms)),
             # Trailing silence kept can never exceed the silence that ended the segment.
             post_roll_frames=min(ceil(post_roll_ms / frame_ms), silence_frames_to_end),
+            # A speculation only helps before the utterance would end anyway.
+            speculate_frames=speculate_frames if 0 < speculate_frames < silence_frames_to_end else 0,
         )

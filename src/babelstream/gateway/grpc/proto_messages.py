@@ -21,7 +21,9 @@ RENAMED = {"audio_b64": "audio_wav"}
 # The error is no message on gRPC: it is the call's status (status.py).
 ERROR_IN_STATUS = b""
 
-_START_FIELDS = ("mode", "sample_rate_hz", "language", "synthesize", "wait_for_results", "room")
+_START_FIELDS = (
+    "mode", "sample_rate_hz", "language", "synthesize", "wait_for_results", "room", "partials", "translate_partials",
+)
 
 
 def _fields(message: dict) -> dict:

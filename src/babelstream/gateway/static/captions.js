@@ -2,6 +2,9 @@
 // order, with how long after the end of the sentence each line arrived. A row is keyed by session and
 // segment, so sentences of an earlier session stay where they are. In a room, another speaker's sentences
 // are keyed by its session's id (room-results.js): `session` is then {number: <its id>, targets, other}.
+// While a sentence is still being spoken its row is the session's live row, showing the newest partial (the
+// stable words, then the unstable tail set lighter); when the sentence is cut that same row becomes its segment's
+// row and the transcript replaces the partial in place, so nothing moves.
 
 import { languageName } from "./language-names.js";
 
@@ -54,40 +57,89 @@ function translationSlot(row, language) {
   return slot;
 }
 
-// The row of one sentence; `session` gives its number and its target languages (session.js).
-export function rowFor(session, index) {
-  const key = `${session.number}:${index}`;
-  let row = transcript.querySelector(`li.utterance[data-key="${key}"]`);
-  if (row) return row;
+// An empty sentence row: the caption line (text, latency) and the list its translations go in.
+function newRow(session) {
   empty.hidden = true;
-  row = document.createElement("li");
+  const row = document.createElement("li");
   row.className = "utterance pending";
-  row.dataset.key = key;
   row.dataset.session = String(session.number);
-  row.dataset.segment = String(index);
   if (session.other) row.classList.add("other"); // someone else in the room: the speaker page sets it apart
   const head = document.createElement("div");
   head.className = "source-line";
   const caption = document.createElement("p");
   caption.className = "caption";
-  caption.dataset.segment = String(index);
   const latency = document.createElement("span");
   latency.className = "latency";
   head.append(caption, latency);
   const translations = document.createElement("ul");
   translations.className = "translations";
   row.append(head, translations);
+  return row;
+}
+
+// The row of one sentence; `session` gives its number and its target languages (session.js).
+export function rowFor(session, index) {
+  const key = `${session.number}:${index}`;
+  let row = transcript.querySelector(`li.utterance[data-key="${key}"]`);
+  if (row) return row;
+  row = newRow(session);
+  row.dataset.key = key;
+  row.dataset.segment = String(index);
+  row.querySelector(".caption").dataset.segment = String(index);
   for (const language of session.targets) translationSlot(row, language);
-  // Rows stay in sentence order even if results overtake each other.
+  // Rows stay in sentence order even if results overtake each other, and above the sentence still being spoken.
   const later = [...transcript.querySelectorAll(`li.utterance[data-session="${session.number}"]`)].find(
     (other) => Number(other.dataset.segment) > index,
   );
-  transcript.insertBefore(row, later || null);
+  transcript.insertBefore(row, later || liveRow(session) || null);
   scrollToLatest(row);
   row.pendingTimer = setTimeout(() => {
     if (row.classList.contains("pending")) row.remove();
   }, PENDING_ROW_MS);
   return row;
+}
+
+function liveRow(session) {
+  return transcript.querySelector(`li.utterance.live[data-session="${session.number}"]`);
+}
+
+// A partial: the live row of the session, made (at the end) or reused; matched to its sentence by start_ms
+// (the segment index of a sentence still open may move on; docs/protocol.md).
+export function showPartial(session, m) {
+  let row = liveRow(session);
+  if (!row) {
+    row = newRow(session);
+    row.classList.add("live");
+    transcript.append(row);
+    scrollToLatest(row);
+  }
+  row.dataset.start = String(m.start_ms);
+  const caption = row.querySelector(".caption");
+  const stable = document.createElement("span");
+  stable.className = "stable";
+  stable.textContent = m.stable_text;
+  const unstable = document.createElement("span");
+  unstable.className = "unstable";
+  unstable.textContent = m.unstable_text;
+  caption.replaceChildren(stable, unstable);
+  if (m.language) caption.lang = m.language;
+}
+
+// The row of a segment the gateway cut: the live row when it showed this sentence, else a new one.
+export function segmentRow(session, m) {
+  const row = liveRow(session);
+  if (row && Number(row.dataset.start) === m.start_ms) {
+    row.classList.remove("live");
+    row.dataset.key = `${session.number}:${m.segment_index}`;
+    row.dataset.segment = String(m.segment_index);
+    row.querySelector(".caption").dataset.segment = String(m.segment_index);
+    for (const language of session.targets) translationSlot(row, language);
+    row.pendingTimer = setTimeout(() => {
+      if (row.classList.contains("pending")) row.remove();
+    }, PENDING_ROW_MS);
+    return row;
+  }
+  return rowFor(session, m.segment_index);
 }
 
 export function showTranscript(session, m) {
@@ -149,7 +201,7 @@ export function showSummary(session, m, spoken) {
   let text = `Last session: ${parts.join(" · ")}`;
   if (!m.complete && m.missing_segments && m.missing_segments.length) text += " (some results arrived too late)";
   summary.textContent = text;
-  // Sentences that turned out to hold no words are dropped from view.
+  // Sentences that turned out to hold no words (and a partial whose sentence was never cut) are dropped from view.
   for (const row of transcript.querySelectorAll(`li.utterance.pending[data-session="${session.number}"]`)) row.remove();
 }
 

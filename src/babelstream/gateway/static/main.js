@@ -46,7 +46,8 @@ class Run {
         if (this.stopping) return;
         setStatus("live", m.room ? `Live in room ${m.room} — speak now` : "Listening — speak now");
       },
-      onSegment: (m) => captions.rowFor(session, m.segment_index),
+      onSegment: (m) => captions.segmentRow(session, m),
+      onPartial: (m) => captions.showPartial(session, m),
       onTranscript: (m) => theirs(m) || captions.showTranscript(session, m),
       onTranslation: (m) => theirs(m) || captions.showTranslation(session, m),
       onAudio: (m, wav) => {

@@ -13,7 +13,7 @@ const SLOW_BUFFERED_BYTES = 1_000_000; // audio the socket could not send yet: t
 
 let sessionCount = 0;
 
-// `handlers`, each optional: onReady(m), onSegment(m), onTranscript(m), onTranslation(m),
+// `handlers`, each optional: onReady(m), onSegment(m), onPartial(m), onTranscript(m), onTranslation(m),
 // onAudio(m, wavBytes), onWarning(m), onAck(m), onSummary(m), onAudience(m), onSlow(), and onEnd(ending) once, where
 // ending = {clean, summary, error: {code, kind, reason} | null, closeCode, closeReason, reached}.
 // `error` is the server's error message (absent when the socket closed without one); `reached`: the
@@ -89,6 +89,9 @@ export class Session {
         break;
       case "segment":
         this.handle("onSegment", m);
+        break;
+      case "partial":
+        this.handle("onPartial", m);
         break;
       case "transcript":
         this.handle("onTranscript", m);

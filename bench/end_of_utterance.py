@@ -1,0 +1,223 @@
+"""End of utterance -> translated text at the client, and utterances split inside a sentence: before and after
+speculative finalisation, in the same run.
+
+Starts `babelstream serve` (embedded: one process, in-memory bus) once per configuration and streams to it as one
+speaker in real time (20 ms frames on an absolute schedule):
+
+  * latency: English sentences of 2-5 s from the translation reference set (bench/data/translation, never used
+    to tune the endpointer), spoken by espeak-ng and by the piper voice, each followed by 1.5 s of silence. From
+    the moment the frame holding the sentence's last audible sample (-40 dBFS, 10 ms windows) was sent to the
+    arrival of its Spanish `translation`. P50/P90/P95/max.
+  * splits: the same kind of sentences with one pause of 150, 200 or 250 ms put between two words (where
+    Whisper's word timestamps on the clean audio put the boundary; never after a comma). A sentence is split
+    when more than one transcript overlaps it.
+
+The configurations run side by side and take turns, six sentences at a time (paired: a busy minute on a shared
+machine hits them all): `before` = SPECULATE_MS=0 (what main does: an utterance is cut after MIN_SILENCE_MS and
+only then published); `after` = the defaults (published at SPECULATE_MS, shown when the pause holds);
+`after+sentence` = the defaults and EARLY_END_ON_SENTENCE (also shown as soon as its transcript ends an English
+sentence). Partials are off in all, so the figure is the end of utterance's alone (`--partials` turns them on
+in the `after` ones).
+
+    .venv/bin/python bench/end_of_utterance.py                    # 40 sentences, 36 paused: ~12 min
+    .venv/bin/python bench/end_of_utterance.py --sentences 12 --paused 12 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
+
+from bench.embedded_server import FRAME_MS, RATE, Server, stream_in_real_time  # noqa: E402
+from babelstream.client.messages import Start, Transcript, Translation  # noqa: E402
+from babelstream.clients.probe.speech import trim_silence  # noqa: E402
+from babelstream.engines.audio import float32_to_pcm16, pcm16_to_float32, resample  # noqa: E402
+from tests.support.speech import silence, synthesize  # noqa: E402
+from tests.support.word_times import with_pauses, word_times  # noqa: E402
+
+LOG_DIR = REPO / ".cache" / "end-of-utterance"
+SENTENCES_FILE = REPO / "bench" / "data" / "translation" / "sentences.txt"
+AFTER_MS = 1500
+CONFIGS = {
+    "before": {"SPECULATE_MS": "0", "PARTIALS": "false"},
+    "after": {"PARTIALS": "false"},
+    "after+sentence": {"PARTIALS": "false", "EARLY_END_ON_SENTENCE": "true"},
+}
+
+
+def english_sentences() -> list[str]:
+    return [line[4:].strip() for line in SENTENCES_FILE.read_text().splitlines() if line.startswith("en: ")]
+
+
+_PIPER = None
+
+
+def speak(text: str, voice: str) -> bytes:
+    global _PIPER
+    if voice == "espeak":
+        pcm = synthesize(text)
+    else:
+        if _PIPER is None:
+            from babelstream.engines.tts.piper import PiperSynthesizer
+
+            _PIPER = PiperSynthesizer()
+        said = _PIPER.synthesize(text, "en")
+        pcm = float32_to_pcm16(resample(pcm16_to_float32(said.pcm), said.sample_rate_hz, RATE))
+    return trim_silence(pcm)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 1) if values else float("nan")
+
+
+async def stream(port: int, pieces: list[bytes], partials: bool) -> tuple[list[tuple[float, object]], float, list]:
+    """Streams silence(300) + each piece + AFTER_MS of silence, frame by frame on an absolute schedule; returns
+    the arrivals (perf_counter, message), the schedule's origin and each piece's span in the stream (ms)."""
+    pcm = bytearray(silence(300))
+    spans = []
+    for piece in pieces:
+        start = len(pcm) // (RATE * 2 // 1000)
+        pcm += piece
+        spans.append((start, len(pcm) // (RATE * 2 // 1000)))
+        pcm += silence(AFTER_MS)
+    start = Start(language="en", targets=("es",), synthesize=False, partials=partials)
+    arrivals, origin = await stream_in_real_time(f"ws://127.0.0.1:{port}/ws/audio", bytes(pcm), start)
+    return arrivals, origin, spans
+
+
+def overlapping(spans, start_ms, end_ms) -> int | None:
+    best, best_overlap = None, 0
+    for position, (a, b) in enumerate(spans):
+        overlap = min(b, end_ms) - max(a, start_ms)
+        if overlap > best_overlap:
+            best, best_overlap = position, overlap
+    return best
+
+
+async def latencies_ms(port: int, sentences: list[bytes], partials: bool) -> list[float]:
+    """Per sentence: from the send of the frame holding its last audible sample to its translation's arrival."""
+    arrivals, origin, spans = await stream(port, sentences, partials)
+    latencies = []
+    for position, (start, end) in enumerate(spans):
+        translations = [
+            at for at, m in arrivals
+            if isinstance(m, Translation) and overlapping(spans, m.start_ms, m.end_ms) == position
+        ]
+        if translations:
+            last_frame_sent = origin + (end // FRAME_MS) * FRAME_MS / 1000
+            latencies.append((max(translations) - last_frame_sent) * 1000)
+    return latencies
+
+
+async def transcripts_per_sentence(port: int, paused: list[bytes], partials: bool) -> list[int]:
+    arrivals, _, spans = await stream(port, paused, partials)
+    per_sentence = [0] * len(spans)
+    for _, message in arrivals:
+        if isinstance(message, Transcript):
+            owner = overlapping(spans, message.start_ms, message.end_ms)
+            if owner is not None:
+                per_sentence[owner] += 1
+    return per_sentence
+
+
+def chunks(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def build_audio(args) -> tuple[list[bytes], list[bytes], dict]:
+    rng = random.Random(args.seed)
+    pool = english_sentences()
+    rng.shuffle(pool)
+    sentences, paused, pauses = [], [], {150: 0, 200: 0, 250: 0}
+    voices = ("espeak", "piper")
+    for text in pool:
+        if len(sentences) >= args.sentences and len(paused) >= args.paused:
+            break
+        voice = voices[(len(sentences) + len(paused)) % 2]
+        pcm = speak(text, voice)
+        seconds = len(pcm) / (RATE * 2)
+        if not 2.0 <= seconds <= 5.0:
+            continue
+        if len(sentences) < args.sentences:
+            sentences.append(pcm)
+            continue
+        words = word_times(pcm)
+        # Word boundaries inside the sentence, not after punctuation (a comma is a pause the speaker meant).
+        inside = [i for i in range(1, len(words) - 2) if not re.search(r"[,.;:?!]$", words[i].text)]
+        if not inside:
+            continue
+        pause = (150, 200, 250)[len(paused) % 3]
+        pauses[pause] += 1
+        paused.append(with_pauses(pcm, words, [rng.choice(inside)], pause))
+    return sentences, paused, pauses
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sentences", type=int, default=40)
+    parser.add_argument("--paused", type=int, default=36)
+    parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--partials", action="store_true", help="partials on in `after`")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    sentences, paused, pauses = build_audio(args)
+    print(f"{len(sentences)} sentences of 2-5 s, {len(paused)} with an in-sentence pause {pauses}; "
+          f"load {os.getloadavg()[0]:.2f}", flush=True)
+    # Both platforms run side by side (idle but for the one being streamed to), and take turns a few sentences at a
+    # time: on a shared machine a busy minute then hits both configurations alike.
+    servers: dict[str, Server] = {}
+    latencies: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    splits: dict[str, list[int]] = {name: [] for name in CONFIGS}
+    try:
+        for name, env in CONFIGS.items():
+            servers[name] = Server(name, env, LOG_DIR)  # one at a time: a failed start still stops the others
+        for name, server in servers.items():
+            asyncio.run(stream(server.port, sentences[:2], args.partials and name != "before"))  # warm-up
+        for batch, paused_batch in zip(chunks(sentences, 6), chunks(paused, 6) + [[]] * len(sentences)):
+            for name, server in servers.items():
+                partials = args.partials and name != "before"
+                latencies[name] += asyncio.run(latencies_ms(server.port, batch, partials))
+                if paused_batch:
+                    splits[name] += asyncio.run(transcripts_per_sentence(server.port, paused_batch, partials))
+        results = {}
+        for name, server in servers.items():
+            results[name] = {
+                "eou_ms": [round(v, 1) for v in latencies[name]],
+                "eou": {q: percentile(latencies[name], q) for q in (50, 90, 95, 100)},
+                "answered": f"{len(latencies[name])}/{len(sentences)}",
+                "split": sum(1 for count in splits[name] if count > 1),
+                "unanswered_paused": sum(1 for count in splits[name] if count == 0),
+                "paused": len(splits[name]),
+                "speculations": server.metric("babelstream_gateway_speculations_total"),
+            }
+    finally:
+        for server in servers.values():
+            server.stop()
+    for name, figures in results.items():
+        print(f"{name:7s} end of utterance -> translated text: P50 {figures['eou'][50]} ms, P90 {figures['eou'][90]}, "
+              f"P95 {figures['eou'][95]}, max {figures['eou'][100]} ({figures['answered']} answered); "
+              f"split {figures['split']}/{figures['paused']} paused sentences; speculations {figures['speculations']}")
+    print(f"load at the end {os.getloadavg()[0]:.2f}")
+    before = results["before"]["eou"]
+    for name in ("after", "after+sentence"):
+        after = results[name]["eou"]
+        print(f"{name}/before: P50 {after[50] / before[50]:.2f}, P95 {after[95] / before[95]:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

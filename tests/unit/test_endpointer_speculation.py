@@ -1,0 +1,92 @@
+"""The endpointer's tentative utterances (speculative finalisation) and its view of the open utterance."""
+
+from __future__ import annotations
+
+from babelstream.engines.vad.endpointer import Endpointer
+from babelstream.engines.vad.utterance import FINAL, TENTATIVE, WITHDRAWN
+
+RATE = 16_000
+FRAME_MS = 20
+BYTES_PER_MS = RATE * 2 // 1000
+
+
+class LoudnessVad:
+    """A frame is speech when any of its samples is non-zero."""
+
+    frame_ms = FRAME_MS
+    sample_rate_hz = RATE
+
+    def is_speech(self, frame: bytes) -> bool:
+        return any(frame)
+
+
+def speech(ms: int) -> bytes:
+    return b"\x10\x00" * (ms * BYTES_PER_MS // 2)
+
+
+def quiet(ms: int) -> bytes:
+    return bytes(ms * BYTES_PER_MS)
+
+
+def make(**settings) -> Endpointer:
+    return Endpointer(LoudnessVad(), min_silence_ms=300, pre_roll_ms=200, post_roll_ms=200, speculate_ms=140, **settings)
+
+
+def kinds(utterances) -> list[tuple[str, int, int]]:
+    return [(u.kind, u.start_ms, u.end_ms) for u in utterances]
+
+
+def test_a_pause_that_holds_gives_a_tentative_then_the_final_utterance():
+    endpointer = make()
+    utterances = endpointer.feed(quiet(1000) + speech(1000) + quiet(1000))
+    # Tentative at 140 ms of silence (7 frames of 20 ms), covering the audio up to then; the final as without it.
+    assert kinds(utterances) == [(TENTATIVE, 800, 2140), (FINAL, 800, 2200)]
+    assert utterances[0].pcm == quiet(200) + speech(1000) + quiet(140)
+
+
+def test_speech_that_resumes_withdraws_the_tentative_and_the_utterance_goes_on():
+    endpointer = make()
+    utterances = endpointer.feed(quiet(1000) + speech(1000) + quiet(200) + speech(500) + quiet(1000))
+    assert kinds(utterances) == [
+        (TENTATIVE, 800, 2140), (WITHDRAWN, 800, 2140), (TENTATIVE, 800, 2840), (FINAL, 800, 2900),
+    ]
+    assert utterances[1].pcm == b""
+    assert utterances[-1].pcm == quiet(200) + speech(1000) + quiet(200) + speech(500) + quiet(200)
+
+
+def test_a_pause_shorter_than_the_speculation_offers_nothing():
+    utterances = make().feed(quiet(500) + speech(600) + quiet(100) + speech(600) + quiet(1000))
+    assert [u.kind for u in utterances] == [TENTATIVE, FINAL]
+
+
+def test_commit_tentative_ends_the_utterance_at_the_offer_and_the_rest_starts_afresh():
+    endpointer = make()
+    assert [u.kind for u in endpointer.feed(quiet(1000) + speech(1000) + quiet(160))] == [TENTATIVE]
+    assert endpointer.commit_tentative()
+    assert not endpointer.in_speech and not endpointer.commit_tentative()
+    # The pause goes on, then another utterance: the committed one is not emitted again.
+    utterances = endpointer.feed(quiet(600) + speech(500) + quiet(1000))
+    assert kinds(utterances) == [(TENTATIVE, 2560, 3400), (FINAL, 2560, 3460)]
+
+
+def test_no_commit_once_speech_resumed():
+    endpointer = make()
+    endpointer.feed(quiet(500) + speech(500) + quiet(160) + speech(100))
+    assert not endpointer.commit_tentative()
+    assert endpointer.in_speech
+
+
+def test_off_by_default_and_when_not_shorter_than_the_pause():
+    for endpointer in (
+        Endpointer(LoudnessVad(), min_silence_ms=300),
+        Endpointer(LoudnessVad(), min_silence_ms=300, speculate_ms=300),
+    ):
+        assert [u.kind for u in endpointer.feed(quiet(500) + speech(500) + quiet(1000))] == [FINAL]
+
+
+def test_the_open_utterance_is_readable_from_any_point():
+    endpointer = make()
+    endpointer.feed(quiet(1000) + speech(700))
+    assert endpointer.in_speech and endpointer.open_start_ms == 800 and endpointer.stream_ms == 1700
+    assert endpointer.open_audio_since(800) == quiet(200) + speech(700)
+    assert endpointer.open_audio_since(1500) == speech(200)
