@@ -163,8 +163,15 @@ async def test_a_room_spans_gateways_and_each_utterance_is_translated_once_per_l
     newcomer.start()
     try:
         newcomer.wait_until_ready(f"http://127.0.0.1:{port}/readyz")
-        late = await RoomListener.join(f"127.0.0.1:{port}", room, "es")
-        await late.heard.wait_for(lambda m: m.get("type") == "listening")
+        # A gateway that has just started reads the history back from the bus in its first moments (it is ready
+        # before it has caught up: docs/protocol.md, "Rooms"): ask again until the whole talk is there.
+        for _ in range(40):
+            late = await RoomListener.join(f"127.0.0.1:{port}", room, "es")
+            await late.heard.wait_for(lambda m: m.get("type") == "listening")
+            if late.heard.of_type("listening")[0]["history"] == utterances * 2:
+                break
+            await late.leave()
+            await asyncio.sleep(0.5)
         assert late.heard.of_type("listening")[0]["history"] == utterances * 2
         history = late.heard.of_type("translation", history=True)
         assert [m["segment_index"] for m in history] == list(range(utterances))
