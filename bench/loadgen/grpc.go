@@ -28,7 +28,7 @@ func (rawCodec) Unmarshal(data []byte, v any) error {
 }
 func (rawCodec) Name() string { return "proto" }
 
-func field(number protowire.Number, value []byte) []byte {
+func protoField(number protowire.Number, value []byte) []byte {
 	out := protowire.AppendTag(nil, number, protowire.BytesType)
 	return protowire.AppendBytes(out, value)
 }
@@ -39,12 +39,12 @@ func configMessage(mode string, waitForResults bool) []byte {
 	config = protowire.AppendString(config, mode)
 	config = protowire.AppendTag(config, 6, protowire.VarintType)
 	config = protowire.AppendVarint(config, protowire.EncodeBool(waitForResults))
-	return field(1, config)
+	return protoField(1, config)
 }
 
-func audioMessage(pcm []byte) []byte { return field(2, field(1, pcm)) }
+func audioMessage(pcm []byte) []byte { return protoField(2, protoField(1, pcm)) }
 
-var doneMessage = field(3, nil)
+var doneMessage = protoField(3, nil)
 
 // serverCase: the ServerMessage's oneof case and its body.
 func serverCase(message []byte) (protowire.Number, []byte) {
