@@ -177,6 +177,10 @@ class LagProbe:
     def flush(self):
         return self._endpointer.flush()
 
+    def __getattr__(self, name):
+        # Whatever else the session asks of its endpointer (in_speech, frame_ms, the speculation's calls).
+        return getattr(self._endpointer, name)
+
 
 class FrameCounter:
     """What-if BENCH_DROP_AUDIO: the session's frames go nowhere (no VAD, no endpointer, no publishing)."""
