@@ -42,7 +42,7 @@ MAX_UTTERANCE_BYTES = 30 * SAMPLE_RATE_HZ * 2  # Whisper's window; the gateway c
 # The audio of stable segments is dropped only once the buffer is this long: each trim costs Whisper the context
 # before it, and its segment times are coarse (a trim can cut into the next word), so short utterances are
 # always decoded whole; past it a decode's cost stops growing with the utterance.
-TRIM_AFTER_MS = 6000
+TRIM_AFTER_MS = 4000
 MIN_TRIM_MS = 1000
 _BYTES_PER_MS = SAMPLE_RATE_HZ * 2 // 1000
 # No decode of less audio than this (pre-roll included): on half a second Whisper mostly guesses, and a guess

@@ -17,6 +17,15 @@ class StageSettings(BaseSettings):
     asr_compute_type: str = "int8"
     # 0 lets CTranslate2 choose; on a shared 2-core box 2 is the sensible ceiling.
     asr_cpu_threads: int = 2
+    # Concurrent utterances are decoded in batches of up to this many (one encoder call and one greedy decode for
+    # those of the same window: the same text as one at a time, for less CPU; docs/benchmarks/asr-throughput.md).
+    # 1 decodes one utterance at a time.
+    asr_batch_size: int = 8
+    # How long an utterance may wait for others to fill its batch once the model is free: a lone speaker's every
+    # utterance pays it, so it stays far under the end of utterance's budget.
+    asr_batch_max_wait_ms: int = 10
+    # Model replicas (CTranslate2 inter_threads) decoding batches at the same time, each on ASR_CPU_THREADS threads.
+    asr_workers: int = 1
     # Whisper's encoder sees each utterance padded to max(this, 2x its length) instead of 30 s: far less
     # compute on short utterances, same transcripts (docs/benchmarks/engines.md); 30 restores faster-whisper's.
     asr_min_window_seconds: float = 10.0
