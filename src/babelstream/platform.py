@@ -117,8 +117,8 @@ class Platform:
         from babelstream.stages.partial_asr import PartialAsrWorker
 
         return [PartialAsrWorker(
-            self.bus, self.codec, f"asr-partial-{self.service}", asr.partial_recognizer,
-            finals_busy=lambda: asr.busy > 0,
+            self.bus, self.codec, f"asr-partial-{self.service}", asr.partial_batcher,
+            finals_busy=lambda: asr.busy > 0, batch_size=settings.stages.asr_batch_size,
         )]
 
     def _stage_registry(self, name: str):

@@ -67,13 +67,22 @@ class AsrStage:
         spec = self._spec_for(language)
         with self._loading:
             if spec not in self._partial_models:
-                # The encoder sees twice the audio, at least 6 s rather than the finals' 10: a partial decode's cost
-                # is the encoder's window, and under 6 s tiny.en starts to repeat itself on short audio
-                # (docs/benchmarks/interim-results.md).
+                # The encoder sees twice the audio, at least 4 s rather than the finals' 10: a partial decode's cost is
+                # the encoder's window. Repeats that a short window makes tiny.en say on short audio are cut by
+                # partial_asr.without_repeat (docs/benchmarks/interim-results.md).
                 self._partial_models[spec] = self.new_recognizer(
-                    language, self.settings.asr_partial_threads, min_window_seconds=6.0
+                    language, self.settings.asr_partial_threads, min_window_seconds=4.0
                 )
             return self._partial_models[spec]
+
+    def partial_batcher(self, language: str | None) -> RecognitionBatcher:
+        """The interim results' model behind a batcher: concurrent speakers' windows decode together, with no wait
+        (the worker hands over every utterance waiting at once)."""
+        recognizer = self.partial_recognizer(language)
+        key = f"partial:{self._spec_for(language)}"
+        if key not in self._batchers:
+            self._batchers[key] = RecognitionBatcher(recognizer, batch_size=self.settings.asr_batch_size, max_wait_ms=0)
+        return self._batchers[key]
 
     def new_recognizer(
         self, language: str | None, cpu_threads: int, min_window_seconds: float | None = None, workers: int = 1
