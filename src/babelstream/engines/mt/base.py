@@ -59,3 +59,13 @@ class EngineUnavailable(TranslationError):
         self.engine = engine
         self.reason = reason
         super().__init__(f"translation engine {engine!r} is not available: {reason}")
+
+
+class ReportsUnknownWords(Protocol):
+    """An engine that can say which words it copied through untranslated (Apertium's unknown-word marks)."""
+
+    def translate_with_unknowns(self, text: str, source: str, target: str) -> tuple[str, tuple[str, ...]]: ...
+
+
+def reports_unknown_words(translator: object) -> bool:
+    return callable(getattr(translator, "translate_with_unknowns", None))
