@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from babelstream.engines.mt.base import LanguagePair, UnsupportedPair, normalize_language, reports_unknown_words
+from babelstream.engines.mt.base import LanguagePair, ReportsUnknownWords, UnsupportedPair, normalize_language
 from babelstream.engines.mt.names import restore_names
 from babelstream.engines.mt.orthography import mend
 from babelstream.engines.mt.quality import SHIPPED_TABLE, PathScore, QualityTable
@@ -220,8 +220,8 @@ class TranslationRouter:
         source_text, steps = text, []
         for a, b in route.hops():
             engine = self.registry.translator_for(a, b)
-            if self._back_off and reports_unknown_words(engine):
-                translated, unknown = engine.translate_with_unknowns(text, a, b)  # type: ignore[attr-defined]
+            if self._back_off and isinstance(engine, ReportsUnknownWords):
+                translated, unknown = engine.translate_with_unknowns(text, a, b)
                 translated = self._backed_off(translated, unknown, a, b)
             else:
                 translated = engine.translate(text, a, b)
@@ -259,8 +259,8 @@ class TranslationRouter:
             answer = word
             for a, b in route.hops():
                 engine = self.registry.translator_for(a, b)
-                if reports_unknown_words(engine):
-                    answer, still_unknown = engine.translate_with_unknowns(answer, a, b)  # type: ignore[attr-defined]
+                if isinstance(engine, ReportsUnknownWords):
+                    answer, still_unknown = engine.translate_with_unknowns(answer, a, b)
                     if still_unknown:
                         answer = ""
                 else:
