@@ -21,9 +21,9 @@ class StageSettings(BaseSettings):
     # those of the same window: the same text as one at a time, for less CPU; docs/benchmarks/asr-throughput.md).
     # 1 decodes one utterance at a time.
     asr_batch_size: int = 8
-    # How long an utterance may wait for others to fill its batch once the model is free: a lone speaker's every
-    # utterance pays it, so it stays far under the end of utterance's budget.
-    asr_batch_max_wait_ms: int = 10
+    # How long an utterance may wait for others to fill its batch once the model is free. A lone speaker's every
+    # utterance would pay it; at 0 a batch is what queued while the previous one ran (under load, a full one).
+    asr_batch_max_wait_ms: int = 0
     # Model replicas (CTranslate2 inter_threads) decoding batches at the same time, each on ASR_CPU_THREADS threads.
     asr_workers: int = 1
     # Whisper's encoder sees each utterance padded to max(this, 2x its length) instead of 30 s: far less
