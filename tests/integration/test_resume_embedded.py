@@ -80,3 +80,24 @@ async def test_a_resume_with_a_forged_token_is_refused_before_anything(embedded)
     assert refused.close_code == 1008 and refused.messages[-1]["kind"] == "resume_refused"
     await speaker.talk()
     await speaker.finish()
+
+
+async def test_results_the_client_did_not_confirm_are_sent_again_on_the_resumed_socket(embedded):
+    talk = Talk([text for text, _ in UTTERANCES])
+    speaker = ResumingSpeaker(talk.pcm, START)
+    first = await speaker.connect(embedded)
+    await speaker.talk(stop_when=lambda: bool(speaker.of_type("translation")))
+    speaker.drop()
+    await speaker.dropped()
+    # The socket died before the client took the translation off it: it lists the transcript only.
+    [translation] = first.of_type("translation")
+    second = await speaker.resume(embedded, received=[m["event_id"] for m in first.of_type("transcript")])
+    assert await speaker.talk()
+    await speaker.finish()
+
+    assert second.messages[1]["type"] == "resumed" and second.messages[1]["replayed"] >= 1
+    again = [m for m in second.messages if m.get("event_id") == translation["event_id"]]
+    assert again == [{**translation, "latency_ms": again[0]["latency_ms"]}]
+    transcripts = {m["event_id"] for m in first.of_type("transcript")}
+    assert not [m for m in second.messages if m.get("event_id") in transcripts]
+    assert second.of_type("summary")[0]["complete"]
