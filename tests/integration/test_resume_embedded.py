@@ -3,11 +3,13 @@ nothing said is lost, nothing is shown twice, numbering and the timeline go on."
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.support.harness import running_embedded_platform
 from tests.support.pipeline_checks import UTTERANCES
-from tests.support.resume import ResumingSpeaker, Talk, assert_each_result_once
+from tests.support.resume import CuttableProxy, ResumingSpeaker, Talk, assert_each_result_once
 from tests.support.speech import corpus_wer
 
 pytestmark = pytest.mark.models
@@ -101,3 +103,29 @@ async def test_results_the_client_did_not_confirm_are_sent_again_on_the_resumed_
     transcripts = {m["event_id"] for m in first.of_type("transcript")}
     assert not [m for m in second.messages if m.get("event_id") in transcripts]
     assert second.of_type("summary")[0]["complete"]
+
+
+async def test_babelstream_stream_resumes_by_itself_when_its_connection_drops(embedded, tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from babelstream import wav
+    from babelstream.clients.stream import stream_file
+
+    talk = Talk([text for text, _ in UTTERANCES * 2])
+    path = tmp_path / "talk.wav"
+    path.write_bytes(wav.wrap_pcm16(talk.pcm, 16000))
+    async with CuttableProxy(embedded) as proxy:
+        # The first connection goes through the proxy, the resume to the gateway itself (--url a,b).
+        args = SimpleNamespace(file=str(path), to="es", language="en", fast=False, out=str(tmp_path / "out"),
+                               no_speech=True, url=f"ws://{proxy.address}/ws/audio,ws://{embedded}/ws/audio")
+        streaming = asyncio.create_task(stream_file(args))
+        # Cut in the pause after the second sentence (real time: the stream is that far after as many seconds).
+        await asyncio.sleep((talk.spans[1][2] + 650) / 1000)
+        proxy.cut()
+        assert await streaming == 0
+    out = capsys.readouterr().out
+    assert "resuming the session" in out and "resumed: session" in out
+    transcripts = [line.split(" en: ", 1)[1].rsplit("  (", 1)[0] for line in out.splitlines() if " en: " in line]
+    assert len(transcripts) == len(talk.spans), out
+    assert corpus_wer([(text, said) for (text, _, _), said in zip(talk.spans, transcripts)]) <= 0.15, out
+    assert "complete" in out.splitlines()[-1] and "INCOMPLETE" not in out

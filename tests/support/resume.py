@@ -130,3 +130,44 @@ class Talk:
         """The transcripts whose stream position overlaps sentence `index`'s speech."""
         _, start, end = self.spans[index]
         return [m for m in messages if m.get("type") == "transcript" and m["start_ms"] < end and m["end_ms"] > start]
+
+
+class CuttableProxy:
+    """A TCP proxy in front of a gateway whose connections the test can cut, as a network that drops."""
+
+    def __init__(self, target: str):
+        self.host, port = target.rsplit(":", 1)
+        self.port = int(port)
+        self._server: asyncio.AbstractServer | None = None
+        self._transports: list[asyncio.StreamWriter] = []
+        self.address = ""
+
+    async def __aenter__(self) -> CuttableProxy:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.address = "127.0.0.1:%d" % self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.cut()
+        self._server.close()
+
+    def cut(self) -> None:
+        for writer in self._transports:
+            writer.transport.abort()
+        self._transports.clear()
+
+    async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        server_reader, server_writer = await asyncio.open_connection(self.host, self.port)
+        self._transports += [client_writer, server_writer]
+
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                writer.transport.abort()
+
+        await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
