@@ -54,6 +54,11 @@ async def test_a_dropped_socket_resumes_on_the_same_process_and_loses_nothing(em
     before = max(m["segment_index"] for m in first.messages if m.get("type") == "segment")
     after = [m["segment_index"] for m in second.messages if m.get("type") == "segment"]
     assert after and min(after) >= resumed["next_segment"] > before
+    # Interim results too are on the session's timeline: each one's utterance is the transcript's with its start.
+    partials = second.of_type("partial")
+    assert partials and all(p["start_ms"] >= resumed["audio_ms"] for p in partials)
+    starts = {t["start_ms"] for t in second.of_type("transcript")}
+    assert {p["start_ms"] for p in partials} <= starts, (partials, starts)
     summary = second.of_type("summary")[0]
     assert summary["complete"] and summary["correlation_id"] == first.correlation_id
     assert not [w for w in speaker.of_type("warning") if w["kind"] == "audio_lost" and w["end_ms"] > talk.spans[1][2] + 900]

@@ -596,7 +596,7 @@ class Session:
         return WindowingEndpointer(
             endpointer, interval_ms=self.settings.partial_interval_ms, correlation_id=self.correlation_id,
             service=self.context.instance_id, options=self.options, translate=self._translate_partials,
-            index_of_open=self._index_of_open, publish=self.context.publish,
+            index_of_open=self._index_of_open, publish=self.context.publish, offset_ms=self._offset_ms,
         )
 
     def _index_of_open(self) -> int:
