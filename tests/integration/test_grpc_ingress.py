@@ -305,3 +305,30 @@ async def test_metadata_over_max_header_bytes_is_refused_by_grpc():
         fine = await call(gateway, requests(NO_RESULTS, [b"\0" * 640]), metadata=(("x-padding", "a" * 1000),))
     assert (fat.code, fat.messages) == (S.RESOURCE_EXHAUSTED, []) and "metadata size" in fat.details
     assert fine.code == S.OK
+
+
+async def test_a_call_resumes_a_session_with_the_token_its_connected_gave_and_a_forged_one_is_permission_denied():
+    bus = MemoryBus()
+    async with running_gateway(bus, CODEC, grpc=True) as (gateway, _):
+        first = await call(gateway, requests(NO_RESULTS, frames_of(PCM)))
+        connected = first.of("connected")[0]
+        resume = stream_pb2.Resume(correlation_id=connected.correlation_id, resume_token=connected.resume_token,
+                                   audio_ms=first.of("segment")[0].end_ms + 500)
+        config = stream_pb2.Config(targets=stream_pb2.Targets(languages=[]), wait_for_results=False, resume=resume)
+        audio = [stream_pb2.ClientMessage(audio=stream_pb2.Audio(pcm=frame)) for frame in frames_of(PCM)]
+        second = await call(gateway, [stream_pb2.ClientMessage(config=config), *audio,
+                                      stream_pb2.ClientMessage(done=stream_pb2.Done())])
+        config.resume.resume_token = connected.resume_token[:-4] + "AAAA"
+        forged = await call(gateway, [stream_pb2.ClientMessage(config=config), HOLD])
+    assert second.code == S.OK, second.details
+    assert [case for case, _ in second.messages] == [
+        "connected", "resumed", "ready", "warning", "segment", "ack", "summary"]
+    resumed = second.of("resumed")[0]
+    assert resumed.correlation_id == connected.correlation_id != second.of("connected")[0].correlation_id
+    assert resumed.next_segment == 1 and resumed.audio_ms == resume.audio_ms > resumed.published_ms
+    lost = second.of("warning")[0]
+    assert lost.kind == "audio_lost" and (lost.start_ms, lost.end_ms) == (resumed.published_ms, resume.audio_ms)
+    segment = second.of("segment")[0]
+    assert segment.segment_index == 1 and segment.start_ms >= resume.audio_ms
+    assert second.of("ack")[0].correlation_id == connected.correlation_id
+    assert (forged.code, forged.kind) == (S.PERMISSION_DENIED, "resume_refused"), forged.details

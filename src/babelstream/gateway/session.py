@@ -70,6 +70,10 @@ T = TypeVar("T")
 _STREAMING = SessionState.STREAMING  # read once per frame: a module global is the cheapest lookup
 
 
+# A done that came while a resume was read back: held in line behind the audio sent before it.
+_DONE = object()
+
+
 class ClientGone(Exception):
     pass
 
@@ -158,7 +162,7 @@ class Session:
         self._finished = asyncio.Event()  # set once run() is over: a resume of this session on this process waits
         # Resuming (`_on_resume`): what arrives while the trail is read back is held, then taken in order.
         self._resuming: asyncio.Future | None = None
-        self._held_audio: list[bytes] | None = None
+        self._held_audio: list[bytes | object] | None = None  # frames, and _DONE
         self._held_results: list[Event] | None = None
         self._offset_ms = 0  # where this socket's audio begins on the session's timeline (a resume's audio_ms)
         self._skip_bytes = 0  # audio a resuming client sends again that was published already
@@ -303,12 +307,10 @@ class Session:
                 raise self._rate_exceeded()
             request = parse(request)
             if isinstance(request, DoneRequest):
-                if self._resuming is not None and not self._resuming.done():
-                    raise SessionEnded(
-                        CloseCode.UNSUPPORTED_DATA, "done before `resumed`: wait for it", kind=Kind.MALFORMED
-                    )
-                self.state = SessionState.DRAINING
-                self._input.set_result(None)
+                if self._held_audio is not None:
+                    self._held_audio.append(_DONE)  # resuming: after the audio held before it
+                    return
+                self._done()
                 return
             if isinstance(request, ResumeRequest):
                 self._on_resume(request)
@@ -316,6 +318,10 @@ class Session:
             self._on_start(request)
         except SessionEnded as ended:
             self._expire(ended)
+
+    def _done(self) -> None:
+        self.state = SessionState.DRAINING
+        self._input.set_result(None)
 
     def receive_frame_without_message(self) -> None:
         """A ping or a fragment: it counts toward the message rate, and (unlike audio or text) it does not show
@@ -484,9 +490,11 @@ class Session:
                 "published: it was not translated (send it again from published_ms to keep it)",
                 start_ms=published_ms, end_ms=request.audio_ms,
             ))
-        audio, self._held_audio = self._held_audio or [], None
+        held, self._held_audio = self._held_audio or [], None
         try:
-            for frame in audio:
+            for frame in held:
+                if frame is _DONE:
+                    return self._done()
                 self._on_audio(frame)
         except SessionEnded as ended:
             self._expire(ended)
