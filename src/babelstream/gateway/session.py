@@ -441,7 +441,16 @@ class Session:
         start_messages = self._apply_start(request.start)
         self._resuming = asyncio.ensure_future(self._rebuild(request, read_trail, start_messages, previous))
 
-    async def _rebuild(self, request: ResumeRequest, read_trail, start_messages: list[dict], previous) -> None:
+    async def _rebuild(self, request: ResumeRequest, read_trail: Callable, start_messages: list[dict],
+                       previous: object) -> None:
+        try:
+            await self._take_up(request, read_trail, start_messages, previous)
+        except Exception:  # a bug must end this session clearly, not leave it holding what the client sends
+            log.exception("session %s: resume failed", self.correlation_id)
+            self._expire(SessionEnded(CloseCode.INTERNAL_ERROR, "internal error", kind=Kind.INTERNAL))
+
+    async def _take_up(self, request: ResumeRequest, read_trail: Callable, start_messages: list[dict],
+                       previous: object) -> None:
         try:
             if isinstance(previous, Session) and previous is not self:
                 # Its socket dropped but it is still publishing what it held: the trail must include that.
@@ -770,7 +779,7 @@ class Session:
     # -- ending ------------------------------------------------------------------------------------
 
     async def _drain(self) -> None:
-        if self._received_bytes == 0:
+        if self._received_bytes == 0 and self._resuming is None:  # a resumed session may have said all before
             raise SessionEnded(
                 CloseCode.UNSUPPORTED_DATA, "empty stream: done arrived before any audio", kind=Kind.EMPTY_STREAM
             )
