@@ -187,6 +187,8 @@ async def test_a_gateway_killed_mid_talk_its_client_resumes_on_the_other_and_not
     assert first.close_code == 1006 and second.close_code == 1000, second.messages[-3:]
     resumed = second.messages[1]
     assert resumed["type"] == "resumed" and resumed["correlation_id"] == first.correlation_id
+    # Reading the session back from the cluster: a group join and a read to each partition's end, in seconds.
+    assert speaker.resume_seconds[0] < 10, speaker.resume_seconds
     messages = speaker.messages
     assert_each_result_once(messages)  # nothing shown twice, over both sockets
     # Nothing published is lost: every transcript and translation the bus holds for the session (but those of a

@@ -355,6 +355,9 @@ async def test_a_call_resumes_a_session_with_the_token_its_connected_gave_and_a_
                                       stream_pb2.ClientMessage(done=stream_pb2.Done())])
         config.resume.resume_token = connected.resume_token[:-4] + "AAAA"
         forged = await call(gateway, [stream_pb2.ClientMessage(config=config), HOLD])
+        sample = gateway.metrics.registry.get_sample_value
+        counted = (sample("babelstream_gateway_resumes_total"),
+                   sample("babelstream_gateway_rejections_total", {"reason": "resume_refused", "transport": "grpc"}))
     assert second.code == S.OK, second.details
     assert [case for case, _ in second.messages] == [
         "connected", "resumed", "ready", "warning", "segment", "ack", "summary"]
@@ -367,3 +370,4 @@ async def test_a_call_resumes_a_session_with_the_token_its_connected_gave_and_a_
     assert segment.segment_index == 1 and segment.start_ms >= resume.audio_ms
     assert second.of("ack")[0].correlation_id == connected.correlation_id
     assert (forged.code, forged.kind) == (S.PERMISSION_DENIED, "resume_refused"), forged.details
+    assert counted == (1, 1)

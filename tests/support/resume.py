@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -22,6 +23,7 @@ class ResumingSpeaker:
         self.start = start
         self.sent = 0  # frames handed to a socket so far, over every leg
         self.legs: list[Conversation] = []
+        self.resume_seconds: list[float] = []  # per resume: from the resume message sent to `resumed` received
         self._connection: AudioConnection | None = None
         self._reader: asyncio.Task | None = None
 
@@ -46,12 +48,17 @@ class ResumingSpeaker:
         connection = self._connection = await AudioConnection.open(f"ws://{address}/ws/audio")
         leg.messages.append(connection.connected.data)
 
+        sent_at = time.monotonic()
+
         async def read() -> None:
             async for message in connection.messages():
                 leg.messages.append(message.data)
+                if message.data.get("type") == "resumed":
+                    self.resume_seconds.append(time.monotonic() - sent_at)
             leg.close_code = connection.close_code
 
         self._reader = asyncio.create_task(read())
+        sent_at = time.monotonic()
         await connection.send_raw(json.dumps(first if first is not None else self.start))
         return leg
 

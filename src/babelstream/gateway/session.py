@@ -481,6 +481,9 @@ class Session:
             self.correlation_id, tokens.issue(self.correlation_id, self.principal, self._started_unix),
             next_segment=self._next_segment, published_ms=published_ms, audio_ms=self._offset_ms, replayed=len(replay),
         ))
+        metrics = self.context.metrics
+        metrics.resumes.inc()
+        metrics.replayed_results.inc(len(replay))
         for message in start_messages:
             self.outbox.put(message)
         for event in trail.results:
