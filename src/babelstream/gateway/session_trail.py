@@ -11,6 +11,7 @@ is now; what is published after that reaches the resumed session the ordinary wa
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -71,12 +72,15 @@ class SessionTrail:
 
 async def read_session_trail(bus: Bus, codec: EventCodec, correlation_id: str, started_at: float) -> SessionTrail:
     """The session's published segments and its results, from the bus, as they are now."""
-    trail = SessionTrail()
-    for event in await _read_back(bus, codec, correlation_id, started_at, [SPEECH_SEGMENT]):
+    segments, results = await asyncio.gather(  # side by side: each read waits for its partitions' ends
+        _read_back(bus, codec, correlation_id, started_at, [SPEECH_SEGMENT]),
+        read_session_results(bus, codec, correlation_id, started_at),
+    )
+    trail = SessionTrail(results=results)
+    for event in segments:
         payload = event.payload
         if isinstance(payload, SpeechSegmentPayload):
             trail.segments.append(PublishedSegment(payload.segment_index, payload.start_ms, payload.end_ms))
-    trail.results = await read_session_results(bus, codec, correlation_id, started_at)
     return trail
 
 
