@@ -181,6 +181,7 @@ class Gateway:
             details={"retry_after_ms": _BUS_RETRY_AFTER_MS},
         )
 
+
 def resume_tokens(settings: GatewaySettings) -> ResumeTokens:
     """A token is good for as long as its session may last, and RESUME_TTL_SECONDS more: the client's time to come
     back after its gateway died at the session's last moment."""
