@@ -9,6 +9,7 @@ not know becomes `Unknown` instead of an error, so an older client keeps working
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Union
@@ -146,7 +147,8 @@ class Translation(_Result):
 
 @dataclass(frozen=True, kw_only=True)
 class Audio(_Result):
-    """A translation spoken: a whole WAV file (PCM16 mono), base64 on the wire."""
+    """A translation spoken: a whole audio file, `format` "wav" (PCM16 mono) or "ogg_opus". In a text message it
+    is a WAV, base64 (`audio_b64`); in a room listener's binary frame (`parse_audio_frame`) the file's own bytes."""
 
     type: ClassVar[str] = "audio"
     language: str = ""
@@ -157,10 +159,18 @@ class Audio(_Result):
     voice: str = ""
     engine: str = ""
     audio_b64: str = field(default="", repr=False)
+    audio_bytes: bytes = field(default=b"", repr=False)  # from a binary frame
+
+    @property
+    def audio(self) -> bytes:
+        """The audio file (WAV or Ogg Opus, as `format` says)."""
+        return self.audio_bytes or base64.b64decode(self.audio_b64)
 
     @property
     def wav(self) -> bytes:
-        return base64.b64decode(self.audio_b64)
+        if self.format != "wav":
+            raise ValueError(f"this spoken translation is {self.format}, not wav: read .audio")
+        return self.audio
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -247,6 +257,25 @@ def parse(text: str | bytes, received_at: float = 0.0) -> ServerMessage:
     return from_dict(data, received_at)
 
 
+# A binary frame from /ws/listen (docs/protocol.md, "Rooms"): this many bytes give the JSON header's length.
+AUDIO_HEADER_LENGTH_BYTES = 4
+
+
+def parse_audio_frame(frame: bytes, received_at: float = 0.0) -> ServerMessage:
+    """One binary frame from /ws/listen: a spoken translation (the header's fields, and the file's bytes)."""
+    length = int.from_bytes(frame[:AUDIO_HEADER_LENGTH_BYTES], "big")
+    end = AUDIO_HEADER_LENGTH_BYTES + length
+    if len(frame) < end:
+        raise ValueError(f"binary frame of {len(frame)} bytes is shorter than its {length}-byte header says")
+    data = json.loads(frame[AUDIO_HEADER_LENGTH_BYTES:end])
+    if not isinstance(data, dict):
+        raise ValueError("a binary frame's header is not a JSON object")
+    message = from_dict(data, received_at)
+    if isinstance(message, Audio):
+        return dataclasses.replace(message, audio_bytes=bytes(frame[end:]))
+    return message
+
+
 def from_dict(data: dict, received_at: float = 0.0) -> ServerMessage:
     if "type" not in data and data.get("status") == "connected":  # the one message without a type
         cls: type = Connected
@@ -254,7 +283,7 @@ def from_dict(data: dict, received_at: float = 0.0) -> ServerMessage:
         cls = _BY_TYPE.get(data.get("type"), Unknown)  # type: ignore[arg-type]
     values = {}
     for item in fields(cls):
-        if item.name in data and item.name not in ("data", "received_at"):
+        if item.name in data and item.name not in ("data", "received_at", "audio_bytes"):
             value = data[item.name]
             values[item.name] = tuple(value) if isinstance(value, list) else value
     return cls(data=data, received_at=received_at, **values)

@@ -127,6 +127,7 @@ class AudioSynthesisPayload:
     segment_index: int
     audio_format: str = "wav"
     error: str | None = None
+    ogg_opus_bytes: bytes = b""  # the same speech for a room's listeners (engines/tts/ogg_opus.py); b"": not made
 
 
 @dataclass(frozen=True)
