@@ -18,9 +18,9 @@ import numpy as np
 _OPUS_RATE_HZ = 24_000
 # Speech at 24 kbit/s is transparent for a listener following a talk; "voip" tunes libopus for speech.
 _BITRATE = 24_000
-# libopus's effort, 0-10: 5 costs ~2/3 of 10's CPU for the same size within 5% on speech (measured
-# for docs/benchmarks/rooms.md); the tts stage pays it once per utterance and language.
-_COMPLEXITY = 5
+# libopus's effort, 0-10: on espeak-ng speech 2 costs ~55% of 10's CPU for a file within 10% of its size (10 ms
+# CPU per second of speech; docs/benchmarks/rooms.md); the tts stage pays it once per utterance and language.
+_COMPLEXITY = 2
 
 
 def encode_ogg_opus(pcm: bytes, sample_rate_hz: int) -> bytes:
