@@ -1,7 +1,7 @@
 """A spoken translation as Ogg Opus: what a room's listeners are sent (docs/protocol.md, "Rooms").
 
 A WAV of speech at 22,050 Hz is ~44 KB a second, and a room sends it to every listener; Opus at 24 kbit/s is
-~3 KB a second, ~15x less, and every browser's decodeAudioData plays Ogg Opus. The encoder is libopus through
+~3.3 KB a second, 13x less, and every browser's decodeAudioData plays Ogg Opus. The encoder is libopus through
 PyAV (FFmpeg's libopus, inside PyAV's wheel): the tts stage encodes each (utterance, language) once, however many
 listeners and gateways there are (docs/benchmarks/rooms.md).
 """

@@ -12,7 +12,7 @@ from babelstream.gateway.rooms.room_id import parse_room_id
 
 _QUERY_FIELDS = {"room", "lang", "voice", "audio", "token"}
 _FLAGS = {"1": True, "true": True, "0": False, "false": False}
-# How a listener gets spoken translations: a binary frame of Ogg Opus (~15x smaller than the WAV; the default), a
+# How a listener gets spoken translations: a binary frame of Ogg Opus (13x smaller than the WAV; the default), a
 # binary frame of the WAV, or the WAV base64 in a JSON text message (as /ws/audio sends it).
 AUDIO_FORMATS = ("opus", "wav", "json")
 

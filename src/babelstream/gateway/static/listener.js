@@ -6,7 +6,7 @@
 import { base64ToBytes } from "./base64.js";
 
 // Spoken translations come as binary frames (docs/protocol.md, "Rooms"): 4 bytes, big-endian, the JSON header's
-// length; the header (the audio message); the audio file, Ogg Opus (~10x smaller than the WAV).
+// length; the header (the audio message); the audio file, Ogg Opus (13x smaller than the WAV).
 const AUDIO = "opus";
 const HEADER_LENGTH_BYTES = 4;
 
