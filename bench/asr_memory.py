@@ -61,6 +61,8 @@ def main() -> int:
     parser.add_argument("--window-step", type=float, default=1.0, help="WhisperRecognizer window_step_seconds")
     parser.add_argument("--model", default="tiny.en")
     parser.add_argument("--threads", type=int, default=1, help="CTranslate2 cpu threads")
+    parser.add_argument("--callers", type=int, default=1,
+                        help="threads the calls rotate over (asyncio.to_thread's pool may use a new one for any call)")
     parser.add_argument("--sample-every", type=int, default=50)
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
@@ -74,7 +76,7 @@ def main() -> int:
                                            window_step_seconds=args.window_step)
     rng = random.Random(args.seed)
     process = psutil.Process()
-    pool = ThreadPoolExecutor()  # as asyncio.to_thread: the default executor's threads
+    pools = [ThreadPoolExecutor(1) for _ in range(args.callers)]
     silence = bytes(int(0.3 * 32000))
     widths: set[int] = set()
     if args.tracemalloc:
@@ -84,7 +86,7 @@ def main() -> int:
     samples: list[dict] = []
     baseline = None
     count = 0
-    print(f"model {args.model}, window step {args.window_step} s, threads {args.threads}, "
+    print(f"model {args.model}, window step {args.window_step} s, threads {args.threads}, callers {args.callers}, "
           f"{len(pcm)} sentences; RSS {process.memory_info().rss / MB:.1f} MB", flush=True)
     while time.monotonic() - began < args.minutes * 60:
         parts = [pcm[rng.randrange(len(pcm))] for _ in range(rng.choice((1, 1, 2, 3)))]
@@ -93,7 +95,7 @@ def main() -> int:
         utterance = utterance[: len(utterance) - 320 * rng.randrange(0, 30)]
         frames = len(utterance) // 320
         widths.add(whisper._window_frames(frames, recognizer._min_window_frames, recognizer._window_step_frames))
-        pool.submit(recognizer.transcribe, utterance, 16000, "en").result()
+        pools[count % len(pools)].submit(recognizer.transcribe, utterance, 16000, "en").result()
         speech_seconds += len(utterance) / 32000
         count += 1
         if count % args.sample_every == 0:
@@ -107,7 +109,7 @@ def main() -> int:
             samples.append(sample)
             print(json.dumps(sample), flush=True)
     half = [(s["speech_minutes"] * 60, s["rss_mb"]) for s in samples[len(samples) // 2:]]
-    result = {"window_step_s": args.window_step, "utterances": count, "speech_minutes": round(speech_seconds / 60, 1),
+    result = {"window_step_s": args.window_step, "callers": args.callers, "threads": args.threads, "utterances": count, "speech_minutes": round(speech_seconds / 60, 1),
               "rss_first_mb": samples[0]["rss_mb"] if samples else None,
               "rss_end_mb": samples[-1]["rss_mb"] if samples else None,
               "second_half_mb_per_hour_of_speech": round(slope_mb_per_hour(half), 1), "widths": len(widths)}
