@@ -2,14 +2,16 @@
 
 One process runs the asr stage's recognizer (WhisperRecognizer, tiny.en, what `babelstream stage asr` loads) on
 utterances of real speech (the English sentences of bench/data/translation spoken by espeak-ng, one to three
-sentences each, so lengths spread over 1-20 s as a long talk's do) as fast as it can, on a thread pool as the
-stage's asyncio.to_thread does. Every --sample-every utterances it prints the RSS, the Python heap as tracemalloc
+sentences each, so lengths spread over 1-20 s as a long talk's do) as fast as it can, from one thread (the stage's
+model thread, stages/model_thread.py) or rotating over --callers threads (as asyncio.to_thread's pool may). Every
+--sample-every utterances it prints the RSS, the Python heap as tracemalloc
 counts it (with --tracemalloc), and how many distinct encoder input widths the model has met. At the end, the
 RSS slope per hour of speech over the second half, and (with --tracemalloc) the ten largest Python allocation
 sites grown since warm-up.
 
     .venv/bin/python bench/asr_memory.py --minutes 20 --window-step 1     # as the stage runs (1 s widths)
     .venv/bin/python bench/asr_memory.py --minutes 20 --window-step 0     # a width per utterance length (before)
+    .venv/bin/python bench/asr_memory.py --minutes 10 --threads 2 --callers 6    # calls rotating over 6 threads
 """
 
 from __future__ import annotations
