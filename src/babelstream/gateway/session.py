@@ -28,6 +28,7 @@ from babelstream.contracts.events import (
     AudioInputPayload,
     Event,
     PartialTranscriptPayload,
+    PartialTranslationPayload,
     SpeechSegmentPayload,
     StageTiming,
     TextRecognizedPayload,
@@ -355,8 +356,11 @@ class Session:
         self.wait_for_results = request.wait_for_results
         if request.partials is not None:
             self._partials_on = request.partials
-        # Partial translations are not made yet: the request is accepted and `ready` says they are off.
-        self._translate_partials = False
+        # The stable text is translated as it grows (stages/partial_translate.py) when partials come at all and
+        # there is something to translate into.
+        self._translate_partials = bool(
+            request.translate_partials and self._partials_on and self.mode != "single" and self.options.target_languages
+        )
         if self.mode == "batch":
             self._start_batch()
         if request.room is not None:
@@ -697,6 +701,9 @@ class Session:
         if type(payload) is PartialTranscriptPayload:
             self._on_partial(payload)
             return
+        if type(payload) is PartialTranslationPayload:
+            self._on_partial_translation(payload)
+            return
         index = payload.segment_index
         if index in self._abandoned:
             return  # a withdrawn speculation's: the utterance went on, and comes again under another index
@@ -719,6 +726,17 @@ class Session:
             return
         self.context.metrics.results_sent.labels(type="partial").inc()
         self.outbox.put(messages.partial(payload))
+
+    def _on_partial_translation(self, payload: PartialTranslationPayload) -> None:
+        if (
+            self.state is SessionState.CLOSED
+            or not self._translate_partials
+            or payload.segment_index in self._abandoned
+            or not self._partials.accept_translation(payload)
+        ):
+            return
+        self.context.metrics.results_sent.labels(type="partial_translation").inc()
+        self.outbox.put(messages.partial_translation(payload))
 
     def _deliver(self, event: Event) -> None:
         if not self.ledger.first_time(event.event_id):
