@@ -57,6 +57,13 @@ CONFIGS = {
 }
 # Variants to try beside them (--configs): each an env over the defaults.
 VARIANTS = {
+    # The detector's quiet hangover counted as pause for the offer (VAD_QUIET_DBFS), and with it an early end on a
+    # finished sentence once the pause (so measured) reaches EARLY_END_PAUSE_MS.
+    "after-quiet": {"PARTIALS": "false", "VAD_QUIET_DBFS": "-50"},
+    "sentence260": {"PARTIALS": "false", "VAD_QUIET_DBFS": "-50", "EARLY_END_ON_SENTENCE": "true",
+                    "EARLY_END_PAUSE_MS": "260"},
+    "sentence300": {"PARTIALS": "false", "VAD_QUIET_DBFS": "-50", "EARLY_END_ON_SENTENCE": "true",
+                    "EARLY_END_PAUSE_MS": "300"},
     "speculate100": {"PARTIALS": "false", "SPECULATE_MS": "100"},
     "silence260": {"PARTIALS": "false", "MIN_SILENCE_MS": "260"},
 }

@@ -464,6 +464,8 @@ class Session:
                 self._endpointer = self._new_endpointer()
             for utterance in self._endpointer.feed(data):
                 self._on_utterance(utterance, is_last=False)
+            if self._speculation is not None and self._speculation.finished_sentence:
+                self._end_early_if_paused(self._speculation)
 
     def _new_endpointer(self) -> Endpointer:
         endpointer = self.context.new_endpointer()
@@ -518,6 +520,16 @@ class Session:
             self._track(self._publish(event))
         elif speculation is not None:
             self._withdraw(speculation)
+
+    def _end_early_if_paused(self, speculation: Speculation) -> None:
+        """A finished sentence, and a pause longer than an in-sentence one: shown now (gateway/speculation.py)."""
+        endpointer = self._endpointer
+        if (
+            endpointer is not None
+            and endpointer.pause_ms >= self.settings.early_end_pause_ms
+            and endpointer.commit_tentative()
+        ):
+            self._commit(speculation, early=True)
 
     def _withdraw(self, speculation: Speculation) -> None:
         self._speculation = None
@@ -714,10 +726,9 @@ class Session:
                 self.settings.early_end_on_sentence
                 and isinstance(payload, TextRecognizedPayload)
                 and ends_sentence(payload.text, payload.language)
-                and self._endpointer is not None
-                and self._endpointer.commit_tentative()
             ):
-                self._commit(speculation, early=True)
+                speculation.finished_sentence = True
+                self._end_early_if_paused(speculation)
             return
         self._deliver(event)
 
