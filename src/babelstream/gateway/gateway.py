@@ -23,6 +23,7 @@ from babelstream.gateway.session_log import SessionLog
 from babelstream.gateway.session_options import Capabilities, SessionOptionsResolver
 from babelstream.gateway.settings import GatewaySettings
 from babelstream.gateway.socket_limits import SocketLimits
+from babelstream.gateway.trusted_proxies import TrustedProxies
 from babelstream.gateway.websocket.handshake import UpgradeRequest
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class Gateway:
             settings.max_sockets, settings.max_connections_per_ip, settings.max_handshakes_per_second_per_ip
         )
         self.metrics.watch_socket_refusals(self.socket_limits.refusals)
+        self.trusted_proxies = TrustedProxies(settings.trusted_proxies)  # whose X-Forwarded-For names the client
         self.metrics.open_connections.set_function(lambda: self.slots.in_use)  # read at scrape time
         self.publisher = EventPublisher(
             bus, codec, on_published=self.metrics.publish_latency.observe, on_failed=self.metrics.publish_failures.inc
@@ -124,15 +126,10 @@ class Gateway:
         outcome = self._check_access(request, browsers=transport == "websocket")
         if isinstance(outcome, SessionEnded):
             refusal = outcome
-        elif not self.bus.is_ready():
+        elif (unreachable := self._bus_refusal()) is not None:
             # Refused at once rather than admitted to fail at its first utterance, KAFKA_DELIVERY_TIMEOUT_MS later
             # and with that audio lost; the bus's health watch says when it is back, and sessions are taken again.
-            refusal = SessionEnded(
-                CloseCode.TRY_AGAIN_LATER,
-                "the pipeline is unavailable: this gateway cannot reach its message bus; try again later",
-                kind=Kind.PIPELINE_UNAVAILABLE,
-                details={"retry_after_ms": _BUS_RETRY_AFTER_MS},
-            )
+            refusal = unreachable
         elif (overloaded := self.load.refusal()) is not None:
             refusal = overloaded
         elif not self.slots.try_acquire():
@@ -156,6 +153,8 @@ class Gateway:
         outcome = self._check_access(request, room=room, role=access.Role.LISTENER)
         if isinstance(outcome, SessionEnded):
             return outcome
+        if (unreachable := self._bus_refusal()) is not None:
+            return unreachable  # nothing said in the room could reach it: told now, with when to try again
         if not self.listener_slots.try_acquire():
             return SessionEnded(
                 CloseCode.TRY_AGAIN_LATER,
@@ -166,3 +165,13 @@ class Gateway:
 
     def release_listener(self) -> None:
         self.listener_slots.release()
+
+    def _bus_refusal(self) -> SessionEnded | None:
+        if self.bus.is_ready():
+            return None
+        return SessionEnded(
+            CloseCode.TRY_AGAIN_LATER,
+            "the pipeline is unavailable: this gateway cannot reach its message bus; try again later",
+            kind=Kind.PIPELINE_UNAVAILABLE,
+            details={"retry_after_ms": _BUS_RETRY_AFTER_MS},
+        )
