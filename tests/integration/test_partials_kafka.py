@@ -82,7 +82,7 @@ async def test_partial_translations_come_from_the_translate_process_before_the_f
     stable = {(m["start_ms"], m["stable_text"]) for m in conversation.of_type("partial")}
     first_translation = next(i for i, m in enumerate(conversation.messages) if m.get("type") == "translation")
     early = [m for m in conversation.messages[:first_translation] if m.get("type") == "partial_translation"]
-    assert early, conversation.of_type("partial_translation")
+    assert early, (conversation.of_type("partial_translation"), sorted(stable))
     for message in early:
         assert (message["start_ms"], message["source_text"]) in stable and message["language"] == "es"
     final = next(m for m in conversation.of_type("translation") if m["start_ms"] == early[0]["start_ms"])

@@ -742,7 +742,7 @@ class Session:
         if (
             self.state is SessionState.CLOSED
             or not self._translate_partials
-            or payload.segment_index in self._abandoned
+            # Matched by start_ms, as partials are: its segment_index may be a withdrawn speculation's.
             or not self._partials.accept_translation(payload)
         ):
             return
