@@ -55,8 +55,12 @@ class ResultRouter:
     def register(self, correlation_id: str, listener: ResultListener) -> None:
         self._listeners[correlation_id] = listener
 
-    def unregister(self, correlation_id: str) -> None:
-        self._listeners.pop(correlation_id, None)
+    def unregister(self, correlation_id: str, listener: ResultListener) -> None:
+        if self._listeners.get(correlation_id) is listener:  # a resumed session may hold the id since
+            del self._listeners[correlation_id]
+
+    def listener(self, correlation_id: str) -> ResultListener | None:
+        return self._listeners.get(correlation_id)
 
     async def start(self) -> None:
         since = self._history_seconds if self._rooms is not None and self._history_seconds > 0 else None
