@@ -7,6 +7,7 @@ from babelstream.contracts.events import (
     AudioSynthesisPayload,
     Event,
     PartialTranscriptPayload,
+    PartialTranslationPayload,
     SessionOptions,
     TextRecognizedPayload,
     TextTranslatedPayload,
@@ -49,6 +50,10 @@ def built_messages() -> dict[str, dict]:
         "partial": messages.partial(PartialTranscriptPayload(
             stable_text="This is Diane in", unstable_text=" New Jersey and", language="en", segment_index=3,
             start_ms=10570, end_ms=13020, options=OPTIONS,
+        )),
+        "partial_translation": messages.partial_translation(PartialTranslationPayload(
+            text="Esta es Diane en", source_text="This is Diane in", source_language="en", target_language="es",
+            segment_index=3, start_ms=10570, end_ms=13020, options=OPTIONS, engine="apertium",
         )),
         "transcript": result(transcript),
         "translation": result(translation),

@@ -126,6 +126,20 @@ class Partial(_Message):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PartialTranslation(_Message):
+    """An utterance still open: its stable text so far (`source_text`), translated into `language`; the
+    utterance's `Translation` replaces it."""
+
+    type: ClassVar[str] = "partial_translation"
+    segment_index: int = 0
+    language: str = ""
+    text: str = ""
+    source_text: str = ""
+    start_ms: int = 0
+    audio_ms: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
 class _Result(_Message):
     segment_index: int = 0
     start_ms: int = 0
@@ -251,14 +265,14 @@ class Unknown(_Message):
 
 
 ServerMessage = Union[
-    Connected, Ready, WarningMessage, Segment, Partial, Transcript, Translation, Audio, Ack, Summary, ErrorMessage,
-    Listening, Audience, Resumed, Unknown
+    Connected, Ready, WarningMessage, Segment, Partial, PartialTranslation, Transcript, Translation, Audio, Ack,
+    Summary, ErrorMessage, Listening, Audience, Resumed, Unknown
 ]
 _BY_TYPE: dict[str, type] = {
     cls.type: cls
     for cls in (
-        Ready, WarningMessage, Segment, Partial, Transcript, Translation, Audio, Ack, Summary, ErrorMessage, Listening,
-        Audience, Resumed,
+        Ready, WarningMessage, Segment, Partial, PartialTranslation, Transcript, Translation, Audio, Ack, Summary,
+        ErrorMessage, Listening, Audience, Resumed,
     )
 }
 

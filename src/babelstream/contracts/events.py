@@ -162,6 +162,23 @@ class PartialTranscriptPayload:
 
 
 @dataclass(frozen=True)
+class PartialTranslationPayload:
+    """An open utterance's stable text, translated (docs/protocol.md, "partial_translation"); the final
+    TextTranslatedEvent of the utterance replaces it."""
+
+    EVENT_TYPE: ClassVar[str] = "PartialTranslationEvent"
+    text: str
+    source_text: str
+    source_language: str
+    target_language: str
+    segment_index: int
+    start_ms: int
+    end_ms: int
+    options: SessionOptions
+    engine: str = ""
+
+
+@dataclass(frozen=True)
 class DeadLetterPayload:
     EVENT_TYPE: ClassVar[str] = "DeadLetterEvent"
     stage: str
@@ -194,6 +211,7 @@ Payload = (
     | RoomPresencePayload
     | SpeechWindowPayload
     | PartialTranscriptPayload
+    | PartialTranslationPayload
 )
 
 PAYLOAD_TYPES: dict[str, type] = {
@@ -208,6 +226,7 @@ PAYLOAD_TYPES: dict[str, type] = {
         RoomPresencePayload,
         SpeechWindowPayload,
         PartialTranscriptPayload,
+        PartialTranslationPayload,
     )
 }
 

@@ -15,6 +15,7 @@ from babelstream.contracts.events import (
     AudioSynthesisPayload,
     Event,
     PartialTranscriptPayload,
+    PartialTranslationPayload,
     SessionOptions,
     TextRecognizedPayload,
     TextTranslatedPayload,
@@ -25,8 +26,8 @@ from babelstream.gateway.stream_limits import StreamLimits
 
 # Every `type` the server can send (`connected` is the one message without a type: it has `status`).
 TYPES = (
-    "ready", "warning", "segment", "partial", "transcript", "translation", "audio", "ack", "summary", "error",
-    "listening", "audience", "resumed",
+    "ready", "warning", "segment", "partial", "partial_translation", "transcript", "translation", "audio", "ack",
+    "summary", "error", "listening", "audience", "resumed",
 )
 
 
@@ -120,6 +121,19 @@ def partial(payload: PartialTranscriptPayload) -> dict:
         "stable_text": payload.stable_text,
         "unstable_text": payload.unstable_text,
         "language": payload.language,
+        "start_ms": payload.start_ms,
+        "audio_ms": payload.end_ms,
+    }
+
+
+def partial_translation(payload: PartialTranslationPayload) -> dict:
+    """An utterance still being spoken: its stable text so far, translated; the `translation` replaces it."""
+    return {
+        "type": "partial_translation",
+        "segment_index": payload.segment_index,
+        "language": payload.target_language,
+        "text": payload.text,
+        "source_text": payload.source_text,
         "start_ms": payload.start_ms,
         "audio_ms": payload.end_ms,
     }
