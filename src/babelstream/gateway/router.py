@@ -7,7 +7,8 @@ Two gateways on the same topics therefore each answer their own clients, and eac
 
 Text results are read from `history_seconds` back when the gateway starts, so the rooms' recent history is on
 every gateway, a new one included; spoken audio is read from the end (it is never history), and so are interim
-results (`speech.asr.partial`), which go to their session only: they are neither history nor a room's.
+results (`speech.asr.partial`, `speech.translation.partial`), which go to their session only: they are neither
+history nor a room's.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from babelstream.bus.base import Bus, Message, Subscription
 from babelstream.contracts.codec import EventCodec
 from babelstream.contracts.errors import ContractError
 from babelstream.contracts.events import Event
-from babelstream.contracts.topics import ASR_PARTIAL, HISTORY_TOPICS, TTS_AUDIO
+from babelstream.contracts.topics import ASR_PARTIAL, HISTORY_TOPICS, TRANSLATION_PARTIAL, TTS_AUDIO
 
 log = logging.getLogger(__name__)
 
 # The group's offsets matter only to the in-memory bus (to trim its logs), so commit in batches.
 _COMMIT_EVERY = 50
+_INTERIM_TOPICS = (ASR_PARTIAL, TRANSLATION_PARTIAL)
 
 
 class ResultListener(Protocol):
@@ -66,7 +68,9 @@ class ResultRouter:
             list(HISTORY_TOPICS), f"{self._group}.text", from_latest=since is None, since_seconds=since
         )
         audio = await self._bus.subscribe([TTS_AUDIO], f"{self._group}.audio", from_latest=True)
-        partials = await self._bus.subscribe([ASR_PARTIAL], f"{self._group}.partial", from_latest=True)
+        partials = await self._bus.subscribe(
+            list(_INTERIM_TOPICS), f"{self._group}.partial", from_latest=True
+        )
         self._subscriptions = [text, audio, partials]
         self._tasks = [asyncio.create_task(self._route(subscription)) for subscription in self._subscriptions]
 
@@ -80,7 +84,8 @@ class ResultRouter:
         key = message.key.decode() if message.key else ""
         listener = self._listeners.get(key)
         rooms = (
-            self._rooms if self._rooms is not None and message.topic != ASR_PARTIAL and self._rooms.wants(message.topic, key)
+            self._rooms if self._rooms is not None and message.topic not in _INTERIM_TOPICS
+            and self._rooms.wants(message.topic, key)
             else None
         )
         if listener is None and rooms is None:

@@ -17,6 +17,7 @@ from typing import Protocol, Sequence
 
 from babelstream.engines.asr.base import Recognition
 from babelstream.engines.asr.whisper import TranscriptionRequest
+from babelstream.stages.model_thread import run_on_model_thread
 
 
 class BatchRecognizer(Protocol):
@@ -89,7 +90,11 @@ class RecognitionBatcher:
 
     async def _run(self, batch: list[tuple[TranscriptionRequest, asyncio.Future]]) -> None:
         try:
-            outcomes = await asyncio.to_thread(self._recognizer.transcribe_many, [request for request, _ in batch])
+            requests = [request for request, _ in batch]
+            if self._workers == 1:  # always the same thread: CTranslate2 keeps memory per calling thread (model_thread.py)
+                outcomes = await run_on_model_thread(self._recognizer, self._recognizer.transcribe_many, requests)
+            else:
+                outcomes = await asyncio.to_thread(self._recognizer.transcribe_many, requests)
         except Exception as error:  # noqa: BLE001 - transcribe_many answers per request; this is a bug, said to all
             outcomes = [error] * len(batch)
         finally:
