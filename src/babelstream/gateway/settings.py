@@ -58,6 +58,9 @@ class GatewaySettings(BaseSettings):
     origin_allowlist: Annotated[tuple[str, ...], NoDecode] = ()
     # After {"event":"done"}: how long to wait for outstanding results before the summary and close.
     results_timeout_seconds: float = 30.0
+    # The reply partition this gateway's sessions' results come back on (docs/kafka.md, "Reply routing"). -1: a
+    # hash of its instance id; gateways numbered 0..N-1 with N <= KAFKA_REPLY_PARTITIONS never share one.
+    gateway_reply_partition: int = -1
     # "live" cuts utterances at pauses as they are spoken; "single" sends one AudioInputEvent at done.
     default_mode: str = "live"
     default_source_language: str = "en"

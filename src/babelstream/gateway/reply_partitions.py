@@ -1,0 +1,35 @@
+"""Which reply partition a session's results go to (bus/reply_route.py): its room's, or its gateway's own.
+
+A gateway reads its own partition and one per room it holds members of (gateway/router.py), so it reads its own
+sessions' results, its rooms', and whatever else shares those partitions: with P reply partitions, about 1/P of the
+other results per partition it reads. Both are hashes, so every gateway agrees without asking anyone: a room's
+partition is the same on every gateway, and a gateway's is fixed by its instance id (or GATEWAY_REPLY_PARTITION,
+for an operator who numbers its gateways and wants none to share).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+
+def partition_of(name: str, partitions: int) -> int:
+    """A stable hash (CRC-32: the same in every process, unlike Python's own `hash`)."""
+    return zlib.crc32(name.encode()) % partitions
+
+
+class ReplyPartitions:
+    def __init__(self, instance_id: str, partitions: int, fixed: int = -1):
+        """partitions: how many the reply topics have (the broker says); fixed: GATEWAY_REPLY_PARTITION, -1 for
+        the instance id's hash."""
+        if partitions < 1:
+            raise ValueError(f"reply topics need a partition, got {partitions}")
+        self.count = partitions
+        self.own = fixed % partitions if fixed >= 0 else partition_of(instance_id, partitions)
+
+    def of_room(self, room_id: str) -> int:
+        return partition_of(f"room:{room_id}", self.count)
+
+    def for_session(self, room_id: str | None) -> int:
+        """A room speaker's results go where every gateway with members in the room reads; any other session's
+        where only its gateway does."""
+        return self.own if room_id is None else self.of_room(room_id)
