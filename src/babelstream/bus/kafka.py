@@ -135,6 +135,16 @@ class KafkaSubscription:
         self._executor.shutdown(wait=False)
 
 
+_LEADER_WAIT_SECONDS = 15.0
+_NO_LEADER_YET = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._TIMED_OUT,
+    KafkaError.REQUEST_TIMED_OUT,
+}
+
+
 class KafkaPartitionReader:
     """Partitions assigned by hand (incremental_assign), on one thread of its own like every consumer here."""
 
@@ -156,6 +166,17 @@ class KafkaPartitionReader:
         self._followed.update(fresh)
 
     def _assign(self, fresh: list[tuple[str, int]], since_seconds: float | None) -> None:
+        # A topic created a moment ago has no leader yet, and a leader may be moving: ask again, for a while.
+        deadline = time.monotonic() + _LEADER_WAIT_SECONDS
+        while True:
+            try:
+                return self._assign_once(fresh, since_seconds)
+            except KafkaException as error:
+                if error.args[0].code() not in _NO_LEADER_YET or time.monotonic() > deadline:
+                    raise BusError(f"could not read {fresh}: {error}") from error
+                time.sleep(0.2)
+
+    def _assign_once(self, fresh: list[tuple[str, int]], since_seconds: float | None) -> None:
         wanted = [TopicPartition(topic, partition) for topic, partition in fresh]
         if since_seconds is not None:
             since_ms = int((time.time() - since_seconds) * 1000)
