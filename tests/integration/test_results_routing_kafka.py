@@ -20,8 +20,10 @@ from babelstream.bus.reply_route import destinations
 from babelstream.contracts.codec import SingleObjectCodec
 from babelstream.contracts.events import Event
 from babelstream.contracts.topics import HISTORY_REPLY_TOPICS, TTS_AUDIO
+from babelstream.gateway.reply_partitions import ReplyPartitions
 from babelstream.gateway.router import ResultRouter
-from tests.support.rooms import room_results
+from tests.support.harness import running_gateway
+from tests.support.rooms import RoomListener, room_results
 
 pytestmark = pytest.mark.kafka
 
@@ -51,6 +53,9 @@ class RoomsSeen:
 
     def on_result(self, event: Event) -> None:
         self.given.append(event)
+
+    def history_read(self) -> None:
+        pass
 
 
 def session_results(speaker: str) -> list[Event]:
@@ -153,3 +158,45 @@ async def test_a_rooms_results_reach_its_listeners_on_another_gateway_and_only_g
         await until(lambda: sum(1 for e in first_rooms.given if e.payload.segment_index == 1) == 3)
         await asyncio.sleep(0.5)
         assert len(second_rooms.given) == given
+
+
+class Capabilities:
+    def source_languages(self):
+        return frozenset({"en"})
+
+    def pairs(self):
+        return frozenset({("en", "es"), ("en", "pt")})
+
+    def speech_languages(self):
+        return frozenset({"es", "pt"})
+
+
+async def test_a_rooms_first_listener_on_a_gateway_gets_the_whole_history_read_back_then_live_results(kafka_settings):
+    """The talk happened before this gateway held the room: it reads the room's partition back when its first
+    listener comes, and tells the listener only then (`listening` with the whole history), then live results."""
+    bus = KafkaBus(kafka_settings, client_id="routing-history-test")
+    await bus.start()
+    room = f"history-{uuid.uuid4().hex[:6]}"
+    speaker = str(uuid.uuid4())
+    partition = ReplyPartitions("any", await bus.partition_count(TTS_AUDIO)).of_room(room)
+    publisher = EventPublisher(bus, CODEC)
+    try:
+        for segment in range(3):
+            for event in room_results(room, segment=segment, speaker=speaker, text=f"Sentence {segment}.",
+                                      reply_partition=partition):
+                await publisher.publish(event)
+        async with running_gateway(bus, CODEC, capabilities=Capabilities()) as (gateway, address):
+            listener = await RoomListener.join(address, room, "es")
+            listening = await listener.heard.wait_for(lambda m: m.get("type") == "listening", timeout=15)
+            assert listening["history"] == 6  # three transcripts, three Spanish translations
+            history = listener.heard.of_type("translation", history=True)
+            assert [m["text"] for m in history] == [f"[es] Sentence {i}." for i in range(3)]
+            assert listener.heard.of_type("translation", history=False) == []  # the past is not played as live
+            for event in room_results(room, segment=3, speaker=speaker, text="Sentence 3.", reply_partition=partition):
+                await publisher.publish(event)
+            live = await listener.heard.wait_for(
+                lambda m: m.get("type") == "translation" and m.get("history") is False, timeout=15)
+            assert live["text"] == "[es] Sentence 3." and live["segment_index"] == 3
+            await listener.leave()
+    finally:
+        await bus.stop()

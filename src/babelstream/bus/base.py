@@ -57,6 +57,9 @@ class PartitionReader(Protocol):
 
     async def unfollow(self, partitions: list[tuple[str, int]]) -> None: ...
 
+    def caught_up(self, partitions: list[tuple[str, int]]) -> bool:
+        """Whether it has read these followed partitions up to where they ended when it began following them."""
+
     async def next(self, timeout_seconds: float | None = None) -> Message | None: ...
 
     async def close(self) -> None: ...

@@ -154,9 +154,16 @@ class KafkaPartitionReader:
         self._followed: set[tuple[str, int]] = set()
         self._closed = False
         self.fetched_bytes = 0
+        # Per partition followed: its end when it was followed, and the next offset to read (set on the consumer's
+        # thread, read on the loop's: single ints, swapped whole).
+        self._ends: dict[tuple[str, int], int] = {}
+        self._positions: dict[tuple[str, int], int] = {}
 
     async def _run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def caught_up(self, partitions: list[tuple[str, int]]) -> bool:
+        return all(self._positions.get(p, -1) >= self._ends.get(p, 0) for p in partitions)
 
     async def follow(self, partitions: list[tuple[str, int]], *, since_seconds: float | None = None) -> None:
         fresh = [p for p in dict.fromkeys(partitions) if p not in self._followed]
@@ -183,14 +190,17 @@ class KafkaPartitionReader:
             found = self._consumer.offsets_for_times(
                 [TopicPartition(p.topic, p.partition, since_ms) for p in wanted], timeout=10
             )
-            # Nothing written since then: from the end (-1 from offsets_for_times means past the last message).
-            starts = [TopicPartition(p.topic, p.partition, p.offset if p.offset >= 0 else OFFSET_END) for p in found]
         else:
-            # Pinned to the end now, not at the first fetch: nothing published after follow() returns is skipped.
-            starts = []
-            for p in wanted:
-                _, high = self._consumer.get_watermark_offsets(p, timeout=10)
-                starts.append(TopicPartition(p.topic, p.partition, high if high >= 0 else OFFSET_END))
+            found = [TopicPartition(p.topic, p.partition, -1) for p in wanted]
+        starts = []
+        for p in found:
+            _, high = self._consumer.get_watermark_offsets(TopicPartition(p.topic, p.partition), timeout=10)
+            # From `since_seconds` back; else (or nothing written since then) from the end, pinned now rather than
+            # at the first fetch, so nothing published after follow() returns is skipped.
+            start = p.offset if 0 <= p.offset <= high else high
+            self._ends[(p.topic, p.partition)] = high
+            self._positions[(p.topic, p.partition)] = start
+            starts.append(TopicPartition(p.topic, p.partition, start))
         self._consumer.incremental_assign(starts)
 
     async def unfollow(self, partitions: list[tuple[str, int]]) -> None:
@@ -199,6 +209,9 @@ class KafkaPartitionReader:
             return
         await self._run(self._consumer.incremental_unassign, [TopicPartition(t, p) for t, p in gone])
         self._followed.difference_update(gone)
+        for partition in gone:
+            self._ends.pop(partition, None)
+            self._positions.pop(partition, None)
 
     def _poll(self, timeout: float) -> Message | None:
         raw = self._consumer.poll(timeout)
@@ -211,6 +224,7 @@ class KafkaPartitionReader:
             return None
         key, value = raw.key(), raw.value() or b""
         self.fetched_bytes += len(value) + (len(key) if key else 0)
+        self._positions[(raw.topic(), raw.partition())] = raw.offset() + 1
         return Message(raw.topic(), raw.partition(), raw.offset(), key, value)
 
     async def next(self, timeout_seconds: float | None = None) -> Message | None:

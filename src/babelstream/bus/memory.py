@@ -123,6 +123,7 @@ class MemoryPartitionReader:
         self._bus = bus
         self._group = group
         self._followed: dict[str, set[int]] = {}  # topic -> partitions
+        self._ends: dict[tuple[str, int], int] = {}  # the topic's end when the partition was followed
         self._wake = asyncio.Event()
         self._closed = False
         self.fetched_bytes = 0
@@ -136,7 +137,15 @@ class MemoryPartitionReader:
                 start = topic.base_offset if since_seconds is not None else topic.end_offset
                 self._group.committed[name] = self._group.position[name] = start
                 topic.waiters.add(self._wake)
+            if partition not in self._followed[name]:
+                self._ends[(name, partition)] = topic.end_offset
             self._followed[name].add(partition)
+
+    def caught_up(self, partitions: list[tuple[str, int]]) -> bool:
+        return all(
+            name in self._followed and self._group.position[name] >= self._ends.get((name, partition), 0)
+            for name, partition in partitions
+        )
 
     async def unfollow(self, partitions: list[tuple[str, int]]) -> None:
         for name, partition in partitions:
@@ -144,6 +153,7 @@ class MemoryPartitionReader:
             if followed is None:
                 continue
             followed.discard(partition)
+            self._ends.pop((name, partition), None)
             if not followed:
                 self._forget(name)
 

@@ -63,7 +63,8 @@ class Gateway:
         self.rooms = RoomDirectory(settings, bus, codec, self.instance_id, self.metrics)
         self.router = ResultRouter(bus, codec, self.instance_id, rooms=self.rooms,
                                    history_seconds=settings.room_idle_seconds,
-                                   reply_partition=settings.gateway_reply_partition)
+                                   reply_partition=settings.gateway_reply_partition,
+                                   history_wait_seconds=settings.room_history_wait_seconds)
         self.capabilities = capabilities
         self.options = SessionOptionsResolver(settings, self.instance_id, capabilities)
         # What every session of this gateway is given (session.py knows nothing of the Gateway).
@@ -93,7 +94,7 @@ class Gateway:
         await self.rooms.start()
         await self.router.start()
         # The rooms this gateway holds are the reply partitions it reads besides its own (gateway/router.py).
-        self.rooms.watch_holding(self.router.hold_room, self.router.release_room)
+        self.rooms.watch_holding(self.router.hold_room, self.router.release_room, self.router.history_ready)
         await self.load.start()
 
     async def publish(self, event: Event) -> None:

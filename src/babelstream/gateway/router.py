@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Protocol
 
 from babelstream.bus.base import Bus, Message, PartitionReader
@@ -41,11 +42,15 @@ class RoomResults(Protocol):
 
     def on_result(self, event: Event) -> None: ...
 
+    def history_read(self) -> None:
+        """A partition's text results were read back: the rooms on it have their history (`history_ready`)."""
+
 
 class ResultRouter:
     def __init__(self, bus: Bus, codec: EventCodec, instance_id: str, *, rooms: RoomResults | None = None,
-                 history_seconds: float = 0.0, reply_partition: int = -1):
-        """reply_partition: GATEWAY_REPLY_PARTITION (-1: the instance id's hash)."""
+                 history_seconds: float = 0.0, reply_partition: int = -1, history_wait_seconds: float = 5.0):
+        """reply_partition: GATEWAY_REPLY_PARTITION (-1: the instance id's hash); history_wait_seconds:
+        ROOM_HISTORY_WAIT_SECONDS, how long a partition's read-back may keep its rooms' new listeners waiting."""
         self._bus = bus
         self._codec = codec
         self._instance_id = instance_id
@@ -57,10 +62,13 @@ class ResultRouter:
         self._rooms_held: set[str] = set()
         self._adopted: dict[str, int] = {}  # correlation id -> reply partition, of sessions begun elsewhere
         self._followed: set[int] = set()
+        self._reading_back: set[int] = set()  # followed, its text not read back to where it ended then
+        self._history_wait_seconds = history_wait_seconds
         self._following = asyncio.Lock()
         self._changed = asyncio.Event()
         self._reader: PartitionReader | None = None
         self._tasks: list[asyncio.Task] = []
+        self._read_backs: set[asyncio.Task] = set()
 
     # -- sessions ------------------------------------------------------------------------------------------
 
@@ -102,6 +110,14 @@ class ResultRouter:
             self._rooms_held.discard(room_id)
             self._changed.set()
 
+    def history_ready(self, room_id: str) -> bool:
+        """Whether this gateway has the room's recent history: its partition is read, and was read back (or its
+        read-back took longer than `history_wait_seconds`)."""
+        if self.partitions is None:
+            return False
+        partition = self.partitions.of_room(room_id)
+        return partition in self._followed and partition not in self._reading_back
+
     # -- reading ------------------------------------------------------------------------------------------
 
     @property
@@ -121,7 +137,7 @@ class ResultRouter:
         self._tasks = [asyncio.create_task(self._route()), asyncio.create_task(self._keep_following())]
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._read_backs]:
             task.cancel()
         if self._reader is not None:
             await self._reader.close()
@@ -150,12 +166,25 @@ class ResultRouter:
             wanted = self._wanted()
             since = self._history_seconds if self._rooms is not None and self._history_seconds > 0 else None
             for partition in sorted(wanted - self._followed):
-                await self._reader.follow([(topic, partition) for topic in HISTORY_REPLY_TOPICS], since_seconds=since)
+                history = [(topic, partition) for topic in HISTORY_REPLY_TOPICS]
+                await self._reader.follow(history, since_seconds=since)
                 await self._reader.follow([(topic, partition) for topic in _LIVE_REPLY_TOPICS])
                 self._followed.add(partition)
+                self._reading_back.add(partition)
+                task = asyncio.create_task(self._read_back(partition, history))
+                self._read_backs.add(task)
+                task.add_done_callback(self._read_backs.discard)
             for partition in sorted(self._followed - wanted):
                 await self._reader.unfollow([(topic, partition) for topic in REPLY_TOPICS])
                 self._followed.discard(partition)
+
+    async def _read_back(self, partition: int, history: list[tuple[str, int]]) -> None:
+        deadline = time.monotonic() + self._history_wait_seconds
+        while not self._reader.caught_up(history) and time.monotonic() < deadline and partition in self._followed:
+            await asyncio.sleep(0.02)
+        self._reading_back.discard(partition)
+        if self._rooms is not None:
+            self._rooms.history_read()
 
     def _dispatch(self, message: Message) -> None:
         key = message.key.decode() if message.key else ""

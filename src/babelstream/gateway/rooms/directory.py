@@ -51,6 +51,10 @@ def _nobody(room_id: str) -> None:
     pass
 
 
+def _always(room_id: str) -> bool:
+    return True
+
+
 class RoomDirectory:
     def __init__(self, settings: GatewaySettings, bus: Bus, codec: EventCodec, instance_id: str,
                  metrics: GatewayMetrics):
@@ -62,13 +66,15 @@ class RoomDirectory:
         self._tasks: list[asyncio.Task] = []
         self._hold: Callable[[str], None] = _nobody
         self._release: Callable[[str], None] = _nobody
+        self._history_ready: Callable[[str], bool] = _always
         metrics.rooms.set_function(lambda: sum(1 for room in self._rooms.values() if room.has_members))
         metrics.listeners.set_function(lambda: sum(room.listener_count for room in self._rooms.values()))
 
-    def watch_holding(self, hold: Callable[[str], None], release: Callable[[str], None]) -> None:
-        """hold(room) when this gateway gets the room's first member, release(room) when its last one leaves; the
-        rooms held now are told at once."""
-        self._hold, self._release = hold, release
+    def watch_holding(self, hold: Callable[[str], None], release: Callable[[str], None],
+                      history_ready: Callable[[str], bool]) -> None:
+        """hold(room) when this gateway gets the room's first member, release(room) when its last one leaves (the
+        rooms held now are told at once); history_ready(room): whether the room's history has been read here."""
+        self._hold, self._release, self._history_ready = hold, release, history_ready
         for room in self._rooms.values():
             if room.has_members:
                 hold(room.id)
@@ -106,10 +112,28 @@ class RoomDirectory:
         self._changed(room)
         return room
 
+    def when_history_ready(self, member: Member, room_id: str, start: Callable[[], None]) -> None:
+        """Calls `start` once the room's history is here: now, or when this gateway has read it back (its first
+        member here made it read the room's partition; gateway/router.py). Until then results pass `member` by:
+        they are in the history it is given first."""
+        room = self._rooms[room_id]
+        if self._history_ready(room_id):
+            start()
+        else:
+            room.waiting[member] = start
+
+    def history_read(self) -> None:
+        for room in list(self._rooms.values()):
+            if room.waiting and self._history_ready(room.id):
+                waiting, room.waiting = room.waiting, {}
+                for start in waiting.values():
+                    start()
+
     def leave(self, member: Member, room_id: str) -> None:
         room = self._rooms.get(room_id)
         if room is None:
             return
+        room.waiting.pop(member, None)
         room.remove_listener(member)
         room.speakers.discard(member)
         self._changed(room)
@@ -273,8 +297,8 @@ class RoomDirectory:
         shared = SharedMessage(message)  # encoded once per wire format, for every member
         delivered = 0
         for member in list(members):
-            if member.member_id == speaker:
-                continue  # its own results reached it directly
+            if member.member_id == speaker or member in room.waiting:
+                continue  # its own results reached it directly; or it is given the history first
             member.deliver(shared, audio=audio)
             delivered += 1
         if delivered:
