@@ -89,9 +89,12 @@ def test_a_rooms_partition_is_the_same_on_every_gateway_and_a_gateways_is_its_ow
         ReplyPartitions("gateway", 0)
 
 
-def test_hashed_partitions_spread_gateways_and_rooms():
-    owners = [partition_of(f"gateway-{i:012x}", 32) for i in range(320)]
-    assert max(owners.count(p) for p in range(32)) < 25  # about 10 each: none takes a crowd
+def test_hashed_partitions_spread_names_that_differ_only_at_the_end():
+    """CRC-32 put gateway-…-0 … gateway-…-15 on 10 partitions of 32; a hash that mixes spreads them."""
+    owners = [partition_of(f"gateway-1a2b3c-{i}", 32) for i in range(16)]
+    assert len(set(owners)) >= 11  # 16 balls in 32 bins: about 12.6 distinct expected
+    many = [partition_of(f"gateway-{i:012x}", 32) for i in range(3200)]
+    assert max(many.count(p) for p in range(32)) < 140  # about 100 each
 
 
 async def test_the_router_stamps_its_sessions_events_with_their_reply_partition():

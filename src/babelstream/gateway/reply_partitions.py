@@ -9,12 +9,14 @@ for an operator who numbers its gateways and wants none to share).
 
 from __future__ import annotations
 
-import zlib
+import hashlib
 
 
 def partition_of(name: str, partitions: int) -> int:
-    """A stable hash (CRC-32: the same in every process, unlike Python's own `hash`)."""
-    return zlib.crc32(name.encode()) % partitions
+    """A stable hash (the same in every process, unlike Python's own `hash`). Not CRC-32: it is linear, so names
+    that differ only in their last characters (gateway-1, gateway-2, …) fall on partitions in pairs
+    (docs/benchmarks/results-routing.md)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big") % partitions
 
 
 class ReplyPartitions:
