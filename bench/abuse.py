@@ -15,17 +15,19 @@ MAX_CONNECTIONS, raised from 10 to hold 100 honest sessions and the abusers'):
              a slowloris head (a header line every 0.5 s)           expected closed, no answer, at ~5 s
              40 upgrade requests at once from one address           expected 10 (one second's worth) 101, the rest 429
              100 idle sockets from one address                      expected 64 held and closed at ~5 s, 36 closed as they open
-             5 clients streaming in real time that never read       see below
+             5 clients streaming in real time that never read       expected 1008, counted slow_reader (below)
     at +10 s 10,000 idle TCP sockets from 200 addresses (50 each, under the per-address limit): MAX_SOCKETS (4,096)
              is what bounds them: expected the sockets up to the cap held and closed after
              HANDSHAKE_TIMEOUT_SECONDS (5), the rest closed as they open (docs/security.md); a /healthz probe
              from a fresh address, while the cap is full and after it clears, shows what a newcomer gets.
 
 Clients that never read: MAX_SEND_QUEUE_BYTES (4 MiB) of results must be waiting for one before it is closed
-`slow_reader`. With the in-memory bus and no stages no results flow (the gateway only sends `connected` and
-`ready`), so the case cannot be reached here: the 5 clients are held as long-lived sessions that never read (they
-must not disturb the honest streams, and must not be closed for anything else), and the close itself is proven by
-tests/integration/test_stream_limits.py (test_a_client_that_never_reads_is_closed_and_dropped_with_its_queue_bounded).
+`slow_reader`. No stages run here, so this process answers them as the tts stage would: it publishes a spoken
+translation (a real espeak-ng WAV, ~147 KB as JSON) for each of them onto the gateway's Kafka broker every 0.12 s,
+as bench/room_fanout.py's speakers do (the gateway and the honest streams therefore run on Kafka, started on
+--kafka-port unless one listens there). Each must then be closed 1008 with nothing more sent (what was queued is
+dropped and the close goes first) and counted `slow_reader` by the server. With --kafka-port 0 (the in-memory bus)
+no results can flow and the case is reported as not reachable.
 
 Per run: the honest streams' receive lag (now - the frame's send stamp, where the session handles it: every
 frame of every live session; the abusers that send audio use single mode, which the probe does not see, so the
@@ -72,14 +74,17 @@ from bench.gateway_capacity import (  # noqa: E402  (the capacity bench's prepar
     MB,
     P99_LIMIT_MS,
     build_loadgen,
+    ensure_kafka,
     free_port,
     get_json,
     prepare_audio,
     raise_file_limit,
     server_command,
+    stop_kafka,
     stop_server,
     wait_for_quiet,
 )
+from bench.room_fanout import spoken_wav  # noqa: E402
 from tests.support.frames import client_frame  # noqa: E402
 
 RSS_LIMIT_MB = 512.0
@@ -93,6 +98,9 @@ TEXT, BINARY, CLOSE, PING = 0x1, 0x2, 0x8, 0x9
 START_LIVE = {"event": "start", "mode": "live", "wait_for_results": False}
 START_SINGLE = {"event": "start", "mode": "single", "wait_for_results": False}
 WAIT = 10.0  # any single wait of an abuser for the server
+# Spoken results published for each client that never reads: ~147 KB each as JSON, 90 of them ~13 MB, well over
+# MAX_SEND_QUEUE_BYTES (4 MiB) plus what the kernel's socket buffers take first on loopback (up to tcp_wmem's 4 MB).
+SPOKEN_RESULTS_EACH = 90
 
 
 # -- a client written byte by byte, from a chosen source address ---------------------------------------------
@@ -154,9 +162,9 @@ async def ws_session(source: str, port: int, start: dict, rcvbuf: int | None = N
     if not head.startswith(b"HTTP/1.1 101"):
         writer.close()
         raise RuntimeError(f"upgrade refused: {head.splitlines()[0]!r}")
-    await asyncio.wait_for(read_frame(reader), WAIT)  # connected
+    _, connected = await asyncio.wait_for(read_frame(reader), WAIT)
     writer.write(client_frame(TEXT, json.dumps(start).encode()))
-    return reader, writer
+    return reader, writer, json.loads(connected)
 
 
 def drop(writer: asyncio.StreamWriter) -> None:
@@ -175,7 +183,7 @@ def outcome(messages: list[dict], code: int | None) -> str:
 
 
 async def ping_flood(port: int) -> dict:
-    reader, writer = await ws_session("127.0.0.20", port, START_SINGLE, rcvbuf=4096)
+    reader, writer, _ = await ws_session("127.0.0.20", port, START_SINGLE, rcvbuf=4096)
     began = time.monotonic()
     pings = client_frame(PING, b"x" * 125) * 100
     sent = 0
@@ -195,7 +203,7 @@ async def ping_flood(port: int) -> dict:
 
 
 async def fast_audio(port: int) -> dict:
-    reader, writer = await ws_session("127.0.0.21", port, START_SINGLE)
+    reader, writer, _ = await ws_session("127.0.0.21", port, START_SINGLE)
     closed = asyncio.ensure_future(until_close(reader, 15.0))
     frame = client_frame(BINARY, b"\1\0" * 3200)  # 200 ms of audio every 20 ms: 10x real time, 50 messages a second
     began = time.monotonic()
@@ -213,7 +221,7 @@ async def fast_audio(port: int) -> dict:
 
 
 async def oversize_frame(port: int) -> dict:
-    reader, writer = await ws_session("127.0.0.22", port, START_SINGLE)
+    reader, writer, _ = await ws_session("127.0.0.22", port, START_SINGLE)
     head = bytes((0x80 | BINARY, 0x80 | 127)) + struct.pack("!Q", 1 << 20) + b"\0\0\0\0"
     began = time.monotonic()
     writer.write(head + b"\0" * 65536)  # the announced 1 MiB is never sent in full
@@ -399,34 +407,85 @@ async def idle_flood(port: int, count: int, open_sockets_before: int) -> dict:
             "note": f"/healthz from a new address 1.5 s in: {during}; at {1.5 + HANDSHAKE_TIMEOUT + 2:.1f} s: {after}"}
 
 
-async def non_readers(port: int, count: int, seconds: float) -> dict:
+async def non_readers(port: int, count: int, seconds: float, results: SpokenResults | None) -> dict:
+    """Clients that stream audio in real time and never read, while what the stages would answer them arrives: a
+    spoken translation (~147 KB as JSON) for each, every 0.12 s, published onto Kafka by this process (`results`).
+    Expected: each closed 1008 `slow_reader` once MAX_SEND_QUEUE_BYTES wait for it. On the in-memory bus no results
+    can flow from here (`results` None), and the case is not reachable."""
     sessions = [await ws_session("127.0.0.29", port, START_SINGLE, rcvbuf=4096) for _ in range(count)]
     frame = client_frame(BINARY, b"\1\0" * 320)  # 20 ms in real time
+    answering = None
+    if results is not None:
+        answering = asyncio.create_task(results.answer([connected["correlation_id"] for _, _, connected in sessions],
+                                                       every=0.12, count=SPOKEN_RESULTS_EACH))
     began = time.monotonic()
     ticks = 0
     while time.monotonic() - began < seconds and ticks < seconds * 50 + 1:
-        for _, writer in sessions:
+        for _, writer, _ in sessions:
             writer.write(frame)
         ticks += 1
         await asyncio.sleep(max(0.0, began + ticks * 0.02 - time.monotonic()))
     held = time.monotonic() - began
-    closed = 0
-    for reader, writer in sessions:  # anything the server sent them meanwhile, without waiting
-        messages, code = await until_close(reader, 0.2)
-        closed += code is not None
+    if answering is not None:
+        published = await answering
+    outcomes = []
+    for reader, writer, _ in sessions:  # only now read what the server sent them, its close included
+        messages, code = await until_close(reader, WAIT if results is not None else 0.2)
+        outcomes.append(outcome(messages, code))
         drop(writer)
-    return {"name": f"{count} clients streaming, never reading", "expected": "1008 slow_reader past 4 MiB queued",
-            "got": f"not reachable here: held {held:.0f} s, {closed} closed", "took_s": None, "ok": None,
-            "note": "no results flow without stages (only connected, ready); the close is proven by "
-                    "tests/integration/test_stream_limits.py::test_a_client_that_never_reads_is_closed_and_dropped_with_its_queue_bounded"}
+    # What waits for it is dropped and the close goes out first (docs/protocol.md): a code, no error message; the
+    # kind is the server's count (`slow_reader` in /metrics, the "server counted it at" column).
+    expected = "1008 (no error message)"
+    name = f"{count} clients streaming, never reading"
+    if results is None:
+        return {"name": name, "expected": "1008 slow_reader past 4 MiB queued",
+                "got": f"not reachable on the in-memory bus: held {held:.0f} s, {len(outcomes) - outcomes.count('no close frame')} closed",
+                "took_s": None, "ok": None, "note": "run on Kafka (the default) for results to flow"}
+    got = ", ".join(f"{outcomes.count(o)} x {o}" for o in sorted(set(outcomes)))
+    return {"name": f"{name}, {published} spoken results published for them", "expected": f"{count} x {expected}",
+            "got": got, "took_s": None, "ok": outcomes == [expected] * count, "reason": "slow_reader",
+            "note": f"held {held:.0f} s"}
 
 
-async def run_abusers(port: int, t0: float, args, open_sockets_before: int) -> list[dict]:
+class SpokenResults:
+    """What the tts stage publishes for a session's utterance (a real espeak-ng WAV, room_fanout.spoken_wav), put
+    onto the gateway's bus by this process, as bench/room_fanout.py's speakers do."""
+
+    def __init__(self, wav: bytes):
+        self._wav = wav
+
+    async def answer(self, correlation_ids: list[str], *, every: float, count: int) -> int:
+        from babelstream.bus.event_publisher import EventPublisher
+        from babelstream.bus.settings import BusSettings
+        from babelstream.contracts.events import AudioSynthesisPayload, Event
+        from babelstream.platform import build_bus, build_codec
+
+        settings = BusSettings()
+        bus = build_bus(settings, "bench-abuse-tts")
+        await bus.start()
+        publisher = EventPublisher(bus, build_codec(settings))
+        published = 0
+        try:
+            for index in range(count):
+                await asyncio.gather(*(publisher.publish(Event(
+                    AudioSynthesisPayload(audio_bytes=self._wav, sample_rate_hz=22050, duration_ms=2500, voice="es",
+                                          engine="espeak-ng", language="es", text="Buenos días a todos.",
+                                          segment_index=index),
+                    correlation_id=correlation_id, source_service="bench-tts",
+                )) for correlation_id in correlation_ids))
+                published += len(correlation_ids)
+                await asyncio.sleep(every)
+        finally:
+            await bus.stop()
+        return published
+
+
+async def run_abusers(port: int, t0: float, args, open_sockets_before: int, results: SpokenResults | None) -> list[dict]:
     """All the abusers, on the honest streams' clock (t0 = monotonic time the honest streaming starts)."""
     await asyncio.sleep(max(0.0, t0 + 2.0 - time.monotonic()))
     first = [ping_flood(port), fast_audio(port), oversize_frame(port), huge_head(port), slowloris(port),
              handshake_flood(port), per_address_cap(port),
-             non_readers(port, args.non_readers, args.seconds - 6.0)]
+             non_readers(port, args.non_readers, args.seconds - 6.0, results)]
 
     async def flood_later() -> dict:
         await asyncio.sleep(max(0.0, t0 + 10.0 - time.monotonic()))
@@ -451,7 +510,13 @@ def start_gateway(args, log_path: Path) -> tuple[subprocess.Popen, int]:
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
-        "BUS": "memory",
+        **({"BUS": "kafka", "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{args.kafka_port}"} if args.kafka_port
+           else {"BUS": "memory"}),
+        # No stages run: nothing to measure a backlog or a latency of (admission), nor to decode windows (partials);
+        # as bench/gateway_capacity.py, the gateway's frame path.
+        "PARTIALS": "false",
+        "ADMISSION_MAX_ASR_BACKLOG": "0",
+        "ADMISSION_MAX_P95_MS": "0",
         # 100 honest sessions, the abusers' (at most ~20) and room to spare; every other limit at its default.
         "MAX_CONNECTIONS": str(args.n + 100),
         "BENCH_LAG_EVERY": "1",
@@ -549,7 +614,8 @@ def run(args, audio: Path, abusers: bool) -> dict:
         if abusers:
             time.sleep(max(0.0, t0 + 1.0 - time.monotonic()))
             before = len(psutil.Process(server.pid).net_connections(kind="tcp")) - 1  # less the listener
-            outcomes = asyncio.run(run_abusers(port, t0, args, before))
+            results = SpokenResults(spoken_wav(2.5)) if args.kafka_port else None
+            outcomes = asyncio.run(run_abusers(port, t0, args, before, results))
         out, err = loadgen.communicate(timeout=args.seconds + 120)
         if loadgen.returncode != 0:
             raise RuntimeError(f"load generator failed ({loadgen.returncode}): {err.strip()[-2000:]}")
@@ -565,7 +631,8 @@ def run(args, audio: Path, abusers: bool) -> dict:
     for result in outcomes:
         reason = result.get("reason")
         if reason:
-            result["ok"] = result["got"] == result["expected"]
+            # the client saw the documented close, and the server counted it under its kind
+            result["ok"] = result["got"] == result["expected"] and reason in watch.first_seen
             if reason in watch.first_seen:
                 result["server_s"] = watch.first_seen[reason] - 2.0  # the session abusers started at +2 s
     return {
@@ -629,6 +696,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=24.0, help="how long the honest streams stream")
     parser.add_argument("--idle", type=int, default=10_000, help="idle sockets in the flood")
     parser.add_argument("--non-readers", type=int, default=5)
+    parser.add_argument("--kafka-port", type=int, default=19692,
+                        help="the gateway's broker (started if nothing listens there); 0: the in-memory bus, where no "
+                             "results can flow to the clients that never read")
     parser.add_argument("--server-core", type=int, default=1)
     parser.add_argument("--client-core", type=int, default=0)
     parser.add_argument("--quiet-pct", type=float, default=30.0, help="wait for both cores under this %% busy before each run")
@@ -649,9 +719,16 @@ def main() -> None:
     print(f"command: {command}")
     print(f"started {began:%Y-%m-%d %H:%M:%S} UTC, load average {os.getloadavg()}, {os.cpu_count()} cores, open files "
           f"limit {limit}; gateway on core {args.server_core}, load generator and abusers on core {args.client_core}")
-    reference = run(args, audio, abusers=False)
-    print(honest_line(reference), flush=True)
-    abuse = run(args, audio, abusers=True)
+    if args.kafka_port:  # this process publishes the spoken results onto the gateway's broker (SpokenResults)
+        os.environ.update(BUS="kafka", KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{args.kafka_port}")
+    started_kafka = ensure_kafka(args.kafka_port, args.client_core) if args.kafka_port else False
+    try:
+        reference = run(args, audio, abusers=False)
+        print(honest_line(reference), flush=True)
+        abuse = run(args, audio, abusers=True)
+    finally:
+        if started_kafka:
+            stop_kafka(args.kafka_port)
     print(honest_line(abuse), flush=True)
     for r in (reference, abuse):
         if r["late_slots"]:

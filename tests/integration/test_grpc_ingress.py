@@ -298,10 +298,45 @@ async def test_a_call_counts_as_a_socket_toward_the_per_address_limits():
     assert flooding == {"handshakes_per_ip": len(refused)} and "a second from one address" in refused[0].details
 
 
-async def test_metadata_over_max_header_bytes_is_refused_by_grpc():
-    """As a request head over MAX_HEADER_BYTES is (431): gRPC refuses the call itself (its metadata are not kept)."""
+async def test_metadata_over_max_header_bytes_end_the_call_before_it_is_a_session():
+    """As a request head over MAX_HEADER_BYTES gets its 431 before anything starts: RESOURCE_EXHAUSTED, no message,
+    no session, counted as `header_too_large`. Over gRPC's own, larger bound, gRPC refuses the call itself."""
     async with running_gateway(MemoryBus(), CODEC, grpc=True, max_header_bytes=4096) as (gateway, _):
-        fat = await call(gateway, requests(NO_RESULTS, [b"\0" * 640]), metadata=(("x-padding", "a" * 8000),))
-        fine = await call(gateway, requests(NO_RESULTS, [b"\0" * 640]), metadata=(("x-padding", "a" * 1000),))
-    assert (fat.code, fat.messages) == (S.RESOURCE_EXHAUSTED, []) and "metadata size" in fat.details
+        calls = [await call(gateway, requests(NO_RESULTS, [b"\0" * 640]), metadata=padding)
+                 for padding in ((("x-padding", "a" * 4100),), (("x-a", "a" * 2500), ("x-b", "b" * 2500)))]
+        sessions = gateway.metrics.registry.get_sample_value("babelstream_gateway_sessions_total", {"transport": "grpc"})
+        refusals = dict(gateway.socket_limits.refusals)
+        huge = await call(gateway, requests(NO_RESULTS, [b"\0" * 640]), metadata=(("x-padding", "a" * 20_000),))
+        fine = await call(gateway, requests(NO_RESULTS, [b"\0" * 640]), metadata=(("x-padding", "a" * 3000),))
+    for fat in calls:
+        assert (fat.code, fat.messages, fat.kind) == (S.RESOURCE_EXHAUSTED, [], None)
+        assert "metadata size" in fat.details and "MAX_HEADER_BYTES" in fat.details
+    assert sessions is None and refusals == {"header_too_large": 2}
+    assert (huge.code, huge.messages) == (S.RESOURCE_EXHAUSTED, []) and "metadata size" in huge.details
     assert fine.code == S.OK
+
+
+async def test_a_trusted_proxys_x_forwarded_for_names_the_client_a_call_counts_against():
+    """TRUSTED_PROXIES holds on the gRPC door as on the WebSocket one: from a trusted proxy, each call counts against
+    the client its `x-forwarded-for` names; from anyone else, the header is not believed."""
+    held = [b"\0" * 640, HOLD]
+
+    async def two_clients(gateway, forwarded_for):
+        first = asyncio.create_task(call(gateway, requests(None, held), timeout=3,
+                                         metadata=(("x-forwarded-for", forwarded_for[0]),)))
+        await until(lambda: gateway.slots.in_use == 1)
+        second = await call(gateway, requests(None, [b"\0" * 640]), metadata=(("x-forwarded-for", forwarded_for[1]),))
+        await first
+        return second
+
+    async def on_a_gateway(forwarded_for, **settings):
+        async with running_gateway(MemoryBus(), CODEC, grpc=True, max_connections_per_ip=1, **settings) as (gateway, _):
+            return await two_clients(gateway, forwarded_for)
+
+    clients = ("203.0.113.7", "198.51.100.9")
+    behind_proxy = await on_a_gateway(clients, trusted_proxies="127.0.0.1")
+    same_client = await on_a_gateway(("203.0.113.7", "10.0.0.1, 203.0.113.7"), trusted_proxies="127.0.0.1")
+    forged = await on_a_gateway(clients)
+    assert behind_proxy.code == S.OK
+    assert (same_client.code, same_client.kind) == (S.RESOURCE_EXHAUSTED, "capacity")
+    assert (forged.code, forged.kind) == (S.RESOURCE_EXHAUSTED, "capacity")

@@ -11,6 +11,8 @@ import json
 import re
 import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,7 @@ PROMETHEUS_FILE = DEPLOY / "prometheus.yml"
 DASHBOARD_FILE = DEPLOY / "grafana" / "babelstream.json"
 MESSAGE_MAX_BYTES = 2097152
 STAGES = ("segmenter", "asr", "translate", "tts")
+BABELSTREAM = Path(sys.executable).parent / "babelstream"
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +87,7 @@ def _published_ports(service: dict) -> list[str]:
 def test_expected_services(services):
     assert "kafka" in services and "prometheus" in services
     ours = _ours(services)
-    assert set(ours) == {"gateway", *STAGES}, f"services built from deploy/Dockerfile: {sorted(ours)}"
+    assert set(ours) == {"gateway", "metrics-token", *STAGES}, f"services built from deploy/Dockerfile: {sorted(ours)}"
 
 
 def test_our_services_use_the_project_image_and_commands(services):
@@ -92,6 +95,8 @@ def test_our_services_use_the_project_image_and_commands(services):
     for name, svc in ours.items():
         assert svc["build"]["context"] == "..", name
         assert svc["build"]["dockerfile"] == "deploy/Dockerfile", name
+        if name == "metrics-token":
+            continue  # it mints a token and exits: no bus (test_the_metrics_token_service_mints_...)
         env = _env(svc)
         assert env.get("KAFKA_BOOTSTRAP_SERVERS") == "kafka:9092", name
         assert env.get("BUS") == "kafka", name
@@ -104,7 +109,7 @@ def test_our_services_use_the_project_image_and_commands(services):
         assert list(services[stage]["command"]) == ["stage", stage]
 
 
-@pytest.mark.parametrize("name", ["gateway", *STAGES])
+@pytest.mark.parametrize("name", ["gateway", "metrics-token", *STAGES])
 def test_service_hardening(services, name):
     svc = services[name]
     user = str(svc.get("user", ""))
@@ -123,7 +128,7 @@ def test_service_hardening(services, name):
     assert cpus is not None and float(cpus) > 0, f"{name}: cpu limit"
 
 
-@pytest.mark.parametrize("name", ["kafka", "gateway", "prometheus", *STAGES])
+@pytest.mark.parametrize("name", ["kafka", "gateway", "prometheus", "metrics-token", *STAGES])
 def test_published_ports_bind_loopback_only(services, name):
     for port in _published_ports(services[name]):
         assert port.startswith("127.0.0.1:"), f"{name}: published port {port!r} must be bound to 127.0.0.1"
@@ -259,8 +264,36 @@ def test_prometheus_scrapes_the_gateway_with_a_credential(services):
     [job] = [job for job in config["scrape_configs"] if f"gateway:{port}" in job["static_configs"][0]["targets"]]
     # The gateway's /metrics asks for the same credential as /ws/audio (JWT_SECRET is set in compose).
     assert job["authorization"]["type"] == "Bearer"
-    token_file = job["authorization"]["credentials_file"]
-    assert any(config_ref["target"] == token_file for config_ref in services["prometheus"]["configs"])
+    token_dir, _, token_name = job["authorization"]["credentials_file"].rpartition("/")
+    # ... which the one-shot metrics-token service writes into a volume that Prometheus mounts, read-only, and
+    # Prometheus starts only once it has.
+    prometheus, minter = services["prometheus"], services["metrics-token"]
+    [volume] = [v.partition(":")[0] for v in prometheus["volumes"] if v.split(":")[1] == token_dir]
+    assert prometheus["volumes"][[v.partition(":")[0] for v in prometheus["volumes"]].index(volume)].endswith(":ro")
+    assert prometheus["depends_on"]["metrics-token"]["condition"] == "service_completed_successfully"
+    [written_to] = [v.split(":")[1] for v in minter["volumes"] if v.partition(":")[0] == volume]
+    assert f"{written_to}/{token_name}" in minter["entrypoint"][-1] and minter["restart"] == "no"
+    assert _env(minter)["JWT_SECRET"] == _env(services["gateway"])["JWT_SECRET"]
+    assert "prometheus" not in _published_ports(minter) and not _published_ports(minter)
+
+
+def test_the_metrics_token_service_mints_a_token_the_gateway_accepts(services, tmp_path):
+    """Its command, run here as in its container (the project's `babelstream` for the image's), writes a token that
+    the gateway's own verifier accepts, valid for years, readable by Prometheus's user."""
+    from babelstream.gateway.access.tokens import TokenVerifier
+
+    minter = services["metrics-token"]
+    [written_to] = [v.split(":")[1] for v in minter["volumes"]]
+    shell, flag, command = minter["entrypoint"]
+    command = command.replace(written_to, str(tmp_path)).replace("babelstream token", f"{BABELSTREAM} token")
+    secret = "a-test-secret-of-thirty-two-bytes!"
+    subprocess.run([shell, flag, command], check=True, timeout=60,
+                   env={"PATH": "/usr/bin:/bin", "JWT_SECRET": secret, "HOST": "0.0.0.0", "HOME": str(tmp_path)})
+    token_file = tmp_path / "gateway.token"
+    assert token_file.stat().st_mode & 0o044 == 0o044 and not list(tmp_path.glob("*.new"))
+    principal = TokenVerifier.build(secret=secret, public_key=None, audience="babelstream").verify(
+        token_file.read_text().strip())
+    assert principal.name == "prometheus" and principal.expires_at - time.time() > 9 * 365 * 86400
 
 
 def test_the_dashboard_charts_only_metrics_the_platform_exports():

@@ -402,6 +402,9 @@ class KafkaBus:
         self._running = False
         if self._poller:
             self._poller.join(timeout=1)
+        # Dropped, so librdkafka's threads end with it: one kept would reconnect to a stopped broker for as long as
+        # the process lives (a bench that stopped its bus and went on logged it every second).
+        self._producer = None
 
     async def partition_count(self, topic: str) -> int:
         def count() -> int:

@@ -24,6 +24,7 @@ from babelstream.gateway.session_log import SessionLog
 from babelstream.gateway.session_options import Capabilities, SessionOptionsResolver
 from babelstream.gateway.settings import GatewaySettings
 from babelstream.gateway.socket_limits import SocketLimits
+from babelstream.gateway.trusted_proxies import TrustedProxies
 from babelstream.gateway.websocket.handshake import UpgradeRequest
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class Gateway:
             settings.max_sockets, settings.max_connections_per_ip, settings.max_handshakes_per_second_per_ip
         )
         self.metrics.watch_socket_refusals(self.socket_limits.refusals)
+        self.trusted_proxies = TrustedProxies(settings.trusted_proxies)  # whose X-Forwarded-For names the client
         self.metrics.open_connections.set_function(lambda: self.slots.in_use)  # read at scrape time
         self.publisher = EventPublisher(
             bus, codec, on_published=self.metrics.publish_latency.observe, on_failed=self.metrics.publish_failures.inc

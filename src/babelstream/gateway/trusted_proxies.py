@@ -31,6 +31,13 @@ class TrustedProxies:
             return False
         return any(address in network for network in self._networks)
 
+    def client(self, peer: str, x_forwarded_for: str) -> str:
+        """Whom a request from `peer` is from: the peer, or, from a trusted proxy, the client its X-Forwarded-For
+        names (the peer when it names none). Both doors ask this, so both count the same client."""
+        if peer not in self:
+            return peer
+        return (self.client_of(x_forwarded_for) if x_forwarded_for else "") or peer
+
     def client_of(self, x_forwarded_for: str) -> str:
         """The client's address in a trusted proxy's X-Forwarded-For ("" when the header names none)."""
         hops = [hop.strip() for hop in x_forwarded_for.split(",") if hop.strip()]

@@ -32,6 +32,10 @@ _RECEIVE_SLACK_BYTES = 64 * 1024
 _PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----\s*", re.S)
 
 
+def _grpc_metadata_bound(max_header_bytes: int) -> int:
+    return 2 * max_header_bytes + 4096  # room for what grpc counts besides the metadata (its pseudo-headers)
+
+
 def server_credentials(certfile: Path, keyfile: Path | None) -> grpc.ServerCredentials:
     """SSL_CERTFILE and SSL_KEYFILE as uvicorn reads them: the key in its own file, or in the certificate's."""
     chain = certfile.read_bytes()
@@ -56,9 +60,11 @@ class GrpcServer:
         server = grpc.aio.server(options=[
             ("grpc.max_receive_message_length", settings.max_chunk_bytes + _RECEIVE_SLACK_BYTES),
             ("grpc.so_reuseport", 0),  # a port already taken is an error, not shared with another gateway
-            # A call's metadata, as a request head: bounded by MAX_HEADER_BYTES on both doors.
-            ("grpc.max_metadata_size", settings.max_header_bytes),  # its soft limit, and its hard one: no call over
-            ("grpc.absolute_max_metadata_size", settings.max_header_bytes),  # it is served (between them, some are)
+            # A call's metadata, as a request head, are bounded by MAX_HEADER_BYTES: the handler refuses them
+            # (translate_call.py) before anything starts. grpc's own bound, soft and hard alike, is set above it, to
+            # bound memory only: grpc refuses metadata over it after dispatching the call, too late to be clean.
+            ("grpc.max_metadata_size", _grpc_metadata_bound(settings.max_header_bytes)),
+            ("grpc.absolute_max_metadata_size", _grpc_metadata_bound(settings.max_header_bytes)),
         ])
         server.add_generic_rpc_handlers((self._service.handler(),))
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)

@@ -23,6 +23,7 @@ from babelstream.v1 import stream_pb2
 
 if TYPE_CHECKING:
     from babelstream.gateway.gateway import Gateway
+    from babelstream.gateway.websocket.handshake import UpgradeRequest
 
 SERVICE_NAME = stream_pb2.DESCRIPTOR.services_by_name["Babelstream"].full_name
 
@@ -52,7 +53,7 @@ class BabelstreamService:
     async def translate(self, requests: AsyncIterator[stream_pb2.ClientMessage],
                         context: grpc.aio.ServicerContext) -> None:
         call = TranslateCall(
-            self._gateway, context, call_request(context, f"/{SERVICE_NAME}/Translate", tls=self._tls)
+            self._gateway, context, self._request(context, "Translate")
         )
         self._calls.add(call)
         try:
@@ -63,13 +64,16 @@ class BabelstreamService:
     async def languages(self, request: stream_pb2.LanguagesRequest,
                         context: grpc.aio.ServicerContext) -> stream_pb2.LanguagesResponse:
         # The same rule as GET /api/languages (the HTTP guard): the credential, when the server requires one.
-        outcome = self._gateway.access.check(call_request(context, f"/{SERVICE_NAME}/Languages", tls=self._tls).headers)
+        outcome = self._gateway.access.check(self._request(context, "Languages").headers)
         if isinstance(outcome, Refusal):
             refused = SessionEnded(CloseCode.POLICY_VIOLATION, outcome.reason, kind=Kind(str(outcome.kind)))
             ending = ending_of(messages.error(refused))
             await context.abort(ending.code, ending.details, ending.trailing_metadata)
         gateway = self._gateway
         return languages_response(installed_languages(gateway.settings, gateway.capabilities))
+
+    def _request(self, context: grpc.aio.ServicerContext, method: str) -> UpgradeRequest:
+        return call_request(context, f"/{SERVICE_NAME}/{method}", tls=self._tls, proxies=self._gateway.trusted_proxies)
 
     def shutdown(self) -> None:
         for call in list(self._calls):

@@ -33,6 +33,7 @@ from babelstream.v1 import stream_pb2
 
 if TYPE_CHECKING:
     from babelstream.gateway.gateway import Gateway
+    from babelstream.gateway.trusted_proxies import TrustedProxies
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +71,25 @@ def peer_host(peer: str) -> str | None:
     return address or None
 
 
-def call_request(context: grpc.aio.ServicerContext, method: str, *, tls: bool) -> UpgradeRequest:
+def call_request(context: grpc.aio.ServicerContext, method: str, *, tls: bool,
+                 proxies: TrustedProxies) -> UpgradeRequest:
     """The call as admission reads a request: its metadata as headers (lower-case names; repeated ones joined, so
-    two `authorization` entries are refused as two Authorization headers are), no query string."""
+    two `authorization` entries are refused as two Authorization headers are), no query string. Its client is the
+    peer, or the one a trusted proxy's `x-forwarded-for` names, as on the WebSocket door."""
     headers: dict[str, str] = {}
     for name, value in context.invocation_metadata() or ():
         if name.endswith("-bin") or not isinstance(value, str):
             continue
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    peer = peer_host(context.peer() or "") or ""
     return UpgradeRequest("POST", method, headers, scheme="https" if tls else "http", http_version="HTTP/2",
-                          client=peer_host(context.peer() or ""))
+                          client=proxies.client(peer, headers.get("x-forwarded-for", "")) or None)
+
+
+def metadata_bytes(context: grpc.aio.ServicerContext) -> int:
+    """The call's metadata as HTTP/2 counts a header list (name + value + 32 per entry): what MAX_HEADER_BYTES
+    bounds, as it bounds a WebSocket upgrade's head."""
+    return sum(len(name) + len(value) + 32 for name, value in context.invocation_metadata() or ())
 
 
 class TranslateCall:
@@ -93,6 +103,8 @@ class TranslateCall:
         self._reader: asyncio.Task | None = None
 
     async def run(self, requests: AsyncIterator[stream_pb2.ClientMessage]) -> None:
+        if self._metadata_too_large():
+            return
         ticket = self._hold_socket()
         if isinstance(ticket, SessionEnded):
             return self._end_with(ticket)
@@ -128,6 +140,18 @@ class TranslateCall:
             return self._end_with(SessionEnded(CloseCode.INTERNAL_ERROR, "internal error", kind=Kind.INTERNAL))
         if session.ended is not None:
             self._end_with(session.ended)
+
+    def _metadata_too_large(self) -> bool:
+        """Metadata over MAX_HEADER_BYTES end the call before it counts for anything, as a head over it gets a 431
+        (and, like the 431, without a kind). gRPC's own bound is set above this one (server.py): at it, grpc
+        refuses the call itself, but only after this handler has started, so it could begin a session."""
+        size, limit = metadata_bytes(self._context), self._gateway.settings.max_header_bytes
+        if size <= limit:
+            return False
+        self._gateway.socket_limits.refused("header_too_large", self._request.client)
+        self._context.set_code(grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self._context.set_details(f"metadata size {size} bytes is over the server's limit of {limit} (MAX_HEADER_BYTES)")
+        return True
 
     def _hold_socket(self) -> SocketTicket | SessionEnded:
         """A call counts as a WebSocket's socket does before it is a session (socket_limits.py): toward MAX_SOCKETS

@@ -28,7 +28,6 @@ from uvicorn.protocols.utils import get_remote_addr
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from babelstream.gateway.access.redaction import install_redaction
-from babelstream.gateway.trusted_proxies import TrustedProxies
 from babelstream.gateway.socket_limits import SocketLimits, SocketTicket
 from babelstream.gateway.websocket.audio_handler import AUDIO_PATH, AudioHandler
 from babelstream.gateway.websocket.connection import WebSocketConnection
@@ -44,6 +43,7 @@ from babelstream.gateway.websocket.handshake import (
 
 if TYPE_CHECKING:
     from babelstream.gateway.gateway import Gateway
+    from babelstream.gateway.trusted_proxies import TrustedProxies
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def uvicorn_config(
         GuardedHttpProtocol,
         guard=BeforeUpgrade(
             gateway.socket_limits,
-            TrustedProxies(proxies),
+            gateway.trusted_proxies,
             settings.max_header_bytes,
             settings.handshake_timeout_seconds,
         ),
@@ -99,7 +99,7 @@ class BeforeUpgrade:
     """What every HTTP connection of one server shares: the counts, whom to trust, the head's limits."""
 
     limits: SocketLimits
-    proxies: TrustedProxies  # TRUSTED_PROXIES
+    proxies: TrustedProxies  # TRUSTED_PROXIES (the gateway's: the gRPC door asks the same)
     max_header_bytes: int
     handshake_timeout_seconds: float
 
@@ -219,11 +219,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def _client_address(self) -> str:
         """The peer, or from a trusted proxy the client its X-Forwarded-For names (as uvicorn's middleware reads it)."""
         peer = self.client[0] if self.client else ""
-        if peer not in self._guard.proxies:
-            return peer
         forwarded = b", ".join(value for name, value in self.headers if name == b"x-forwarded-for")
-        host = self._guard.proxies.client_of(forwarded.decode("latin-1")) if forwarded else ""
-        return host or peer
+        return self._guard.proxies.client(peer, forwarded.decode("latin-1"))
 
     def _refuse(self, status: int, reason: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
         self._disarm_head_timer()
