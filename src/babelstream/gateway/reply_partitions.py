@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import hashlib
 
+from babelstream.bus.base import Bus
+from babelstream.contracts.topics import REPLY_TOPICS
+
 
 def partition_of(name: str, partitions: int) -> int:
     """A stable hash (the same in every process, unlike Python's own `hash`). Not CRC-32: it is linear, so names
     that differ only in their last characters (gateway-1, gateway-2, …) fall on partitions in pairs
     (docs/benchmarks/results-routing.md)."""
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big") % partitions
+
+
+async def reply_partition_count(bus: Bus) -> int:
+    """The partitions every reply topic has (the fewest of the four, should one have been created otherwise)."""
+    return min([await bus.partition_count(topic) for topic in REPLY_TOPICS])
 
 
 class ReplyPartitions:

@@ -26,7 +26,7 @@ from babelstream.contracts.codec import EventCodec
 from babelstream.contracts.errors import ContractError
 from babelstream.contracts.events import Event
 from babelstream.contracts.topics import ASR_PARTIAL, HISTORY_REPLY_TOPICS, REPLY_TOPICS
-from babelstream.gateway.reply_partitions import ReplyPartitions
+from babelstream.gateway.reply_partitions import ReplyPartitions, reply_partition_count
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +130,8 @@ class ResultRouter:
         return frozenset(self._followed)
 
     async def start(self) -> None:
-        counts = [await self._bus.partition_count(topic) for topic in REPLY_TOPICS]
-        self.partitions = ReplyPartitions(self._instance_id, min(counts), self._fixed_partition)
+        count = await reply_partition_count(self._bus)
+        self.partitions = ReplyPartitions(self._instance_id, count, self._fixed_partition)
         self._reader = await self._bus.read_partitions(f"babelstream.{self._instance_id}.replies")
         await self._follow_wanted()  # its own partition, before any session can publish
         self._tasks = [asyncio.create_task(self._route()), asyncio.create_task(self._keep_following())]
