@@ -67,6 +67,8 @@ class Gateway:
                                    history_seconds=settings.room_idle_seconds,
                                    reply_partition=settings.gateway_reply_partition,
                                    history_wait_seconds=settings.room_history_wait_seconds)
+        # Read through self.router at scrape time: a bench may put another router in its place before start.
+        self.metrics.watch_result_reads(lambda: self.router.fetched_bytes, lambda: len(self.router.followed_partitions))
         self.capabilities = capabilities
         self.options = SessionOptionsResolver(settings, self.instance_id, capabilities)
         # What every session of this gateway is given (session.py knows nothing of the Gateway).
