@@ -45,8 +45,9 @@ if [[ -n "${KAFKA_PYTHON:-}" ]]; then PYTHON="$KAFKA_PYTHON"
 elif [[ -x "$REPO_ROOT/.venv/bin/python" ]]; then PYTHON="$REPO_ROOT/.venv/bin/python"
 else PYTHON=python3; fi
 
-say() { printf '[kafka-cluster] %s\n' "$*"; }
-die() { printf '[kafka-cluster] ERROR: %s\n' "$*" >&2; exit 1; }
+SERVICE_NAME=kafka-cluster
+# shellcheck source=lib/service.sh
+source "$REPO_ROOT/scripts/lib/service.sh"
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 
 client_port() { echo $(( BASE_PORT + 2 * ($1 - 1) )); }

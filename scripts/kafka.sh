@@ -74,9 +74,9 @@ if [[ -n "${KAFKA_PYTHON:-}" ]]; then PYTHON="$KAFKA_PYTHON"
 elif [[ -x "$REPO_ROOT/.venv/bin/python" ]]; then PYTHON="$REPO_ROOT/.venv/bin/python"
 else PYTHON=python3; fi
 
-say() { printf '[kafka] %s\n' "$*"; }
-err() { printf '[kafka] ERROR: %s\n' "$*" >&2; }
-die() { err "$*"; exit 1; }
+SERVICE_NAME=kafka
+# shellcheck source=lib/service.sh
+source "$REPO_ROOT/scripts/lib/service.sh"
 
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
@@ -101,32 +101,6 @@ broker_pid() {
     fi
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-show_log_tail() {
-    local n="${1:-40}" f
-    for f in "$BROKER_LOG" "$CONSOLE_LOG"; do
-        if [[ -s "$f" ]]; then
-            printf '[kafka] ---- last %s lines of %s ----\n' "$n" "$f" >&2
-            tail -n "$n" "$f" >&2
-        fi
-    done
-}
-
-# serialise start/stop/fetch between concurrent callers (flock from util-linux).
-# One lock at a time (fetch inside start reuses the start lock). Whatever runs
-# in the background must not inherit LOCK_FD, or the lock lives as long as the broker.
-LOCK_FD=""
-with_lock() {
-    if [[ -n "$LOCK_FD" ]]; then shift; "$@"; return; fi
-    local lock="$1"; shift
-    mkdir -p "$(dirname "$lock")"
-    exec {LOCK_FD}>"$lock"
-    if ! flock -w 300 "$LOCK_FD"; then die "could not take lock $lock within 300 s"; fi
-    "$@"   # not in a `||` list: that would switch off set -e inside; a failure exits, the fd closes with us
-    exec {LOCK_FD}>&-
-    LOCK_FD=""
-}
 
 # archive name bound to this java binary and these jars (a stale one would only be ignored
 # by the JVM, never rebuilt)
@@ -359,7 +333,7 @@ do_start() {
         if health_check "$START_TIMEOUT" "$pid"; then
             return 0
         fi
-        show_log_tail 40
+        show_log_tail 40 "$BROKER_LOG" "$CONSOLE_LOG"
         die "broker pid $pid is running but not healthy"
     fi
     for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
@@ -419,7 +393,7 @@ do_start() {
         3) err "health check needs confluent-kafka: set KAFKA_PYTHON or create $REPO_ROOT/.venv" ;;
         *) err "broker did not accept a produce request within ${START_TIMEOUT} s" ;;
     esac
-    show_log_tail 40
+    show_log_tail 40 "$BROKER_LOG" "$CONSOLE_LOG"
     if kill -0 "$pid" 2>/dev/null; then
         err "stopping the unhealthy broker (pid $pid)"
         do_stop >/dev/null || true

@@ -50,9 +50,9 @@ LOG="$DATA_DIR/registry.log"
 BASE_PATH="/apis/ccompat/v7"
 MVN="${MVN:-mvn}"
 
-say() { printf '[schema-registry] %s\n' "$*"; }
-err() { printf '[schema-registry] ERROR: %s\n' "$*" >&2; }
-die() { err "$*"; exit 1; }
+SERVICE_NAME=schema-registry
+# shellcheck source=lib/service.sh
+source "$REPO_ROOT/scripts/lib/service.sh"
 
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
@@ -115,25 +115,6 @@ registry_pid() {  # pid of our registry if alive (a quarkus-run.jar JVM started 
     fi
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-show_log_tail() {
-    if [[ -s "$LOG" ]]; then
-        printf '[schema-registry] ---- last %s lines of %s ----\n' "${1:-40}" "$LOG" >&2
-        tail -n "${1:-40}" "$LOG" >&2
-    fi
-}
-
-LOCK_FD=""
-with_lock() {  # serialise start/stop between concurrent callers, as scripts/kafka.sh does
-    local lock="$1"; shift
-    mkdir -p "$(dirname "$lock")"
-    exec {LOCK_FD}>"$lock"
-    if ! flock -w 300 "$LOCK_FD"; then die "could not take lock $lock within 300 s"; fi
-    "$@"
-    exec {LOCK_FD}>&-
-    LOCK_FD=""
-}
 
 write_properties() {
     local user="" password=""
@@ -222,7 +203,7 @@ do_start() {
     if [[ -n "$pid" ]]; then
         say "already running (pid $pid), checking that it answers ..."
         if health_check "$START_TIMEOUT" "$pid"; then return 0; fi
-        show_log_tail 40
+        show_log_tail 40 "$LOG"
         die "registry pid $pid is running but not healthy"
     fi
     for p in "$PORT" "$MANAGEMENT_PORT"; do
@@ -256,7 +237,7 @@ do_start() {
         2) err "the registry process (pid $pid) exited during start-up" ;;
         *) err "the registry did not answer within ${START_TIMEOUT} s" ;;
     esac
-    show_log_tail 40
+    show_log_tail 40 "$LOG"
     if kill -0 "$pid" 2>/dev/null; then
         err "stopping the unhealthy registry (pid $pid)"
         do_stop >/dev/null || true

@@ -24,6 +24,7 @@ from tests.support.gateway_cases import CODEC, LIMIT_CASES, PCM, consume_all
 from tests.support.harness import HOLD as WS_HOLD
 from tests.support.harness import frames_of, grpc_address, running_gateway
 from tests.support.rooms import RoomListener, room_results
+from tests.support.unreachable_bus import UnreachableBus
 
 S = grpc.StatusCode
 # The WebSocket's close code -> the status a gRPC call ends with, for the same kind (docs/protocol.md).
@@ -114,13 +115,6 @@ async def test_capacity_is_one_pool_for_both_doors():
         second = await call(gateway, requests(None, [b"\0" * 640]))
         first.cancel()
     assert (second.code, second.kind, second.messages) == (S.RESOURCE_EXHAUSTED, "capacity", [])
-
-
-class UnreachableBus(MemoryBus):
-    """The in-memory bus saying it cannot reach its broker (a Kafka outage)."""
-
-    def is_ready(self) -> bool:
-        return False
 
 
 async def test_a_call_while_the_bus_is_unreachable_is_unavailable_pipeline_unavailable():

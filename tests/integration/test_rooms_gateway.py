@@ -20,6 +20,7 @@ from tests.support.harness import frames_of, running_gateway, stream
 from tests.support.raw_socket import RawSocket
 from tests.support.rooms import RoomListener, room_results
 from tests.support.speech import silence
+from tests.support.unreachable_bus import UnreachableBus
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 
@@ -198,6 +199,20 @@ async def test_room_limits_refuse_with_capacity():
         assert refused(await RoomListener.join(address, "three", "es")) == ("capacity", 1013)  # too many rooms
         await first.leave()
         await second.leave()
+
+
+async def test_a_listener_is_refused_while_the_bus_is_unreachable_and_taken_once_it_is_back():
+    """As a speaker is: nothing said in the room could reach it, so it is told at once, with when to try again."""
+    bus = UnreachableBus()
+    async with running_gateway(bus, CODEC) as (gateway, address):
+        turned_away = await RoomListener.join(address, "aula", "es")
+        bus.reachable = True
+        taken = await RoomListener.join(address, "aula", "es")
+        slots = gateway.listener_slots.in_use
+        await taken.leave()
+    assert refused(turned_away) == ("pipeline_unavailable", 1013) and len(turned_away.heard.messages) == 1
+    assert turned_away.heard.messages[0]["retry_after_ms"] == 2000
+    assert taken.heard.messages[0]["status"] == "connected" and slots == 1
 
 
 async def test_the_gateways_listener_pool_is_its_own():

@@ -137,15 +137,10 @@ class Gateway:
         outcome = self._check_access(request, browsers=transport == "websocket")
         if isinstance(outcome, SessionEnded):
             refusal = outcome
-        elif not self.bus.is_ready():
+        elif (unreachable := self._bus_refusal()) is not None:
             # Refused at once rather than admitted to fail at its first utterance, KAFKA_DELIVERY_TIMEOUT_MS later
             # and with that audio lost; the bus's health watch says when it is back, and sessions are taken again.
-            refusal = SessionEnded(
-                CloseCode.TRY_AGAIN_LATER,
-                "the pipeline is unavailable: this gateway cannot reach its message bus; try again later",
-                kind=Kind.PIPELINE_UNAVAILABLE,
-                details={"retry_after_ms": _BUS_RETRY_AFTER_MS},
-            )
+            refusal = unreachable
         elif (overloaded := self.load.refusal()) is not None:
             refusal = overloaded
         elif not self.slots.try_acquire():
@@ -169,6 +164,8 @@ class Gateway:
         outcome = self._check_access(request, room=room, role=access.Role.LISTENER)
         if isinstance(outcome, SessionEnded):
             return outcome
+        if (unreachable := self._bus_refusal()) is not None:
+            return unreachable  # nothing said in the room could reach it: told now, with when to try again
         if not self.listener_slots.try_acquire():
             return SessionEnded(
                 CloseCode.TRY_AGAIN_LATER,
@@ -179,3 +176,13 @@ class Gateway:
 
     def release_listener(self) -> None:
         self.listener_slots.release()
+
+    def _bus_refusal(self) -> SessionEnded | None:
+        if self.bus.is_ready():
+            return None
+        return SessionEnded(
+            CloseCode.TRY_AGAIN_LATER,
+            "the pipeline is unavailable: this gateway cannot reach its message bus; try again later",
+            kind=Kind.PIPELINE_UNAVAILABLE,
+            details={"retry_after_ms": _BUS_RETRY_AFTER_MS},
+        )
