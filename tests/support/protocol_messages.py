@@ -36,7 +36,11 @@ def built_messages() -> dict[str, dict]:
         return messages.result(Event(payload=payload, correlation_id="c", source_service="s"), 1.0)
 
     return {
-        "connected": messages.connected("c"),
+        "connected": messages.connected("c", resume_token="v1.c.1764450000.1764453900.c2lnbmF0dXJl"),
+        "resumed": messages.resumed(
+            "c", "v1.c.1764450000.1764453960.c2lnbmF0dXJl", next_segment=4, published_ms=9200, audio_ms=9200,
+            replayed=3,
+        ),
         "ready": messages.ready("live", 48000, OPTIONS, StreamLimits(200, 1.5, 10, 96_000), 60),
         "warning": messages.warning(
             Kind.UNSUPPORTED_PAIR, "no engine", source_language="en", target_language="ja", available=[]

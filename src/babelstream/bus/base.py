@@ -76,11 +76,13 @@ class Bus(Protocol):
         `partition` None: the key chooses it."""
 
     async def subscribe(
-        self, topics: list[str], group: str, *, from_latest: bool = False, since_seconds: float | None = None
+        self, topics: list[str], group: str, *, from_latest: bool = False, since_seconds: float | None = None,
+        ephemeral: bool = False,
     ) -> Subscription:
         """Join `group` on `topics`. `from_latest` applies when the group has no committed offset yet.
         `since_seconds`: start at what was written that many seconds ago (whatever the group committed; the
-        in-memory bus starts at the oldest message it still holds)."""
+        in-memory bus starts at the oldest message it still holds). `ephemeral`: a group of one member, read once
+        and never committed (a resumed session's read-back): it is forgotten at close and never holds a log back."""
 
     async def partition_count(self, topic: str) -> int:
         """How many partitions `topic` has (raises BusError when the broker does not say)."""

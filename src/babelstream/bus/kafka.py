@@ -462,8 +462,10 @@ class KafkaBus:
         await delivered
 
     async def subscribe(
-        self, topics: list[str], group: str, *, from_latest: bool = False, since_seconds: float | None = None
+        self, topics: list[str], group: str, *, from_latest: bool = False, since_seconds: float | None = None,
+        ephemeral: bool = False,
     ) -> KafkaSubscription:
+        # ephemeral: nothing is committed, so the broker keeps no offsets for the group once its member leaves.
         consumer = Consumer(
             {
                 **self._common(),

@@ -60,8 +60,9 @@ class _Group:
 
 
 class MemorySubscription:
-    def __init__(self, bus: MemoryBus, topics: list[_Topic], group: _Group):
+    def __init__(self, bus: MemoryBus, topics: list[_Topic], group: _Group, *, ephemeral: bool = False):
         self._bus = bus
+        self._ephemeral = ephemeral
         self._topics = topics
         self._group = group
         self._wake = asyncio.Event()
@@ -114,6 +115,8 @@ class MemorySubscription:
             topic.waiters.discard(self._wake)
             # Handed out but never committed: the next member of the group gets it again.
             self._group.position[topic.name] = self._group.committed.get(topic.name, topic.base_offset)
+        if self._ephemeral:
+            self._bus._forget(self._group)
 
 
 class MemoryPartitionReader:
@@ -241,7 +244,8 @@ class MemoryBus:
         return MemoryPartitionReader(self, group)
 
     async def subscribe(
-        self, topics: list[str], group: str, *, from_latest: bool = False, since_seconds: float | None = None
+        self, topics: list[str], group: str, *, from_latest: bool = False, since_seconds: float | None = None,
+        ephemeral: bool = False,
     ) -> MemorySubscription:
         # since_seconds: from the oldest message still held (messages here carry no time; all are recent).
         from_latest = from_latest and since_seconds is None
@@ -251,7 +255,14 @@ class MemoryBus:
             if name not in state.committed:
                 state.committed[name] = topic.end_offset if from_latest else topic.base_offset
             state.position.setdefault(name, state.committed[name])
-        return MemorySubscription(self, [self._topic(name) for name in topics], state)
+        return MemorySubscription(self, [self._topic(name) for name in topics], state, ephemeral=ephemeral)
+
+    def _forget(self, group: _Group) -> None:
+        """An ephemeral group is gone with its one member: its offsets must not hold the logs back."""
+        if self._groups.get(group.name) is group:
+            del self._groups[group.name]
+            for name in group.committed:
+                self._trim(name)
 
     def _trim(self, name: str) -> None:
         topic = self._topics[name]

@@ -56,6 +56,20 @@ class Connected(_Message):
     type: ClassVar[str] = "connected"
     correlation_id: str = ""
     room: str | None = None  # a listener's (/ws/listen)
+    resume_token: str = ""  # a speaker's: what a resume presents ("" from servers before resuming)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resumed(_Message):
+    """A resume was taken: the session is `correlation_id` again; `replayed` results follow `ready`."""
+
+    type: ClassVar[str] = "resumed"
+    correlation_id: str = ""
+    resume_token: str = ""
+    next_segment: int = 0
+    published_ms: int = 0
+    audio_ms: int = 0
+    replayed: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -228,13 +242,13 @@ class Unknown(_Message):
 
 ServerMessage = Union[
     Connected, Ready, WarningMessage, Segment, Partial, Transcript, Translation, Audio, Ack, Summary, ErrorMessage,
-    Listening, Audience, Unknown
+    Listening, Audience, Resumed, Unknown
 ]
 _BY_TYPE: dict[str, type] = {
     cls.type: cls
     for cls in (
         Ready, WarningMessage, Segment, Partial, Transcript, Translation, Audio, Ack, Summary, ErrorMessage, Listening,
-        Audience,
+        Audience, Resumed,
     )
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Callable
@@ -18,10 +19,12 @@ from babelstream.gateway.errors import Kind, SessionEnded
 from babelstream.gateway.metrics import GatewayMetrics
 from babelstream.gateway.pipeline_load import PipelineLoad
 from babelstream.gateway.rooms.directory import RoomDirectory
+from babelstream.gateway.resume_token import ResumeTokens
 from babelstream.gateway.router import ResultRouter
 from babelstream.gateway.session_context import Endpointer, SessionContext, SessionObserver, SessionObservers
 from babelstream.gateway.session_log import SessionLog
 from babelstream.gateway.session_options import Capabilities, SessionOptionsResolver
+from babelstream.gateway.session_trail import read_session_trail
 from babelstream.gateway.settings import GatewaySettings
 from babelstream.gateway.socket_limits import SocketLimits
 from babelstream.gateway.trusted_proxies import TrustedProxies
@@ -83,6 +86,8 @@ class Gateway:
             new_endpointer=new_endpointer,
             metrics=self.metrics,
             batch_slots=ConnectionSlots(settings.max_batch_sessions),
+            resume_tokens=resume_tokens(settings),
+            read_trail=functools.partial(read_session_trail, bus, codec),
             # Every session's line in the log, and whatever a test or a bench watches with.
             observer=SessionObservers(SessionLog(), *([observer] if observer else [])),
         )
@@ -186,3 +191,11 @@ class Gateway:
             kind=Kind.PIPELINE_UNAVAILABLE,
             details={"retry_after_ms": _BUS_RETRY_AFTER_MS},
         )
+
+
+def resume_tokens(settings: GatewaySettings) -> ResumeTokens:
+    """A token is good for as long as its session may last, and RESUME_TTL_SECONDS more: the client's time to come
+    back after its gateway died at the session's last moment."""
+    longest = max(settings.max_session_seconds, settings.room_speaker_max_seconds, settings.max_batch_audio_seconds)
+    secret = settings.resume_secret.get_secret_value().encode() if settings.resume_secret is not None else None
+    return ResumeTokens(secret, longest + settings.resume_ttl_seconds)

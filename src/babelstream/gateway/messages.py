@@ -26,7 +26,7 @@ from babelstream.gateway.stream_limits import StreamLimits
 # Every `type` the server can send (`connected` is the one message without a type: it has `status`).
 TYPES = (
     "ready", "warning", "segment", "partial", "transcript", "translation", "audio", "ack", "summary", "error",
-    "listening", "audience",
+    "listening", "audience", "resumed",
 )
 
 
@@ -36,9 +36,25 @@ def encode(message: dict) -> str:
     return json.dumps(message, separators=(",", ":"), allow_nan=False)
 
 
-def connected(correlation_id: str, **room) -> dict:
-    """`room`: a listener's (/ws/listen) says which room it is in."""
-    return {"status": "connected", "correlation_id": correlation_id, **room}
+def connected(correlation_id: str, **extra) -> dict:
+    """`extra`: a speaker's `resume_token` (what a resume presents), or a listener's (/ws/listen) `room`."""
+    return {"status": "connected", "correlation_id": correlation_id, **extra}
+
+
+def resumed(correlation_id: str, resume_token: str, *, next_segment: int, published_ms: int, audio_ms: int,
+            replayed: int) -> dict:
+    """A resume was accepted: the session is `correlation_id` again (not the one `connected` named). `published_ms`:
+    where the audio published before ends; `audio_ms`: where on the session's timeline the audio sent from now
+    on is taken to begin; `replayed`: results sent again, which follow."""
+    return {
+        "type": "resumed",
+        "correlation_id": correlation_id,
+        "resume_token": resume_token,
+        "next_segment": next_segment,
+        "published_ms": published_ms,
+        "audio_ms": audio_ms,
+        "replayed": replayed,
+    }
 
 
 def listening(room: str, language: str, *, voice: bool, history: int) -> dict:

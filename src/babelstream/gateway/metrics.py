@@ -112,6 +112,17 @@ class GatewayMetrics:
             "Final transcripts that disagreed with the stable text already sent in partials (revised: true)",
             registry=self.registry,
         )
+        self.resumes = Counter(
+            "babelstream_gateway_resumes_total",
+            "Sessions taken up again on this gateway (a resume accepted and read back from the bus); a refused resume is "
+            "a rejection (reason resume_refused)",
+            registry=self.registry,
+        )
+        self.replayed_results = Counter(
+            "babelstream_gateway_replayed_results_total",
+            "Result events read back from the bus for resumed sessions and sent again (the client had not listed them)",
+            registry=self.registry,
+        )
         self.speculations = Counter(
             "babelstream_gateway_speculations_total",
             "Utterances published at a short pause, by outcome: committed (the pause held), committed_early "

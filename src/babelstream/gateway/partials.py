@@ -37,15 +37,18 @@ class WindowingEndpointer:
     """An endpointer that also publishes the open utterance's audio, every `interval_ms` of it."""
 
     __slots__ = (
-        "_correlation_id", "_index_of_open", "_inner", "_interval_ms", "_options", "_publish", "_sent_to",
+        "_correlation_id", "_index_of_open", "_inner", "_interval_ms", "_offset_ms", "_options", "_publish", "_sent_to",
         "_service", "_start_ms", "_tasks", "_translate", "_window",
     )
 
     def __init__(
         self, inner: Endpointer, *, interval_ms: int, correlation_id: str, service: str, options: SessionOptions,
         translate: bool, index_of_open: Callable[[], int], publish: Callable[[Event], Awaitable[None]],
+        offset_ms: int = 0,
     ):
-        """index_of_open: the segment index the open utterance gets if it ends now (the session knows it)."""
+        """index_of_open: the segment index the open utterance gets if it ends now (the session knows it).
+        offset_ms: where this endpointer's audio begins on the session's timeline (a resumed session's audio_ms)."""
+        self._offset_ms = offset_ms
         self._inner = inner
         self._interval_ms = interval_ms
         self._correlation_id = correlation_id
@@ -87,10 +90,12 @@ class WindowingEndpointer:
 
     def _send_window(self, end_ms: int) -> None:
         pcm = self._inner.open_audio_since(self._sent_to)
+        offset = self._offset_ms
         self._emit(SpeechWindowPayload(
-            segment_index=self._index_of_open(), start_ms=self._start_ms, end_ms=end_ms, options=self._options,
-            audio_bytes=wrap_pcm16(pcm, PIPELINE_SAMPLE_RATE_HZ), sample_rate_hz=PIPELINE_SAMPLE_RATE_HZ,
-            window_index=self._window, audio_offset_ms=self._sent_to, translate=self._translate,
+            segment_index=self._index_of_open(), start_ms=self._start_ms + offset, end_ms=end_ms + offset,
+            options=self._options, audio_bytes=wrap_pcm16(pcm, PIPELINE_SAMPLE_RATE_HZ),
+            sample_rate_hz=PIPELINE_SAMPLE_RATE_HZ, window_index=self._window, audio_offset_ms=self._sent_to + offset,
+            translate=self._translate,
         ))
         self._sent_to = end_ms
         self._window += 1
@@ -99,9 +104,10 @@ class WindowingEndpointer:
         if self._start_ms < 0:
             return
         if self._window:  # the worker never heard of an utterance shorter than one interval
+            offset = self._offset_ms
             self._emit(SpeechWindowPayload(
-                segment_index=self._index_of_open(), start_ms=self._start_ms, end_ms=self._sent_to,
-                options=self._options, window_index=self._window, audio_offset_ms=self._sent_to, closed=True,
+                segment_index=self._index_of_open(), start_ms=self._start_ms + offset, end_ms=self._sent_to + offset,
+                options=self._options, window_index=self._window, audio_offset_ms=self._sent_to + offset, closed=True,
             ))
         self._start_ms = -1
 

@@ -75,10 +75,14 @@ class ResultRouter:
     def register(self, correlation_id: str, listener: ResultListener) -> None:
         self._listeners[correlation_id] = listener
 
-    def unregister(self, correlation_id: str) -> None:
-        self._listeners.pop(correlation_id, None)
-        if self._adopted.pop(correlation_id, None) is not None:
-            self._changed.set()
+    def unregister(self, correlation_id: str, listener: ResultListener) -> None:
+        if self._listeners.get(correlation_id) is listener:  # a resumed session may hold the id since
+            del self._listeners[correlation_id]
+            if self._adopted.pop(correlation_id, None) is not None:
+                self._changed.set()
+
+    def listener(self, correlation_id: str) -> ResultListener | None:
+        return self._listeners.get(correlation_id)
 
     def route(self, event: Event) -> Event:
         """`event` as a session of this gateway publishes it: stamped with the reply partition its results must

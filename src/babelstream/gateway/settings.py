@@ -136,6 +136,22 @@ class GatewaySettings(BaseSettings):
     admission_max_p95_ms: float = 1500.0
     admission_window_seconds: float = 30.0
 
+    # Resuming a session (gateway/resume_token.py, docs/protocol.md "Resuming a session"). The key of the resume
+    # tokens' HMAC-SHA256, at least 32 bytes, the same on every gateway a client may come back to. Unset: a random key
+    # per process, so a session resumes only on the gateway that started it (after a dropped network, not a dead
+    # process).
+    resume_secret: SecretStr | None = None
+    # How long after its session could last at most (MAX_SESSION_SECONDS, ROOM_SPEAKER_MAX_SECONDS or
+    # MAX_BATCH_AUDIO_SECONDS, the longest) a resume token is still taken: the time a client has to come back.
+    resume_ttl_seconds: float = Field(300.0, gt=0)
+
+    @field_validator("resume_secret")
+    @classmethod
+    def _resume_secret_is_long(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("RESUME_SECRET must be at least 32 bytes (an HMAC-SHA256 key)")
+        return value
+
     # Access control (gateway/access/, docs/security.md). Auth is on iff one of the three credential sources is
     # set; without any, `serve`/`gateway` refuse a non-loopback --host unless --insecure is given.
     # `name:sha256-hex-of-secret` lines, reloaded when the file changes (`babelstream keys add NAME`).
