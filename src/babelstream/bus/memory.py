@@ -119,6 +119,12 @@ class MemorySubscription:
             self._bus._forget(self._group)
 
 
+# A partition reader lets the log be trimmed behind it every this many messages, as the gateway's result groups
+# committed before reply routing: the last few results stay readable a little longer (a resumed session reads its
+# results back from them: gateway/session_trail.py).
+_TRIM_EVERY = 50
+
+
 class MemoryPartitionReader:
     """Follows chosen partitions; its read position holds the logs' trimming back like a group's commit."""
 
@@ -129,6 +135,7 @@ class MemoryPartitionReader:
         self._ends: dict[tuple[str, int], int] = {}  # the topic's end when the partition was followed
         self._wake = asyncio.Event()
         self._closed = False
+        self._read = 0
         self.fetched_bytes = 0
 
     async def follow(self, partitions: list[tuple[str, int]], *, since_seconds: float | None = None) -> None:
@@ -171,13 +178,18 @@ class MemoryPartitionReader:
         for name, partitions in self._followed.items():
             topic = self._bus._topic(name)
             while (message := topic.get(self._group.position[name])) is not None:
-                self._group.position[name] = self._group.committed[name] = message.offset + 1
+                self._group.position[name] = message.offset + 1
+                self._read += 1
+                if self._read % _TRIM_EVERY == 0:
+                    self._release(name)
                 if message.partition in partitions:
                     self.fetched_bytes += len(message.value) + len(message.key or b"")
-                    self._bus._trim(name)
                     return message
-            self._bus._trim(name)
         return None
+
+    def _release(self, name: str) -> None:
+        self._group.committed[name] = self._group.position[name]
+        self._bus._trim(name)
 
     async def next(self, timeout_seconds: float | None = None) -> Message | None:
         loop = asyncio.get_running_loop()

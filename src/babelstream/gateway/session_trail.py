@@ -5,9 +5,8 @@ came back to: every event of a session is keyed by its correlation id, so each t
 partition. The trail is read from when the session started (the token says when) to the end of each partition as it
 is now; what is published after that reaches the resumed session the ordinary way, through the ResultRouter.
 
-`read_session_results` is the one place that says which result topics are read back and how. They are read whole
-(by key, the topics as the stages write them: the text results' originals and the spoken audio), not through this
-gateway's reply partitions; what is still to come arrives on the reply partition the session's segments were
+`read_session_results` is the one place that says which result topics are read back and how. They are the reply
+topics read whole for one key, not through this gateway's reply partitions; what is still to come arrives on the reply partition the session's segments were
 routed to (`SessionTrail.reply_partition`), which the resumed session's gateway reads too (`ResultRouter.adopt`).
 """
 
@@ -22,10 +21,12 @@ from babelstream.bus.base import Bus, Message
 from babelstream.contracts.codec import EventCodec
 from babelstream.contracts.errors import ContractError
 from babelstream.contracts.events import Event, SpeechSegmentPayload
-from babelstream.contracts.topics import ASR_TEXT, SPEECH_SEGMENT, TRANSLATION_TEXT, TTS_AUDIO
+from babelstream.contracts.topics import ASR_TEXT_REPLIES, SPEECH_SEGMENT, TRANSLATION_TEXT_REPLIES, TTS_AUDIO
 
-# The results a resumed session is given again (not partials: they are superseded by the transcript).
-REPLAYED_RESULT_TOPICS = (ASR_TEXT, TRANSLATION_TEXT, TTS_AUDIO)
+# The results a resumed session is given again (not partials: they are superseded by the transcript), where the
+# gateways read them: the reply topics (bus/reply_route.py), every partition, for this one key. (Not the text
+# results' originals: the next stage's group commits them as it goes, which trims them on the in-memory bus.)
+REPLAYED_RESULT_TOPICS = (ASR_TEXT_REPLIES, TRANSLATION_TEXT_REPLIES, TTS_AUDIO)
 # A partition is read to its end as it was when the read began; while that cannot be told (a partition with nothing
 # since the session started has no position yet), a read that has been quiet this long has reached the end.
 _QUIET_SECONDS = 1.0
