@@ -220,5 +220,5 @@ async def test_a_gateway_adopts_a_session_begun_on_another_and_reads_its_results
         await publisher.publish(event)
     await until(lambda: len(adopted.events) == 3)
     assert [e.event_id for e in adopted.events] == [e.event_id for e in before]
-    second.unregister(session)
+    second.unregister(session, adopted)
     await until(lambda: first.partitions.own not in second.followed_partitions)
