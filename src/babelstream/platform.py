@@ -112,16 +112,26 @@ class Platform:
             )
 
     def _partial_workers(self, settings: Settings) -> list:
-        """Interim results are decoded where the ASR stage runs, on a topic and a model of their own."""
+        """Interim results are decoded where the ASR stage runs, on a topic and a model of their own; their stable
+        text is translated where the translate stage runs, with its router."""
+        workers = []
         asr = next((r.stage for r in self.runners if r.stage.name == "asr"), None)
-        if asr is None or not settings.stages.asr_partials:
-            return []
-        from babelstream.stages.partial_asr import PartialAsrWorker
+        if asr is not None and settings.stages.asr_partials:
+            from babelstream.stages.partial_asr import PartialAsrWorker
 
-        return [PartialAsrWorker(
-            self.bus, self.codec, f"asr-partial-{self.service}", asr.partial_recognizer,
-            finals_busy=lambda: asr.busy > 0,
-        )]
+            workers.append(PartialAsrWorker(
+                self.bus, self.codec, f"asr-partial-{self.service}", asr.partial_recognizer,
+                finals_busy=lambda: asr.busy > 0,
+            ))
+        translate = next((r.stage for r in self.runners if r.stage.name == "translate"), None)
+        if translate is not None:
+            from babelstream.stages.partial_translate import PartialTranslator
+
+            workers.append(PartialTranslator(
+                self.bus, self.codec, f"translate-partial-{self.service}", translate.router,
+                interval_ms=settings.stages.partial_translation_interval_ms, finals_busy=lambda: translate.busy > 0,
+            ))
+        return workers
 
     def _stage_registry(self, name: str):
         """The engine registry of a stage running in this process, if any."""

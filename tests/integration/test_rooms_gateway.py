@@ -5,8 +5,11 @@ Kafka: test_rooms_embedded.py, test_rooms_kafka.py.)"""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import math
 
+import av
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -14,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from babelstream.bus.event_publisher import EventPublisher
 from babelstream.bus.memory import MemoryBus
 from babelstream.contracts.events import SessionOptions
+from babelstream.engines.tts.ogg_opus import encode_ogg_opus
 from babelstream.gateway.access.tokens import mint_token
 from tests.support.gateway_cases import CODEC
 from tests.support.harness import frames_of, running_gateway, stream
@@ -59,7 +63,8 @@ async def test_each_listener_gets_the_captions_and_its_own_language_and_audio_on
             heard = listener.heard
             assert heard.messages[0]["room"] == "aula-1" and heard.messages[0]["status"] == "connected"
             assert heard.of_type("listening")[0] == {
-                "type": "listening", "room": "aula-1", "language": language, "voice": language == "es", "history": 0
+                "type": "listening", "room": "aula-1", "language": language, "voice": language == "es", "audio": "opus",
+                "history": 0,
             }
             [transcript] = heard.of_type("transcript")
             assert transcript["text"] == "The house is big." and transcript["history"] is False
@@ -71,6 +76,56 @@ async def test_each_listener_gets_the_captions_and_its_own_language_and_audio_on
         assert other_room.heard.of_type("transcript") == []
         for listener in (spanish, portuguese, other_room):
             await listener.leave()
+
+
+async def test_spoken_translations_come_in_the_form_each_listener_asked_for():
+    """audio=opus (the default): a binary frame of the tts stage's Ogg Opus; wav: a binary frame of the WAV; json:
+    the WAV base64 in the audio message, as /ws/audio sends it. The same header fields in all three."""
+    bus = MemoryBus()
+    pcm = b"".join(int(8000 * math.sin(i / 7)).to_bytes(2, "little", signed=True) for i in range(22050))
+    ogg_opus = encode_ogg_opus(pcm, 22050)
+    async with running_gateway(bus, CODEC) as (_, address):
+        listeners = {audio: await RoomListener.join(address, "aula", "es", audio=audio) for audio in ("opus", "wav", "json")}
+        default = await RoomListener.join(address, "aula", "es")
+        listeners["default"] = default
+        events = room_results("aula", targets=("es",), ogg_opus=ogg_opus)
+        await publish_all(bus, events)
+        wav = events[-1].payload.audio_bytes
+        heard = {name: (await l.heard.wait_for(lambda m: m.get("type") == "audio")) for name, l in listeners.items()}
+        assert [m["audio"] for m in (l.heard.of_type("listening")[0] for l in listeners.values())] == [
+            "opus", "wav", "json", "opus"]
+        assert heard["opus"]["format"] == heard["default"]["format"] == "ogg_opus"
+        assert heard["opus"]["audio_file"] == ogg_opus and heard["opus"]["bytes"] == len(ogg_opus)
+        assert heard["default"]["audio_file"] == ogg_opus
+        assert heard["wav"]["format"] == "wav" and heard["wav"]["audio_file"] == wav and heard["wav"]["bytes"] == len(wav)
+        assert heard["json"]["format"] == "wav" and heard["json"]["audio_file"] == wav and "bytes" not in heard["json"]
+        same = ("segment_index", "language", "text", "duration_ms", "event_id", "room", "speaker", "history")
+        assert {tuple(m[k] for k in same) for m in heard.values()} == {tuple(heard["json"][k] for k in same)}
+        # Opus decodes back to the speech's length (PyAV: the listener's side is a browser's decodeAudioData).
+        with av.open(io.BytesIO(ogg_opus)) as container:
+            decoded = sum(frame.samples / frame.sample_rate for frame in container.decode(audio=0))
+        assert abs(decoded - 1.0) < 0.03 and len(ogg_opus) < len(pcm) / 8
+        for listener in listeners.values():
+            await listener.leave()
+
+
+async def test_without_ogg_opus_from_the_tts_stage_an_opus_listener_gets_the_wav_and_is_told_so():
+    bus = MemoryBus()
+    async with running_gateway(bus, CODEC) as (_, address):
+        listener = await RoomListener.join(address, "aula", "es", audio="opus")
+        events = room_results("aula", targets=("es",))
+        await publish_all(bus, events)
+        audio = await listener.heard.wait_for(lambda m: m.get("type") == "audio")
+        assert audio["format"] == "wav" and audio["audio_file"] == events[-1].payload.audio_bytes
+        await listener.leave()
+
+
+async def test_an_unknown_audio_form_is_refused():
+    bus = MemoryBus()
+    async with running_gateway(bus, CODEC) as (_, address):
+        refused = await RoomListener.join(address, "aula", "es", audio="mp3")
+        assert refused.heard.close_code == 1003 and refused.heard.messages[0]["kind"] == "malformed"
+        assert "opus, wav, json" in refused.heard.messages[0]["reason"]
 
 
 async def test_a_late_listener_reads_the_last_utterances_as_history_then_live_results():
@@ -102,7 +157,8 @@ async def test_a_listener_changes_its_language_from_the_next_utterance_on():
         await listener.heard.wait_for(lambda m: m.get("type") == "translation")
         await listener.connection.listen(language="pt", voice=False)
         answer = await listener.heard.wait_for(lambda m: m.get("type") == "listening" and m["language"] == "pt")
-        assert answer == {"type": "listening", "room": "aula", "language": "pt", "voice": False, "history": 0}
+        assert answer == {"type": "listening", "room": "aula", "language": "pt", "voice": False, "audio": "opus",
+                          "history": 0}
         # The speaker's gateway now translates into pt (and speaks nothing: no listener wants voice).
         options = gateway.rooms.options_for("aula", SessionOptions(source_language="en"))
         assert options.target_languages == ("pt",) and options.spoken_languages == () and not options.synthesize

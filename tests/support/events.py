@@ -18,6 +18,7 @@ from babelstream.contracts.events import (
     DeadLetterPayload,
     Event,
     PartialTranscriptPayload,
+    PartialTranslationPayload,
     RoomPresencePayload,
     SessionOptions,
     SpeechSegmentPayload,
@@ -82,6 +83,10 @@ def payload_for(event_type: str) -> Any:
         "PartialTranscriptEvent": PartialTranscriptPayload(
             stable_text="Grüß Gott,", segment_index=4, start_ms=12_000, end_ms=13_000, options=OPTIONS,
             unstable_text=" wie geht's? 🎤", language="de", window_index=2, translate=True,
+        ),
+        "PartialTranslationEvent": PartialTranslationPayload(
+            text="Hello, «ça va»", source_text="Grüß Gott,", source_language="de", target_language="en",
+            segment_index=4, start_ms=12_000, end_ms=13_000, options=OPTIONS, engine="opus-mt+apertium",
         ),
     }[event_type]
 

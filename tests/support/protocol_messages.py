@@ -7,6 +7,7 @@ from babelstream.contracts.events import (
     AudioSynthesisPayload,
     Event,
     PartialTranscriptPayload,
+    PartialTranslationPayload,
     SessionOptions,
     TextRecognizedPayload,
     TextTranslatedPayload,
@@ -50,6 +51,10 @@ def built_messages() -> dict[str, dict]:
             stable_text="This is Diane in", unstable_text=" New Jersey and", language="en", segment_index=3,
             start_ms=10570, end_ms=13020, options=OPTIONS,
         )),
+        "partial_translation": messages.partial_translation(PartialTranslationPayload(
+            text="Esta es Diane en", source_text="This is Diane in", source_language="en", target_language="es",
+            segment_index=3, start_ms=10570, end_ms=13020, options=OPTIONS, engine="apertium",
+        )),
         "transcript": result(transcript),
         "translation": result(translation),
         "audio": result(audio),
@@ -59,6 +64,6 @@ def built_messages() -> dict[str, dict]:
             counts={"transcripts": 2, "translations": 4, "audio": 4, "warnings": 0}, missing=[],
         ),
         "error": messages.error(SessionEnded(CloseCode.MESSAGE_TOO_BIG, "too big", kind=Kind.FRAME_TOO_LARGE)),
-        "listening": messages.listening("aula-1", "pt", voice=True, history=4),
+        "listening": messages.listening("aula-1", "pt", voice=True, audio="opus", history=4),
         "audience": messages.audience("aula-1", languages={"es": 2, "pt": 1}, speakers=1),
     }

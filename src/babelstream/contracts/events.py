@@ -127,6 +127,7 @@ class AudioSynthesisPayload:
     segment_index: int
     audio_format: str = "wav"
     error: str | None = None
+    ogg_opus_bytes: bytes = b""  # the same speech for a room's listeners (engines/tts/ogg_opus.py); b"": not made
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,23 @@ class PartialTranscriptPayload:
     language: str = ""
     window_index: int = 0
     translate: bool = False
+
+
+@dataclass(frozen=True)
+class PartialTranslationPayload:
+    """An open utterance's stable text, translated (docs/protocol.md, "partial_translation"); the final
+    TextTranslatedEvent of the utterance replaces it."""
+
+    EVENT_TYPE: ClassVar[str] = "PartialTranslationEvent"
+    text: str
+    source_text: str
+    source_language: str
+    target_language: str
+    segment_index: int
+    start_ms: int
+    end_ms: int
+    options: SessionOptions
+    engine: str = ""
 
 
 @dataclass(frozen=True)
@@ -193,6 +211,7 @@ Payload = (
     | RoomPresencePayload
     | SpeechWindowPayload
     | PartialTranscriptPayload
+    | PartialTranslationPayload
 )
 
 PAYLOAD_TYPES: dict[str, type] = {
@@ -207,6 +226,7 @@ PAYLOAD_TYPES: dict[str, type] = {
         RoomPresencePayload,
         SpeechWindowPayload,
         PartialTranscriptPayload,
+        PartialTranslationPayload,
     )
 }
 

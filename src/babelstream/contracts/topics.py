@@ -11,6 +11,8 @@ ROOM_PRESENCE = "speech.room.presence"
 # Interim results: an open utterance's audio as it grows, and what was decoded from it (docs/protocol.md, "partial").
 SPEECH_WINDOW = "speech.audio.speech_window"
 ASR_PARTIAL = "speech.asr.partial"
+# Interim translations: an open utterance's stable text translated as it grows (docs/protocol.md, "partial_translation").
+TRANSLATION_PARTIAL = "speech.translation.partial"
 
 TOPIC_OF_EVENT_TYPE = {
     "AudioInputEvent": AUDIO_INGRESS,
@@ -22,6 +24,7 @@ TOPIC_OF_EVENT_TYPE = {
     "RoomPresenceEvent": ROOM_PRESENCE,
     "SpeechWindowEvent": SPEECH_WINDOW,
     "PartialTranscriptEvent": ASR_PARTIAL,
+    "PartialTranslationEvent": TRANSLATION_PARTIAL,
 }
 
 # Reply copies of the results a stage also reads (docs/kafka.md, "Reply routing"): the translate and speech stages
@@ -37,6 +40,7 @@ REPLY_TOPIC_OF = {
     TRANSLATION_TEXT: TRANSLATION_TEXT_REPLIES,
     TTS_AUDIO: TTS_AUDIO,
     ASR_PARTIAL: ASR_PARTIAL,
+    TRANSLATION_PARTIAL: TRANSLATION_PARTIAL,
 }
 REPLY_TOPICS = tuple(REPLY_TOPIC_OF.values())
 # The reply topics a room's history is read back from (text: a late joiner reads what was said).
@@ -45,6 +49,6 @@ HISTORY_REPLY_TOPICS = (ASR_TEXT_REPLIES, TRANSLATION_TEXT_REPLIES)
 ALL_TOPICS = (*TOPIC_OF_EVENT_TYPE.values(), ASR_TEXT_REPLIES, TRANSLATION_TEXT_REPLIES)
 
 # What the gateway listens to in order to answer the client while it speaks.
-RESULT_TOPICS = (ASR_TEXT, TRANSLATION_TEXT, TTS_AUDIO, ASR_PARTIAL)
+RESULT_TOPICS = (ASR_TEXT, TRANSLATION_TEXT, TTS_AUDIO, ASR_PARTIAL, TRANSLATION_PARTIAL)
 # The results a room keeps as history (text only: a late joiner reads what was said, it is not played to it).
 HISTORY_TOPICS = (ASR_TEXT, TRANSLATION_TEXT)

@@ -29,6 +29,7 @@ from babelstream.contracts.events import (
     AudioInputPayload,
     Event,
     PartialTranscriptPayload,
+    PartialTranslationPayload,
     SpeechSegmentPayload,
     StageTiming,
     TextRecognizedPayload,
@@ -393,8 +394,11 @@ class Session:
         self.wait_for_results = request.wait_for_results
         if request.partials is not None:
             self._partials_on = request.partials
-        # Partial translations are not made yet: the request is accepted and `ready` says they are off.
-        self._translate_partials = False
+        # The stable text is translated as it grows (stages/partial_translate.py) when partials come at all and
+        # there is something to translate into.
+        self._translate_partials = bool(
+            request.translate_partials and self._partials_on and self.mode != "single" and self.options.target_languages
+        )
         if self.mode == "batch":
             self._start_batch()
         if request.room is not None:
@@ -612,6 +616,8 @@ class Session:
                 self._endpointer = self._new_endpointer()
             for utterance in self._endpointer.feed(data):
                 self._on_utterance(utterance, is_last=False)
+            if self._speculation is not None and self._speculation.finished_sentence:
+                self._end_early_if_paused(self._speculation)
 
     def _new_endpointer(self) -> Endpointer:
         endpointer = self.context.new_endpointer()
@@ -666,6 +672,16 @@ class Session:
             self._track(self._publish(event))
         elif speculation is not None:
             self._withdraw(speculation)
+
+    def _end_early_if_paused(self, speculation: Speculation) -> None:
+        """A finished sentence, and a pause longer than an in-sentence one: shown now (gateway/speculation.py)."""
+        endpointer = self._endpointer
+        if (
+            endpointer is not None
+            and endpointer.pause_ms >= self.settings.early_end_pause_ms
+            and endpointer.commit_tentative()
+        ):
+            self._commit(speculation, early=True)
 
     def _withdraw(self, speculation: Speculation) -> None:
         self._speculation = None
@@ -856,6 +872,9 @@ class Session:
         if type(payload) is PartialTranscriptPayload:
             self._on_partial(payload)
             return
+        if type(payload) is PartialTranslationPayload:
+            self._on_partial_translation(payload)
+            return
         index = payload.segment_index
         if index in self._abandoned:
             return  # a withdrawn speculation's: the utterance went on, and comes again under another index
@@ -866,10 +885,9 @@ class Session:
                 self.settings.early_end_on_sentence
                 and isinstance(payload, TextRecognizedPayload)
                 and ends_sentence(payload.text, payload.language)
-                and self._endpointer is not None
-                and self._endpointer.commit_tentative()
             ):
-                self._commit(speculation, early=True)
+                speculation.finished_sentence = True
+                self._end_early_if_paused(speculation)
             return
         self._deliver(event)
 
@@ -878,6 +896,17 @@ class Session:
             return
         self.context.metrics.results_sent.labels(type="partial").inc()
         self.outbox.put(messages.partial(payload))
+
+    def _on_partial_translation(self, payload: PartialTranslationPayload) -> None:
+        if (
+            self.state is SessionState.CLOSED
+            or not self._translate_partials
+            # Matched by start_ms, as partials are: its segment_index may be a withdrawn speculation's.
+            or not self._partials.accept_translation(payload)
+        ):
+            return
+        self.context.metrics.results_sent.labels(type="partial_translation").inc()
+        self.outbox.put(messages.partial_translation(payload))
 
     def _deliver(self, event: Event) -> None:
         if not self.ledger.first_time(event.event_id):

@@ -36,6 +36,10 @@ class Endpointer(Protocol):
     def commit_tentative(self) -> bool:
         """End the open utterance where its tentative offer ended, if the speaker stayed quiet since."""
 
+    @property
+    def pause_ms(self) -> int:
+        """How long the speaker has been quiet in the open utterance; 0 while speaking."""
+
 
 class ResultSubscriptions(Protocol):
     """Where a session asks for its results (the gateway's ResultRouter): `session.on_result` is called for each."""

@@ -69,9 +69,11 @@ class GatewaySettings(BaseSettings):
     partials: bool = True
     # A window of the open utterance's new audio goes to the ASR partial worker every this many ms of it.
     partial_interval_ms: int = Field(500, ge=100, le=5000)
-    # A speculated utterance whose transcript reads as a finished English sentence is shown before MIN_SILENCE_MS.
-    # Off by default: it split 1 of 12 sentences at a put-in in-sentence pause (docs/benchmarks/interim-results.md).
+    # A speculated utterance whose transcript reads as a finished English sentence is shown before MIN_SILENCE_MS,
+    # once the speaker has been quiet EARLY_END_PAUSE_MS (longer than a pause inside a sentence; the detector's
+    # hangover not counted as speech). docs/benchmarks/interim-results.md.
     early_end_on_sentence: bool = False
+    early_end_pause_ms: int = Field(300, ge=0, le=10_000)
     # Before a socket is a session (docs/security.md, "Connection limits"; gateway/socket_limits.py). A request
     # head (request line and headers) over this is refused 431: real ones, a JWT in the query included, stay
     # under 8 KiB; unbounded, one 100 MiB head cost 14 s of CPU while every live stream waited.

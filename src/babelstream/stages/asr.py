@@ -7,7 +7,6 @@ answers for the segment, and the client is shown nothing rather than invented te
 
 from __future__ import annotations
 
-import asyncio
 import threading
 
 from babelstream.contracts.events import Event, SpeechSegmentPayload, TextRecognizedPayload, utc_now
@@ -15,6 +14,7 @@ from babelstream.contracts.topics import SPEECH_SEGMENT
 from babelstream.contracts.wav import unwrap_pcm16
 from babelstream.engines.asr.base import SpeechRecognizer
 from babelstream.engines.asr.whisper import WhisperRecognizer
+from babelstream.stages.model_thread import run_on_model_thread
 from babelstream.stages.settings import StageSettings
 
 
@@ -89,8 +89,8 @@ class AsrStage:
             recognizer = self.recognizer(language)
             self.busy += 1
             try:
-                recognition = await asyncio.to_thread(
-                    recognizer.transcribe, audio.samples, audio.sample_rate_hz, language
+                recognition = await run_on_model_thread(
+                    recognizer, recognizer.transcribe, audio.samples, audio.sample_rate_hz, language
                 )
             finally:
                 self.busy -= 1

@@ -33,6 +33,7 @@ from babelstream.contracts.topics import SPEECH_WINDOW
 from babelstream.contracts.wav import unwrap_pcm16
 from babelstream.engines.asr.base import SpeechRecognizer
 from babelstream.engines.asr.local_agreement import LocalAgreement, word_key, words_of
+from babelstream.stages.model_thread import run_on_model_thread
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +216,9 @@ class PartialAsrWorker:
         window: SpeechWindowPayload = event.payload
         language = window.options.source_language
         pcm = bytes(utterance.pcm)
-        recognition = await asyncio.to_thread(
-            self._recognizer(language).transcribe, pcm, SAMPLE_RATE_HZ, language, timestamps=True
+        recognizer = self._recognizer(language)
+        recognition = await run_on_model_thread(
+            recognizer, recognizer.transcribe, pcm, SAMPLE_RATE_HZ, language, timestamps=True
         )
         self.decoded += 1
         if self._open.get(key) is not utterance:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +28,9 @@ class StageSettings(BaseSettings):
     # a model instance of its own on this many threads, and only while no final is being decoded.
     asr_partials: bool = True
     asr_partial_threads: int = 1
+    # Partial translations (start message `translate_partials`): the translate stage's process translates an open
+    # utterance's stable text at most this often per session (each one costs an MT call the final repeats anyway).
+    partial_translation_interval_ms: int = Field(1000, ge=100, le=10_000)
     # User-supplied CTranslate2 OPUS-MT/NLLB models: "en-de=/models/opus-mt-en-de,en-fr=/models/opus-mt-en-fr".
     mt_opus_models: str = ""
     # Fixed paths for some pairs, overriding the measured ranking: "en-es=en>pt>es,es-en=es>en" (a pivot names

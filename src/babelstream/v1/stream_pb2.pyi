@@ -69,7 +69,7 @@ class Done(_message.Message):
     def __init__(self) -> None: ...
 
 class ServerMessage(_message.Message):
-    __slots__ = ("connected", "ready", "warning", "segment", "transcript", "translation", "audio", "ack", "summary", "audience", "partial", "resumed")
+    __slots__ = ("connected", "ready", "warning", "segment", "transcript", "translation", "audio", "ack", "summary", "audience", "partial", "resumed", "partial_translation")
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
     READY_FIELD_NUMBER: _ClassVar[int]
     WARNING_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +82,7 @@ class ServerMessage(_message.Message):
     AUDIENCE_FIELD_NUMBER: _ClassVar[int]
     PARTIAL_FIELD_NUMBER: _ClassVar[int]
     RESUMED_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_TRANSLATION_FIELD_NUMBER: _ClassVar[int]
     connected: Connected
     ready: Ready
     warning: Warning
@@ -94,7 +95,8 @@ class ServerMessage(_message.Message):
     audience: Audience
     partial: Partial
     resumed: Resumed
-    def __init__(self, connected: _Optional[_Union[Connected, _Mapping]] = ..., ready: _Optional[_Union[Ready, _Mapping]] = ..., warning: _Optional[_Union[Warning, _Mapping]] = ..., segment: _Optional[_Union[Segment, _Mapping]] = ..., transcript: _Optional[_Union[Transcript, _Mapping]] = ..., translation: _Optional[_Union[Translation, _Mapping]] = ..., audio: _Optional[_Union[SpokenAudio, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., audience: _Optional[_Union[Audience, _Mapping]] = ..., partial: _Optional[_Union[Partial, _Mapping]] = ..., resumed: _Optional[_Union[Resumed, _Mapping]] = ...) -> None: ...
+    partial_translation: PartialTranslation
+    def __init__(self, connected: _Optional[_Union[Connected, _Mapping]] = ..., ready: _Optional[_Union[Ready, _Mapping]] = ..., warning: _Optional[_Union[Warning, _Mapping]] = ..., segment: _Optional[_Union[Segment, _Mapping]] = ..., transcript: _Optional[_Union[Transcript, _Mapping]] = ..., translation: _Optional[_Union[Translation, _Mapping]] = ..., audio: _Optional[_Union[SpokenAudio, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., audience: _Optional[_Union[Audience, _Mapping]] = ..., partial: _Optional[_Union[Partial, _Mapping]] = ..., resumed: _Optional[_Union[Resumed, _Mapping]] = ..., partial_translation: _Optional[_Union[PartialTranslation, _Mapping]] = ...) -> None: ...
 
 class Connected(_message.Message):
     __slots__ = ("correlation_id", "resume_token")
@@ -203,6 +205,22 @@ class Partial(_message.Message):
     start_ms: int
     audio_ms: int
     def __init__(self, segment_index: _Optional[int] = ..., stable_text: _Optional[str] = ..., unstable_text: _Optional[str] = ..., language: _Optional[str] = ..., start_ms: _Optional[int] = ..., audio_ms: _Optional[int] = ...) -> None: ...
+
+class PartialTranslation(_message.Message):
+    __slots__ = ("segment_index", "language", "text", "source_text", "start_ms", "audio_ms")
+    SEGMENT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_TEXT_FIELD_NUMBER: _ClassVar[int]
+    START_MS_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_MS_FIELD_NUMBER: _ClassVar[int]
+    segment_index: int
+    language: str
+    text: str
+    source_text: str
+    start_ms: int
+    audio_ms: int
+    def __init__(self, segment_index: _Optional[int] = ..., language: _Optional[str] = ..., text: _Optional[str] = ..., source_text: _Optional[str] = ..., start_ms: _Optional[int] = ..., audio_ms: _Optional[int] = ...) -> None: ...
 
 class Transcript(_message.Message):
     __slots__ = ("segment_index", "text", "language", "confidence", "start_ms", "end_ms", "latency_ms", "stage_ms", "event_id", "room", "speaker", "history", "revised")

@@ -71,14 +71,21 @@ _FRAMES_PER_SECOND = 100  # Whisper's mel hop: 10 ms
 _WINDOW_FRAMES = 3000  # what Whisper was trained on: 30 s
 
 
-def _window_frames(frames: int, minimum: int) -> int:
+def _window_frames(frames: int, minimum: int, step: int) -> int:
     """The encoder's input width for an utterance of `frames` mel frames.
 
     Whisper pads every input to 30 s, so a 3 s utterance pays for 30 s of encoder work — most of our
     latency. CTranslate2 accepts shorter inputs; with no padding at all Whisper loses track of the end and
     loops, but with at least as much padding as speech (and 10 s at least) it transcribes the same text as
-    with 30 s at a fraction of the cost (measured in docs/benchmarks/engines.md)."""
-    return min(_WINDOW_FRAMES, max(minimum, 2 * frames))
+    with 30 s at a fraction of the cost (measured in docs/benchmarks/engines.md).
+
+    The width is rounded up to a multiple of `step` frames: CTranslate2's CPU backend keeps what it builds for
+    each input shape it meets, so a width per utterance length grew the process by hundreds of MB over a long
+    talk; a handful of widths keeps it flat (docs/benchmarks/rooms.md, "A long talk")."""
+    wanted = max(minimum, 2 * frames)
+    if step > 1:
+        wanted = -(-wanted // step) * step
+    return min(_WINDOW_FRAMES, wanted)
 
 
 @dataclass(frozen=True)
@@ -106,13 +113,16 @@ class WhisperRecognizer:
         no_speech_threshold: float = 0.6,
         logprob_threshold: float = -1.0,
         min_window_seconds: float = 10.0,
+        window_step_seconds: float = 1.0,
         cache_dir: Path = DEFAULT_CACHE_DIR,
     ):
         """default_language: used when detection is unsure (probability below language_threshold).
         candidate_languages: restrict detection to these (e.g. what translation supports).
         temperatures: (0.0,) disables the slow sampling fallback; loops are caught by the guard instead.
         min_window_seconds: the encoder sees the utterance padded to max(this, twice its length), capped at
-        Whisper's 30 s, instead of always 30 s (see `_window_frames`); 30 restores faster-whisper's padding."""
+        Whisper's 30 s, instead of always 30 s (see `_window_frames`); 30 restores faster-whisper's padding.
+        window_step_seconds: that window rounded up to a multiple of this (0: to the frame), so the model meets
+        few input shapes."""
         threads = cpu_threads if cpu_threads is not None else min(4, os.cpu_count() or 1)
         started = time.perf_counter()
         self._model = open_whisper_model(
@@ -130,6 +140,7 @@ class WhisperRecognizer:
         self._no_speech_threshold = no_speech_threshold
         self._logprob_threshold = logprob_threshold
         self._min_window_frames = int(min(30.0, max(1.0, min_window_seconds)) * _FRAMES_PER_SECOND)
+        self._window_step_frames = max(1, int(window_step_seconds * _FRAMES_PER_SECOND))
         self._suppressed: dict[str, list[int]] = {}
         self._lock = threading.Lock()
 
@@ -180,7 +191,7 @@ class WhisperRecognizer:
         """Runs the encoder once; language detection and decoding both read its output."""
         features = self._model.feature_extractor(samples)
         frames = features.shape[-1]
-        window = _window_frames(frames, self._min_window_frames)
+        window = _window_frames(frames, self._min_window_frames, self._window_step_frames)
         padded = np.zeros((features.shape[0], window), dtype=np.float32)
         padded[:, : min(frames, window)] = features[:, :window]
         return self._model.model.encode(ctranslate2.StorageView.from_array(padded[None]), to_cpu=False)

@@ -280,7 +280,10 @@ class RoomDirectory:
         payload = event.payload
         if isinstance(payload, AudioSynthesisPayload) and payload.language not in room.local_view.spoken:
             return  # nobody here hears that language spoken: not even built (its base64 is most of the cost)
-        message = messages.room_result(event, room.id, history=False)
+        spoken = isinstance(payload, AudioSynthesisPayload) and not payload.error
+        # A spoken translation's bytes are added by each member's form of it (SharedMessage): base64 WAV in JSON,
+        # or a binary frame of Ogg Opus; only the forms some member takes are made.
+        message = messages.room_result(event, room.id, history=False, inline_audio=not spoken)
         if message is None:
             return
         speaker = event.correlation_id
@@ -294,7 +297,7 @@ class RoomDirectory:
             members = (m for m in room.members_reading(payload.language) if m.voice)
         else:
             return
-        shared = SharedMessage(message)  # encoded once per wire format, for every member
+        shared = SharedMessage(message, payload if spoken else None)  # encoded once per form, for every member
         delivered = 0
         for member in list(members):
             if member.member_id == speaker or member in room.waiting:
