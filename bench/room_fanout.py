@@ -126,8 +126,9 @@ def ogg_opus_of(wav: bytes) -> bytes:
 class Speaker:
     """One room's speaker, as the stages would publish its results."""
 
-    def __init__(self, room: str, publisher, audio: bytes, audio_seconds: float):
+    def __init__(self, room: str, publisher, audio: bytes, audio_seconds: float, reply_partition: int):
         self.room = room
+        self.reply_partition = reply_partition  # the room's, where every gateway with members in it reads
         self.id = str(uuid.uuid4())
         self._publisher = publisher
         self._audio = audio
@@ -156,7 +157,7 @@ class Speaker:
         transcript = Event(
             TextRecognizedPayload(text=TRANSCRIPT, language="en", confidence=0.93, segment_index=index,
                                   start_ms=start_ms, end_ms=end_ms, options=options, model="bench"),
-            correlation_id=self.id, source_service="bench-asr",
+            correlation_id=self.id, source_service="bench-asr", reply_partition=self.reply_partition,
         )
         await self._publish(transcript, "transcript", None)
         await asyncio.sleep(0.1)
@@ -165,7 +166,7 @@ class Speaker:
                 TextTranslatedPayload(text=TRANSLATIONS[language], source_text=TRANSCRIPT, source_language="en",
                                       target_language=language, engine="bench", segment_index=index,
                                       start_ms=start_ms, end_ms=end_ms, options=options),
-                correlation_id=self.id, source_service="bench-translate",
+                correlation_id=self.id, source_service="bench-translate", reply_partition=self.reply_partition,
             ), "translation", language)
             for language in LANGUAGES
         ))
@@ -176,7 +177,7 @@ class Speaker:
                                       voice=language, engine="espeak-ng", language=language,
                                       text=TRANSLATIONS[language], segment_index=index,
                                       ogg_opus_bytes=self._ogg_opus),
-                correlation_id=self.id, source_service="bench-tts",
+                correlation_id=self.id, source_service="bench-tts", reply_partition=self.reply_partition,
             ), "audio", language)
             for language in LANGUAGES
         ))
@@ -186,13 +187,15 @@ async def talk(rooms: list[str], args, audio: bytes, started: asyncio.Event | No
     """Every room's speaker says --utterances utterances, one every --utterance-seconds, rooms staggered."""
     from babelstream.bus.event_publisher import EventPublisher
     from babelstream.bus.settings import BusSettings
+    from babelstream.gateway.reply_partitions import ReplyPartitions, reply_partition_count
     from babelstream.platform import build_bus, build_codec
 
     settings = BusSettings()
     bus = build_bus(settings, "bench-room-speaker")
     await bus.start()
     publisher = EventPublisher(bus, build_codec(settings))
-    speakers = [Speaker(room, publisher, audio, args.audio_seconds) for room in rooms]
+    partitions = ReplyPartitions("bench-room-speaker", await reply_partition_count(bus))
+    speakers = [Speaker(room, publisher, audio, args.audio_seconds, partitions.of_room(room)) for room in rooms]
     try:
         began = time.monotonic()
         tasks = []

@@ -20,6 +20,7 @@ from babelstream.bus.settings import BusSettings
 from babelstream.capabilities import InstalledCapabilities
 from babelstream.contracts.codec import ConfluentCodec, EventCodec, SingleObjectCodec
 from babelstream.contracts.registry import SchemaRegistry
+from babelstream.bus.reply_route import REPLY_COPY_TOPIC_OF_EVENT_TYPE
 from babelstream.contracts.topics import TOPIC_OF_EVENT_TYPE
 from babelstream.gateway.grpc.server import GrpcServer
 from babelstream.gateway.http_app import create_app
@@ -48,6 +49,7 @@ def build_codec(settings: BusSettings) -> EventCodec:
         return SingleObjectCodec()
     codec = ConfluentCodec(SchemaRegistry(settings.schema_registry_url))
     codec.prepare(TOPIC_OF_EVENT_TYPE)
+    codec.prepare(REPLY_COPY_TOPIC_OF_EVENT_TYPE)  # the transcripts' and translations' reply copies
     return codec
 
 

@@ -178,6 +178,9 @@ async def test_a_room_spans_gateways_and_each_utterance_is_translated_once_per_l
             await late.leave()
             await asyncio.sleep(0.5)
         assert late.heard.of_type("listening")[0]["history"] == utterances * 2
+        # The history follows `listening` on the socket: wait for all of it.
+        await late.heard.wait_for(lambda m: m.get("type") == "translation" and m.get("history") is True
+                                  and m["segment_index"] == utterances - 1, timeout=10)
         history = late.heard.of_type("translation", history=True)
         assert [m["segment_index"] for m in history] == list(range(utterances))
         assert history[0]["text"] == spanish.heard.of_type("translation")[0]["text"]

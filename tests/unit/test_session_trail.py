@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import time
 
+from babelstream.bus.event_publisher import EventPublisher
 from babelstream.bus.memory import MemoryBus
 from babelstream.contracts.codec import SingleObjectCodec
 from babelstream.contracts.events import Event, SessionOptions, SpeechSegmentPayload, TextRecognizedPayload
-from babelstream.contracts.topics import ASR_TEXT, SPEECH_SEGMENT
 from babelstream.gateway.session_trail import read_session_trail
 
 CODEC = SingleObjectCodec()
@@ -16,9 +16,9 @@ OPTIONS = SessionOptions("en", ("es",))
 
 
 async def publish(bus, session: str, payload) -> Event:
-    event = Event(payload=payload, correlation_id=session, source_service="gateway-dead")
-    topic = SPEECH_SEGMENT if isinstance(payload, SpeechSegmentPayload) else ASR_TEXT
-    await bus.publish(topic, session.encode(), CODEC.encode(event, topic))
+    """As the gateway and the stages publish: routed to the dead gateway's reply partition (the only one here)."""
+    event = Event(payload=payload, correlation_id=session, source_service="gateway-dead", reply_partition=0)
+    await EventPublisher(bus, CODEC).publish(event)
     return event
 
 
@@ -45,6 +45,7 @@ async def test_the_trail_holds_the_sessions_utterances_and_results_only():
     assert [e.event_id for e in trail.results] == [said.event_id]
     assert [s.index for s in trail.live_segments()] == [0, 2] and trail.withdrawn() == {1}
     assert (trail.next_index, trail.published_ms) == (3, 5300)
+    assert trail.reply_partition == 0  # where what is still to come arrives: the resumed session reads it too
 
 
 async def test_an_empty_trail_starts_at_zero_and_the_read_back_holds_no_log_back():

@@ -239,6 +239,9 @@ class Event:
     event_id: str = field(default_factory=new_id)
     timestamp: datetime = field(default_factory=utc_now_millis)
     timings: tuple[StageTiming, ...] = ()
+    # Where the session's results go on the reply topics (bus/reply_route.py); every derived event keeps it, so a
+    # stage routes its outputs without knowing which gateway, or room, they are for.
+    reply_partition: int | None = None
 
     @property
     def event_type(self) -> str:
@@ -262,7 +265,11 @@ class Event:
             event_id=derived_id(self.event_id, stage, *id_parts),
             timestamp=finished_at.replace(microsecond=finished_at.microsecond // 1000 * 1000),
             timings=(*self.timings, StageTiming(stage, service, started_at, finished_at)),
+            reply_partition=self.reply_partition,
         )
 
     def with_timing(self, timing: StageTiming) -> Event:
         return replace(self, timings=(*self.timings, timing))
+
+    def routed_to(self, reply_partition: int | None) -> Event:
+        return replace(self, reply_partition=reply_partition)

@@ -27,7 +27,26 @@ TOPIC_OF_EVENT_TYPE = {
     "PartialTranslationEvent": TRANSLATION_PARTIAL,
 }
 
-ALL_TOPICS = tuple(TOPIC_OF_EVENT_TYPE.values())
+# Reply copies of the results a stage also reads (docs/kafka.md, "Reply routing"): the translate and speech stages
+# read the text topics balanced by key, the gateways read these copies by reply partition. Same event types as
+# their originals, so the same schemas (subjects `<topic>-value` of their own under the registry).
+ASR_TEXT_REPLIES = "speech.asr.text.replies"
+TRANSLATION_TEXT_REPLIES = "speech.translation.text.replies"
+
+# For each result topic, the topic a gateway reads it from: spoken audio and interim results have no stage reading
+# them, so they are partitioned by reply partition where they are; the text results are copied.
+REPLY_TOPIC_OF = {
+    ASR_TEXT: ASR_TEXT_REPLIES,
+    TRANSLATION_TEXT: TRANSLATION_TEXT_REPLIES,
+    TTS_AUDIO: TTS_AUDIO,
+    ASR_PARTIAL: ASR_PARTIAL,
+    TRANSLATION_PARTIAL: TRANSLATION_PARTIAL,
+}
+REPLY_TOPICS = tuple(REPLY_TOPIC_OF.values())
+# The reply topics a room's history is read back from (text: a late joiner reads what was said).
+HISTORY_REPLY_TOPICS = (ASR_TEXT_REPLIES, TRANSLATION_TEXT_REPLIES)
+
+ALL_TOPICS = (*TOPIC_OF_EVENT_TYPE.values(), ASR_TEXT_REPLIES, TRANSLATION_TEXT_REPLIES)
 
 # What the gateway listens to in order to answer the client while it speaks.
 RESULT_TOPICS = (ASR_TEXT, TRANSLATION_TEXT, TTS_AUDIO, ASR_PARTIAL, TRANSLATION_PARTIAL)

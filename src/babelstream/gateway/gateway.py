@@ -11,6 +11,7 @@ from collections.abc import Callable
 from babelstream.bus.base import Bus
 from babelstream.bus.event_publisher import EventPublisher
 from babelstream.contracts.codec import EventCodec
+from babelstream.contracts.events import Event
 from babelstream.gateway import access
 from babelstream.gateway.admission import ConnectionSlots
 from babelstream.gateway.close_codes import CloseCode
@@ -66,14 +67,18 @@ class Gateway:
         self.load = PipelineLoad(settings, bus)
         self.rooms = RoomDirectory(settings, bus, codec, self.instance_id, self.metrics)
         self.router = ResultRouter(bus, codec, self.instance_id, rooms=self.rooms,
-                                   history_seconds=settings.room_idle_seconds)
+                                   history_seconds=settings.room_idle_seconds,
+                                   reply_partition=settings.gateway_reply_partition,
+                                   history_wait_seconds=settings.room_history_wait_seconds)
+        # Read through self.router at scrape time: a bench may put another router in its place before start.
+        self.metrics.watch_result_reads(lambda: self.router.fetched_bytes, lambda: len(self.router.followed_partitions))
         self.capabilities = capabilities
         self.options = SessionOptionsResolver(settings, self.instance_id, capabilities)
         # What every session of this gateway is given (session.py knows nothing of the Gateway).
         self.session_context = SessionContext(
             settings=settings,
             instance_id=self.instance_id,
-            publish=self.publisher.publish,
+            publish=self.publish,
             results=self.router,
             rooms=self.rooms,
             load=self.load,
@@ -97,7 +102,13 @@ class Gateway:
             )
         await self.rooms.start()
         await self.router.start()
+        # The rooms this gateway holds are the reply partitions it reads besides its own (gateway/router.py).
+        self.rooms.watch_holding(self.router.hold_room, self.router.release_room, self.router.history_ready)
         await self.load.start()
+
+    async def publish(self, event: Event) -> None:
+        """What every session publishes through: stamped with where its results come back, then sent."""
+        await self.publisher.publish(self.router.route(event))
 
     async def stop(self) -> None:
         await self.load.stop()

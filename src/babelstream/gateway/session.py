@@ -460,6 +460,10 @@ class Session:
                 # Its socket dropped but it is still publishing what it held: the trail must include that.
                 await asyncio.wait_for(previous._finished.wait(), self.settings.results_timeout_seconds)
             trail = await read_trail(self.correlation_id, self._started_unix)
+            if trail.reply_partition is not None:
+                # Results still coming for what its gateway published come back where that gateway routed them: read
+                # there too (text from history back, so what came since the trail was read is not missed).
+                await self.context.results.adopt(self.correlation_id, self, trail.reply_partition)
         except (BusError, ContractError, TimeoutError) as failure:
             log.warning("session %s: could not read its trail back to resume: %s", self.correlation_id, failure)
             self._expire(SessionEnded(

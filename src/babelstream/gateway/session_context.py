@@ -51,6 +51,9 @@ class ResultSubscriptions(Protocol):
 
     def listener(self, correlation_id: str) -> Session | None: ...
 
+    async def adopt(self, correlation_id: str, listener: Session, reply_partition: int) -> None:
+        """Read the results routed to `reply_partition` (another gateway's) for this session too (a resume)."""
+
 
 class SessionObserver:
     """Hooks for tests and benches to watch sessions without patching them. The default does nothing.

@@ -5,8 +5,9 @@ came back to: every event of a session is keyed by its correlation id, so each t
 partition. The trail is read from when the session started (the token says when) to the end of each partition as it
 is now; what is published after that reaches the resumed session the ordinary way, through the ResultRouter.
 
-`read_session_results` is the one place that says which result topics are read back and how: results routing
-(which results a gateway consumes) may change, and this is the seam to change with it.
+`read_session_results` is the one place that says which result topics are read back and how. They are the reply
+topics read whole for one key, not through this gateway's reply partitions; what is still to come arrives on the reply partition the session's segments were
+routed to (`SessionTrail.reply_partition`), which the resumed session's gateway reads too (`ResultRouter.adopt`).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from babelstream.bus.base import Bus, Message
 from babelstream.contracts.codec import EventCodec
 from babelstream.contracts.errors import ContractError
 from babelstream.contracts.events import Event, SpeechSegmentPayload
-from babelstream.contracts.topics import ASR_TEXT, SPEECH_SEGMENT, TRANSLATION_TEXT, TTS_AUDIO
+from babelstream.contracts.topics import ASR_TEXT_REPLIES, SPEECH_SEGMENT, TRANSLATION_TEXT_REPLIES, TTS_AUDIO
 
-# The results a resumed session is given again (not partials: they are superseded by the transcript).
-REPLAYED_RESULT_TOPICS = (ASR_TEXT, TRANSLATION_TEXT, TTS_AUDIO)
+# The results a resumed session is given again (not partials: they are superseded by the transcript), where the
+# gateways read them: the reply topics (bus/reply_route.py), every partition, for this one key. (Not the text
+# results' originals: the next stage's group commits them as it goes, which trims them on the in-memory bus.)
+REPLAYED_RESULT_TOPICS = (ASR_TEXT_REPLIES, TRANSLATION_TEXT_REPLIES, TTS_AUDIO)
 # A partition is read to its end as it was when the read began; while that cannot be told (a partition with nothing
 # since the session started has no position yet), a read that has been quiet this long has reached the end.
 _QUIET_SECONDS = 1.0
@@ -42,6 +45,8 @@ class PublishedSegment:
 class SessionTrail:
     segments: list[PublishedSegment] = field(default_factory=list)  # in the order published
     results: list[Event] = field(default_factory=list)  # in the order each topic holds them
+    # Where its gateway routed its results (its last segment's reply partition): results still to come arrive there.
+    reply_partition: int | None = None
 
     def live_segments(self) -> list[PublishedSegment]:
         """The published segments the session stands by: a speculation later withdrawn (gateway/speculation.py) was
@@ -81,12 +86,13 @@ async def read_session_trail(bus: Bus, codec: EventCodec, correlation_id: str, s
         payload = event.payload
         if isinstance(payload, SpeechSegmentPayload):
             trail.segments.append(PublishedSegment(payload.segment_index, payload.start_ms, payload.end_ms))
+            trail.reply_partition = event.reply_partition
     return trail
 
 
 async def read_session_results(bus: Bus, codec: EventCodec, correlation_id: str, started_at: float) -> list[Event]:
-    """Every result event the session's utterances got so far. The seam for results routing: today every gateway
-    may read every result topic whole; a gateway that reads only its own sessions' results reads these here."""
+    """Every result event the session's utterances got so far, from the result topics read whole for this one key
+    (a gateway's own reading is by reply partition: gateway/router.py)."""
     return await _read_back(bus, codec, correlation_id, started_at, list(REPLAYED_RESULT_TOPICS))
 
 

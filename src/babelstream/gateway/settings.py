@@ -58,6 +58,9 @@ class GatewaySettings(BaseSettings):
     origin_allowlist: Annotated[tuple[str, ...], NoDecode] = ()
     # After {"event":"done"}: how long to wait for outstanding results before the summary and close.
     results_timeout_seconds: float = 30.0
+    # The reply partition this gateway's sessions' results come back on (docs/kafka.md, "Reply routing"). -1: a
+    # hash of its instance id; gateways numbered 0..N-1 with N <= KAFKA_REPLY_PARTITIONS never share one.
+    gateway_reply_partition: int = -1
     # "live" cuts utterances at pauses as they are spoken; "single" sends one AudioInputEvent at done.
     default_mode: str = "live"
     default_source_language: str = "en"
@@ -110,6 +113,9 @@ class GatewaySettings(BaseSettings):
     # A room silent this long forgets its history, and is forgotten once nobody is in it. A new gateway reads
     # back this far on the bus for the rooms' history.
     room_idle_seconds: float = 900.0
+    # A listener who is a room's first member on this gateway waits for the room's history to be read back from the
+    # bus (its reply partition, from ROOM_IDLE_SECONDS back) at most this long; then it gets what was read.
+    room_history_wait_seconds: float = 5.0
     # Rooms with a member on this gateway; past it a new room is refused (capacity, 1013).
     max_rooms: int = 100
     # Listeners of one room, counted on every gateway (from their presence records); past it, capacity (1013).

@@ -69,13 +69,17 @@ class Listener:
         )
 
     def start(self) -> None:
-        """Joins the room, then says who it is, what it listens to, and the room's history. Raises SessionEnded
-        (nothing sent yet) when it may not."""
+        """Joins the room, then says who it is; what it listens to and the room's history follow once this gateway
+        has the history (at once, unless it is only now reading the room back). Raises SessionEnded (nothing sent
+        yet) when it may not."""
         self.check_language(self.language)
         self._directory.join_listener(self, self.room)
         self.joined = True
-        history = self._directory.history(self.room, self.language)
         self.outbox.put(messages.encode(messages.connected(self.member_id, room=self.room)))
+        self._directory.when_history_ready(self, self.room, self._listening)
+
+    def _listening(self) -> None:
+        history = self._directory.history(self.room, self.language)
         self.outbox.put(messages.encode(
             messages.listening(self.room, self.language, voice=self.voice, audio=self.audio, history=len(history))
         ))
