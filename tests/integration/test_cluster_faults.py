@@ -38,6 +38,8 @@ def platform(kafka_cluster):
         **os.environ, "BUS": "kafka", "KAFKA_BOOTSTRAP_SERVERS": kafka_cluster.bootstrap,
         "KAFKA_REPLICATION_FACTOR": "3", "KAFKA_MIN_INSYNC_REPLICAS": "2", "KAFKA_SESSION_TIMEOUT_MS": "6000",
         "RESUME_SECRET": uuid.uuid4().hex,
+        # Two gateways need no more: fewer replicas for a restarted broker to catch up on, on a 2-core machine.
+        "KAFKA_REPLY_PARTITIONS": "6",
     }
     run = uuid.uuid4().hex[:6]
     ports = {name: free_port() for name in ("asr-a", "asr-b", "translate", "tts", "gateway", "gateway-b")}
@@ -140,12 +142,14 @@ async def test_a_broker_killed_mid_talk_loses_nothing_and_rejoins(platform):
     # The controller fences the dead broker (KAFKA_BROKER_SESSION_TIMEOUT_MS, 4 s; more if it was the active
     # controller: a new one is elected first) and another replica leads; writes go on with 2 of 3 in sync.
     failover = await asyncio.to_thread(cluster.wait_until, moved, 30, "leadership of the talk's partition moved")
-    await asyncio.to_thread(cluster.start, leader)  # restarted; returns once it is back in every ISR
+    await asyncio.to_thread(cluster.start, leader)  # restarted; returns once the script sees it in every ISR
+    # ... as every broker's metadata says it too (a broker that has just caught up may answer with an older view)
+    await asyncio.to_thread(cluster.wait_until, lambda: not cluster.out_of_sync(leader, list(ALL_TOPICS)), 60,
+                            "the restarted broker back in the ISR of every partition it holds")
     rejoined_after = time.monotonic() - killed_at
     talk, _ = await talking
     check_translated_talk(talk, utterances=utterances)  # every utterance once, in order, summary complete
     assert gateway_metric(platform["gateway_url"], "babelstream_gateway_publish_failures_total") == failures_before
-    assert cluster.out_of_sync(leader, list(ALL_TOPICS)) == []  # the broker rejoined every partition it holds
     assert failover < 15 and rejoined_after < 90, (failover, rejoined_after)
 
 
