@@ -429,7 +429,11 @@ def per_minute(samples: list[Sample], outcomes: list[SessionOutcome], target: st
 def losses(outcomes: list[SessionOutcome], targets: tuple[str, ...]) -> dict:
     admitted = [o for o in outcomes if not o.refused]
     utterances = [u for o in admitted for u in o.trace.utterances]
-    broken = [u for u in utterances if u.broken]
+    # The gateway sends nothing for a segment the ASR heard no speech in, and its summary counts that segment
+    # answered: a recognition miss, reported apart from results the pipeline lost.
+    unheard = [u for o in admitted if (o.summary or {}).get("complete") for u in o.trace.utterances
+               if u.broken and all(p.endswith("no transcript") for p in u.broken.split(" [")[0].split("; "))]
+    broken = [u for u in utterances if u.broken and u not in unheard]
     summaries = [o.summary for o in admitted if o.summary]
     return {
         "sessions": len(outcomes),
@@ -440,6 +444,7 @@ def losses(outcomes: list[SessionOutcome], targets: tuple[str, ...]) -> dict:
         "errors": dict(Counter(o.trace.error.split(":")[0] for o in outcomes if o.trace.error)),
         "utterances_spoken": len(utterances),
         "utterances_lost": len(broken),
+        "utterances_heard_as_silence": len(unheard),
         "lost_reasons": dict(Counter(u.broken.split(" [")[0] for u in broken).most_common(10)),
         "segments_published": sum(s.get("segments", 0) for s in summaries),
         "transcripts": sum(s.get("transcripts", 0) for s in summaries),
@@ -601,7 +606,9 @@ def report(result: dict, names: list[str], targets: tuple[str, ...]) -> str:
     lines.append(f"sessions {loss['sessions']} (refused {loss['sessions_refused']}, without summary "
                  f"{loss['sessions_without_summary']}, incomplete {loss['sessions_incomplete']}); close codes "
                  f"{loss['close_codes']}; errors {loss['errors']}")
-    lines.append(f"utterances spoken {loss['utterances_spoken']}, lost {loss['utterances_lost']} {loss['lost_reasons']}")
+    lines.append(f"utterances spoken {loss['utterances_spoken']}, lost {loss['utterances_lost']} {loss['lost_reasons']}; "
+                 f"heard as silence by the ASR (no transcript, session summary complete) "
+                 f"{loss['utterances_heard_as_silence']}")
     lines.append(f"summaries: segments {loss['segments_published']}, transcripts {loss['transcripts']}, translations "
                  f"{loss['translations']}, audio {loss['audio']}, missing segments {loss['missing_segments']} "
                  f"(expected per segment with speech: {loss['expected_per_segment']}); extra segments "
