@@ -219,6 +219,23 @@ def rss_mb(pid: int | None) -> float | None:
         return None
 
 
+def cpu_seconds(pid: int | None, with_children: bool = True) -> float | None:
+    """User + system CPU seconds of the process so far, and of its live children."""
+    if pid is None:
+        return None
+    try:
+        parent = psutil.Process(pid)
+        total = sum(parent.cpu_times()[:2])
+        for child in parent.children(recursive=True) if with_children else ():
+            try:
+                total += sum(child.cpu_times()[:2])
+            except psutil.Error:
+                pass
+        return round(total, 2)
+    except psutil.Error:
+        return None
+
+
 def stage_lag(metrics_url: str) -> int | None:
     """Sum over partitions of babelstream_stage_consumer_lag (None when /metrics did not answer)."""
     status, text = http_get(metrics_url, 5)
@@ -237,6 +254,7 @@ class Sample:
     rss_mb: dict[str, float | None]
     lag: dict[str, int | None]
     load: str
+    cpu_s: dict[str, float | None] = field(default_factory=dict)  # CPU seconds so far
 
 
 class Sampler:
@@ -258,7 +276,10 @@ class Sampler:
         rss["kafka"] = rss_mb(self.broker_pid)
         rss["client"] = psutil.Process().memory_info().rss / 2**20  # this script alone: the platform is its children
         lag = {c.name: stage_lag(c.metrics_url) for c in self.platform.components if c.metrics_url}
-        return Sample(round(time.perf_counter() - self.started, 1), rss, lag, load())
+        cpu = {c.name: cpu_seconds(c.process.pid if c.process.poll() is None else None) for c in self.platform.components}
+        cpu["kafka"] = cpu_seconds(self.broker_pid)
+        cpu["client"] = cpu_seconds(os.getpid(), with_children=False)
+        return Sample(round(time.perf_counter() - self.started, 1), rss, lag, load(), cpu)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -415,6 +436,13 @@ def per_minute(samples: list[Sample], outcomes: list[SessionOutcome], target: st
             "sessions_ended": sessions_ended.get(minute, 0),
             "refused": refused.get(minute, 0),
         }
+        row["cpu_s"] = {}
+        before = by_minute_samples.get(minute - 1, [])
+        if chunk and before:
+            for name, value in chunk[-1].cpu_s.items():
+                if value is not None and before[-1].cpu_s.get(name) is not None:
+                    seconds = chunk[-1].t - before[-1].t
+                    row["cpu_s"][name] = round((value - before[-1].cpu_s[name]) * 60 / seconds, 1)
         if chunk:
             for name in chunk[-1].rss_mb:
                 values = [s.rss_mb[name] for s in chunk if s.rss_mb.get(name) is not None]
@@ -478,7 +506,16 @@ def verdict(rows: list[dict], samples: list[Sample], outcomes: list[SessionOutco
         for name, value in sample.lag.items():
             if value is not None:
                 lag_max[name] = max(lag_max.get(name, 0), value)
+    cpu_per_utterance = {}
+    for name in names:
+        def per_utterance(chunk: list[dict]) -> float | None:
+            seconds = sum(r["cpu_s"][name] for r in chunk if r["cpu_s"].get(name) is not None)
+            said = sum(r["utterances"] for r in chunk if r["cpu_s"].get(name) is not None)
+            return round(seconds / said, 3) if said else None
+        cpu_per_utterance[name] = (per_utterance([r for r in rows if r["minute"] <= 10]),
+                                   per_utterance([r for r in rows if r["minute"] > minutes - 10]))
     return {
+        "cpu_s_per_utterance_first_last_10_min": cpu_per_utterance,
         "rss_slope_mb_per_10_min": slopes,
         "rss_first_last_mb": {n: (next((r["rss_mb"][n] for r in steady if r["rss_mb"].get(n)), None),
                                   next((r["rss_mb"][n] for r in reversed(rows) if r["rss_mb"].get(n)), None)) for n in names},
@@ -496,13 +533,16 @@ def format_row(row: dict, names: list[str]) -> str:
     rss = " ".join(f"{(row['rss_mb'].get(n) or 0):>7.0f}" for n in names)
     lags = "/".join(str(row["lag_max"].get(s, "-")) for s in STAGES)
     p = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
-    return (f"{row['minute']:>4} {rss} {lags:>11} {row['utterances']:>5} {row['broken']:>4} {p(row['p50_ms']):>6} "
+    cpu = row.get("cpu_s") or {}
+    platform = [cpu.get(n) for n in (*STAGES, "gateway")]
+    cpus = f"{p(cpu.get('asr'))}/{p(sum(platform)) if None not in platform else '-'}"
+    return (f"{row['minute']:>4} {rss} {lags:>11} {cpus:>9} {row['utterances']:>5} {row['broken']:>4} {p(row['p50_ms']):>6} "
             f"{p(row['p95_ms']):>6} {p(row['server_p95_ms']):>6} {row['refused']:>4}  {row['load'] or '-'}")
 
 
 def header(names: list[str]) -> str:
     return (f"{'min':>4} " + " ".join(f"{n[:7]:>7}" for n in names)
-            + f" {'lag s/a/t/t':>11} {'utts':>5} {'lost':>4} {'P50':>6} {'P95':>6} {'srvP95':>6} {'ref':>4}  load 1/5/15")
+            + f" {'lag s/a/t/t':>11} {'cpu a/all':>9} {'utts':>5} {'lost':>4} {'P50':>6} {'P95':>6} {'srvP95':>6} {'ref':>4}  load 1/5/15")
 
 
 # -- the run ----------------------------------------------------------------------------------------------
@@ -545,7 +585,8 @@ async def run(args) -> dict:
         result["started_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
         names = [c.name for c in platform.components] + (["kafka"] if broker else []) + ["client"]
         print("\nper minute as it goes: RSS MB (process + children), max consumer lag (segmenter/asr/translate/"
-              "tts), load; latency of a minute is final only once its sessions closed (table at the end)", flush=True)
+              "tts), CPU s per minute (asr / the five platform processes), load; latency of a minute is final "
+              "only once its sessions closed (table at the end)", flush=True)
         print(header(names), flush=True)
 
         async def report_minutes() -> None:
@@ -599,6 +640,9 @@ def report(result: dict, names: list[str], targets: tuple[str, ...]) -> str:
     for name, slope in v["rss_slope_mb_per_10_min"].items():
         first, last = v["rss_first_last_mb"].get(name, (None, None))
         lines.append(f"  {name:<10} {slope if slope is not None else '-':>7}   {first} -> {last}")
+    lines.append("CPU seconds per utterance spoken, first 10 min -> last 10 min (a flat figure: no work grows per "
+                 "utterance): " + ", ".join(f"{n} {a} -> {b}" for n, (a, b) in
+                                             v.get("cpu_s_per_utterance_first_last_10_min", {}).items()))
     lines.append(f"translation latency, first 10 min P50 {v['p50_first_10_min_ms']} P95 {v['p95_first_10_min_ms']} ms; "
                  f"last 10 min P50 {v['p50_last_10_min_ms']} P95 {v['p95_last_10_min_ms']} ms; "
                  f"whole run P95 {v['p95_whole_run_ms']} ms")

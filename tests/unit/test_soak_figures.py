@@ -60,3 +60,9 @@ def test_each_utterance_counts_in_the_minute_it_ended_in():
     assert (first["utterances"], first["p50_ms"], first["lag_max"]) == (1, 400.0, {"asr": 0})
     assert (second["utterances"], second["p95_ms"], second["lag_max"]) == (1, 900.0, {"asr": 1})
     assert second["rss_mb"]["asr"] == round(300.0 + 70.0 / 60, 1)
+
+
+def test_cpu_per_minute_is_the_difference_between_minutes():
+    samples = [Sample(50.0, {}, {}, "1 1 1", {"asr": 10.0}), Sample(110.0, {}, {}, "1 1 1", {"asr": 40.0})]
+    _, second = per_minute(samples, [], "es", 2)
+    assert second["cpu_s"] == {"asr": 30.0}  # 30 CPU seconds over 60 s of wall time
