@@ -447,6 +447,9 @@ async def non_readers(port: int, count: int, seconds: float, results: SpokenResu
             "note": f"held {held:.0f} s"}
 
 
+GATEWAY_REPLY_PARTITION = 0
+
+
 class SpokenResults:
     """What the tts stage publishes for a session's utterance (a real espeak-ng WAV, room_fanout.spoken_wav), put
     onto the gateway's bus by this process, as bench/room_fanout.py's speakers do."""
@@ -472,6 +475,7 @@ class SpokenResults:
                                           engine="espeak-ng", language="es", text="Buenos días a todos.",
                                           segment_index=index),
                     correlation_id=correlation_id, source_service="bench-tts",
+                    reply_partition=GATEWAY_REPLY_PARTITION,  # as the tts stage routes a session's results
                 )) for correlation_id in correlation_ids))
                 published += len(correlation_ids)
                 await asyncio.sleep(every)
@@ -522,6 +526,8 @@ def start_gateway(args, log_path: Path) -> tuple[subprocess.Popen, int]:
         "BENCH_LAG_EVERY": "1",
         "BENCH_FRAME_BYTES": str(FRAME_BYTES),
         "GRPC_PORT": "0",  # the WebSocket door is what this bench abuses
+        # Its sessions' results come back on this reply partition, where SpokenResults publishes them.
+        "GATEWAY_REPLY_PARTITION": str(GATEWAY_REPLY_PARTITION),
     }
     for name in ("MAX_SOCKETS", "MAX_CONNECTIONS_PER_IP", "HANDSHAKE_TIMEOUT_SECONDS", "MAX_HEADER_BYTES",
                  "MAX_HANDSHAKES_PER_SECOND_PER_IP", "MAX_MESSAGES_PER_SECOND", "MAX_AUDIO_SPEED",

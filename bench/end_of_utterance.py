@@ -15,8 +15,9 @@ speaker in real time (20 ms frames on an absolute schedule):
 The configurations run side by side and take turns, six sentences at a time (paired: a busy minute on a shared
 machine hits them all): `before` = SPECULATE_MS=0 (what main does: an utterance is cut after MIN_SILENCE_MS and
 only then published); `after` = the defaults (published at SPECULATE_MS, shown when the pause holds);
-`after+sentence` = the defaults and EARLY_END_ON_SENTENCE (also shown as soon as its transcript ends an English
-sentence). Partials are off in all, so the figure is the end of utterance's alone (`--partials` turns them on
+`after+sentence` = the defaults and EARLY_END_ON_SENTENCE with VAD_QUIET_DBFS=-50 (also shown as soon as its
+transcript ends an English sentence and the pause, the detector's quiet hangover counted, reached
+EARLY_END_PAUSE_MS). `--configs` picks others (VARIANTS); each run also prints where the time went. Partials are off in all, so the figure is the end of utterance's alone (`--partials` turns them on
 in the `after` ones).
 
     .venv/bin/python bench/end_of_utterance.py                    # 40 sentences, 36 paused: ~12 min
@@ -41,7 +42,7 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
 
 from bench.embedded_server import FRAME_MS, RATE, Server, stream_in_real_time  # noqa: E402
-from babelstream.client.messages import Start, Transcript, Translation  # noqa: E402
+from babelstream.client.messages import Segment, Start, Transcript, Translation  # noqa: E402
 from babelstream.clients.probe.speech import trim_silence  # noqa: E402
 from babelstream.engines.audio import float32_to_pcm16, pcm16_to_float32, resample  # noqa: E402
 from tests.support.speech import silence, synthesize  # noqa: E402
@@ -53,7 +54,18 @@ AFTER_MS = 1500
 CONFIGS = {
     "before": {"SPECULATE_MS": "0", "PARTIALS": "false"},
     "after": {"PARTIALS": "false"},
-    "after+sentence": {"PARTIALS": "false", "EARLY_END_ON_SENTENCE": "true"},
+    # Shown early on a finished sentence once the pause, the detector's quiet hangover counted, is EARLY_END_PAUSE_MS.
+    "after+sentence": {"PARTIALS": "false", "EARLY_END_ON_SENTENCE": "true", "VAD_QUIET_DBFS": "-50"},
+}
+# Variants to try beside them (--configs): each an env over the defaults.
+VARIANTS = {
+    # The detector's quiet hangover counted as pause for the offer (VAD_QUIET_DBFS), and with it an early end on a
+    # finished sentence once the pause (so measured) reaches EARLY_END_PAUSE_MS.
+    "after-quiet": {"PARTIALS": "false", "VAD_QUIET_DBFS": "-50"},
+    "sentence260": {"PARTIALS": "false", "VAD_QUIET_DBFS": "-50", "EARLY_END_ON_SENTENCE": "true",
+                    "EARLY_END_PAUSE_MS": "260"},
+    "speculate100": {"PARTIALS": "false", "SPECULATE_MS": "100"},
+    "silence260": {"PARTIALS": "false", "MIN_SILENCE_MS": "260"},
 }
 
 
@@ -106,19 +118,29 @@ def overlapping(spans, start_ms, end_ms) -> int | None:
     return best
 
 
-async def latencies_ms(port: int, sentences: list[bytes], partials: bool) -> list[float]:
-    """Per sentence: from the send of the frame holding its last audible sample to its translation's arrival."""
+async def latencies_ms(port: int, sentences: list[bytes], partials: bool) -> list[dict]:
+    """Per sentence: from the send of the frame holding its last audible sample to its translation's arrival
+    (`eou`), and where that time went: to the arrival of its `segment` message (`to_segment`: the gateway's wait
+    for the pause, the commit), the gateway's own figure (`gateway`: from its publish of the utterance to the
+    translation's send) and the translation's timing trail (`stage_ms`: asr, translate, bus)."""
     arrivals, origin, spans = await stream(port, sentences, partials)
-    latencies = []
+    found = []
     for position, (start, end) in enumerate(spans):
-        translations = [
-            at for at, m in arrivals
-            if isinstance(m, Translation) and overlapping(spans, m.start_ms, m.end_ms) == position
-        ]
-        if translations:
-            last_frame_sent = origin + (end // FRAME_MS) * FRAME_MS / 1000
-            latencies.append((max(translations) - last_frame_sent) * 1000)
-    return latencies
+        mine = [(at, m) for at, m in arrivals if isinstance(m, (Translation, Segment))
+                and overlapping(spans, m.start_ms, m.end_ms) == position]
+        translations = [(at, m) for at, m in mine if isinstance(m, Translation)]
+        if not translations:
+            continue
+        last_frame_sent = origin + (end // FRAME_MS) * FRAME_MS / 1000
+        at, translation = max(translations, key=lambda pair: pair[0])
+        segments = [seen for seen, m in mine if isinstance(m, Segment)]
+        found.append({
+            "eou": (at - last_frame_sent) * 1000,
+            "to_segment": (max(segments) - last_frame_sent) * 1000 if segments else float("nan"),
+            "gateway": translation.latency_ms,
+            "stage_ms": translation.stage_ms,
+        })
+    return found
 
 
 async def transcripts_per_sentence(port: int, paused: list[bytes], partials: bool) -> list[int]:
@@ -164,24 +186,41 @@ def build_audio(args) -> tuple[list[bytes], list[bytes], dict]:
     return sentences, paused, pauses
 
 
+def breakdown(found: list[dict]) -> dict:
+    """Medians of where the time went (see latencies_ms)."""
+    stages: dict[str, list[float]] = {}
+    for item in found:
+        for stage, ms in item["stage_ms"].items():
+            stages.setdefault(stage, []).append(ms)
+    return {
+        "to_segment": percentile([f["to_segment"] for f in found if f["to_segment"] == f["to_segment"]], 50),
+        "gateway": percentile([f["gateway"] for f in found], 50),
+        **{stage: percentile(values, 50) for stage, values in sorted(stages.items())},
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sentences", type=int, default=40)
     parser.add_argument("--paused", type=int, default=36)
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--partials", action="store_true", help="partials on in `after`")
+    parser.add_argument("--configs", default=",".join(CONFIGS),
+                        help=f"which, in turn; the first is the reference (known: {', '.join({**CONFIGS, **VARIANTS})})")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    known = {**CONFIGS, **VARIANTS}
+    configs = {name: known[name] for name in args.configs.split(",")}
     sentences, paused, pauses = build_audio(args)
     print(f"{len(sentences)} sentences of 2-5 s, {len(paused)} with an in-sentence pause {pauses}; "
           f"load {os.getloadavg()[0]:.2f}", flush=True)
-    # Both platforms run side by side (idle but for the one being streamed to), and take turns a few sentences at a
-    # time: on a shared machine a busy minute then hits both configurations alike.
+    # The platforms run side by side (idle but for the one being streamed to), and take turns a few sentences at a
+    # time: on a shared machine a busy minute then hits every configuration alike.
     servers: dict[str, Server] = {}
-    latencies: dict[str, list[float]] = {name: [] for name in CONFIGS}
-    splits: dict[str, list[int]] = {name: [] for name in CONFIGS}
+    latencies: dict[str, list[dict]] = {name: [] for name in configs}
+    splits: dict[str, list[int]] = {name: [] for name in configs}
     try:
-        for name, env in CONFIGS.items():
+        for name, env in configs.items():
             servers[name] = Server(name, env, LOG_DIR)  # one at a time: a failed start still stops the others
         for name, server in servers.items():
             asyncio.run(stream(server.port, sentences[:2], args.partials and name != "before"))  # warm-up
@@ -193,10 +232,12 @@ def main() -> int:
                     splits[name] += asyncio.run(transcripts_per_sentence(server.port, paused_batch, partials))
         results = {}
         for name, server in servers.items():
+            eou = [found["eou"] for found in latencies[name]]
             results[name] = {
-                "eou_ms": [round(v, 1) for v in latencies[name]],
-                "eou": {q: percentile(latencies[name], q) for q in (50, 90, 95, 100)},
-                "answered": f"{len(latencies[name])}/{len(sentences)}",
+                "eou_ms": [round(v, 1) for v in eou],
+                "eou": {q: percentile(eou, q) for q in (50, 90, 95, 100)},
+                "breakdown_p50": breakdown(latencies[name]),
+                "answered": f"{len(eou)}/{len(sentences)}",
                 "split": sum(1 for count in splits[name] if count > 1),
                 "unanswered_paused": sum(1 for count in splits[name] if count == 0),
                 "paused": len(splits[name]),
@@ -209,11 +250,13 @@ def main() -> int:
         print(f"{name:7s} end of utterance -> translated text: P50 {figures['eou'][50]} ms, P90 {figures['eou'][90]}, "
               f"P95 {figures['eou'][95]}, max {figures['eou'][100]} ({figures['answered']} answered); "
               f"split {figures['split']}/{figures['paused']} paused sentences; speculations {figures['speculations']}")
+        print(f"{'':7s} where it went (medians, ms): {figures['breakdown_p50']}")
     print(f"load at the end {os.getloadavg()[0]:.2f}")
-    before = results["before"]["eou"]
-    for name in ("after", "after+sentence"):
+    reference_name = next(iter(results))
+    reference = results[reference_name]["eou"]
+    for name in list(results)[1:]:
         after = results[name]["eou"]
-        print(f"{name}/before: P50 {after[50] / before[50]:.2f}, P95 {after[95] / before[95]:.2f}")
+        print(f"{name}/{reference_name}: P50 {after[50] / reference[50]:.2f}, P95 {after[95] / reference[95]:.2f}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

@@ -228,6 +228,9 @@ class RoomTimes:
         if len(self.received) < self.LIMIT:
             self.received[event.event_id] = (began, time.time_ns() - began)
 
+    def history_read(self) -> None:
+        self._rooms.history_read()
+
 
 async def _no_publish(event) -> None:
     return None
@@ -306,7 +309,9 @@ def gateway_platform():
         platform.room_times = RoomTimes(gateway.rooms)
         results = gateway.router = ResultRouter(gateway.bus, gateway.publisher.codec, gateway.instance_id,
                                                 rooms=platform.room_times,
-                                                history_seconds=gateway.settings.room_idle_seconds)
+                                                history_seconds=gateway.settings.room_idle_seconds,
+                                                reply_partition=gateway.settings.gateway_reply_partition,
+                                                history_wait_seconds=gateway.settings.room_history_wait_seconds)
     context = gateway.session_context
     gateway.session_context = dataclasses.replace(
         context,

@@ -323,7 +323,7 @@ def asr_anatomy(runs: int = 7) -> dict:
         entry["features"] = median_ms(lambda: model.feature_extractor(samples))
         frames = model.feature_extractor(samples).shape[-1]
         if hasattr(recognizer, "_encode") and hasattr(recognizer, "_min_window_frames"):
-            entry["window_s"] = whisper._window_frames(frames, recognizer._min_window_frames) / 100
+            entry["window_s"] = whisper._window_frames(frames, recognizer._min_window_frames, recognizer._window_step_frames) / 100
             entry["encode"] = encode_ms(samples, recognizer)
             entry["encode_30s"] = encode_ms(samples, stock)
             encoded = recognizer._encode(samples)

@@ -12,7 +12,9 @@ The speaker is this process: it publishes the results a speaker's utterance prod
 speaker's pace (one utterance every --utterance-seconds per room): the transcript (with `options.room`), 100 ms
 later its translations into es and pt, 400 ms later their spoken audio (a real espeak-ng WAV, --audio-seconds
 long, 22,050 Hz: what the tts stage publishes). Half the listeners read es, half pt, all with voice (--no-voice:
-captions and translations only). So every listener gets three messages per utterance, one of them ~150 KB.
+captions and translations only). So every listener gets three messages per utterance, one of them the spoken
+translation: by default (--listener-audio opus) a binary frame of Ogg Opus (~9 KB for 2.5 s, encoded once as the tts
+stage does); step one-json takes the format before it, base64 WAV in JSON (~150 KB), in the same run.
 
 Per step:
   added delay   listener receipt - the moment its gateway's directory got the result (CLOCK_REALTIME, one
@@ -31,6 +33,7 @@ second process costs, not what a second core buys. Steps are interleaved and rep
 
     .venv/bin/python bench/room_fanout.py                         # reference, 1x1000, 2x500, 10x100; 3 repeats
     .venv/bin/python bench/room_fanout.py --steps one --repeat 1 --utterances 5   # a quick look
+    .venv/bin/python bench/room_fanout.py --steps reference,one-json,one          # base64 WAV vs Ogg Opus
 """
 
 from __future__ import annotations
@@ -80,7 +83,11 @@ STEPS = {
     "one": (None, 1, 1),
     "two": (None, 1, 2),
     "rooms": (None, None, 1),
+    "one-json": (None, 1, 1),
 }
+# How the listeners of a step take spoken translations (/ws/listen?audio=): --listener-audio, but for the step that
+# measures the format before binary frames (base64 WAV in JSON) beside it in the same run.
+STEP_AUDIO = {"one-json": "json"}
 TRANSCRIPT = "Good morning everyone, and welcome to the weekly planning meeting of the whole team."
 TRANSLATIONS = {
     "es": "Buenos días a todos y bienvenidos a la reunión semanal de planificación de todo el equipo.",
@@ -105,17 +112,28 @@ def spoken_wav(seconds: float) -> bytes:
     return wrap_pcm16((pcm + bytes(wanted))[:wanted], rate)
 
 
+def ogg_opus_of(wav: bytes) -> bytes:
+    from babelstream.engines.tts.ogg_opus import encode_ogg_opus
+    from babelstream.wav import unwrap_pcm16
+
+    pcm, rate = unwrap_pcm16(wav)
+    return encode_ogg_opus(pcm, rate)
+
+
 # -- the speaker: results straight onto the bus ----------------------------------------------------------------
 
 
 class Speaker:
     """One room's speaker, as the stages would publish its results."""
 
-    def __init__(self, room: str, publisher, audio: bytes, audio_seconds: float):
+    def __init__(self, room: str, publisher, audio: bytes, audio_seconds: float, reply_partition: int):
         self.room = room
+        self.reply_partition = reply_partition  # the room's, where every gateway with members in it reads
         self.id = str(uuid.uuid4())
         self._publisher = publisher
         self._audio = audio
+        # as the tts stage encodes a room's utterance for its listeners (engines/tts/ogg_opus.py), once
+        self._ogg_opus = ogg_opus_of(audio)
         self._audio_ms = int(audio_seconds * 1000)
         self.published: dict[str, tuple[str, str | None, int]] = {}  # event_id -> (kind, language, publish ns)
 
@@ -139,7 +157,7 @@ class Speaker:
         transcript = Event(
             TextRecognizedPayload(text=TRANSCRIPT, language="en", confidence=0.93, segment_index=index,
                                   start_ms=start_ms, end_ms=end_ms, options=options, model="bench"),
-            correlation_id=self.id, source_service="bench-asr",
+            correlation_id=self.id, source_service="bench-asr", reply_partition=self.reply_partition,
         )
         await self._publish(transcript, "transcript", None)
         await asyncio.sleep(0.1)
@@ -148,7 +166,7 @@ class Speaker:
                 TextTranslatedPayload(text=TRANSLATIONS[language], source_text=TRANSCRIPT, source_language="en",
                                       target_language=language, engine="bench", segment_index=index,
                                       start_ms=start_ms, end_ms=end_ms, options=options),
-                correlation_id=self.id, source_service="bench-translate",
+                correlation_id=self.id, source_service="bench-translate", reply_partition=self.reply_partition,
             ), "translation", language)
             for language in LANGUAGES
         ))
@@ -157,8 +175,9 @@ class Speaker:
             self._publish(Event(
                 AudioSynthesisPayload(audio_bytes=self._audio, sample_rate_hz=22050, duration_ms=self._audio_ms,
                                       voice=language, engine="espeak-ng", language=language,
-                                      text=TRANSLATIONS[language], segment_index=index),
-                correlation_id=self.id, source_service="bench-tts",
+                                      text=TRANSLATIONS[language], segment_index=index,
+                                      ogg_opus_bytes=self._ogg_opus),
+                correlation_id=self.id, source_service="bench-tts", reply_partition=self.reply_partition,
             ), "audio", language)
             for language in LANGUAGES
         ))
@@ -168,13 +187,15 @@ async def talk(rooms: list[str], args, audio: bytes, started: asyncio.Event | No
     """Every room's speaker says --utterances utterances, one every --utterance-seconds, rooms staggered."""
     from babelstream.bus.event_publisher import EventPublisher
     from babelstream.bus.settings import BusSettings
+    from babelstream.gateway.reply_partitions import ReplyPartitions, reply_partition_count
     from babelstream.platform import build_bus, build_codec
 
     settings = BusSettings()
     bus = build_bus(settings, "bench-room-speaker")
     await bus.start()
     publisher = EventPublisher(bus, build_codec(settings))
-    speakers = [Speaker(room, publisher, audio, args.audio_seconds) for room in rooms]
+    partitions = ReplyPartitions("bench-room-speaker", await reply_partition_count(bus))
+    speakers = [Speaker(room, publisher, audio, args.audio_seconds, partitions.of_room(room)) for room in rooms]
     try:
         began = time.monotonic()
         tasks = []
@@ -207,6 +228,8 @@ def start_gateway(n: int, args, log_path: Path, core: int) -> tuple[subprocess.P
         "MAX_LISTENERS": str(max(3000, n + 100)),
         # a new gateway reads the rooms' text history back this far: keep it to this run's own results
         "ROOM_IDLE_SECONDS": "60",
+        # no gRPC door: several gateways (and other benches') run side by side, and only /ws/listen is measured
+        "GRPC_PORT": "0",
     }
     log = log_path.open("w")
     command = ["taskset", "-c", str(core), sys.executable, str(REPO / "bench" / "gateway_under_test.py"),
@@ -263,7 +286,7 @@ def run_step(step: str, args, audio: bytes) -> dict:
             "taskset", "-c", str(args.client_core), str(LOADGEN), "listen",
             "-urls", ",".join(f"ws://{base}" for _, base in servers),
             "-n", str(n), "-rooms", str(rooms), "-room-prefix", prefix, "-langs", ",".join(LANGUAGES),
-            f"-voice={'false' if args.no_voice else 'true'}",
+            f"-voice={'false' if args.no_voice else 'true'}", "-audio", STEP_AUDIO.get(step, args.listener_audio),
             "-ramp", f"{max(1.0, n / args.connect_rate):.2f}", "-seconds", f"{seconds:.2f}", "-out", str(out),
             "-reference-url", f"ws://{reference[1]}",
         ]
@@ -374,7 +397,7 @@ def run_step(step: str, args, audio: bytes) -> dict:
     talk_seconds = args.utterances * args.utterance_seconds
     gateway_cpu = sum(end - start for start, end in zip(cpu_start, cpu_end))
     result = {
-        "step": step, "n": n, "rooms": rooms, "gateways": gateways,
+        "step": step, "n": n, "rooms": rooms, "gateways": gateways, "audio": STEP_AUDIO.get(step, args.listener_audio),
         "added_ms": {kind: percentiles(values) for kind, values in added.items()},
         "beyond_reference_ms": {kind: percentiles(values) for kind, values in beyond.items()},
         "via_kafka_ms": percentiles(via_kafka),
@@ -524,6 +547,8 @@ def main() -> None:
     parser.add_argument("--utterance-seconds", type=float, default=2.0, help="one utterance this often per room")
     parser.add_argument("--audio-seconds", type=float, default=2.5, help="length of each spoken translation")
     parser.add_argument("--no-voice", action="store_true", help="listeners take no spoken audio")
+    parser.add_argument("--listener-audio", default="opus", choices=("opus", "wav", "json"),
+                        help="/ws/listen?audio= of every step but one-json (json: base64 WAV, the format before)")
     parser.add_argument("--tail-seconds", type=float, default=4.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--connect-rate", type=float, default=400.0)
@@ -551,7 +576,8 @@ def main() -> None:
     print(f"started {began:%Y-%m-%d %H:%M:%S} UTC, load average {os.getloadavg()}, {os.cpu_count()} cores, "
           f"open files {limit}; gateways on core {args.server_core}, listeners + speaker + broker on core "
           f"{args.client_core}; {args.utterances} utterances per room every {args.utterance_seconds:g} s; spoken "
-          f"audio {len(audio)} bytes ({args.audio_seconds:g} s WAV), {'no voice' if args.no_voice else 'voice on'}",
+          f"audio {len(audio)} bytes ({args.audio_seconds:g} s WAV; {len(ogg_opus_of(audio))} bytes Ogg Opus), "
+          f"{'no voice' if args.no_voice else 'voice on'}, listeners' audio={args.listener_audio} (one-json: json)",
           flush=True)
     results: dict[str, list[dict]] = {step: [] for step in steps}
     try:

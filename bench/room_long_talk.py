@@ -114,6 +114,7 @@ def start_platform(args, pcm_seconds: float) -> tuple[dict[str, Process], str]:
         # The bench's budget: one batch session may carry the whole talk, at --speed.
         "MAX_BATCH_AUDIO_SECONDS": str(int(pcm_seconds) + 60),
         "MAX_BATCH_AUDIO_SPEED": str(max(20.0, args.speed * 1.5)),
+        "GRPC_PORT": "0",  # no gRPC door: another gateway on the machine may hold the default port
     }
     processes: dict[str, Process] = {}
     for name in STAGES:

@@ -55,15 +55,27 @@ def leaked_words(steps_before: list[str], hypothesis: str, target_vocabulary: se
     ]
 
 
+def untranslated_words(router: TranslationRouter, earlier: list[str], hypothesis: str, target: str) -> list[str]:
+    """Lower-case words of the output that the target language's own Apertium analyser does not know and
+    that were copied from the source or an intermediate text: Portuguese left in Spanish ("carregador")."""
+    analyser = router.registry.proper_noun_finder()
+    unknown = analyser.words_unknown_in(hypothesis, target) if analyser is not None else None
+    if not unknown:
+        return []
+    copied = {word.lower() for text in earlier for word in _WORD.findall(text)}
+    return [word for word in unknown if word[:1].islower() and word.lower() in copied]
+
+
 def score_route(router: TranslationRouter, route: Route, sentences, vocabularies) -> tuple[PathScore, dict]:
     source, target = route.languages[0], route.languages[-1]
-    hypotheses, seconds, leaks, names_kept, numbers_kept = [], [], [], 0, 0
+    hypotheses, seconds, leaks, untranslated, names_kept, numbers_kept = [], [], [], [], 0, 0
     for sentence in sentences:
         started = time.perf_counter()
         result = router.translate_by(route, sentence[source])
         seconds.append(time.perf_counter() - started)
         hypotheses.append(result.text)
         leaks += leaked_words([sentence[source], *result.steps[:-1]], result.text, vocabularies[target])
+        untranslated += untranslated_words(router, [sentence[source], *result.steps[:-1]], result.text, target)
         names_kept += sum(token in result.text for token in sentence.keep)
         numbers_kept += numeric_values(sentence[source], source) == numeric_values(result.text, target)
     references = [sentence[target] for sentence in sentences]
@@ -81,6 +93,7 @@ def score_route(router: TranslationRouter, route: Route, sentences, vocabularies
         "hypotheses": hypotheses,
         "seconds": seconds,
         "leaks": leaks,
+        "untranslated": untranslated,
         "names": (names_kept, sum(len(s.keep) for s in sentences)),
         "numbers": numbers_kept,
     }
@@ -105,7 +118,8 @@ def main() -> None:
     settings = StageSettings()
     registry = TranslatorRegistry.from_installed(opus_models=settings.mt_opus_models)
     boundary = (lambda source_text, translated, source, target: translated) if args.no_mend else None
-    router = TranslationRouter(registry, QualityTable(), **({"boundary": boundary} if boundary else {}))
+    # The shipped table only picks where an untranslated word is backed off to; every path is scored here.
+    router = TranslationRouter(registry, QualityTable.load(), **({"boundary": boundary} if boundary else {}))
     wanted = {tuple(pair.split("-")) for pair in args.pairs.split(",") if pair}
 
     print(f"reference: {SENTENCES.relative_to(REPO)} ({len(sentences)} sentences); engines: {', '.join(registry.engines())}")
@@ -128,7 +142,8 @@ def main() -> None:
                     print(
                         f"{source}-{target}  {route.path:<9} {route.engine:<18} chrF {score.chrf:5.1f}  BLEU {score.bleu:5.1f}"
                         f"  names {kept}/{total}  numbers {details['numbers']}/{len(sentences)}"
-                        f"  leaked {len(details['leaks']):3d}  p50 {score.p50_ms:5.1f} ms",
+                        f"  leaked {len(details['leaks']):3d}  untranslated {len(details['untranslated']):2d}"
+                        f"  p50 {score.p50_ms:5.1f} ms",
                         flush=True,
                     )
                     for sentence, hypothesis in list(zip(sentences, details["hypotheses"]))[: args.show]:

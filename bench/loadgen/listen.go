@@ -8,12 +8,14 @@
 // event_id it keeps (listener, gateway, CLOCK_REALTIME ns at receipt, type, event_id, history) and writes them,
 // tab-separated, to -out at the end; then it prints one JSON object with the totals. The event_id is found
 // with a byte search from the end of the message (the gateway writes it near the end), so a 150 KB audio
-// message is not parsed: the client stays cheap next to the gateway it measures.
+// message is not parsed: the client stays cheap next to the gateway it measures. A binary frame (a spoken
+// translation, -audio opus or wav) is searched in its JSON header only.
 package main
 
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -72,6 +74,7 @@ func runListen(argv []string) {
 	roomPrefix := flags.String("room-prefix", "bench", "room ids: <prefix>-<k>")
 	langs := flags.String("langs", "es,pt", "languages, comma-separated, spread over the listeners")
 	voice := flags.Bool("voice", true, "listeners want the spoken translation")
+	audio := flags.String("audio", "opus", "how spoken translations come: opus, wav (binary frames), json (base64)")
 	ramp := flags.Float64("ramp", 3, "seconds over which the connections are spread")
 	seconds := flags.Float64("seconds", 30, "read this long after every listener has connected")
 	out := flags.String("out", "arrivals.tsv", "where the arrivals go")
@@ -129,6 +132,7 @@ func runListen(argv []string) {
 			if !*voice {
 				url += "&voice=0"
 			}
+			url += "&audio=" + *audio
 			conn, _, err := dialer.Dial(url, nil)
 			if err != nil {
 				mu.Lock()
@@ -156,7 +160,7 @@ func runListen(argv []string) {
 			connected.Done()
 			mine := make([]arrival, 0, 256)
 			for {
-				_, message, err := conn.ReadMessage()
+				kind, message, err := conn.ReadMessage()
 				now := time.Now().UnixNano()
 				if err != nil {
 					code := "read error"
@@ -172,6 +176,11 @@ func runListen(argv []string) {
 				}
 				messages.Add(1)
 				byteCount.Add(int64(len(message)))
+				if kind == websocket.BinaryMessage && len(message) >= 4 {
+					// a spoken translation: its header (a 4-byte big-endian length, then JSON), the audio after it
+					length := int(binary.BigEndian.Uint32(message[:4]))
+					message = message[4:min(len(message), 4+length)]
+				}
 				id := field(message, "event_id", true)
 				if id == "" {
 					continue // listening, warning without an event, ...

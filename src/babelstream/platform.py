@@ -20,6 +20,7 @@ from babelstream.bus.settings import BusSettings
 from babelstream.capabilities import InstalledCapabilities
 from babelstream.contracts.codec import ConfluentCodec, EventCodec, SingleObjectCodec
 from babelstream.contracts.registry import SchemaRegistry
+from babelstream.bus.reply_route import REPLY_COPY_TOPIC_OF_EVENT_TYPE
 from babelstream.contracts.topics import TOPIC_OF_EVENT_TYPE
 from babelstream.gateway.grpc.server import GrpcServer
 from babelstream.gateway.http_app import create_app
@@ -48,6 +49,7 @@ def build_codec(settings: BusSettings) -> EventCodec:
         return SingleObjectCodec()
     codec = ConfluentCodec(SchemaRegistry(settings.schema_registry_url))
     codec.prepare(TOPIC_OF_EVENT_TYPE)
+    codec.prepare(REPLY_COPY_TOPIC_OF_EVENT_TYPE)  # the transcripts' and translations' reply copies
     return codec
 
 
@@ -110,16 +112,26 @@ class Platform:
             )
 
     def _partial_workers(self, settings: Settings) -> list:
-        """Interim results are decoded where the ASR stage runs, on a topic and a model of their own."""
+        """Interim results are decoded where the ASR stage runs, on a topic and a model of their own; their stable
+        text is translated where the translate stage runs, with its router."""
+        workers = []
         asr = next((r.stage for r in self.runners if r.stage.name == "asr"), None)
-        if asr is None or not settings.stages.asr_partials:
-            return []
-        from babelstream.stages.partial_asr import PartialAsrWorker
+        if asr is not None and settings.stages.asr_partials:
+            from babelstream.stages.partial_asr import PartialAsrWorker
 
-        return [PartialAsrWorker(
-            self.bus, self.codec, f"asr-partial-{self.service}", asr.partial_recognizer,
-            finals_busy=lambda: asr.busy > 0,
-        )]
+            workers.append(PartialAsrWorker(
+                self.bus, self.codec, f"asr-partial-{self.service}", asr.partial_batcher,
+                finals_busy=lambda: asr.busy > 0, batch_size=settings.stages.asr_batch_size,
+            ))
+        translate = next((r.stage for r in self.runners if r.stage.name == "translate"), None)
+        if translate is not None:
+            from babelstream.stages.partial_translate import PartialTranslator
+
+            workers.append(PartialTranslator(
+                self.bus, self.codec, f"translate-partial-{self.service}", translate.router,
+                interval_ms=settings.stages.partial_translation_interval_ms, finals_busy=lambda: translate.busy > 0,
+            ))
+        return workers
 
     def _stage_registry(self, name: str):
         """The engine registry of a stage running in this process, if any."""

@@ -5,6 +5,7 @@ Settings are read from the environment variables of the same name (upper case).
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from babelstream.contracts.audio_format import PIPELINE_SAMPLE_RATE_HZ
@@ -27,6 +28,12 @@ class SegmentationSettings(BaseSettings):
     # are ready when the pause reaches MIN_SILENCE_MS (or, when they show a finished sentence, end it then).
     # 0 turns it off. Recordings (the segmenter stage) are cut without it.
     speculate_ms: int = SPECULATE_MS
+    # Live streams: frames the detector still calls speech just before a pause, but quieter than this (RMS, dBFS;
+    # QUIET_DBFS, -50, is what was measured), count as pause for SPECULATE_MS and EARLY_END_PAUSE_MS (WebRTC's
+    # detector says "speech" for 60-120 ms after speech ends). 0, the default, counts none: the offer came sooner,
+    # but 3-6x as many offers were withdrawn and the ASR stage's extra work ate the gain
+    # (docs/benchmarks/interim-results.md).
+    vad_quiet_dbfs: float = Field(0.0, le=0)
 
 
 def _new_vad(settings: SegmentationSettings):
@@ -43,7 +50,7 @@ def endpointer_factory(settings: SegmentationSettings):
     def new_endpointer() -> Endpointer:
         return Endpointer(
             _new_vad(settings), min_silence_ms=settings.min_silence_ms, max_segment_ms=settings.max_segment_ms,
-            speculate_ms=settings.speculate_ms,
+            speculate_ms=settings.speculate_ms, quiet_dbfs=settings.vad_quiet_dbfs or None,
         )
 
     return new_endpointer

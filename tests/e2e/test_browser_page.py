@@ -644,6 +644,19 @@ async def texts(page, selector: str) -> list[str]:
     return await page.eval_on_selector_all(selector, "elements => elements.map(e => e.textContent)")
 
 
+def binary_audio_formats(page) -> list[str]:
+    """The `format` of every binary frame (a spoken translation, docs/protocol.md "Rooms") the page's sockets get."""
+    formats: list[str] = []
+
+    def on_frame(payload) -> None:
+        if isinstance(payload, bytes):
+            length = int.from_bytes(payload[:4], "big")
+            formats.append(json.loads(payload[4:4 + length])["format"])
+
+    page.on("websocket", lambda socket: socket.on("framereceived", on_frame))
+    return formats
+
+
 async def open_listener(browser, link: str, language: str):
     """The share link opened in a browser of its own (a context), `language` picked, Listen pressed."""
     context = await browser.new_context(viewport={"width": 420, "height": 800})
@@ -651,6 +664,7 @@ async def open_listener(browser, link: str, language: str):
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.audio_formats = binary_audio_formats(page)
     await page.goto(link)
     await page.wait_for_selector("#listen:not([disabled])", timeout=10_000)
     await page.select_option("#lang", language)
@@ -694,11 +708,12 @@ async def test_room_two_listeners_each_read_and_hear_their_own_language(browser,
                 timeout=120_000,
                 polling=250,
             )
-        # Spoken too: each listener heard at least one sentence in its language.
+        # Spoken too: each listener heard at least one sentence in its language, sent as Ogg Opus in binary frames.
         for page in (spanish, portuguese):
             await page.wait_for_function(
                 "Number(document.querySelector('#played-count').textContent) >= 1", timeout=60_000
             )
+            assert page.audio_formats and set(page.audio_formats) == {"ogg_opus"}, page.audio_formats
 
         spanish_lines = await texts(spanish, ".translation")
         portuguese_lines = await texts(portuguese, ".translation")

@@ -4,6 +4,7 @@ typed messages, errors and close codes, pacing under the server's rate limit; an
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
 
@@ -170,3 +171,18 @@ async def test_stream_to_a_port_nobody_listens_on_is_a_clear_message(tmp_path, c
                               fast=True, out=str(tmp_path / "out"), no_speech=True)
     assert await stream_command.stream_file(options) == 1
     assert "connection refused" in capsys.readouterr().err
+
+
+async def test_resuming_gives_up_after_its_retries_with_growing_waits():
+    import time
+
+    from babelstream.client.messages import from_dict
+    from babelstream.client.resume import Resumer
+
+    resumer = Resumer(Start(), retries=2, first_backoff_seconds=0.05)
+    resumer.observe(from_dict({"status": "connected", "correlation_id": "c-1", "resume_token": "v1.c-1.1.2.sig"}))
+    began = time.monotonic()
+    with pytest.raises(ConnectFailed, match="connection refused"):
+        await resumer.reconnect([f"ws://127.0.0.1:{free_port()}/ws/audio"] * 2, audio_ms=0)
+    assert time.monotonic() - began >= 0.05 + 0.1 + 0.2  # three attempts: 0.05 s, 0.1 s, 0.2 s before each
+    assert not resumer.should_resume(SimpleNamespace(close_code=1006, error=None))

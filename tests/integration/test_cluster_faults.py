@@ -1,6 +1,7 @@
 """Faults survived on the replicated cluster (scripts/kafka-cluster.sh: three brokers, replication 3,
 min.insync.replicas 2), each while a live speaker streams real speech through real stage processes: a broker
-killed, a stage replica killed, the whole cluster unreachable for 30 s."""
+killed, a stage replica killed, a gateway killed (its client resumes on the other), the whole cluster unreachable
+for 30 s."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from babelstream.bus.kafka import KafkaBus
 from babelstream.bus.settings import BusSettings
-from babelstream.contracts.topics import ALL_TOPICS, SPEECH_SEGMENT
+from babelstream.contracts.codec import SingleObjectCodec
+from babelstream.contracts.topics import ALL_TOPICS, ASR_TEXT, SPEECH_SEGMENT, TRANSLATION_TEXT
 from tests.support.bus import tail
 from tests.support.harness import free_port, frames_of, stream
 from tests.support.pipeline_checks import UTTERANCES, check_translated_talk, speak, talk_pcm
 from tests.support.process import Component
+from tests.support.resume import ResumingSpeaker, Talk, assert_each_result_once
+from tests.support.speech import corpus_wer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.models, pytest.mark.cluster]
 
@@ -28,25 +32,29 @@ OUTAGE_SECONDS = 30
 
 @pytest.fixture(scope="module")
 def platform(kafka_cluster):
-    """Two ASR replicas in one group, translate, tts and a gateway, as processes on the cluster."""
+    """Two ASR replicas in one group, translate, tts and two gateways (sharing RESUME_SECRET: a session resumes on
+    either), as processes on the cluster. The second gateway is the one a test kills."""
     env = {
         **os.environ, "BUS": "kafka", "KAFKA_BOOTSTRAP_SERVERS": kafka_cluster.bootstrap,
         "KAFKA_REPLICATION_FACTOR": "3", "KAFKA_MIN_INSYNC_REPLICAS": "2", "KAFKA_SESSION_TIMEOUT_MS": "6000",
+        "RESUME_SECRET": uuid.uuid4().hex,
     }
     run = uuid.uuid4().hex[:6]
-    ports = {name: free_port() for name in ("asr-a", "asr-b", "translate", "tts", "gateway")}
+    ports = {name: free_port() for name in ("asr-a", "asr-b", "translate", "tts", "gateway", "gateway-b")}
     stages = {
         name: Component(f"{run}-cluster-{name}", ["stage", name.split("-")[0], "--metrics-port", str(ports[name])], env)
         for name in ("asr-a", "asr-b", "translate", "tts")
     }
     gateway = Component(f"{run}-cluster-gateway", ["gateway", "--port", str(ports["gateway"])], env)
-    everything = [*stages.values(), gateway]
+    doomed = Component(f"{run}-cluster-gateway-b", ["gateway", "--port", str(ports["gateway-b"])], env)
+    everything = [*stages.values(), gateway, doomed]
     try:
         for component in everything:
             component.start()
         for component in stages.values():
             component.wait_for_line("running on kafka")
         gateway.wait_until_ready(f"http://127.0.0.1:{ports['gateway']}/readyz")
+        doomed.wait_until_ready(f"http://127.0.0.1:{ports['gateway-b']}/readyz")
         replicas = {name: f"http://127.0.0.1:{ports[name]}" for name in ("asr-a", "asr-b")}
         # Both replicas hold partitions before any test talks (the second one's join is a rebalance).
         deadline = time.monotonic() + 60
@@ -56,6 +64,7 @@ def platform(kafka_cluster):
         yield {
             "stages": stages, "replicas": replicas, "gateway": gateway, "cluster": kafka_cluster,
             "address": f"127.0.0.1:{ports['gateway']}", "gateway_url": f"http://127.0.0.1:{ports['gateway']}",
+            "doomed": doomed, "doomed_address": f"127.0.0.1:{ports['gateway-b']}",
         }
     finally:
         for component in everything:
@@ -138,6 +147,99 @@ async def test_a_broker_killed_mid_talk_loses_nothing_and_rejoins(platform):
     assert gateway_metric(platform["gateway_url"], "babelstream_gateway_publish_failures_total") == failures_before
     assert cluster.out_of_sync(leader, list(ALL_TOPICS)) == []  # the broker rejoined every partition it holds
     assert failover < 15 and rejoined_after < 90, (failover, rejoined_after)
+
+
+async def session_events(bootstrap: str, correlation_id: str, topics: list[str]) -> list:
+    """Every event of the session on `topics`, read from the start of each partition."""
+    bus = KafkaBus(BusSettings(bus="kafka", kafka_bootstrap_servers=bootstrap), client_id="watch")
+    await bus.start()
+    subscription = await bus.subscribe(topics, f"test-{uuid.uuid4().hex[:8]}", ephemeral=True)
+    codec, events = SingleObjectCodec(), []
+    try:
+        while (message := await subscription.next(timeout_seconds=3)) is not None:
+            if message.key == correlation_id.encode():
+                events.append(codec.decode(message.value))
+        return events
+    finally:
+        await subscription.close()
+        await bus.stop()
+
+
+async def test_a_gateway_killed_mid_talk_its_client_resumes_on_the_other_and_nothing_published_is_lost(platform):
+    talk = Talk([text for text, _ in UTTERANCES * 3])
+    speaker = ResumingSpeaker(talk.pcm, {"event": "start", "language": "en", "targets": ["es"], "synthesize": False})
+    first = await speaker.connect(platform["doomed_address"])
+
+    def mid_sentence_after_two_answers() -> bool:
+        speaking = talk.speaking_at(speaker.sent_ms)
+        return speaking is not None and speaking >= 2 and len(speaker.of_type("transcript")) >= 2
+
+    # Killed in the middle of a sentence once two were answered: that sentence is the open one.
+    assert not await speaker.talk(stop_when=mid_sentence_after_two_answers)
+    open_sentence = talk.speaking_at(speaker.sent_ms)
+    await asyncio.to_thread(platform["doomed"].kill)
+    await speaker.dropped()
+    killed_at_ms = speaker.sent_ms
+    second = await speaker.resume(platform["address"])
+    assert await speaker.talk()
+    await speaker.finish()
+
+    assert first.close_code == 1006 and second.close_code == 1000, second.messages[-3:]
+    resumed = second.messages[1]
+    assert resumed["type"] == "resumed" and resumed["correlation_id"] == first.correlation_id
+    # Reading the session back from the cluster: a group join and a read to each partition's end, in seconds.
+    assert speaker.resume_seconds[0] < 10, speaker.resume_seconds
+    messages = speaker.messages
+    assert_each_result_once(messages)  # nothing shown twice, over both sockets
+    # Nothing published is lost: every transcript and translation the bus holds for the session (but those of a
+    # withdrawn speculation, whose utterance was published again whole) reached the client, once.
+    events = await session_events(platform["cluster"].bootstrap, first.correlation_id,
+                                  [SPEECH_SEGMENT, ASR_TEXT, TRANSLATION_TEXT])
+    segments = [e.payload for e in events if e.payload.EVENT_TYPE == "SpeechSegmentEvent"]
+    dead_gateway = next(e.source_service for e in events if e.payload.EVENT_TYPE == "SpeechSegmentEvent")
+    withdrawn = {s.segment_index for s in segments
+                 if any(o.start_ms == s.start_ms and o.segment_index > s.segment_index for o in segments)}
+    published = {e.event_id for e in events if e.payload.EVENT_TYPE in ("TextRecognizedEvent", "TextTranslatedEvent")
+                 and e.payload.text and e.payload.segment_index not in withdrawn}
+    shown = {m["event_id"] for m in messages if m.get("type") in ("transcript", "translation")}
+    assert published <= shown, published - shown
+    # The sentences before and after the open one: each transcribed once, where it was said.
+    heard = []
+    for index in sorted(set(range(len(talk.spans))) - {open_sentence}):
+        transcripts = talk.transcripts_of(messages, index)
+        assert len(transcripts) == 1, (index, [t["text"] for t in transcripts])
+        heard.append((talk.spans[index][0], transcripts[0]["text"]))
+    assert corpus_wer(heard) <= 0.15, heard
+    # Numbering goes on after the highest index the dead gateway published.
+    assert resumed["next_segment"] == max(e.payload.segment_index for e in events if e.source_service == dead_gateway
+                                          and e.payload.EVENT_TYPE == "SpeechSegmentEvent") + 1
+    after = [m["segment_index"] for m in second.messages if m.get("type") == "segment"]
+    assert after and min(after) == resumed["next_segment"]
+    # The open sentence's unpublished audio is named, from where the published audio ends to where the client was.
+    [lost] = [w for w in speaker.of_type("warning") if w["kind"] == "audio_lost"]
+    assert lost["start_ms"] == resumed["published_ms"] < killed_at_ms == lost["end_ms"] == resumed["audio_ms"]
+    assert lost["start_ms"] < talk.spans[open_sentence][2] and lost["end_ms"] > talk.spans[open_sentence][1]
+    summary = second.of_type("summary")[0]
+    assert summary["complete"] and summary["correlation_id"] == first.correlation_id
+
+
+async def test_a_resume_with_a_bad_token_is_refused_on_any_gateway(platform):
+    speaker = ResumingSpeaker(b"", {"event": "start"})
+    first = await speaker.connect(platform["address"])
+    token = first.messages[0]["resume_token"]
+    for correlation_id, bad in [
+        (first.correlation_id, token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")),  # forged
+        (first.correlation_id, "v1." + ".".join(token.split(".")[1:3]) + ".1." + token.rsplit(".", 1)[1]),
+        (str(uuid.uuid4()), token),  # another session's
+    ]:
+        intruder = ResumingSpeaker(b"", {})
+        refused = await intruder.connect(platform["address"], {
+            "event": "resume", "correlation_id": correlation_id, "resume_token": bad, "audio_ms": 0,
+        })
+        await intruder.dropped()
+        assert refused.close_code == 1008, refused.messages
+        assert [m["kind"] for m in refused.messages if m.get("type") == "error"] == ["resume_refused"]
+    await speaker.finish()
 
 
 async def test_the_cluster_unreachable_for_30_s_ends_live_sessions_refuses_new_ones_then_recovers(platform):

@@ -327,7 +327,28 @@ def test_an_event_written_with_an_older_schema_decodes_with_the_current_one(
         event_id=event.event_id,
         timestamp=event.timestamp,
         timings=event.timings,
+        reply_partition=event.reply_partition,
     )
+
+
+def test_an_event_written_before_reply_routing_decodes_with_no_route(schema_registry, proxy):
+    """The envelope's `reply_partition` came later, with a default: what a producer wrote without it (an older
+    version, a third party) still decodes, unrouted."""
+    event_type = "AudioSynthesisEvent"
+    topic = unique_topic(TOPIC_OF_EVENT_TYPE[event_type])
+    subject = f"{topic}-value"
+    event = sample_event(event_type)
+    old = json.loads(event_schemas()[event_type].json)
+    old["fields"] = [f for f in old["fields"] if f["name"] != "reply_partition"]
+    record = expected_record(event)
+    del record["reply_partition"]
+    third_party = confluent_client(schema_registry)
+    third_party.set_compatibility(subject, "BACKWARD")
+    old_id = third_party.register_schema(subject, Schema(json.dumps(old), "AVRO"))
+    codec = ConfluentCodec(SchemaRegistry(proxy.url))
+    codec.encode(event, topic)  # the current schema, registered after it: the registry found it BACKWARD
+    decoded = codec.decode(struct.pack(">bI", 0, old_id) + write_with(old, record))
+    assert event.reply_partition is not None and decoded == event.routed_to(None)
 
 
 # --- through Kafka

@@ -14,6 +14,7 @@ from babelstream.bus.memory import MemoryBus
 from babelstream.contracts.topics import AUDIO_INGRESS
 from tests.support.gateway_cases import CODEC, LIMIT_CASES, PCM, consume_all
 from tests.support.harness import frames_of, running_gateway, stream
+from tests.support.unreachable_bus import UnreachableBus
 
 
 async def test_single_mode_publishes_one_wav_event_keyed_by_correlation_id():
@@ -41,15 +42,6 @@ async def test_each_limit_closes_with_its_code_after_an_error_message(frames, se
     assert talk.close_code == code
     error = talk.of_type("error")[0]
     assert error["code"] == code and error["kind"] == kind and reason_part in error["reason"]
-
-
-class UnreachableBus(MemoryBus):
-    """The in-memory bus, but saying it cannot reach its broker until `reachable` is set (a Kafka outage)."""
-
-    reachable = False
-
-    def is_ready(self) -> bool:
-        return self.reachable
 
 
 async def test_a_new_session_is_refused_while_the_bus_is_unreachable_and_taken_once_it_is_back():

@@ -24,6 +24,7 @@ from tests.support.gateway_cases import CODEC, LIMIT_CASES, PCM, consume_all
 from tests.support.harness import HOLD as WS_HOLD
 from tests.support.harness import frames_of, grpc_address, running_gateway
 from tests.support.rooms import RoomListener, room_results
+from tests.support.unreachable_bus import UnreachableBus
 
 S = grpc.StatusCode
 # The WebSocket's close code -> the status a gRPC call ends with, for the same kind (docs/protocol.md).
@@ -114,13 +115,6 @@ async def test_capacity_is_one_pool_for_both_doors():
         second = await call(gateway, requests(None, [b"\0" * 640]))
         first.cancel()
     assert (second.code, second.kind, second.messages) == (S.RESOURCE_EXHAUSTED, "capacity", [])
-
-
-class UnreachableBus(MemoryBus):
-    """The in-memory bus saying it cannot reach its broker (a Kafka outage)."""
-
-    def is_ready(self) -> bool:
-        return False
 
 
 async def test_a_call_while_the_bus_is_unreachable_is_unavailable_pipeline_unavailable():
@@ -340,3 +334,34 @@ async def test_a_trusted_proxys_x_forwarded_for_names_the_client_a_call_counts_a
     assert behind_proxy.code == S.OK
     assert (same_client.code, same_client.kind) == (S.RESOURCE_EXHAUSTED, "capacity")
     assert (forged.code, forged.kind) == (S.RESOURCE_EXHAUSTED, "capacity")
+
+
+async def test_a_call_resumes_a_session_with_the_token_its_connected_gave_and_a_forged_one_is_permission_denied():
+    bus = MemoryBus()
+    async with running_gateway(bus, CODEC, grpc=True) as (gateway, _):
+        first = await call(gateway, requests(NO_RESULTS, frames_of(PCM)))
+        connected = first.of("connected")[0]
+        resume = stream_pb2.Resume(correlation_id=connected.correlation_id, resume_token=connected.resume_token,
+                                   audio_ms=first.of("segment")[0].end_ms + 500)
+        config = stream_pb2.Config(targets=stream_pb2.Targets(languages=[]), wait_for_results=False, resume=resume)
+        audio = [stream_pb2.ClientMessage(audio=stream_pb2.Audio(pcm=frame)) for frame in frames_of(PCM)]
+        second = await call(gateway, [stream_pb2.ClientMessage(config=config), *audio,
+                                      stream_pb2.ClientMessage(done=stream_pb2.Done())])
+        config.resume.resume_token = connected.resume_token[:-4] + "AAAA"
+        forged = await call(gateway, [stream_pb2.ClientMessage(config=config), HOLD])
+        sample = gateway.metrics.registry.get_sample_value
+        counted = (sample("babelstream_gateway_resumes_total"),
+                   sample("babelstream_gateway_rejections_total", {"reason": "resume_refused", "transport": "grpc"}))
+    assert second.code == S.OK, second.details
+    assert [case for case, _ in second.messages] == [
+        "connected", "resumed", "ready", "warning", "segment", "ack", "summary"]
+    resumed = second.of("resumed")[0]
+    assert resumed.correlation_id == connected.correlation_id != second.of("connected")[0].correlation_id
+    assert resumed.next_segment == 1 and resumed.audio_ms == resume.audio_ms > resumed.published_ms
+    lost = second.of("warning")[0]
+    assert lost.kind == "audio_lost" and (lost.start_ms, lost.end_ms) == (resumed.published_ms, resume.audio_ms)
+    segment = second.of("segment")[0]
+    assert segment.segment_index == 1 and segment.start_ms >= resume.audio_ms
+    assert second.of("ack")[0].correlation_id == connected.correlation_id
+    assert (forged.code, forged.kind) == (S.PERMISSION_DENIED, "resume_refused"), forged.details
+    assert counted == (1, 1)

@@ -93,3 +93,46 @@ async def test_a_short_pause_inside_a_sentence_does_not_split_it(embedded, pause
     conversation = await talk(embedded, pcm)
     transcripts = [m["text"] for m in conversation.of_type("transcript")]
     assert len(transcripts) == len(PAUSED), transcripts
+
+
+async def test_partial_translations_translate_the_growing_stable_text_before_the_final(embedded):
+    pcm = b"".join(synthesize(sentence) for sentence in LONG_TALK)
+    conversation = await talk(embedded, pcm, targets=["es"], synthesize=False, translate_partials=True)
+    assert conversation.close_code == 1000
+    assert conversation.of_type("ready")[0]["translate_partials"] is True
+    partials = check_partials(conversation)
+    stable_sent = {(m["start_ms"], m["stable_text"]) for m in partials}
+    first_translation = next(i for i, m in enumerate(conversation.messages) if m.get("type") == "translation")
+    early = [m for m in conversation.messages[:first_translation] if m.get("type") == "partial_translation"]
+    # At least one (about one a second while the ASR and MT keep up; fewer on a busy machine).
+    assert early, conversation.of_type("partial_translation")
+    for message in conversation.of_type("partial_translation"):
+        assert message["language"] == "es"
+        # Only stable text is translated: each source is a stable text a partial of the same utterance carried.
+        assert (message["start_ms"], message["source_text"]) in stable_sent, message
+        assert message["text"].strip() and message["text"] != message["source_text"], message
+    # Each translates more of its utterance than the one before, and none follows its utterance's transcript.
+    sources: dict[int, str] = {}
+    finished: set[int] = set()
+    for message in conversation.messages:
+        if message.get("type") == "transcript":
+            finished.add(message["start_ms"])
+        elif message.get("type") == "partial_translation":
+            assert message["start_ms"] not in finished, message
+            before = sources.get(message["start_ms"], "")
+            assert message["source_text"].startswith(before) and len(message["source_text"]) > len(before)
+            sources[message["start_ms"]] = message["source_text"]
+    # Real Spanish, not the English passed through: words of the final translation of the same utterance.
+    final = next(m for m in conversation.of_type("translation") if m["start_ms"] == early[0]["start_ms"])
+    final_words = {word.strip(".,").lower() for word in final["text"].split() if len(word) > 3}
+    assert any(final_words & {word.strip(".,").lower() for word in m["text"].split()} for m in early), (
+        [m["text"] for m in early], final["text"])
+    assert not any(final_words & {w.lower() for w in m["source_text"].split()} for m in early)
+
+
+async def test_without_translate_partials_no_partial_translation_comes(embedded):
+    conversation = await talk(embedded, synthesize(LONG_TALK[0]), targets=["es"], synthesize=False)
+    assert conversation.close_code == 1000
+    assert conversation.of_type("ready")[0]["translate_partials"] is False
+    assert conversation.of_type("partial") and conversation.of_type("partial_translation") == []
+    assert conversation.of_type("translation")

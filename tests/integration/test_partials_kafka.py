@@ -1,4 +1,5 @@
-"""Interim results over the real broker, with the ASR stage (and its partial worker) in a process of its own."""
+"""Interim results over the real broker, with the ASR stage (and its partial worker) in a process of its own, and
+the translate stage (and its partial translator) in another."""
 
 from __future__ import annotations
 
@@ -26,15 +27,19 @@ def gateway_and_asr(kafka_bootstrap):
     run = uuid.uuid4().hex[:6]
     port = free_port()
     asr = Component(f"{run}-partials-asr", ["stage", "asr", "--metrics-port", "0"], env)
+    translate = Component(f"{run}-partials-translate", ["stage", "translate", "--metrics-port", "0"], env)
     gateway = Component(f"{run}-partials-gateway", ["gateway", "--port", str(port)], env)
     try:
         asr.start()
+        translate.start()
         gateway.start()
         asr.wait_for_line("running on kafka")
+        translate.wait_for_line("running on kafka")
         gateway.wait_until_ready(f"http://127.0.0.1:{port}/readyz")
         yield f"127.0.0.1:{port}"
     finally:
         gateway.stop()
+        translate.stop()
         asr.stop()
 
 
@@ -63,3 +68,24 @@ async def test_no_partials_when_the_session_turns_them_off(gateway_and_asr):
     )
     assert conversation.close_code == 1000 and conversation.of_type("transcript")
     assert conversation.of_type("partial") == []
+
+
+async def test_partial_translations_come_from_the_translate_process_before_the_final(gateway_and_asr):
+    pcm = silence(300) + b"".join(synthesize(sentence) for sentence in TALK) + silence(1200)
+    conversation = await stream(
+        gateway_and_asr, frames_of(pcm),
+        start={"event": "start", "language": "en", "targets": ["es"], "synthesize": False, "translate_partials": True},
+        pace_seconds=0.02,
+    )
+    assert conversation.close_code == 1000
+    assert conversation.of_type("ready")[0]["translate_partials"] is True
+    stable = {(m["start_ms"], m["stable_text"]) for m in conversation.of_type("partial")}
+    first_translation = next(i for i, m in enumerate(conversation.messages) if m.get("type") == "translation")
+    early = [m for m in conversation.messages[:first_translation] if m.get("type") == "partial_translation"]
+    assert early, (conversation.of_type("partial_translation"), sorted(stable))
+    for message in early:
+        assert (message["start_ms"], message["source_text"]) in stable and message["language"] == "es"
+    final = next(m for m in conversation.of_type("translation") if m["start_ms"] == early[0]["start_ms"])
+    final_words = {word.strip(".,").lower() for word in final["text"].split() if len(word) > 3}
+    assert any(final_words & {word.strip(".,").lower() for word in m["text"].split()} for m in early), (
+        [m["text"] for m in early], final["text"])

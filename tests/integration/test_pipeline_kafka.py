@@ -153,7 +153,12 @@ async def test_a_room_spans_gateways_and_each_utterance_is_translated_once_per_l
         assert {m["target_language"] for m in heard.of_type("translation")} == {language}
         assert {m["speaker"] for m in heard.of_type("translation")} == {speaker}
     assert "casa" in spanish.heard.of_type("translation")[0]["text"].lower()
+    # The spoken translation follows its translation (the tts stage synthesises, then encodes it for the room).
+    await portuguese.heard.wait_for(lambda m: m.get("type") == "audio" and m["segment_index"] == utterances - 1)
     assert spanish_too.heard.of_type("audio") == [] and len(portuguese.heard.of_type("audio")) == utterances
+    # Spoken as the tts stage encoded it for the room, once: Ogg Opus in binary frames (docs/protocol.md, "Rooms").
+    assert {m["format"] for m in portuguese.heard.of_type("audio")} == {"ogg_opus"}
+    assert all(m["audio_file"].startswith(b"OggS") for m in portuguese.heard.of_type("audio"))
     for listener in (spanish, spanish_too, portuguese):
         await listener.leave()
 
@@ -173,6 +178,9 @@ async def test_a_room_spans_gateways_and_each_utterance_is_translated_once_per_l
             await late.leave()
             await asyncio.sleep(0.5)
         assert late.heard.of_type("listening")[0]["history"] == utterances * 2
+        # The history follows `listening` on the socket: wait for all of it.
+        await late.heard.wait_for(lambda m: m.get("type") == "translation" and m.get("history") is True
+                                  and m["segment_index"] == utterances - 1, timeout=10)
         history = late.heard.of_type("translation", history=True)
         assert [m["segment_index"] for m in history] == list(range(utterances))
         assert history[0]["text"] == spanish.heard.of_type("translation")[0]["text"]
@@ -193,6 +201,10 @@ async def test_a_grpc_speaker_on_one_gateway_is_heard_by_websocket_listeners_on_
     assert talk.code.name == "OK", talk.details
     await listener.heard.wait_for(
         lambda m: m.get("type") == "translation" and m["segment_index"] == len(UTTERANCES) - 1, timeout=30
+    )
+    # The spoken translation follows its translation (the tts stage synthesises, then encodes it for the room).
+    await listener.heard.wait_for(
+        lambda m: m.get("type") == "audio" and m["segment_index"] == len(UTTERANCES) - 1, timeout=30
     )
     translations = listener.heard.of_type("translation")
     assert {m["speaker"] for m in translations} == {talk.correlation_id}

@@ -25,8 +25,8 @@ pytestmark = pytest.mark.models
 
 RATE = 16_000
 SESSION_SENTENCES = 9  # about 35 s of speech: inside MAX_SESSION_SECONDS
-# Measured through the pipeline: 63.2 (the same sentences as text: 66.6; docs/benchmarks/translation-quality.md);
-# the floor sits a few points under what the pipeline measured, so a real regression fails it.
+# Measured through the pipeline: 63.4-65.1 with tiny.en, 64.1-64.5 with base (the same sentences as text: 67.1;
+# docs/benchmarks/translation-quality.md); the floor sits a few points under, so a real regression fails it.
 CHRF_FLOOR = 60.0
 WER_CEILING = 0.10
 
@@ -66,7 +66,9 @@ async def test_english_speech_translated_to_spanish_keeps_its_chrf(embedded):
         transcripts += [t["text"] for t in heard]
         by_segment = {m["segment_index"]: m for m in talk.of_type("translation")}
         translations += [by_segment[t["segment_index"]] for t in heard]
-    assert corpus_wer([(s["en"], text) for s, text in zip(sentences, transcripts)]) <= WER_CEILING
+    wer = corpus_wer([(s["en"], text) for s, text in zip(sentences, transcripts)])
+    print(f"\nWER of the English transcripts: {wer:.3f}")
+    assert wer <= WER_CEILING
     assert {(m["engine"], m["via"]) for m in translations} == {("bergamot+apertium", "pt")}
     chrf = sacrebleu.corpus_chrf([m["text"] for m in translations], [[s["es"] for s in sentences]]).score
     print(f"\nen->es through the pipeline: chrF {chrf:.1f} on {len(sentences)} spoken sentences")

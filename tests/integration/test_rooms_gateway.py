@@ -5,8 +5,11 @@ Kafka: test_rooms_embedded.py, test_rooms_kafka.py.)"""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import math
 
+import av
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -14,12 +17,14 @@ from websockets.exceptions import ConnectionClosed
 from babelstream.bus.event_publisher import EventPublisher
 from babelstream.bus.memory import MemoryBus
 from babelstream.contracts.events import SessionOptions
+from babelstream.engines.tts.ogg_opus import encode_ogg_opus
 from babelstream.gateway.access.tokens import mint_token
 from tests.support.gateway_cases import CODEC
 from tests.support.harness import frames_of, running_gateway, stream
 from tests.support.raw_socket import RawSocket
 from tests.support.rooms import RoomListener, room_results
 from tests.support.speech import silence
+from tests.support.unreachable_bus import UnreachableBus
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 
@@ -58,7 +63,8 @@ async def test_each_listener_gets_the_captions_and_its_own_language_and_audio_on
             heard = listener.heard
             assert heard.messages[0]["room"] == "aula-1" and heard.messages[0]["status"] == "connected"
             assert heard.of_type("listening")[0] == {
-                "type": "listening", "room": "aula-1", "language": language, "voice": language == "es", "history": 0
+                "type": "listening", "room": "aula-1", "language": language, "voice": language == "es", "audio": "opus",
+                "history": 0,
             }
             [transcript] = heard.of_type("transcript")
             assert transcript["text"] == "The house is big." and transcript["history"] is False
@@ -70,6 +76,56 @@ async def test_each_listener_gets_the_captions_and_its_own_language_and_audio_on
         assert other_room.heard.of_type("transcript") == []
         for listener in (spanish, portuguese, other_room):
             await listener.leave()
+
+
+async def test_spoken_translations_come_in_the_form_each_listener_asked_for():
+    """audio=opus (the default): a binary frame of the tts stage's Ogg Opus; wav: a binary frame of the WAV; json:
+    the WAV base64 in the audio message, as /ws/audio sends it. The same header fields in all three."""
+    bus = MemoryBus()
+    pcm = b"".join(int(8000 * math.sin(i / 7)).to_bytes(2, "little", signed=True) for i in range(22050))
+    ogg_opus = encode_ogg_opus(pcm, 22050)
+    async with running_gateway(bus, CODEC) as (_, address):
+        listeners = {audio: await RoomListener.join(address, "aula", "es", audio=audio) for audio in ("opus", "wav", "json")}
+        default = await RoomListener.join(address, "aula", "es")
+        listeners["default"] = default
+        events = room_results("aula", targets=("es",), ogg_opus=ogg_opus)
+        await publish_all(bus, events)
+        wav = events[-1].payload.audio_bytes
+        heard = {name: (await l.heard.wait_for(lambda m: m.get("type") == "audio")) for name, l in listeners.items()}
+        assert [m["audio"] for m in (l.heard.of_type("listening")[0] for l in listeners.values())] == [
+            "opus", "wav", "json", "opus"]
+        assert heard["opus"]["format"] == heard["default"]["format"] == "ogg_opus"
+        assert heard["opus"]["audio_file"] == ogg_opus and heard["opus"]["bytes"] == len(ogg_opus)
+        assert heard["default"]["audio_file"] == ogg_opus
+        assert heard["wav"]["format"] == "wav" and heard["wav"]["audio_file"] == wav and heard["wav"]["bytes"] == len(wav)
+        assert heard["json"]["format"] == "wav" and heard["json"]["audio_file"] == wav and "bytes" not in heard["json"]
+        same = ("segment_index", "language", "text", "duration_ms", "event_id", "room", "speaker", "history")
+        assert {tuple(m[k] for k in same) for m in heard.values()} == {tuple(heard["json"][k] for k in same)}
+        # Opus decodes back to the speech's length (PyAV: the listener's side is a browser's decodeAudioData).
+        with av.open(io.BytesIO(ogg_opus)) as container:
+            decoded = sum(frame.samples / frame.sample_rate for frame in container.decode(audio=0))
+        assert abs(decoded - 1.0) < 0.03 and len(ogg_opus) < len(pcm) / 8
+        for listener in listeners.values():
+            await listener.leave()
+
+
+async def test_without_ogg_opus_from_the_tts_stage_an_opus_listener_gets_the_wav_and_is_told_so():
+    bus = MemoryBus()
+    async with running_gateway(bus, CODEC) as (_, address):
+        listener = await RoomListener.join(address, "aula", "es", audio="opus")
+        events = room_results("aula", targets=("es",))
+        await publish_all(bus, events)
+        audio = await listener.heard.wait_for(lambda m: m.get("type") == "audio")
+        assert audio["format"] == "wav" and audio["audio_file"] == events[-1].payload.audio_bytes
+        await listener.leave()
+
+
+async def test_an_unknown_audio_form_is_refused():
+    bus = MemoryBus()
+    async with running_gateway(bus, CODEC) as (_, address):
+        refused = await RoomListener.join(address, "aula", "es", audio="mp3")
+        assert refused.heard.close_code == 1003 and refused.heard.messages[0]["kind"] == "malformed"
+        assert "opus, wav, json" in refused.heard.messages[0]["reason"]
 
 
 async def test_a_late_listener_reads_the_last_utterances_as_history_then_live_results():
@@ -101,7 +157,8 @@ async def test_a_listener_changes_its_language_from_the_next_utterance_on():
         await listener.heard.wait_for(lambda m: m.get("type") == "translation")
         await listener.connection.listen(language="pt", voice=False)
         answer = await listener.heard.wait_for(lambda m: m.get("type") == "listening" and m["language"] == "pt")
-        assert answer == {"type": "listening", "room": "aula", "language": "pt", "voice": False, "history": 0}
+        assert answer == {"type": "listening", "room": "aula", "language": "pt", "voice": False, "audio": "opus",
+                          "history": 0}
         # The speaker's gateway now translates into pt (and speaks nothing: no listener wants voice).
         options = gateway.rooms.options_for("aula", SessionOptions(source_language="en"))
         assert options.target_languages == ("pt",) and options.spoken_languages == () and not options.synthesize
@@ -198,6 +255,20 @@ async def test_room_limits_refuse_with_capacity():
         assert refused(await RoomListener.join(address, "three", "es")) == ("capacity", 1013)  # too many rooms
         await first.leave()
         await second.leave()
+
+
+async def test_a_listener_is_refused_while_the_bus_is_unreachable_and_taken_once_it_is_back():
+    """As a speaker is: nothing said in the room could reach it, so it is told at once, with when to try again."""
+    bus = UnreachableBus()
+    async with running_gateway(bus, CODEC) as (gateway, address):
+        turned_away = await RoomListener.join(address, "aula", "es")
+        bus.reachable = True
+        taken = await RoomListener.join(address, "aula", "es")
+        slots = gateway.listener_slots.in_use
+        await taken.leave()
+    assert refused(turned_away) == ("pipeline_unavailable", 1013) and len(turned_away.heard.messages) == 1
+    assert turned_away.heard.messages[0]["retry_after_ms"] == 2000
+    assert taken.heard.messages[0]["status"] == "connected" and slots == 1
 
 
 async def test_the_gateways_listener_pool_is_its_own():

@@ -61,7 +61,10 @@ async def test_server_speaks_first_and_a_stream_ends_with_ack_then_1000(mode, to
     async with running_gateway(bus, CODEC) as (gateway, address):
         talk = await stream(address, frames_of(PCM), start={"event": "start", "mode": mode, "wait_for_results": False})
         await until(lambda: gateway.slots.in_use == 0)
-    assert talk.messages[0] == {"status": "connected", "correlation_id": talk.correlation_id}
+    # The one field a client that never resumes sees added: the token a resume presents.
+    token = talk.messages[0]["resume_token"]
+    assert talk.messages[0] == {"status": "connected", "correlation_id": talk.correlation_id, "resume_token": token}
+    assert token.startswith(f"v1.{talk.correlation_id}.")
     assert uuid.UUID(talk.correlation_id).version == 4
     assert talk.messages[1]["type"] == "ready" and talk.messages[1]["mode"] == mode
     [ack] = talk.of_type("ack")

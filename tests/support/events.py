@@ -18,6 +18,7 @@ from babelstream.contracts.events import (
     DeadLetterPayload,
     Event,
     PartialTranscriptPayload,
+    PartialTranslationPayload,
     RoomPresencePayload,
     SessionOptions,
     SpeechSegmentPayload,
@@ -83,6 +84,10 @@ def payload_for(event_type: str) -> Any:
             stable_text="Grüß Gott,", segment_index=4, start_ms=12_000, end_ms=13_000, options=OPTIONS,
             unstable_text=" wie geht's? 🎤", language="de", window_index=2, translate=True,
         ),
+        "PartialTranslationEvent": PartialTranslationPayload(
+            text="Hello, «ça va»", source_text="Grüß Gott,", source_language="de", target_language="en",
+            segment_index=4, start_ms=12_000, end_ms=13_000, options=OPTIONS, engine="opus-mt+apertium",
+        ),
     }[event_type]
 
 
@@ -94,7 +99,17 @@ def sample_event(event_type: str) -> Event:
         event_id=str(uuid.uuid4()),
         timestamp=T0,
         timings=TIMINGS,
+        reply_partition=REPLY_PARTITION if routed(event_type) else None,
     )
+
+
+# A reply partition past the default count: the field is the gateway's word, never checked against a topic here.
+REPLY_PARTITION = 41
+
+
+def routed(event_type: str) -> bool:
+    """Whether the event type's envelope carries `reply_partition` (the session chain's events do)."""
+    return any(f["name"] == "reply_partition" for f in event_schemas()[event_type].schema["fields"])
 
 
 def expected_record(event: Event) -> dict:
@@ -107,7 +122,7 @@ def expected_record(event: Event) -> dict:
             return [plain(v) for v in value]
         return value
 
-    return {
+    record = {
         "event_id": event.event_id,
         "event_type": event.event_type,
         "correlation_id": event.correlation_id,
@@ -119,6 +134,9 @@ def expected_record(event: Event) -> dict:
         ],
         "payload": {f.name: plain(getattr(event.payload, f.name)) for f in fields(event.payload)},
     }
+    if routed(event.event_type):
+        record["reply_partition"] = event.reply_partition
+    return record
 
 
 def audio_event(size: int) -> Event:

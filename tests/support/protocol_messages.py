@@ -7,6 +7,7 @@ from babelstream.contracts.events import (
     AudioSynthesisPayload,
     Event,
     PartialTranscriptPayload,
+    PartialTranslationPayload,
     SessionOptions,
     TextRecognizedPayload,
     TextTranslatedPayload,
@@ -36,7 +37,11 @@ def built_messages() -> dict[str, dict]:
         return messages.result(Event(payload=payload, correlation_id="c", source_service="s"), 1.0)
 
     return {
-        "connected": messages.connected("c"),
+        "connected": messages.connected("c", resume_token="v1.c.1764450000.1764453900.c2lnbmF0dXJl"),
+        "resumed": messages.resumed(
+            "c", "v1.c.1764450000.1764453960.c2lnbmF0dXJl", next_segment=4, published_ms=9200, audio_ms=9200,
+            replayed=3,
+        ),
         "ready": messages.ready("live", 48000, OPTIONS, StreamLimits(200, 1.5, 10, 96_000), 60),
         "warning": messages.warning(
             Kind.UNSUPPORTED_PAIR, "no engine", source_language="en", target_language="ja", available=[]
@@ -45,6 +50,10 @@ def built_messages() -> dict[str, dict]:
         "partial": messages.partial(PartialTranscriptPayload(
             stable_text="This is Diane in", unstable_text=" New Jersey and", language="en", segment_index=3,
             start_ms=10570, end_ms=13020, options=OPTIONS,
+        )),
+        "partial_translation": messages.partial_translation(PartialTranslationPayload(
+            text="Esta es Diane en", source_text="This is Diane in", source_language="en", target_language="es",
+            segment_index=3, start_ms=10570, end_ms=13020, options=OPTIONS, engine="apertium",
         )),
         "transcript": result(transcript),
         "translation": result(translation),
@@ -55,6 +64,6 @@ def built_messages() -> dict[str, dict]:
             counts={"transcripts": 2, "translations": 4, "audio": 4, "warnings": 0}, missing=[],
         ),
         "error": messages.error(SessionEnded(CloseCode.MESSAGE_TOO_BIG, "too big", kind=Kind.FRAME_TOO_LARGE)),
-        "listening": messages.listening("aula-1", "pt", voice=True, history=4),
+        "listening": messages.listening("aula-1", "pt", voice=True, audio="opus", history=4),
         "audience": messages.audience("aula-1", languages={"es": 2, "pt": 1}, speakers=1),
     }

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from babelstream.client.connection import Refused
 from babelstream.client.listen import ListenConnection
+from babelstream.client.messages import Audio
 from babelstream.contracts.events import (
     AudioSynthesisPayload,
     Event,
@@ -21,7 +22,8 @@ from babelstream.contracts.events import (
 
 @dataclass
 class Heard:
-    """What one listener got: every message (audio_b64 dropped), and how its socket closed."""
+    """What one listener got: every message (audio_b64 dropped; a spoken translation's file as "audio_file", from
+    a binary frame or base64 alike), and how its socket closed."""
 
     messages: list[dict] = field(default_factory=list)
     close_code: int | None = None
@@ -71,6 +73,8 @@ class RoomListener:
         async for message in self.connection.messages():
             data = dict(message.data)
             data.pop("audio_b64", None)
+            if isinstance(message, Audio):
+                data["audio_file"] = message.audio
             self.heard.messages.append(data)
             self.heard.arrived.set()
         self.heard.close_code = self.connection.close_code
@@ -85,8 +89,10 @@ class RoomListener:
 
 def room_results(room: str, *, segment: int = 0, speaker: str | None = None, source: str = "en",
                  targets: tuple[str, ...] = ("es", "pt"), text: str = "The house is big.",
-                 audio_bytes: int = 1000) -> list[Event]:
-    """One utterance's results as the stages publish them: transcript, a translation per target, and its audio."""
+                 audio_bytes: int = 1000, ogg_opus: bytes = b"", reply_partition: int = 0) -> list[Event]:
+    """One utterance's results as the stages publish them: transcript, a translation per target, and its audio
+    (`ogg_opus`: what the tts stage encodes for a room's listeners), routed to the room's reply partition (the
+    in-memory bus has one: 0)."""
     speaker = speaker or str(uuid.uuid4())
     options = SessionOptions(source_language=source, target_languages=targets, room=room, spoken_languages=targets)
     now = utc_now()
@@ -95,6 +101,7 @@ def room_results(room: str, *, segment: int = 0, speaker: str | None = None, sou
     events = [Event(
         payload=TextRecognizedPayload(text=text, language=source, confidence=0.9, **span),
         correlation_id=speaker, source_service="asr", timings=trail,
+        reply_partition=reply_partition,
     )]
     for target in targets:
         words = f"[{target}] {text}"
@@ -102,11 +109,13 @@ def room_results(room: str, *, segment: int = 0, speaker: str | None = None, sou
             payload=TextTranslatedPayload(text=words, source_text=text, source_language=source,
                                           target_language=target, engine="test", **span),
             correlation_id=speaker, source_service="translate", timings=trail,
+            reply_partition=reply_partition,
         ))
         events.append(Event(
             payload=AudioSynthesisPayload(audio_bytes=b"RIFF" + b"\0" * audio_bytes, sample_rate_hz=22050,
                                           duration_ms=1000, voice=target, engine="test", language=target,
-                                          text=words, segment_index=segment),
+                                          text=words, segment_index=segment, ogg_opus_bytes=ogg_opus),
             correlation_id=speaker, source_service="tts", timings=trail,
+            reply_partition=reply_partition,
         ))
     return events

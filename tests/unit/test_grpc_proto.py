@@ -17,7 +17,7 @@ from babelstream.gateway import messages
 from babelstream.gateway.errors import Kind, SessionEnded
 from babelstream.gateway.grpc import proto_messages
 from babelstream.gateway.grpc.status import ERROR_METADATA, KIND_METADATA, STATUS_OF_KIND, ending_of
-from babelstream.gateway.requests import StartRequest
+from babelstream.gateway.requests import ResumeRequest, StartRequest
 from babelstream.v1 import stream_pb2
 from tests.support.protocol_messages import OPTIONS, built_messages
 
@@ -55,7 +55,8 @@ def warnings() -> list[dict]:
     speech = messages.result(Event(payload=AudioSynthesisPayload(
         audio_bytes=b"", sample_rate_hz=22050, duration_ms=0, voice="", engine="x", language="ja", text="",
         error="no voice", **failed), correlation_id="c", source_service="s"), 1.0)
-    return [built_messages()["warning"], translation, speech]
+    lost = messages.warning(Kind.AUDIO_LOST, "not published", start_ms=9200, end_ms=11000)
+    return [built_messages()["warning"], translation, speech, lost]
 
 
 @pytest.mark.parametrize("name", sorted(set(built_messages()) - NOT_ON_TRANSLATE))
@@ -96,13 +97,24 @@ def test_the_wav_travels_as_bytes():
 def test_the_config_has_the_start_messages_fields_and_is_checked_by_its_parser():
     config_fields = set(stream_pb2.Config.DESCRIPTOR.fields_by_name)
     assert config_fields == {"mode", "sample_rate_hz", "language", "targets", "synthesize", "wait_for_results", "room",
-                             "partials", "translate_partials"}
+                             "partials", "translate_partials", "resume"}
     assert proto_messages.start_request(stream_pb2.Config()) == StartRequest()
     captions_only = stream_pb2.Config(language="EN", targets=stream_pb2.Targets(languages=[]), room="aula-1")
     assert proto_messages.start_request(captions_only) == StartRequest(source_language="en", target_languages=(),
                                                                         room="aula-1")
     with pytest.raises(SessionEnded) as refused:
         proto_messages.start_request(stream_pb2.Config(targets=stream_pb2.Targets(languages=["english"])))
+    assert refused.value.kind is Kind.MALFORMED
+
+
+def test_a_config_with_resume_is_the_json_resume_message():
+    config = stream_pb2.Config(language="en", resume=stream_pb2.Resume(
+        correlation_id="c-1", resume_token="v1.c-1.1.2.x", audio_ms=9200, received=["e1", "e2"]))
+    assert proto_messages.start_request(config) == ResumeRequest(
+        "c-1", "v1.c-1.1.2.x", StartRequest(source_language="en"), 9200, frozenset({"e1", "e2"}))
+    with pytest.raises(SessionEnded) as refused:
+        proto_messages.start_request(stream_pb2.Config(mode="single", resume=stream_pb2.Resume(
+            correlation_id="c-1", resume_token="t")))
     assert refused.value.kind is Kind.MALFORMED
 
 

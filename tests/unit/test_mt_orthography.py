@@ -8,6 +8,7 @@ import pytest
 from babelstream.engines.mt.apertium import discover_modes
 from babelstream.engines.mt.bergamot import to_brazilian
 from babelstream.engines.mt.orthography import (
+    keep_clock_times,
     localize_numbers,
     mend,
     numeric_values,
@@ -107,3 +108,17 @@ def test_the_post_editors_corruptions_are_undone_only_where_the_source_rules_the
     assert undo_post_editor("Nós não vamos.", "We won't go.", ("en", "pt")) == "Nós não vamos."
     assert undo_post_editor("Of you want coffee?", "Você quer café?", ("pt", "en")) == "Do you want coffee?"
     assert undo_post_editor("Of you, the best.", "De você, o melhor.", ("pt", "en")) == "Of you, the best."
+    # The time it appends, and its spaced "a. m.", go; a bracket the source had stays.
+    assert undo_post_editor("It leaves at 7:45 a. m. 12. (07:45)", "Sai às 7:45 do portão 12.", ("pt", "en")) == (
+        "It leaves at 7:45 a.m. 12."
+    )
+    assert undo_post_editor("Gate (07:45)", "Portão (07:45)", ("pt", "en")) == "Gate (07:45)"
+
+
+def test_clock_times_keep_their_colon():
+    assert keep_clock_times("surt a les 7:45 per la porta 12.", "El vol surt a les 7.45 per la porta 12.") == (
+        "El vol surt a les 7:45 per la porta 12."
+    )
+    # Only times the source has: a decimal the source wrote as one stays.
+    assert keep_clock_times("costa 7,45 euros", "cuesta 7,45 euros") == "cuesta 7,45 euros"
+    assert mend("El vuelo sale a las 7:45.", "El vol surt a les 7.45.", "es", "ca") == "El vol surt a les 7:45."

@@ -86,8 +86,8 @@ def test_a_short_buffer_is_always_decoded_whole():
     from babelstream.stages.partial_asr import _OpenUtterance
 
     utterance = _OpenUtterance(0)
-    utterance.pcm += bytes(32 * 4000)
+    utterance.pcm += bytes(32 * 2500)  # under TRIM_AFTER_MS
     utterance.agreement.update("One two. Three")
     utterance.agreement.update("One two. Three four")
-    utterance.trim(((0, 1500, "One two."), (1500, 3900, "Three four")))
-    assert utterance.kept == "" and len(utterance.pcm) == 32 * 4000
+    utterance.trim(((0, 1200, "One two."), (1200, 2400, "Three four")))
+    assert utterance.kept == "" and len(utterance.pcm) == 32 * 2500

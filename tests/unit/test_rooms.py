@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from datetime import timedelta
 
 import pytest
 
 from babelstream.bus.event_publisher import EventPublisher
+from babelstream.client.messages import Audio, parse_audio_frame
 from babelstream.bus.memory import MemoryBus
 from babelstream.contracts.codec import SingleObjectCodec
 from babelstream.contracts.events import Event, RoomPresencePayload, utc_now
+from babelstream.gateway import messages
 from babelstream.gateway.errors import SessionEnded
 from babelstream.gateway.rooms.bounded_set import RecentSet
 from babelstream.gateway.rooms.history import RoomHistory
@@ -18,6 +22,7 @@ from babelstream.gateway.rooms.listen_requests import parse_listen_message, pars
 from babelstream.gateway.rooms.listener_outbox import ListenerOutbox
 from babelstream.gateway.rooms.presence import PresenceBoard, RoomView
 from babelstream.gateway.rooms.room_id import parse_room_id
+from babelstream.gateway.shared_message import SharedMessage
 from tests.support.rooms import room_results
 
 
@@ -57,6 +62,9 @@ class Socket:
     def send_text(self, text: str) -> None:
         self.sent.append(text)
 
+    def send_binary(self, data: bytes) -> None:
+        self.sent.append(data)
+
     def writable(self) -> bool:
         return self.open
 
@@ -88,6 +96,41 @@ async def test_a_listener_that_falls_behind_loses_audio_first_then_is_closed():
     assert overflowed == [True] and outbox.closed and outbox.queued_bytes == 0
     outbox.put("more")
     assert socket.sent == []
+
+
+async def test_binary_audio_frames_queue_and_count_like_text():
+    socket = Socket()
+    socket.open = False
+    outbox = ListenerOutbox(socket, limit_bytes=1000, on_overflow=lambda: None, on_audio_skipped=lambda: "w")
+    outbox.put("caption")
+    outbox.put(b"\0" * 100, audio=True)
+    assert outbox.queued_bytes == len("caption") + 100
+    socket.open = True
+    socket.resumed.set()
+    await asyncio.sleep(0.01)
+    assert socket.sent == ["caption", b"\0" * 100] and outbox.queued_bytes == 0
+
+
+def test_a_spoken_translation_is_framed_once_per_form_for_every_listener():
+    [_, _, audio_event] = room_results("aula", targets=("es",), ogg_opus=b"OggS-opus")
+    header = messages.room_result(audio_event, "aula", history=False, inline_audio=False)
+    shared = SharedMessage(header, audio_event.payload)
+    opus = shared.audio_frame(opus=True)
+    assert shared.audio_frame(opus=True) is opus  # built once, the same bytes for every listener
+    length = int.from_bytes(opus[:4], "big")
+    head = json.loads(opus[4:4 + length])
+    assert opus[4 + length:] == b"OggS-opus" and head["format"] == "ogg_opus" and head["bytes"] == 9
+    assert "audio_b64" not in head and head["event_id"] == audio_event.event_id and head["room"] == "aula"
+    wav = shared.audio_frame(opus=False)
+    assert wav.endswith(audio_event.payload.audio_bytes) and b'"format":"wav"' in wav
+    inline = json.loads(shared.text)
+    assert base64.b64decode(inline["audio_b64"]) == audio_event.payload.audio_bytes
+    assert list(inline)[-2:] == ["audio_b64", "event_id"]  # the id last: a client finds it from the end
+    # The client reads back what the server framed.
+    parsed = parse_audio_frame(opus)
+    assert isinstance(parsed, Audio) and parsed.audio == b"OggS-opus" and parsed.format == "ogg_opus"
+    with pytest.raises(ValueError):
+        parsed.wav  # not a WAV: .audio says what it is
 
 
 async def test_a_queued_listener_is_written_to_when_its_socket_drains_in_order():
@@ -171,13 +214,17 @@ def test_room_ids_that_pass():
 def test_the_listen_query_and_message():
     assert parse_listen_query("room=aula&lang=PT&voice=0&token=t").language == "pt"
     assert parse_listen_query("room=aula&lang=es").voice is True
+    assert parse_listen_query("room=aula&lang=es").audio == "opus"
+    assert [parse_listen_query(f"room=aula&lang=es&audio={a}").audio for a in ("OPUS", "wav", "json")] == [
+        "opus", "wav", "json"]
     change = parse_listen_message('{"event":"listen","lang":"es","voice":false}')
     assert (change.language, change.voice) == ("es", False)
     for bad in ('{"event":"listen","lang":"xx\\n"}', '{"event":"start"}', "[]", "not json",
                 '{"event":"listen","voice":"no"}', '{"event":"listen","colour":1}'):
         with pytest.raises(SessionEnded):
             parse_listen_message(bad)
-    for bad in ("room=aula&room=b&lang=es", "room=aula&lang=es&voice=maybe"):
+    for bad in ("room=aula&room=b&lang=es", "room=aula&lang=es&voice=maybe", "room=aula&lang=es&audio=mp3",
+                "room=aula&lang=es&audio=opus&audio=wav"):
         with pytest.raises(SessionEnded):
             parse_listen_query(bad)
 

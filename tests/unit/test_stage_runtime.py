@@ -156,3 +156,50 @@ async def test_uncommitted_input_is_processed_again_by_a_restarted_runner_with_t
         [output] = await collect(outputs, 1)
         await wait_until(lambda: committed(bus) == 1)
     assert output.event_id == derived_id(event.event_id, "fake-translate", "en")
+
+
+class SlowFirstStage(FakeTranslateStage):
+    """Handles up to `concurrency` inputs at once; an input's delay is read from its text ("slow:0.2 ...")."""
+
+    concurrency = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running = 0
+        self.most_at_once = 0
+
+    async def handle(self, event):
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            head = event.payload.text.split()[0]
+            if head.startswith("slow:"):
+                await asyncio.sleep(float(head[5:]))
+            return await super().handle(event)
+        finally:
+            self.running -= 1
+
+
+async def test_a_concurrent_stage_works_on_several_inputs_and_publishes_and_commits_them_in_order():
+    bus = MemoryBus()
+    stage = SlowFirstStage()
+    commits: list[int] = []
+    async with running(stage, bus) as (runner, outputs, letters):
+        subscription_commit = runner._subscription.commit
+
+        async def noted_commit(message):
+            commits.append(message.offset)
+            await subscription_commit(message)
+
+        runner._subscription.commit = noted_commit
+        texts = ["slow:0.3 eins", "zwei", "slow:0.1 drei", "boom", "fuenf", "sechs"]
+        for text in texts:
+            await send(bus, recognized(text))
+        received = await collect(outputs, 5)
+        [letter] = await collect(letters, 1)
+        await wait_until(lambda: committed(bus) == 6)
+    assert [event.payload.text for event in received] == ["SLOW:0.3 EINS", "ZWEI", "SLOW:0.1 DREI", "FUENF", "SECHS"]
+    assert letter.payload.error == "RuntimeError: the fake stage exploded" and letter.payload.original_offset == 3
+    assert commits == [0, 1, 2, 3, 4, 5]  # none before the input ahead of it was finished
+    assert stage.most_at_once > 1 and stage.most_at_once <= SlowFirstStage.concurrency
+    assert runner.counters.handled == 5 and runner.counters.dead_lettered == 1

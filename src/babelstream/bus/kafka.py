@@ -30,7 +30,7 @@ from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from babelstream.bus.base import BusError, Message, PublishFailed
 from babelstream.bus.settings import BusSettings
 from babelstream.contracts import limits
-from babelstream.contracts.topics import ALL_TOPICS, ROOM_PRESENCE
+from babelstream.contracts.topics import ALL_TOPICS, REPLY_TOPICS, ROOM_PRESENCE
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,117 @@ class KafkaSubscription:
         self._executor.shutdown(wait=False)
 
 
+_LEADER_WAIT_SECONDS = 15.0
+_NO_LEADER_YET = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._TIMED_OUT,
+    KafkaError.REQUEST_TIMED_OUT,
+}
+
+
+class KafkaPartitionReader:
+    """Partitions assigned by hand (incremental_assign), on one thread of its own like every consumer here."""
+
+    def __init__(self, consumer: Consumer, executor: ThreadPoolExecutor):
+        self._consumer = consumer
+        self._executor = executor
+        self._followed: set[tuple[str, int]] = set()
+        self._closed = False
+        self.fetched_bytes = 0
+        # Per partition followed: its end when it was followed, and the next offset to read (set on the consumer's
+        # thread, read on the loop's: single ints, swapped whole).
+        self._ends: dict[tuple[str, int], int] = {}
+        self._positions: dict[tuple[str, int], int] = {}
+
+    async def _run(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def caught_up(self, partitions: list[tuple[str, int]]) -> bool:
+        return all(self._positions.get(p, -1) >= self._ends.get(p, 0) for p in partitions)
+
+    async def follow(self, partitions: list[tuple[str, int]], *, since_seconds: float | None = None) -> None:
+        fresh = [p for p in dict.fromkeys(partitions) if p not in self._followed]
+        if not fresh or self._closed:
+            return
+        await self._run(self._assign, fresh, since_seconds)
+        self._followed.update(fresh)
+
+    def _assign(self, fresh: list[tuple[str, int]], since_seconds: float | None) -> None:
+        # A topic created a moment ago has no leader yet, and a leader may be moving: ask again, for a while.
+        deadline = time.monotonic() + _LEADER_WAIT_SECONDS
+        while True:
+            try:
+                return self._assign_once(fresh, since_seconds)
+            except KafkaException as error:
+                if error.args[0].code() not in _NO_LEADER_YET or time.monotonic() > deadline:
+                    raise BusError(f"could not read {fresh}: {error}") from error
+                time.sleep(0.2)
+
+    def _assign_once(self, fresh: list[tuple[str, int]], since_seconds: float | None) -> None:
+        wanted = [TopicPartition(topic, partition) for topic, partition in fresh]
+        if since_seconds is not None:
+            since_ms = int((time.time() - since_seconds) * 1000)
+            found = self._consumer.offsets_for_times(
+                [TopicPartition(p.topic, p.partition, since_ms) for p in wanted], timeout=10
+            )
+        else:
+            found = [TopicPartition(p.topic, p.partition, -1) for p in wanted]
+        starts = []
+        for p in found:
+            _, high = self._consumer.get_watermark_offsets(TopicPartition(p.topic, p.partition), timeout=10)
+            # From `since_seconds` back; else (or nothing written since then) from the end, pinned now rather than
+            # at the first fetch, so nothing published after follow() returns is skipped.
+            start = p.offset if 0 <= p.offset <= high else high
+            self._ends[(p.topic, p.partition)] = high
+            self._positions[(p.topic, p.partition)] = start
+            starts.append(TopicPartition(p.topic, p.partition, start))
+        self._consumer.incremental_assign(starts)
+
+    async def unfollow(self, partitions: list[tuple[str, int]]) -> None:
+        gone = [p for p in dict.fromkeys(partitions) if p in self._followed]
+        if not gone or self._closed:
+            return
+        await self._run(self._consumer.incremental_unassign, [TopicPartition(t, p) for t, p in gone])
+        self._followed.difference_update(gone)
+        for partition in gone:
+            self._ends.pop(partition, None)
+            self._positions.pop(partition, None)
+
+    def _poll(self, timeout: float) -> Message | None:
+        raw = self._consumer.poll(timeout)
+        if raw is None:
+            return None
+        error = raw.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                log.warning("reply reader error: %s", error)
+            return None
+        key, value = raw.key(), raw.value() or b""
+        self.fetched_bytes += len(value) + (len(key) if key else 0)
+        self._positions[(raw.topic(), raw.partition())] = raw.offset() + 1
+        return Message(raw.topic(), raw.partition(), raw.offset(), key, value)
+
+    async def next(self, timeout_seconds: float | None = None) -> Message | None:
+        deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+        while not self._closed:
+            step = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
+            message = await self._run(self._poll, step)
+            if message is not None:
+                return message
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+        return None
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._run(self._consumer.close)
+        self._executor.shutdown(wait=False)
+
+
 # Presence keeps the latest record per room and gateway (compaction), and forgets a gateway that died within the
 # hour (deletion): a reader starting from the beginning reads a few records per room, not the topic's history.
 _TOPIC_CONFIG = {
@@ -218,7 +329,11 @@ class KafkaBus:
         wanted = [
             NewTopic(
                 topic,
-                num_partitions=self._settings.kafka_topic_partitions,
+                # A reply topic is read by partition, one (or a few) per gateway: docs/kafka.md, "Reply routing".
+                num_partitions=(
+                    self._settings.kafka_reply_partitions if topic in REPLY_TOPICS
+                    else self._settings.kafka_topic_partitions
+                ),
                 replication_factor=self._settings.kafka_replication_factor,
                 config={
                     "max.message.bytes": str(limits.MAX_MESSAGE_BYTES),
@@ -291,7 +406,35 @@ class KafkaBus:
         # the process lives (a bench that stopped its bus and went on logged it every second).
         self._producer = None
 
-    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+    async def partition_count(self, topic: str) -> int:
+        def count() -> int:
+            metadata = AdminClient(self._common()).list_topics(topic=topic, timeout=10)
+            found = metadata.topics.get(topic)
+            if found is None or found.error is not None or not found.partitions:
+                raise BusError(f"topic {topic} has no partitions the broker would tell of")
+            return len(found.partitions)
+
+        try:
+            return await asyncio.to_thread(count)
+        except KafkaException as error:
+            raise BusError(f"partitions of {topic} unknown: {error}") from error
+
+    async def read_partitions(self, name: str) -> KafkaPartitionReader:
+        consumer = Consumer(
+            {
+                **self._common(),
+                # Never joins its group nor commits: assignment by hand. librdkafka wants a group id all the same.
+                "group.id": name,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "fetch.max.bytes": _FETCH_BYTES,
+                "max.partition.fetch.bytes": _FETCH_BYTES,
+                "fetch.wait.max.ms": 10,
+            }
+        )
+        return KafkaPartitionReader(consumer, ThreadPoolExecutor(1, thread_name_prefix=f"kafka-{name}"))
+
+    async def publish(self, topic: str, key: bytes, value: bytes, partition: int | None = None) -> None:
         if self._producer is None:
             raise PublishFailed(topic, "bus not started")
         loop = asyncio.get_running_loop()
@@ -305,7 +448,10 @@ class KafkaBus:
 
         for _ in range(50):
             try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                if partition is None:
+                    self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                else:
+                    self._producer.produce(topic, value=value, key=key, partition=partition, on_delivery=on_delivery)
                 break
             except BufferError:
                 await asyncio.sleep(0.02)  # local queue full: let the poll thread drain it
@@ -316,8 +462,10 @@ class KafkaBus:
         await delivered
 
     async def subscribe(
-        self, topics: list[str], group: str, *, from_latest: bool = False, since_seconds: float | None = None
+        self, topics: list[str], group: str, *, from_latest: bool = False, since_seconds: float | None = None,
+        ephemeral: bool = False,
     ) -> KafkaSubscription:
+        # ephemeral: nothing is committed, so the broker keeps no offsets for the group once its member leaves.
         consumer = Consumer(
             {
                 **self._common(),

@@ -16,6 +16,9 @@ class BusSettings(BaseSettings):
     # Bounded retry for one publish: librdkafka retries until this expires, then the publish fails.
     kafka_delivery_timeout_ms: int = 10_000
     kafka_topic_partitions: int = 6
+    # Partitions of the reply topics (results as the gateways read them, docs/kafka.md "Reply routing"): each
+    # gateway and each room it holds takes one, so a gateway reads about 1/this of the results beyond its own.
+    kafka_reply_partitions: int = 32
     kafka_replication_factor: int = 1
     # Copies of a write that acks=all waits for (the topics' min.insync.replicas). 0: one fewer than the
     # replication factor, at least 1 — with 3 replicas, 2: an acknowledged event survives the loss of any one

@@ -136,6 +136,14 @@ class AudioConnection:
         self._start_sent = True
         await self._send(start.encode())
 
+    async def send_resume(self, resume: str) -> None:
+        """In place of the start message: take up a session that lost its connection (client/resume.py builds it)."""
+        self._require(State.STREAMING, "a resume message")
+        if self._audio_sent or self._start_sent:
+            raise InvalidState("the resume message goes first, in place of the start message")
+        self._start_sent = True
+        await self._send(resume)
+
     async def send_audio(self, frame: bytes) -> None:
         """One binary frame of PCM16 LE (16 kHz mono unless the start message said otherwise)."""
         self._require(State.STREAMING, "audio")

@@ -1,12 +1,14 @@
 """One `/ws/listen` socket from the client's side: a room's results, in one language, on the `websockets` library.
 
-    listener = await ListenConnection.open("ws://127.0.0.1:8000", room="aula-1", language="pt")
+    listener = await ListenConnection.open("ws://127.0.0.1:8000", room="aula-1", language="pt")  # audio="opus"
     async with listener:
         async for message in listener.messages():   # listening, the room's history, then live results
             ...
         await listener.listen(language="es")         # from the next utterance on
 
-It opens like an AudioConnection: `connected` first, or the server's error and its close code (Refused).
+It opens like an AudioConnection: `connected` first, or the server's error and its close code (Refused). Spoken
+translations are `Audio` messages whose `.audio` is an Ogg Opus file (`audio="opus"`, the default, format
+"ogg_opus"), or a WAV (`audio="wav"` in a binary frame, `audio="json"` base64 in a text one).
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from babelstream.client.connection import Closed, ConnectFailed, Refused
-from babelstream.client.messages import Connected, ErrorMessage, ServerMessage, parse
+from babelstream.client.messages import Connected, ErrorMessage, ServerMessage, parse, parse_audio_frame
 
 
-def listen_url(server: str, room: str, language: str, *, voice: bool = True, token: str | None = None) -> str:
+def listen_url(server: str, room: str, language: str, *, voice: bool = True, audio: str = "opus",
+               token: str | None = None) -> str:
     """`server`: ws://host:port (or an http(s):// page address, or a /ws/audio URL: the same host)."""
     base = server.rstrip("/")
     for scheme, ws in (("http://", "ws://"), ("https://", "wss://")):
@@ -32,7 +35,8 @@ def listen_url(server: str, room: str, language: str, *, voice: bool = True, tok
             base = ws + base[len(scheme):]
     if base.endswith("/ws/audio"):
         base = base[: -len("/ws/audio")]
-    query = {"room": room, "lang": language, **({} if voice else {"voice": "0"}), **({"token": token} if token else {})}
+    query = {"room": room, "lang": language, **({} if voice else {"voice": "0"}), "audio": audio,
+             **({"token": token} if token else {})}
     return f"{base}/ws/listen?{urlencode(query)}"
 
 
@@ -43,9 +47,10 @@ class ListenConnection:
         self.connected = connected
 
     @classmethod
-    async def open(cls, server: str, *, room: str, language: str, voice: bool = True, token: str | None = None,
-                   origin: str | None = None, open_timeout: float = 10.0) -> ListenConnection:
-        url = listen_url(server, room, language, voice=voice, token=token)
+    async def open(cls, server: str, *, room: str, language: str, voice: bool = True, audio: str = "opus",
+                   token: str | None = None, origin: str | None = None,
+                   open_timeout: float = 10.0) -> ListenConnection:
+        url = listen_url(server, room, language, voice=voice, audio=audio, token=token)
         headers = {"Origin": origin} if origin else None
         try:
             websocket = await connect(url, additional_headers=headers, max_size=None, open_timeout=open_timeout)
@@ -87,6 +92,8 @@ class ListenConnection:
             raw = await self._ws.recv()
         except ConnectionClosed as error:
             raise Closed(self.close_code, self.close_reason) from error
+        if isinstance(raw, bytes):  # a spoken translation (docs/protocol.md, "Rooms")
+            return parse_audio_frame(raw, received_at=time.perf_counter())
         return parse(raw, received_at=time.perf_counter())
 
     async def messages(self) -> AsyncIterator[ServerMessage]:

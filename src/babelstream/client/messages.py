@@ -9,6 +9,7 @@ not know becomes `Unknown` instead of an error, so an older client keeps working
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Union
@@ -56,6 +57,20 @@ class Connected(_Message):
     type: ClassVar[str] = "connected"
     correlation_id: str = ""
     room: str | None = None  # a listener's (/ws/listen)
+    resume_token: str = ""  # a speaker's: what a resume presents ("" from servers before resuming)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resumed(_Message):
+    """A resume was taken: the session is `correlation_id` again; `replayed` results follow `ready`."""
+
+    type: ClassVar[str] = "resumed"
+    correlation_id: str = ""
+    resume_token: str = ""
+    next_segment: int = 0
+    published_ms: int = 0
+    audio_ms: int = 0
+    replayed: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,6 +126,20 @@ class Partial(_Message):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PartialTranslation(_Message):
+    """An utterance still open: its stable text so far (`source_text`), translated into `language`; the
+    utterance's `Translation` replaces it."""
+
+    type: ClassVar[str] = "partial_translation"
+    segment_index: int = 0
+    language: str = ""
+    text: str = ""
+    source_text: str = ""
+    start_ms: int = 0
+    audio_ms: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
 class _Result(_Message):
     segment_index: int = 0
     start_ms: int = 0
@@ -146,7 +175,8 @@ class Translation(_Result):
 
 @dataclass(frozen=True, kw_only=True)
 class Audio(_Result):
-    """A translation spoken: a whole WAV file (PCM16 mono), base64 on the wire."""
+    """A translation spoken: a whole audio file, `format` "wav" (PCM16 mono) or "ogg_opus". In a text message it
+    is a WAV, base64 (`audio_b64`); in a room listener's binary frame (`parse_audio_frame`) the file's own bytes."""
 
     type: ClassVar[str] = "audio"
     language: str = ""
@@ -157,10 +187,18 @@ class Audio(_Result):
     voice: str = ""
     engine: str = ""
     audio_b64: str = field(default="", repr=False)
+    audio_bytes: bytes = field(default=b"", repr=False)  # from a binary frame
+
+    @property
+    def audio(self) -> bytes:
+        """The audio file (WAV or Ogg Opus, as `format` says)."""
+        return self.audio_bytes or base64.b64decode(self.audio_b64)
 
     @property
     def wav(self) -> bytes:
-        return base64.b64decode(self.audio_b64)
+        if self.format != "wav":
+            raise ValueError(f"this spoken translation is {self.format}, not wav: read .audio")
+        return self.audio
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -227,14 +265,14 @@ class Unknown(_Message):
 
 
 ServerMessage = Union[
-    Connected, Ready, WarningMessage, Segment, Partial, Transcript, Translation, Audio, Ack, Summary, ErrorMessage,
-    Listening, Audience, Unknown
+    Connected, Ready, WarningMessage, Segment, Partial, PartialTranslation, Transcript, Translation, Audio, Ack,
+    Summary, ErrorMessage, Listening, Audience, Resumed, Unknown
 ]
 _BY_TYPE: dict[str, type] = {
     cls.type: cls
     for cls in (
-        Ready, WarningMessage, Segment, Partial, Transcript, Translation, Audio, Ack, Summary, ErrorMessage, Listening,
-        Audience,
+        Ready, WarningMessage, Segment, Partial, PartialTranslation, Transcript, Translation, Audio, Ack, Summary,
+        ErrorMessage, Listening, Audience, Resumed,
     )
 }
 
@@ -247,6 +285,25 @@ def parse(text: str | bytes, received_at: float = 0.0) -> ServerMessage:
     return from_dict(data, received_at)
 
 
+# A binary frame from /ws/listen (docs/protocol.md, "Rooms"): this many bytes give the JSON header's length.
+AUDIO_HEADER_LENGTH_BYTES = 4
+
+
+def parse_audio_frame(frame: bytes, received_at: float = 0.0) -> ServerMessage:
+    """One binary frame from /ws/listen: a spoken translation (the header's fields, and the file's bytes)."""
+    length = int.from_bytes(frame[:AUDIO_HEADER_LENGTH_BYTES], "big")
+    end = AUDIO_HEADER_LENGTH_BYTES + length
+    if len(frame) < end:
+        raise ValueError(f"binary frame of {len(frame)} bytes is shorter than its {length}-byte header says")
+    data = json.loads(frame[AUDIO_HEADER_LENGTH_BYTES:end])
+    if not isinstance(data, dict):
+        raise ValueError("a binary frame's header is not a JSON object")
+    message = from_dict(data, received_at)
+    if isinstance(message, Audio):
+        return dataclasses.replace(message, audio_bytes=bytes(frame[end:]))
+    return message
+
+
 def from_dict(data: dict, received_at: float = 0.0) -> ServerMessage:
     if "type" not in data and data.get("status") == "connected":  # the one message without a type
         cls: type = Connected
@@ -254,7 +311,7 @@ def from_dict(data: dict, received_at: float = 0.0) -> ServerMessage:
         cls = _BY_TYPE.get(data.get("type"), Unknown)  # type: ignore[arg-type]
     values = {}
     for item in fields(cls):
-        if item.name in data and item.name not in ("data", "received_at"):
+        if item.name in data and item.name not in ("data", "received_at", "audio_bytes"):
             value = data[item.name]
             values[item.name] = tuple(value) if isinstance(value, list) else value
     return cls(data=data, received_at=received_at, **values)

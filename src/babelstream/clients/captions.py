@@ -19,6 +19,7 @@ from babelstream.client.messages import (
     ErrorMessage,
     Partial,
     Ready,
+    Resumed,
     Segment,
     ServerMessage,
     Summary,
@@ -124,6 +125,9 @@ class StreamState:
             return [f"sent: {message.segments} segment(s), {message.received_bytes} bytes; waiting for results"]
         if isinstance(message, Summary):
             self.summary = message
+        if isinstance(message, Resumed):
+            return [f"resumed: session {message.correlation_id} goes on at segment #{message.next_segment} "
+                    f"({message.replayed} result(s) read back)"]
         return []
 
     def summary_line(self) -> str:

@@ -17,15 +17,19 @@ import signal
 import sys
 from pathlib import Path
 
-from babelstream.client.audio import PIPELINE_SAMPLE_RATE_HZ, PreparedAudio, read_wav
+from babelstream.client.audio import PIPELINE_SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES, PreparedAudio, read_wav
 from babelstream.client.connection import DEFAULT_URL, AudioConnection, Closed, ConnectFailed, Refused
 from babelstream.client.messages import Start
-from babelstream.client.pacing import pacing_for
+from babelstream.client.pacing import pacing_for, send_paced
+from babelstream.client.resume import Resumer
 from babelstream.clients.captions import LiveView, PlainView, StreamState
 from babelstream.wav import InvalidWav
 
 # After {"event":"done"} the server waits up to RESULTS_TIMEOUT_SECONDS (30 by default) for results.
 CLOSE_WAIT_SECONDS = 120.0
+# A connection that dies (its gateway killed, the network dropped) is resumed, up to this many attempts in a row,
+# waiting 0.5 s, 1 s, 2 s ... between them (client/resume.py).
+RESUME_RETRIES = 5
 
 EXIT_OK = 0
 EXIT_SERVER_ERROR = 1
@@ -113,8 +117,9 @@ async def stream_file(args) -> int:
         f"{'fast' if fast else 'real time'}, {len(frames)} frame(s)"
     )
 
+    urls = [u.strip() for u in url.split(",") if u.strip()]  # --url a,b: resumes go to the next one in turn
     try:
-        connection = await AudioConnection.open(url)
+        connection = await AudioConnection.open(urls[0])
     except Refused as refused:
         print(f"babelstream stream: session ended with {refused.close_code}: {refused.error.reason}", file=sys.stderr)
         return EXIT_SERVER_ERROR
@@ -125,14 +130,17 @@ async def stream_file(args) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     interrupts = 0
-    sender_task: asyncio.Task | None = None
+    reader: asyncio.Task | None = None
+    resumer = Resumer(start, retries=getattr(args, "resume_retries", RESUME_RETRIES))
+    sent = 0  # frames sent, over every connection of the session
+    frame_ms = pacing.frame_bytes * 1000 // (PIPELINE_SAMPLE_RATE_HZ * SAMPLE_WIDTH_BYTES)
 
     def on_interrupt() -> None:
         # First Ctrl-C: stop sending and ask for the results of what was already sent. Second: give up.
         nonlocal interrupts
         interrupts += 1
         stop.set()
-        if interrupts > 1 and sender_task is not None:
+        if interrupts > 1 and reader is not None:
             reader.cancel()
 
     handled_signal = False
@@ -143,13 +151,20 @@ async def stream_file(args) -> int:
         # Loops without signal support (Windows, or not the main thread): Ctrl-C then ends the client at once.
         pass
 
-    async def read() -> None:
+    async def read(connection: AudioConnection) -> None:
         async for message in connection.messages():
+            resumer.observe(message)
             view.show(message, state.apply(message))
 
-    async def send() -> None:
+    async def send(connection: AudioConnection, resuming: bool) -> None:
+        async def send_frame(frame: bytes) -> None:
+            nonlocal sent
+            await connection.send_audio(frame)
+            sent += 1
+
         try:
-            await connection.send_start(start)
+            if not resuming:
+                await connection.send_start(start)
             paced = pacing
             if fast:
                 try:
@@ -158,32 +173,51 @@ async def stream_file(args) -> int:
                 except asyncio.TimeoutError:
                     pass  # no answer to the start message: the server's default rate, as before limits were sent
                 # (Closed: the server ended the session before answering; the reader has its reason.)
-            await connection.send_paced(frames, paced, stop)
+            await send_paced(send_frame, frames[sent:], paced, stop)
             await connection.send_done()
         except Closed:
-            pass  # the server ended the session: the reader has its reason
+            pass  # the server ended the session, or the connection died: the reader has its reason
 
     with view:
+        resumer.observe(connection.connected)
         view.show(connection.connected, state.apply(connection.connected))
-        reader = asyncio.create_task(read())
-        sender_task = asyncio.create_task(send())
-        try:
-            await sender_task
-            await asyncio.wait_for(asyncio.shield(reader), CLOSE_WAIT_SECONDS)
-        except asyncio.TimeoutError:
-            state.error_reason = f"no summary from the server within {CLOSE_WAIT_SECONDS:.0f} s after done"
-            reader.cancel()
-        except asyncio.CancelledError:
-            state.error_reason = state.error_reason or "interrupted"
-        finally:
-            sender_task.cancel()
-            if handled_signal:
-                loop.remove_signal_handler(signal.SIGINT)
-            await connection.close()
+        resuming = False
+        while True:
+            reader = asyncio.create_task(read(connection))
+            sender_task = asyncio.create_task(send(connection, resuming))
+            gave_up = False
             try:
-                await reader
-            except (asyncio.CancelledError, Exception):
-                pass
+                await sender_task
+                await asyncio.wait_for(asyncio.shield(reader), CLOSE_WAIT_SECONDS)
+            except asyncio.TimeoutError:
+                state.error_reason = f"no summary from the server within {CLOSE_WAIT_SECONDS:.0f} s after done"
+                gave_up = True
+                reader.cancel()
+            except asyncio.CancelledError:
+                state.error_reason = state.error_reason or "interrupted"
+                gave_up = True
+            finally:
+                sender_task.cancel()
+                await connection.close()
+                try:
+                    await reader
+                except (asyncio.CancelledError, Exception):
+                    pass
+            if gave_up or interrupts > 1 or not resumer.should_resume(connection):
+                break
+            state.error_reason = None  # a gateway shutting down, or not ready to read the session back: resumed
+            # The connection or its gateway died: the session goes on on a new one. The audio from the end of the
+            # last utterance announced is sent again (the server skips what it published already).
+            sent = min(sent, resumer.audio_ms // frame_ms)
+            view.note(f"connection lost ({connection.close_code or 'no close frame'}); resuming the session")
+            try:
+                connection = await resumer.reconnect(urls, audio_ms=sent * frame_ms)
+            except ConnectFailed as error:
+                state.error_reason = f"could not resume the session: {error}"
+                break
+            resuming = True
+        if handled_signal:
+            loop.remove_signal_handler(signal.SIGINT)
 
     close_code = connection.close_code
     if state.summary is not None:

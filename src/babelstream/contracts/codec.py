@@ -63,6 +63,8 @@ def to_record(event: Event) -> dict[str, Any]:
             for t in event.timings
         ],
         "payload": payload,
+        # Only the session chain's schemas have it; the writer ignores it for the others (presence, dead letters).
+        "reply_partition": event.reply_partition,
     }
 
 
@@ -90,7 +92,15 @@ def from_record(record: dict[str, Any]) -> Event:
         event_id=record["event_id"],
         timestamp=record["timestamp"],
         timings=tuple(StageTiming(**t) for t in record["timings"]),
+        reply_partition=_partition(record.get("reply_partition")),
     )
+
+
+def _partition(value: int | None) -> int | None:
+    # An Avro reader takes any varint for an int: a partition must be one Kafka can name (and encode again).
+    if value is not None and not 0 <= value < 2**31:
+        raise ValueError(f"reply_partition {value} is not a partition")
+    return value
 
 
 def check_payload_size(event: Event) -> None:

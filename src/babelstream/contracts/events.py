@@ -127,6 +127,7 @@ class AudioSynthesisPayload:
     segment_index: int
     audio_format: str = "wav"
     error: str | None = None
+    ogg_opus_bytes: bytes = b""  # the same speech for a room's listeners (engines/tts/ogg_opus.py); b"": not made
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,23 @@ class PartialTranscriptPayload:
     language: str = ""
     window_index: int = 0
     translate: bool = False
+
+
+@dataclass(frozen=True)
+class PartialTranslationPayload:
+    """An open utterance's stable text, translated (docs/protocol.md, "partial_translation"); the final
+    TextTranslatedEvent of the utterance replaces it."""
+
+    EVENT_TYPE: ClassVar[str] = "PartialTranslationEvent"
+    text: str
+    source_text: str
+    source_language: str
+    target_language: str
+    segment_index: int
+    start_ms: int
+    end_ms: int
+    options: SessionOptions
+    engine: str = ""
 
 
 @dataclass(frozen=True)
@@ -193,6 +211,7 @@ Payload = (
     | RoomPresencePayload
     | SpeechWindowPayload
     | PartialTranscriptPayload
+    | PartialTranslationPayload
 )
 
 PAYLOAD_TYPES: dict[str, type] = {
@@ -207,6 +226,7 @@ PAYLOAD_TYPES: dict[str, type] = {
         RoomPresencePayload,
         SpeechWindowPayload,
         PartialTranscriptPayload,
+        PartialTranslationPayload,
     )
 }
 
@@ -219,6 +239,9 @@ class Event:
     event_id: str = field(default_factory=new_id)
     timestamp: datetime = field(default_factory=utc_now_millis)
     timings: tuple[StageTiming, ...] = ()
+    # Where the session's results go on the reply topics (bus/reply_route.py); every derived event keeps it, so a
+    # stage routes its outputs without knowing which gateway, or room, they are for.
+    reply_partition: int | None = None
 
     @property
     def event_type(self) -> str:
@@ -242,7 +265,11 @@ class Event:
             event_id=derived_id(self.event_id, stage, *id_parts),
             timestamp=finished_at.replace(microsecond=finished_at.microsecond // 1000 * 1000),
             timings=(*self.timings, StageTiming(stage, service, started_at, finished_at)),
+            reply_partition=self.reply_partition,
         )
 
     def with_timing(self, timing: StageTiming) -> Event:
         return replace(self, timings=(*self.timings, timing))
+
+    def routed_to(self, reply_partition: int | None) -> Event:
+        return replace(self, reply_partition=reply_partition)

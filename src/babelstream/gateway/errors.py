@@ -22,6 +22,7 @@ class Kind(enum.StrEnum):
     EMPTY_STREAM = "empty_stream"
     NOT_WHOLE_SAMPLES = "not_whole_samples"
     PROTOCOL_ERROR = "protocol_error"
+    RESUME_REFUSED = "resume_refused"  # a resume whose token is forged, expired, or another session's
     # limits
     RATE = "rate"
     AUDIO_TOO_FAST = "audio_too_fast"
@@ -38,6 +39,7 @@ class Kind(enum.StrEnum):
     UNSUPPORTED_PAIR = "unsupported_pair"
     TRANSLATION_UNAVAILABLE = "translation_unavailable"
     SPEECH_UNAVAILABLE = "speech_unavailable"
+    AUDIO_LOST = "audio_lost"  # a resumed session: audio its dead gateway received but never published
     AUDIO_SKIPPED = "audio_skipped"  # a room listener not keeping up: spoken translations skipped, text still sent
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from babelstream.bus.base import Bus
 from babelstream.bus.event_publisher import EventPublisher
 from babelstream.contracts.codec import EventCodec
+from babelstream.contracts.events import Event
 from babelstream.gateway import access
 from babelstream.gateway.admission import ConnectionSlots
 from babelstream.gateway.close_codes import CloseCode
@@ -17,10 +19,12 @@ from babelstream.gateway.errors import Kind, SessionEnded
 from babelstream.gateway.metrics import GatewayMetrics
 from babelstream.gateway.pipeline_load import PipelineLoad
 from babelstream.gateway.rooms.directory import RoomDirectory
+from babelstream.gateway.resume_token import ResumeTokens
 from babelstream.gateway.router import ResultRouter
 from babelstream.gateway.session_context import Endpointer, SessionContext, SessionObserver, SessionObservers
 from babelstream.gateway.session_log import SessionLog
 from babelstream.gateway.session_options import Capabilities, SessionOptionsResolver
+from babelstream.gateway.session_trail import read_session_trail
 from babelstream.gateway.settings import GatewaySettings
 from babelstream.gateway.socket_limits import SocketLimits
 from babelstream.gateway.trusted_proxies import TrustedProxies
@@ -63,14 +67,18 @@ class Gateway:
         self.load = PipelineLoad(settings, bus)
         self.rooms = RoomDirectory(settings, bus, codec, self.instance_id, self.metrics)
         self.router = ResultRouter(bus, codec, self.instance_id, rooms=self.rooms,
-                                   history_seconds=settings.room_idle_seconds)
+                                   history_seconds=settings.room_idle_seconds,
+                                   reply_partition=settings.gateway_reply_partition,
+                                   history_wait_seconds=settings.room_history_wait_seconds)
+        # Read through self.router at scrape time: a bench may put another router in its place before start.
+        self.metrics.watch_result_reads(lambda: self.router.fetched_bytes, lambda: len(self.router.followed_partitions))
         self.capabilities = capabilities
         self.options = SessionOptionsResolver(settings, self.instance_id, capabilities)
         # What every session of this gateway is given (session.py knows nothing of the Gateway).
         self.session_context = SessionContext(
             settings=settings,
             instance_id=self.instance_id,
-            publish=self.publisher.publish,
+            publish=self.publish,
             results=self.router,
             rooms=self.rooms,
             load=self.load,
@@ -78,6 +86,8 @@ class Gateway:
             new_endpointer=new_endpointer,
             metrics=self.metrics,
             batch_slots=ConnectionSlots(settings.max_batch_sessions),
+            resume_tokens=resume_tokens(settings),
+            read_trail=functools.partial(read_session_trail, bus, codec),
             # Every session's line in the log, and whatever a test or a bench watches with.
             observer=SessionObservers(SessionLog(), *([observer] if observer else [])),
         )
@@ -92,7 +102,13 @@ class Gateway:
             )
         await self.rooms.start()
         await self.router.start()
+        # The rooms this gateway holds are the reply partitions it reads besides its own (gateway/router.py).
+        self.rooms.watch_holding(self.router.hold_room, self.router.release_room, self.router.history_ready)
         await self.load.start()
+
+    async def publish(self, event: Event) -> None:
+        """What every session publishes through: stamped with where its results come back, then sent."""
+        await self.publisher.publish(self.router.route(event))
 
     async def stop(self) -> None:
         await self.load.stop()
@@ -126,15 +142,10 @@ class Gateway:
         outcome = self._check_access(request, browsers=transport == "websocket")
         if isinstance(outcome, SessionEnded):
             refusal = outcome
-        elif not self.bus.is_ready():
+        elif (unreachable := self._bus_refusal()) is not None:
             # Refused at once rather than admitted to fail at its first utterance, KAFKA_DELIVERY_TIMEOUT_MS later
             # and with that audio lost; the bus's health watch says when it is back, and sessions are taken again.
-            refusal = SessionEnded(
-                CloseCode.TRY_AGAIN_LATER,
-                "the pipeline is unavailable: this gateway cannot reach its message bus; try again later",
-                kind=Kind.PIPELINE_UNAVAILABLE,
-                details={"retry_after_ms": _BUS_RETRY_AFTER_MS},
-            )
+            refusal = unreachable
         elif (overloaded := self.load.refusal()) is not None:
             refusal = overloaded
         elif not self.slots.try_acquire():
@@ -158,6 +169,8 @@ class Gateway:
         outcome = self._check_access(request, room=room, role=access.Role.LISTENER)
         if isinstance(outcome, SessionEnded):
             return outcome
+        if (unreachable := self._bus_refusal()) is not None:
+            return unreachable  # nothing said in the room could reach it: told now, with when to try again
         if not self.listener_slots.try_acquire():
             return SessionEnded(
                 CloseCode.TRY_AGAIN_LATER,
@@ -168,3 +181,21 @@ class Gateway:
 
     def release_listener(self) -> None:
         self.listener_slots.release()
+
+    def _bus_refusal(self) -> SessionEnded | None:
+        if self.bus.is_ready():
+            return None
+        return SessionEnded(
+            CloseCode.TRY_AGAIN_LATER,
+            "the pipeline is unavailable: this gateway cannot reach its message bus; try again later",
+            kind=Kind.PIPELINE_UNAVAILABLE,
+            details={"retry_after_ms": _BUS_RETRY_AFTER_MS},
+        )
+
+
+def resume_tokens(settings: GatewaySettings) -> ResumeTokens:
+    """A token is good for as long as its session may last, and RESUME_TTL_SECONDS more: the client's time to come
+    back after its gateway died at the session's last moment."""
+    longest = max(settings.max_session_seconds, settings.room_speaker_max_seconds, settings.max_batch_audio_seconds)
+    secret = settings.resume_secret.get_secret_value().encode() if settings.resume_secret is not None else None
+    return ResumeTokens(secret, longest + settings.resume_ttl_seconds)

@@ -15,6 +15,7 @@ from babelstream.contracts.events import (
     AudioSynthesisPayload,
     Event,
     PartialTranscriptPayload,
+    PartialTranslationPayload,
     SessionOptions,
     TextRecognizedPayload,
     TextTranslatedPayload,
@@ -25,8 +26,8 @@ from babelstream.gateway.stream_limits import StreamLimits
 
 # Every `type` the server can send (`connected` is the one message without a type: it has `status`).
 TYPES = (
-    "ready", "warning", "segment", "partial", "transcript", "translation", "audio", "ack", "summary", "error",
-    "listening", "audience",
+    "ready", "warning", "segment", "partial", "partial_translation", "transcript", "translation", "audio", "ack",
+    "summary", "error", "listening", "audience", "resumed",
 )
 
 
@@ -36,14 +37,32 @@ def encode(message: dict) -> str:
     return json.dumps(message, separators=(",", ":"), allow_nan=False)
 
 
-def connected(correlation_id: str, **room) -> dict:
-    """`room`: a listener's (/ws/listen) says which room it is in."""
-    return {"status": "connected", "correlation_id": correlation_id, **room}
+def connected(correlation_id: str, **extra) -> dict:
+    """`extra`: a speaker's `resume_token` (what a resume presents), or a listener's (/ws/listen) `room`."""
+    return {"status": "connected", "correlation_id": correlation_id, **extra}
 
 
-def listening(room: str, language: str, *, voice: bool, history: int) -> dict:
-    """A listener's language is set (at connect, or changed by a listen message); `history` messages follow."""
-    return {"type": "listening", "room": room, "language": language, "voice": voice, "history": history}
+def resumed(correlation_id: str, resume_token: str, *, next_segment: int, published_ms: int, audio_ms: int,
+            replayed: int) -> dict:
+    """A resume was accepted: the session is `correlation_id` again (not the one `connected` named). `published_ms`:
+    where the audio published before ends; `audio_ms`: where on the session's timeline the audio sent from now
+    on is taken to begin; `replayed`: results sent again, which follow."""
+    return {
+        "type": "resumed",
+        "correlation_id": correlation_id,
+        "resume_token": resume_token,
+        "next_segment": next_segment,
+        "published_ms": published_ms,
+        "audio_ms": audio_ms,
+        "replayed": replayed,
+    }
+
+
+def listening(room: str, language: str, *, voice: bool, audio: str, history: int) -> dict:
+    """A listener's language is set (at connect, or changed by a listen message); `history` messages follow.
+    `audio`: how its spoken translations come (opus, wav: binary frames; json: base64 in the audio message)."""
+    return {"type": "listening", "room": room, "language": language, "voice": voice, "audio": audio,
+            "history": history}
 
 
 def audience(room: str, *, languages: dict[str, int], speakers: int) -> dict:
@@ -107,6 +126,19 @@ def partial(payload: PartialTranscriptPayload) -> dict:
     }
 
 
+def partial_translation(payload: PartialTranslationPayload) -> dict:
+    """An utterance still being spoken: its stable text so far, translated; the `translation` replaces it."""
+    return {
+        "type": "partial_translation",
+        "segment_index": payload.segment_index,
+        "language": payload.target_language,
+        "text": payload.text,
+        "source_text": payload.source_text,
+        "start_ms": payload.start_ms,
+        "audio_ms": payload.end_ms,
+    }
+
+
 def ack(correlation_id: str, event_ids: list[str], *, live: bool, received_bytes: int,
         segments: int | None = None) -> dict:
     """`event_ids`: the newest 1,000 at most (a talk of hours cuts more); `segments` counts them all."""
@@ -145,12 +177,13 @@ def stage_breakdown(event: Event) -> dict[str, float]:
     return stages
 
 
-def room_result(event: Event, room: str, *, history: bool) -> dict | None:
+def room_result(event: Event, room: str, *, history: bool, inline_audio: bool = True) -> dict | None:
     """A result as a room's members get it: the speaker's message, saying whose utterance it is and whether it is
-    live or history. `latency_ms` counts from the speaker's gateway cutting the utterance (its first timing)."""
+    live or history. `latency_ms` counts from the speaker's gateway cutting the utterance (its first timing).
+    inline_audio=False: an audio message without its bytes (`with_inline_audio` or `audio_frame` adds them)."""
     started = event.timings[0].started_at if event.timings else event.timestamp
     latency_ms = round((utc_now() - started).total_seconds() * 1000, 1)
-    message = result(event, latency_ms)
+    message = result(event, latency_ms, inline_audio=inline_audio)
     if message is None:
         return None
     message.pop("stage_ms", None)
@@ -158,10 +191,10 @@ def room_result(event: Event, room: str, *, history: bool) -> dict | None:
     return message
 
 
-def result(event: Event, latency_ms: float, *, revised: bool = False) -> dict | None:
+def result(event: Event, latency_ms: float, *, revised: bool = False, inline_audio: bool = True) -> dict | None:
     """The message for one result event (None: nothing to show, e.g. a segment without speech).
     `latency_ms`: from the gateway's cut of the segment to now. `revised`: a transcript that disagrees with the
-    stable text of the partials sent for its utterance."""
+    stable text of the partials sent for its utterance. inline_audio=False: an audio message without audio_b64."""
     payload = event.payload
     if isinstance(payload, TextRecognizedPayload):
         if not payload.text:
@@ -209,7 +242,7 @@ def result(event: Event, latency_ms: float, *, revised: bool = False) -> dict | 
             return warning(
                 Kind.SPEECH_UNAVAILABLE, payload.error, segment_index=payload.segment_index, language=payload.language
             )
-        return {
+        message = {
             "type": "audio",
             "segment_index": payload.segment_index,
             "language": payload.language,
@@ -221,7 +254,34 @@ def result(event: Event, latency_ms: float, *, revised: bool = False) -> dict | 
             "engine": payload.engine,
             "latency_ms": latency_ms,
             "stage_ms": stage_breakdown(event),
-            "audio_b64": base64.b64encode(payload.audio_bytes).decode("ascii"),
             "event_id": event.event_id,
         }
+        return with_inline_audio(message, payload) if inline_audio else message
     return None
+
+
+def with_inline_audio(message: dict, payload: AudioSynthesisPayload) -> dict:
+    """An audio message as a JSON text frame carries it: the WAV, base64, before `event_id` (a client that looks
+    for the id from the end of the message finds it without reading the audio)."""
+    inline = {name: value for name, value in message.items() if name != "event_id"}
+    inline["audio_b64"] = base64.b64encode(payload.audio_bytes).decode("ascii")
+    inline["event_id"] = message["event_id"]
+    return inline
+
+
+# A binary audio frame (a room's listener with audio=opus|wav; docs/protocol.md): this many bytes, big-endian, say
+# how long the JSON header is; the header, then the audio file.
+AUDIO_HEADER_LENGTH_BYTES = 4
+
+
+def audio_frame(message: dict, payload: AudioSynthesisPayload, *, opus: bool) -> bytes:
+    """An audio message (without audio_b64) as one binary frame: the header's length, the header (the message,
+    with `format` and `bytes` of what follows), the audio file. `opus`: Ogg Opus when the tts stage made it
+    (format "ogg_opus"), else the WAV (format "wav")."""
+    if opus and payload.ogg_opus_bytes:
+        audio, header = payload.ogg_opus_bytes, {**message, "format": "ogg_opus"}
+    else:
+        audio, header = payload.audio_bytes, {**message, "format": "wav"}
+    header["bytes"] = len(audio)
+    head = encode(header).encode()
+    return len(head).to_bytes(AUDIO_HEADER_LENGTH_BYTES, "big") + head + audio

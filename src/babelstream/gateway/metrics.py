@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.metrics_core import CounterMetricFamily
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily
 
 
 class HotCounter:
@@ -44,6 +44,26 @@ class RefusalCounts:
         for reason, count in sorted(self._counts.items()):
             family.add_metric([reason], count)
         yield family
+
+
+class ResultReads:
+    """What the result router has read from the bus, read from its reader at scrape time: with reply routing it grows
+    with this gateway's sessions and rooms, not with the number of gateways (docs/benchmarks/results-routing.md)."""
+
+    def __init__(self, read_bytes: Callable[[], int], partitions: Callable[[], int], registry: CollectorRegistry):
+        self._read_bytes = read_bytes
+        self._partitions = partitions
+        registry.register(self)
+
+    def collect(self):
+        yield CounterMetricFamily(
+            "babelstream_gateway_result_bytes_read", "Bytes of result events read from the bus (keys and values)",
+            value=self._read_bytes(),
+        )
+        yield GaugeMetricFamily(
+            "babelstream_gateway_reply_partitions", "Reply partitions this gateway reads (its own and its rooms')",
+            value=self._partitions(),
+        )
 
 
 class GatewayMetrics:
@@ -92,6 +112,17 @@ class GatewayMetrics:
             "Final transcripts that disagreed with the stable text already sent in partials (revised: true)",
             registry=self.registry,
         )
+        self.resumes = Counter(
+            "babelstream_gateway_resumes_total",
+            "Sessions taken up again on this gateway (a resume accepted and read back from the bus); a refused resume is "
+            "a rejection (reason resume_refused)",
+            registry=self.registry,
+        )
+        self.replayed_results = Counter(
+            "babelstream_gateway_replayed_results_total",
+            "Result events read back from the bus for resumed sessions and sent again (the client had not listed them)",
+            registry=self.registry,
+        )
         self.speculations = Counter(
             "babelstream_gateway_speculations_total",
             "Utterances published at a short pause, by outcome: committed (the pause held), committed_early "
@@ -117,3 +148,6 @@ class GatewayMetrics:
 
     def watch_socket_refusals(self, counts: Mapping[str, int]) -> None:
         RefusalCounts(counts, self.registry)
+
+    def watch_result_reads(self, read_bytes: Callable[[], int], partitions: Callable[[], int]) -> None:
+        ResultReads(read_bytes, partitions, self.registry)

@@ -8,7 +8,9 @@ tells the ASR partial worker (stages/partial_asr.py) to stop work on it.
 
 In: `PartialResults` turns PartialTranscriptEvents into `partial` messages, keeping the promise that stable text
 only grows (a result out of order or from a restarted worker is dropped), and says whether a final transcript
-disagrees with the stable text already sent (`revised`).
+disagrees with the stable text already sent (`revised`). It passes PartialTranslationEvents
+(stages/partial_translate.py) on the same terms: only while their utterance is open, and only when their source
+text extends the one translated last, so a partial translation never follows the final it is replaced by.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from babelstream.contracts.audio_format import PIPELINE_SAMPLE_RATE_HZ
 from babelstream.contracts.events import (
     Event,
     PartialTranscriptPayload,
+    PartialTranslationPayload,
     SessionOptions,
     SpeechWindowPayload,
     TextRecognizedPayload,
@@ -37,15 +40,18 @@ class WindowingEndpointer:
     """An endpointer that also publishes the open utterance's audio, every `interval_ms` of it."""
 
     __slots__ = (
-        "_correlation_id", "_index_of_open", "_inner", "_interval_ms", "_options", "_publish", "_sent_to",
+        "_correlation_id", "_index_of_open", "_inner", "_interval_ms", "_offset_ms", "_options", "_publish", "_sent_to",
         "_service", "_start_ms", "_tasks", "_translate", "_window",
     )
 
     def __init__(
         self, inner: Endpointer, *, interval_ms: int, correlation_id: str, service: str, options: SessionOptions,
         translate: bool, index_of_open: Callable[[], int], publish: Callable[[Event], Awaitable[None]],
+        offset_ms: int = 0,
     ):
-        """index_of_open: the segment index the open utterance gets if it ends now (the session knows it)."""
+        """index_of_open: the segment index the open utterance gets if it ends now (the session knows it).
+        offset_ms: where this endpointer's audio begins on the session's timeline (a resumed session's audio_ms)."""
+        self._offset_ms = offset_ms
         self._inner = inner
         self._interval_ms = interval_ms
         self._correlation_id = correlation_id
@@ -87,10 +93,12 @@ class WindowingEndpointer:
 
     def _send_window(self, end_ms: int) -> None:
         pcm = self._inner.open_audio_since(self._sent_to)
+        offset = self._offset_ms
         self._emit(SpeechWindowPayload(
-            segment_index=self._index_of_open(), start_ms=self._start_ms, end_ms=end_ms, options=self._options,
-            audio_bytes=wrap_pcm16(pcm, PIPELINE_SAMPLE_RATE_HZ), sample_rate_hz=PIPELINE_SAMPLE_RATE_HZ,
-            window_index=self._window, audio_offset_ms=self._sent_to, translate=self._translate,
+            segment_index=self._index_of_open(), start_ms=self._start_ms + offset, end_ms=end_ms + offset,
+            options=self._options, audio_bytes=wrap_pcm16(pcm, PIPELINE_SAMPLE_RATE_HZ),
+            sample_rate_hz=PIPELINE_SAMPLE_RATE_HZ, window_index=self._window, audio_offset_ms=self._sent_to + offset,
+            translate=self._translate,
         ))
         self._sent_to = end_ms
         self._window += 1
@@ -99,9 +107,10 @@ class WindowingEndpointer:
         if self._start_ms < 0:
             return
         if self._window:  # the worker never heard of an utterance shorter than one interval
+            offset = self._offset_ms
             self._emit(SpeechWindowPayload(
-                segment_index=self._index_of_open(), start_ms=self._start_ms, end_ms=self._sent_to,
-                options=self._options, window_index=self._window, audio_offset_ms=self._sent_to, closed=True,
+                segment_index=self._index_of_open(), start_ms=self._start_ms + offset, end_ms=self._sent_to + offset,
+                options=self._options, window_index=self._window, audio_offset_ms=self._sent_to + offset, closed=True,
             ))
         self._start_ms = -1
 
@@ -124,10 +133,11 @@ class WindowingEndpointer:
 class PartialResults:
     """One session's interim results on their way to the client."""
 
-    __slots__ = ("_finished_to", "_stable", "revised")
+    __slots__ = ("_finished_to", "_stable", "_translated", "revised")
 
     def __init__(self) -> None:
         self._stable: dict[int, str] = {}  # utterance start_ms -> the stable text sent for it
+        self._translated: dict[tuple[int, str], str] = {}  # (start_ms, language) -> the source text last translated
         self._finished_to = -1  # start_ms of the latest utterance whose transcript arrived
         self.revised = 0
 
@@ -142,6 +152,23 @@ class PartialResults:
         if len(self._stable) > 8 and payload.start_ms not in self._stable:
             self._stable.clear()  # utterances whose transcript never came (withdrawn speculations): bounded
         self._stable[payload.start_ms] = payload.stable_text
+        return True
+
+    def accept_translation(self, payload: PartialTranslationPayload) -> bool:
+        """Whether this partial translation may go to the client: its utterance is still open, and it translates
+        more of the stable text than the last one sent in its language."""
+        if payload.start_ms <= self._finished_to:
+            return False
+        key = (payload.start_ms, payload.target_language)
+        sent = self._translated.get(key)
+        if sent is not None and (len(payload.source_text) <= len(sent) or not payload.source_text.startswith(sent)):
+            return False
+        if len(self._translated) > 32 and key not in self._translated:
+            # Utterances whose transcript never came (withdrawn speculations), or ended ones: bounded.
+            self._translated = {k: v for k, v in self._translated.items() if k[0] > self._finished_to}
+            if len(self._translated) > 32:
+                self._translated.clear()
+        self._translated[key] = payload.source_text
         return True
 
     def finished(self, payload: TextRecognizedPayload) -> bool:

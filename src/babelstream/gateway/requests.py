@@ -21,6 +21,9 @@ MODES = ("live", "single", "batch")
 AUTO = "auto"
 _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 MAX_TARGET_LANGUAGES = 8
+# Event ids a resume may list as received: a minute of results in eight languages with spoken audio fits.
+MAX_RESUME_RECEIVED = 2000
+_RESUME_FIELDS = ("correlation_id", "resume_token", "audio_ms", "received")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,19 @@ class StartRequest:
 
 
 @dataclass(frozen=True)
+class ResumeRequest:
+    """Instead of a start: take up a session whose socket or gateway died (docs/protocol.md, "Resuming a session").
+    `start` holds the start fields again (the rate, the languages: nothing of them is on the bus)."""
+
+    correlation_id: str
+    resume_token: str
+    start: StartRequest
+    # Where, on the session's timeline (ms of audio since its first frame), the audio sent from now on begins.
+    audio_ms: int
+    received: frozenset[str] = frozenset()  # event ids of results the client already has: not sent again
+
+
+@dataclass(frozen=True)
 class DoneRequest:
     pass
 
@@ -53,7 +69,7 @@ def language_code(value: object, field: str) -> str:
     return value.lower()
 
 
-def parse_text_message(text: str) -> StartRequest | DoneRequest:
+def parse_text_message(text: str) -> StartRequest | DoneRequest | ResumeRequest:
     try:
         message = json.loads(text)
     except (ValueError, RecursionError):  # RecursionError: nesting deep enough to exhaust the parser's stack
@@ -63,9 +79,30 @@ def parse_text_message(text: str) -> StartRequest | DoneRequest:
     event = message.get("event")
     if event == "done":
         return DoneRequest()
+    if event == "resume":
+        return parse_resume(message)
     if event != "start":
-        raise malformed(f"unknown event {event!r}: expected \"start\" or \"done\"")
+        raise malformed(f"unknown event {event!r}: expected \"start\", \"resume\" or \"done\"")
     return parse_start(message)
+
+
+def parse_resume(message: dict) -> ResumeRequest:
+    correlation_id, token = message.get("correlation_id"), message.get("resume_token")
+    if not isinstance(correlation_id, str) or not 0 < len(correlation_id) <= 64:
+        raise malformed("resume needs the correlation_id `connected` gave")
+    if not isinstance(token, str) or not token:
+        raise malformed("resume needs the resume_token `connected` gave")
+    audio_ms = message.get("audio_ms", 0)
+    if type(audio_ms) is not int or audio_ms < 0:
+        raise malformed("audio_ms must be a whole number of milliseconds, 0 or more")
+    received = message.get("received", [])
+    if (not isinstance(received, list) or len(received) > MAX_RESUME_RECEIVED
+            or not all(isinstance(r, str) and len(r) <= 64 for r in received)):
+        raise malformed(f"received must be a list of at most {MAX_RESUME_RECEIVED} event ids")
+    start = parse_start({name: value for name, value in message.items() if name not in _RESUME_FIELDS})
+    if start.mode == "single":
+        raise malformed("only a live or batch session can be resumed: a single one is published whole at done")
+    return ResumeRequest(correlation_id, token, start, audio_ms, frozenset(received))
 
 
 def parse_start(message: dict) -> StartRequest:

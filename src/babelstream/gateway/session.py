@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
@@ -28,6 +29,7 @@ from babelstream.contracts.events import (
     AudioInputPayload,
     Event,
     PartialTranscriptPayload,
+    PartialTranslationPayload,
     SpeechSegmentPayload,
     StageTiming,
     TextRecognizedPayload,
@@ -44,7 +46,8 @@ from babelstream.gateway.errors import Kind, SessionEnded
 from babelstream.gateway.ledger import ResultLedger
 from babelstream.gateway.outbox import Outbox
 from babelstream.gateway.partials import PartialResults, WindowingEndpointer
-from babelstream.gateway.requests import DoneRequest, StartRequest, parse_text_message
+from babelstream.gateway.requests import DoneRequest, ResumeRequest, StartRequest, parse_text_message
+from babelstream.gateway.resume_token import ResumeRefused
 from babelstream.gateway.session_context import Endpointer, SessionContext
 from babelstream.gateway.shared_message import SharedMessage
 from babelstream.gateway.speculation import Speculation, ends_sentence
@@ -66,6 +69,10 @@ class SessionState(enum.Enum):
 T = TypeVar("T")
 
 _STREAMING = SessionState.STREAMING  # read once per frame: a module global is the cheapest lookup
+
+
+# A done that came while a resume was read back: held in line behind the audio sent before it.
+_DONE = object()
 
 
 class ClientGone(Exception):
@@ -107,9 +114,10 @@ class Session:
     # a dict keep each frame to fewer cache lines (docs/benchmarks/gateway-capacity.md).
     __slots__ = (
         "_abandoned", "_batch_slot", "_buffer", "_bytes_counter", "_client_rate_hz", "_closing", "_endpointer",
-        "_input", "_last_frame_at", "_limits", "_loop", "_max_chunk_bytes", "_max_seconds", "_next_segment", "_partials",
-        "_partials_on", "_publishes", "_received_bytes", "_rejections", "_resampler", "_results_wait", "_segment_ids",
-        "_speculation", "_start_allowed", "_started_at", "_translate_partials", "_unreachable", "client", "connection",
+        "_finished", "_held_audio", "_held_results", "_input", "_last_frame_at", "_limits", "_loop", "_max_chunk_bytes",
+        "_max_seconds", "_next_segment", "_offset_ms", "_partials", "_partials_on", "_publishes", "_received_bytes",
+        "_rejections", "_resampler", "_resuming", "_results_wait", "_segment_ids", "_skip_bytes", "_speculation",
+        "_start_allowed", "_started_at", "_started_unix", "_translate_partials", "_unreachable", "client", "connection",
         "context", "correlation_id", "ended", "ledger", "mode", "options", "outbox", "principal", "room", "settings",
         "state", "transport", "wait_for_results", "__weakref__"
     )
@@ -150,7 +158,15 @@ class Session:
         self._bytes_counter = context.metrics.bytes_received
         self._max_chunk_bytes = settings.max_chunk_bytes
         self._started_at = self._loop.time()
+        self._started_unix = time.time()  # what a resume token says, so a resumed session's limits count from here
         self._last_frame_at = self._started_at
+        self._finished = asyncio.Event()  # set once run() is over: a resume of this session on this process waits
+        # Resuming (`_on_resume`): what arrives while the trail is read back is held, then taken in order.
+        self._resuming: asyncio.Future | None = None
+        self._held_audio: list[bytes | object] | None = None  # frames, and _DONE
+        self._held_results: list[Event] | None = None
+        self._offset_ms = 0  # where this socket's audio begins on the session's timeline (a resume's audio_ms)
+        self._skip_bytes = 0  # audio a resuming client sends again that was published already
         self._received_bytes = 0
         self._start_allowed = True  # until the start message or the first audio
         self.mode = settings.default_mode
@@ -178,7 +194,11 @@ class Session:
         # Streaming from here: the server says who the session is before anything else, and results for it
         # can be routed as soon as its first utterance is published.
         self.state = SessionState.STREAMING
-        self.outbox.put(messages.connected(self.correlation_id))
+        tokens = context.resume_tokens
+        self.outbox.put(messages.connected(
+            self.correlation_id,
+            **({} if tokens is None else {"resume_token": tokens.issue(self.correlation_id, principal, self._started_unix)}),
+        ))
         context.results.register(self.correlation_id, self)
         context.observer.session_started(self)
 
@@ -205,10 +225,13 @@ class Session:
                 self.context.batch_slots.release()
             if self.room is not None:
                 self.context.rooms.leave(self, self.room)
-            self.context.results.unregister(self.correlation_id)
+            self.context.results.unregister(self.correlation_id, self)
             for task in self._publishes:
                 task.cancel()
+            if self._resuming is not None:
+                self._resuming.cancel()
             await self.outbox.stop()
+            self._finished.set()
             self.context.observer.session_ended(self, ended)
 
     @property
@@ -270,7 +293,9 @@ class Session:
     def receive_text(self, text: str) -> None:
         self.receive_request(text, parse_text_message)
 
-    def receive_request(self, request: T, parse: Callable[[T], StartRequest | DoneRequest] = lambda r: r) -> None:
+    def receive_request(
+        self, request: T, parse: Callable[[T], StartRequest | DoneRequest | ResumeRequest] = lambda r: r
+    ) -> None:
         """A start or a done as a door carries it, made one by `parse` (the WebSocket's text by parse_text_message,
         gRPC's Config by proto_messages.start_request; a DoneRequest is one already): counted toward the message rate
         before it is parsed, and refused by the same checks, whatever the door."""
@@ -283,12 +308,21 @@ class Session:
                 raise self._rate_exceeded()
             request = parse(request)
             if isinstance(request, DoneRequest):
-                self.state = SessionState.DRAINING
-                self._input.set_result(None)
+                if self._held_audio is not None:
+                    self._held_audio.append(_DONE)  # resuming: after the audio held before it
+                    return
+                self._done()
+                return
+            if isinstance(request, ResumeRequest):
+                self._on_resume(request)
                 return
             self._on_start(request)
         except SessionEnded as ended:
             self._expire(ended)
+
+    def _done(self) -> None:
+        self.state = SessionState.DRAINING
+        self._input.set_result(None)
 
     def receive_frame_without_message(self) -> None:
         """A ping or a fragment: it counts toward the message rate, and (unlike audio or text) it does not show
@@ -350,13 +384,21 @@ class Session:
                 CloseCode.UNSUPPORTED_DATA, "the start message must come first, and only once", kind=Kind.MALFORMED
             )
         self._start_allowed = False
+        for message in self._apply_start(request):
+            self.outbox.put(message)
+
+    def _apply_start(self, request: StartRequest) -> list[dict]:
+        """The start's settings taken; returns what to tell the client: its warnings, then `ready`."""
         self.mode = request.mode or self.settings.default_mode
         self.options, warnings = self.context.options.resolve(request)
         self.wait_for_results = request.wait_for_results
         if request.partials is not None:
             self._partials_on = request.partials
-        # Partial translations are not made yet: the request is accepted and `ready` says they are off.
-        self._translate_partials = False
+        # The stable text is translated as it grows (stages/partial_translate.py) when partials come at all and
+        # there is something to translate into.
+        self._translate_partials = bool(
+            request.translate_partials and self._partials_on and self.mode != "single" and self.options.target_languages
+        )
         if self.mode == "batch":
             self._start_batch()
         if request.room is not None:
@@ -365,12 +407,117 @@ class Session:
         self._limits.set_audio_rate(self._client_rate_hz * SAMPLE_WIDTH_BYTES)
         if request.sample_rate_hz != PIPELINE_SAMPLE_RATE_HZ:
             self._resampler = soxr.ResampleStream(request.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ, 1, dtype="int16")
-        for message in warnings:
-            self.outbox.put(message)
-        self.outbox.put(messages.ready(
+        return [*warnings, messages.ready(
             self.mode, request.sample_rate_hz, self.options, self._limits, self._max_seconds,
             partials=self._partials_on and self.mode != "single", translate_partials=self._translate_partials,
+        )]
+
+    # -- resuming (docs/protocol.md, "Resuming a session") ---------------------------------------------------
+
+    def _on_resume(self, request: ResumeRequest) -> None:
+        """Instead of a start: this socket takes up the session the token names. The token is checked first; then the
+        session is that one (its id, its start time), its trail is read back from the bus, and until then what the
+        client sends and the results that arrive are held."""
+        tokens, read_trail = self.context.resume_tokens, self.context.read_trail
+        if not self._start_allowed:
+            raise SessionEnded(
+                CloseCode.UNSUPPORTED_DATA, "resume must be the first message, instead of start", kind=Kind.MALFORMED
+            )
+        if tokens is None or read_trail is None:
+            raise SessionEnded(CloseCode.UNSUPPORTED_DATA, "this server does not resume sessions", kind=Kind.MALFORMED)
+        try:
+            grant = tokens.verify(request.resume_token, request.correlation_id, self.principal)
+        except ResumeRefused as refused:
+            raise SessionEnded(
+                CloseCode.POLICY_VIOLATION, str(refused), kind=Kind.RESUME_REFUSED, keep_audio=False
+            ) from None
+        self._start_allowed = False
+        results = self.context.results
+        results.unregister(self.correlation_id, self)
+        previous = results.listener(grant.correlation_id)  # the session itself, when its socket dropped on this process
+        self.correlation_id = grant.correlation_id
+        results.register(self.correlation_id, self)
+        # Its limits (MAX_SESSION_SECONDS) count from when the session started, not from this socket.
+        self._started_unix = grant.started_at
+        self._started_at = self._loop.time() - max(0.0, time.time() - grant.started_at)
+        self._held_audio = []
+        self._held_results = []
+        start_messages = self._apply_start(request.start)
+        self._resuming = asyncio.ensure_future(self._rebuild(request, read_trail, start_messages, previous))
+
+    async def _rebuild(self, request: ResumeRequest, read_trail: Callable, start_messages: list[dict],
+                       previous: object) -> None:
+        try:
+            await self._take_up(request, read_trail, start_messages, previous)
+        except Exception:  # a bug must end this session clearly, not leave it holding what the client sends
+            log.exception("session %s: resume failed", self.correlation_id)
+            self._expire(SessionEnded(CloseCode.INTERNAL_ERROR, "internal error", kind=Kind.INTERNAL))
+
+    async def _take_up(self, request: ResumeRequest, read_trail: Callable, start_messages: list[dict],
+                       previous: object) -> None:
+        try:
+            if isinstance(previous, Session) and previous is not self:
+                # Its socket dropped but it is still publishing what it held: the trail must include that.
+                await asyncio.wait_for(previous._finished.wait(), self.settings.results_timeout_seconds)
+            trail = await read_trail(self.correlation_id, self._started_unix)
+            if trail.reply_partition is not None:
+                # Results still coming for what its gateway published come back where that gateway routed them: read
+                # there too (text from history back, so what came since the trail was read is not missed).
+                await self.context.results.adopt(self.correlation_id, self, trail.reply_partition)
+        except (BusError, ContractError, TimeoutError) as failure:
+            log.warning("session %s: could not read its trail back to resume: %s", self.correlation_id, failure)
+            self._expire(SessionEnded(
+                CloseCode.TRY_AGAIN_LATER, "could not read the session back from the message bus; try again later",
+                kind=Kind.PIPELINE_UNAVAILABLE, details={"retry_after_ms": 2000},
+            ))
+            return
+        if self.state is not _STREAMING:
+            return
+        published_ms = trail.published_ms
+        self._next_segment = max(self._next_segment, trail.next_index)
+        self._abandoned.update(trail.withdrawn())
+        for segment in trail.live_segments():
+            self.ledger.segment_cut(segment.index)
+        # The audio sent from now on begins at audio_ms; what of it was published already is skipped.
+        self._offset_ms = max(request.audio_ms, published_ms)
+        skip_ms = self._offset_ms - request.audio_ms
+        self._skip_bytes = skip_ms * self._client_rate_hz // 1000 * SAMPLE_WIDTH_BYTES
+        held, self._held_results = self._held_results or [], None
+        replay = [event for event in trail.results if event.event_id not in request.received]
+        tokens = self.context.resume_tokens
+        self.outbox.put(messages.resumed(
+            self.correlation_id, tokens.issue(self.correlation_id, self.principal, self._started_unix),
+            next_segment=self._next_segment, published_ms=published_ms, audio_ms=self._offset_ms, replayed=len(replay),
         ))
+        metrics = self.context.metrics
+        metrics.resumes.inc()
+        metrics.replayed_results.inc(len(replay))
+        for message in start_messages:
+            self.outbox.put(message)
+        for event in trail.results:
+            if event.event_id in request.received:
+                # The client has it: counted toward the session's completeness, not sent again.
+                if self.ledger.first_time(event.event_id):
+                    self.ledger.record(event.payload)
+            else:
+                self.on_result(event)
+        for event in held:
+            self.on_result(event)
+        if request.audio_ms > published_ms:
+            self.outbox.put(messages.warning(
+                Kind.AUDIO_LOST,
+                f"audio from {published_ms} ms to {request.audio_ms} ms reached a gateway that ended before it was "
+                "published: it was not translated (send it again from published_ms to keep it)",
+                start_ms=published_ms, end_ms=request.audio_ms,
+            ))
+        held, self._held_audio = self._held_audio or [], None
+        try:
+            for frame in held:
+                if frame is _DONE:
+                    return self._done()
+                self._on_audio(frame)
+        except SessionEnded as ended:
+            self._expire(ended)
 
     def _join_room(self, room: str) -> None:
         """Speaks into `room`: its results go to the room's listeners too, it hears the others in its own language,
@@ -436,7 +583,16 @@ class Session:
                 kind=Kind.NOT_WHOLE_SAMPLES,
             )
         self._start_allowed = False
+        if self._held_audio is not None:
+            self._held_audio.append(data)  # taken once the trail is read back (bounded by the audio-speed limit)
+            return
         self._received_bytes += size
+        if self._skip_bytes:
+            skipped = min(self._skip_bytes, size)
+            self._skip_bytes -= skipped
+            data = data[skipped:]
+            if not data:
+                return
         if self._resampler is not None:
             data = self._resampler.resample_chunk(np.frombuffer(data, dtype="<i2")).tobytes()
         if self.mode == "single":
@@ -460,6 +616,8 @@ class Session:
                 self._endpointer = self._new_endpointer()
             for utterance in self._endpointer.feed(data):
                 self._on_utterance(utterance, is_last=False)
+            if self._speculation is not None and self._speculation.finished_sentence:
+                self._end_early_if_paused(self._speculation)
 
     def _new_endpointer(self) -> Endpointer:
         endpointer = self.context.new_endpointer()
@@ -468,7 +626,7 @@ class Session:
         return WindowingEndpointer(
             endpointer, interval_ms=self.settings.partial_interval_ms, correlation_id=self.correlation_id,
             service=self.context.instance_id, options=self.options, translate=self._translate_partials,
-            index_of_open=self._index_of_open, publish=self.context.publish,
+            index_of_open=self._index_of_open, publish=self.context.publish, offset_ms=self._offset_ms,
         )
 
     def _index_of_open(self) -> int:
@@ -515,6 +673,16 @@ class Session:
         elif speculation is not None:
             self._withdraw(speculation)
 
+    def _end_early_if_paused(self, speculation: Speculation) -> None:
+        """A finished sentence, and a pause longer than an in-sentence one: shown now (gateway/speculation.py)."""
+        endpointer = self._endpointer
+        if (
+            endpointer is not None
+            and endpointer.pause_ms >= self.settings.early_end_pause_ms
+            and endpointer.commit_tentative()
+        ):
+            self._commit(speculation, early=True)
+
     def _withdraw(self, speculation: Speculation) -> None:
         self._speculation = None
         self._abandoned.add(speculation.index)
@@ -524,7 +692,10 @@ class Session:
         """The pause held (or the transcript showed a finished sentence): the speculation becomes the segment."""
         self._speculation = None
         self.context.metrics.speculations.labels(outcome="committed_early" if early else "committed").inc()
-        self._announce(speculation.index, speculation.start_ms, speculation.end_ms, speculation.event.event_id)
+        offset = self._offset_ms
+        self._announce(
+            speculation.index, speculation.start_ms + offset, speculation.end_ms + offset, speculation.event.event_id
+        )
         for event in speculation.held:
             self._deliver(event)
 
@@ -534,8 +705,8 @@ class Session:
                 audio_bytes=wrap_pcm16(utterance.pcm, PIPELINE_SAMPLE_RATE_HZ),
                 sample_rate_hz=PIPELINE_SAMPLE_RATE_HZ,
                 segment_index=index,
-                start_ms=utterance.start_ms,
-                end_ms=utterance.end_ms,
+                start_ms=utterance.start_ms + self._offset_ms,
+                end_ms=utterance.end_ms + self._offset_ms,
                 # In a room, each utterance goes into the languages its members read now.
                 options=self.options if self.room is None else self.context.rooms.options_for(self.room, self.options),
                 is_last=is_last,
@@ -559,7 +730,7 @@ class Session:
         index = self._next_segment
         self._next_segment += 1
         event = self._segment_event(utterance, index, is_last=is_last)
-        self._announce(index, utterance.start_ms, utterance.end_ms, event.event_id)
+        self._announce(index, utterance.start_ms + self._offset_ms, utterance.end_ms + self._offset_ms, event.event_id)
         self._track(self._publish(event))
 
     async def _publish(self, event: Event) -> None:
@@ -631,7 +802,7 @@ class Session:
     # -- ending ------------------------------------------------------------------------------------
 
     async def _drain(self) -> None:
-        if self._received_bytes == 0:
+        if self._received_bytes == 0 and self._resuming is None:  # a resumed session may have said all before
             raise SessionEnded(
                 CloseCode.UNSUPPORTED_DATA, "empty stream: done arrived before any audio", kind=Kind.EMPTY_STREAM
             )
@@ -692,10 +863,17 @@ class Session:
     # -- results (called by the gateway's ResultRouter) ----------------------------------------------
 
     def on_result(self, event: Event) -> None:
+        if self._held_results is not None:
+            if type(event.payload) is not PartialTranscriptPayload:  # a partial is superseded anyway
+                self._held_results.append(event)  # resuming: after the results read back
+            return
         self.context.observer.result_routed(self, event)
         payload = event.payload
         if type(payload) is PartialTranscriptPayload:
             self._on_partial(payload)
+            return
+        if type(payload) is PartialTranslationPayload:
+            self._on_partial_translation(payload)
             return
         index = payload.segment_index
         if index in self._abandoned:
@@ -707,10 +885,9 @@ class Session:
                 self.settings.early_end_on_sentence
                 and isinstance(payload, TextRecognizedPayload)
                 and ends_sentence(payload.text, payload.language)
-                and self._endpointer is not None
-                and self._endpointer.commit_tentative()
             ):
-                self._commit(speculation, early=True)
+                speculation.finished_sentence = True
+                self._end_early_if_paused(speculation)
             return
         self._deliver(event)
 
@@ -719,6 +896,17 @@ class Session:
             return
         self.context.metrics.results_sent.labels(type="partial").inc()
         self.outbox.put(messages.partial(payload))
+
+    def _on_partial_translation(self, payload: PartialTranslationPayload) -> None:
+        if (
+            self.state is SessionState.CLOSED
+            or not self._translate_partials
+            # Matched by start_ms, as partials are: its segment_index may be a withdrawn speculation's.
+            or not self._partials.accept_translation(payload)
+        ):
+            return
+        self.context.metrics.results_sent.labels(type="partial_translation").inc()
+        self.outbox.put(messages.partial_translation(payload))
 
     def _deliver(self, event: Event) -> None:
         if not self.ledger.first_time(event.event_id):

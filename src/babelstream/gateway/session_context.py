@@ -14,6 +14,7 @@ from babelstream.contracts.events import Event
 from babelstream.engines.vad.utterance import Utterance
 from babelstream.gateway.admission import ConnectionSlots
 from babelstream.gateway.metrics import GatewayMetrics
+from babelstream.gateway.resume_token import ResumeTokens
 from babelstream.gateway.session_options import SessionOptionsResolver
 from babelstream.gateway.settings import GatewaySettings
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from babelstream.gateway.pipeline_load import PipelineLoad
     from babelstream.gateway.rooms.directory import RoomDirectory
     from babelstream.gateway.session import Session
+    from babelstream.gateway.session_trail import SessionTrail
 
 
 class Endpointer(Protocol):
@@ -34,13 +36,23 @@ class Endpointer(Protocol):
     def commit_tentative(self) -> bool:
         """End the open utterance where its tentative offer ended, if the speaker stayed quiet since."""
 
+    @property
+    def pause_ms(self) -> int:
+        """How long the speaker has been quiet in the open utterance; 0 while speaking."""
+
 
 class ResultSubscriptions(Protocol):
     """Where a session asks for its results (the gateway's ResultRouter): `session.on_result` is called for each."""
 
     def register(self, correlation_id: str, listener: Session) -> None: ...
 
-    def unregister(self, correlation_id: str) -> None: ...
+    def unregister(self, correlation_id: str, listener: Session) -> None:
+        """Only if `listener` is still the one registered: a resumed session may have taken the id since."""
+
+    def listener(self, correlation_id: str) -> Session | None: ...
+
+    async def adopt(self, correlation_id: str, listener: Session, reply_partition: int) -> None:
+        """Read the results routed to `reply_partition` (another gateway's) for this session too (a resume)."""
 
 
 class SessionObserver:
@@ -104,3 +116,7 @@ class SessionContext:
     observer: SessionObserver = SessionObserver()
     rooms: RoomDirectory | None = None  # None: this gateway serves no rooms (a test's bare session)
     load: PipelineLoad | None = None  # where end-of-utterance latencies are reported, for admission
+    # Resuming (docs/protocol.md "Resuming a session"): the tokens `connected` gives, and how a resumed session reads
+    # its trail back from the bus (session_trail.read_session_trail). None: sessions cannot be resumed.
+    resume_tokens: ResumeTokens | None = None
+    read_trail: Callable[[str, float], Awaitable[SessionTrail]] | None = None

@@ -58,6 +58,9 @@ class GatewaySettings(BaseSettings):
     origin_allowlist: Annotated[tuple[str, ...], NoDecode] = ()
     # After {"event":"done"}: how long to wait for outstanding results before the summary and close.
     results_timeout_seconds: float = 30.0
+    # The reply partition this gateway's sessions' results come back on (docs/kafka.md, "Reply routing"). -1: a
+    # hash of its instance id; gateways numbered 0..N-1 with N <= KAFKA_REPLY_PARTITIONS never share one.
+    gateway_reply_partition: int = -1
     # "live" cuts utterances at pauses as they are spoken; "single" sends one AudioInputEvent at done.
     default_mode: str = "live"
     default_source_language: str = "en"
@@ -66,9 +69,11 @@ class GatewaySettings(BaseSettings):
     partials: bool = True
     # A window of the open utterance's new audio goes to the ASR partial worker every this many ms of it.
     partial_interval_ms: int = Field(500, ge=100, le=5000)
-    # A speculated utterance whose transcript reads as a finished English sentence is shown before MIN_SILENCE_MS.
-    # Off by default: it split 1 of 12 sentences at a put-in in-sentence pause (docs/benchmarks/interim-results.md).
+    # A speculated utterance whose transcript reads as a finished English sentence is shown before MIN_SILENCE_MS,
+    # once the speaker has been quiet EARLY_END_PAUSE_MS (longer than a pause inside a sentence; the detector's
+    # hangover not counted as speech). docs/benchmarks/interim-results.md.
     early_end_on_sentence: bool = False
+    early_end_pause_ms: int = Field(300, ge=0, le=10_000)
     # Before a socket is a session (docs/security.md, "Connection limits"; gateway/socket_limits.py). A request
     # head (request line and headers) over this is refused 431: real ones, a JWT in the query included, stay
     # under 8 KiB; unbounded, one 100 MiB head cost 14 s of CPU while every live stream waited.
@@ -108,6 +113,9 @@ class GatewaySettings(BaseSettings):
     # A room silent this long forgets its history, and is forgotten once nobody is in it. A new gateway reads
     # back this far on the bus for the rooms' history.
     room_idle_seconds: float = 900.0
+    # A listener who is a room's first member on this gateway waits for the room's history to be read back from the
+    # bus (its reply partition, from ROOM_IDLE_SECONDS back) at most this long; then it gets what was read.
+    room_history_wait_seconds: float = 5.0
     # Rooms with a member on this gateway; past it a new room is refused (capacity, 1013).
     max_rooms: int = 100
     # Listeners of one room, counted on every gateway (from their presence records); past it, capacity (1013).
@@ -129,6 +137,22 @@ class GatewaySettings(BaseSettings):
     admission_max_asr_backlog: int = 8
     admission_max_p95_ms: float = 1500.0
     admission_window_seconds: float = 30.0
+
+    # Resuming a session (gateway/resume_token.py, docs/protocol.md "Resuming a session"). The key of the resume
+    # tokens' HMAC-SHA256, at least 32 bytes, the same on every gateway a client may come back to. Unset: a random key
+    # per process, so a session resumes only on the gateway that started it (after a dropped network, not a dead
+    # process).
+    resume_secret: SecretStr | None = None
+    # How long after its session could last at most (MAX_SESSION_SECONDS, ROOM_SPEAKER_MAX_SECONDS or
+    # MAX_BATCH_AUDIO_SECONDS, the longest) a resume token is still taken: the time a client has to come back.
+    resume_ttl_seconds: float = Field(300.0, gt=0)
+
+    @field_validator("resume_secret")
+    @classmethod
+    def _resume_secret_is_long(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("RESUME_SECRET must be at least 32 bytes (an HMAC-SHA256 key)")
+        return value
 
     # Access control (gateway/access/, docs/security.md). Auth is on iff one of the three credential sources is
     # set; without any, `serve`/`gateway` refuse a non-loopback --host unless --insecure is given.

@@ -5,9 +5,10 @@ session publishes it at once under the next segment index, so ASR and translatio
 and holds back its results. Then either:
 - the pause reaches MIN_SILENCE_MS: the utterance is committed (its `segment` message goes out) and the results
   held so far are sent, with the rest as they come: the wait for silence and the pipeline's work overlap;
-- with EARLY_END_ON_SENTENCE, its transcript shows a finished sentence while the speaker is still quiet
-  (`ends_sentence`): it is committed then, before MIN_SILENCE_MS (off by default: it can split a sentence whose
-  first half reads as one, docs/benchmarks/interim-results.md);
+- with EARLY_END_ON_SENTENCE, its transcript shows a finished sentence (`ends_sentence`) and the speaker has been
+  quiet for EARLY_END_PAUSE_MS (the endpointer's `pause_ms`, which does not count a detector's hangover as speech):
+  it is committed then, before MIN_SILENCE_MS. Either alone splits sentences: a first half can read as a sentence
+  and a put-in 250 ms pause measures up to 300 ms (docs/benchmarks/interim-results.md);
 - the speaker goes on: the speculation is withdrawn, its index is never used, its results are dropped, and the
   utterance continues to be cut later under a new index (so indexes a client sees may skip a number).
 """
@@ -41,7 +42,7 @@ def ends_sentence(text: str, language: str) -> bool:
 class Speculation:
     """One tentative utterance, published and not yet committed or withdrawn."""
 
-    __slots__ = ("end_ms", "event", "held", "index", "start_ms")
+    __slots__ = ("end_ms", "event", "finished_sentence", "held", "index", "start_ms")
 
     def __init__(self, index: int, start_ms: int, end_ms: int, event: Event):
         self.index = index
@@ -49,3 +50,4 @@ class Speculation:
         self.end_ms = end_ms
         self.event = event
         self.held: list[Event] = []  # its results, until it is committed
+        self.finished_sentence = False  # its transcript reads as a finished sentence (ends_sentence)

@@ -21,6 +21,7 @@ and a window lost on a restart only means the utterance gets no more partials (i
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Callable
 
@@ -31,8 +32,8 @@ from babelstream.contracts.errors import ContractError
 from babelstream.contracts.events import Event, PartialTranscriptPayload, SpeechWindowPayload, utc_now
 from babelstream.contracts.topics import SPEECH_WINDOW
 from babelstream.contracts.wav import unwrap_pcm16
-from babelstream.engines.asr.base import SpeechRecognizer
 from babelstream.engines.asr.local_agreement import LocalAgreement, word_key, words_of
+from babelstream.stages.recognition_batcher import RecognitionBatcher
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,11 @@ SAMPLE_RATE_HZ = 16_000
 MAX_OPEN_UTTERANCES = 1024  # past it the oldest is forgotten (its client gets no more partials for it)
 MAX_UTTERANCE_BYTES = 30 * SAMPLE_RATE_HZ * 2  # Whisper's window; the gateway cuts at MAX_SEGMENT_MS (15 s) anyway
 # The audio of stable segments is dropped only once the buffer is this long: each trim costs Whisper the context
-# before it, and its segment times are coarse (a trim can cut into the next word), so short utterances are
-# always decoded whole; past it a decode's cost stops growing with the utterance.
-TRIM_AFTER_MS = 6000
+# before it, and its segment times are coarse (a trim can cut into the next word), so short buffers are always
+# decoded whole; past it a decode's cost stops growing with the utterance. 3 s rather than 6 s: a decode's cost is
+# its encoder window (twice the buffer) and its tokens, and 3 s cut the partial decoder's CPU by a fifth with no
+# more stable words wrong (docs/benchmarks/interim-results.md, "Server CPU").
+TRIM_AFTER_MS = 3000
 MIN_TRIM_MS = 1000
 _BYTES_PER_MS = SAMPLE_RATE_HZ * 2 // 1000
 # No decode of less audio than this (pre-roll included): on half a second Whisper mostly guesses, and a guess
@@ -100,16 +103,18 @@ class PartialAsrWorker:
     name = "asr-partial"
 
     def __init__(
-        self, bus: Bus, codec: EventCodec, service: str, recognizer: Callable[[str | None], SpeechRecognizer],
-        finals_busy: Callable[[], bool] = lambda: False,
+        self, bus: Bus, codec: EventCodec, service: str, recognizer: Callable[[str | None], RecognitionBatcher],
+        finals_busy: Callable[[], bool] = lambda: False, batch_size: int = 1,
     ):
-        """recognizer: the model for a language (the worker's own instances); finals_busy: whether a final is
-        being decoded (the ASR stage's), in which case the worker waits."""
+        """recognizer: the batcher of the model for a language (the worker's own instances); finals_busy: whether a
+        final is being decoded (the ASR stage's), in which case the worker waits; batch_size: open utterances
+        (of concurrent speakers) decoded together at most."""
         self._bus = bus
         self._codec = codec
         self._service = service
         self._recognizer = recognizer
         self._finals_busy = finals_busy
+        self._batch_size = max(1, batch_size)
         self._publisher = EventPublisher(bus, codec)
         self._open: dict[tuple[str, int], _OpenUtterance] = {}
         self._waiting: dict[tuple[str, int], Event] = {}  # the newest undecoded window of each utterance
@@ -200,12 +205,15 @@ class PartialAsrWorker:
                     await asyncio.sleep(0.005)
                 if not self._waiting:
                     break
-                key = next(iter(self._waiting))
-                event = self._waiting.pop(key)
-                try:
-                    await self._decode(key, event)
-                except Exception:  # one bad window must not stop interim results for everyone
-                    log.exception("asr-partial: decode failed for %s", event.correlation_id)
+                # The utterances waiting now, oldest first, go together: their decodes share the model's batches.
+                keys = list(itertools.islice(self._waiting, self._batch_size))
+                await asyncio.gather(*(self._decode_logged(key, self._waiting.pop(key)) for key in keys))
+
+    async def _decode_logged(self, key: tuple[str, int], event: Event) -> None:
+        try:
+            await self._decode(key, event)
+        except Exception:  # one bad window must not stop interim results for everyone
+            log.exception("asr-partial: decode failed for %s", event.correlation_id)
 
     async def _decode(self, key: tuple[str, int], event: Event) -> None:
         utterance = self._open.get(key)
@@ -215,9 +223,7 @@ class PartialAsrWorker:
         window: SpeechWindowPayload = event.payload
         language = window.options.source_language
         pcm = bytes(utterance.pcm)
-        recognition = await asyncio.to_thread(
-            self._recognizer(language).transcribe, pcm, SAMPLE_RATE_HZ, language, timestamps=True
-        )
+        recognition = await self._recognizer(language).transcribe(pcm, SAMPLE_RATE_HZ, language, timestamps=True)
         self.decoded += 1
         if self._open.get(key) is not utterance:
             return  # closed while it was decoded: its final is on its way

@@ -5,6 +5,11 @@ the input's offset: at-least-once. A message that cannot be decoded or processed
 topic with the error and its original bytes, is committed, and the loop goes on. A publish the broker does
 not confirm is retried with backoff until it is (the input stays uncommitted meanwhile), so a dead broker
 pauses a stage instead of losing its work. No exception from a stage ends the loop.
+
+A stage that can work on several inputs at once (its `concurrency` above 1: the ASR stage, which decodes them in
+batches) is handed up to that many before the first is finished; their outputs are still published, and the
+inputs committed, one input after the other in the order they were read, so a session's order holds and a commit
+never covers an input whose output is not confirmed. One input's failure dead-letters that input alone.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ class Stage(Protocol):
         """Load models before the first message (runs in a worker thread)."""
 
     async def handle(self, event: Event) -> list[Event]:
-        """Output events for one input event. Raise to dead-letter the input."""
+        """Output events for one input event. Raise to dead-letter the input. With `concurrency` above 1 (an optional
+        attribute, 1 when absent), up to that many calls run at once."""
 
 
 class StageObserver(Protocol):
@@ -113,29 +119,73 @@ class StageRunner:
             await self._subscription.close()
 
     async def _loop(self) -> None:
+        concurrency = max(1, getattr(self.stage, "concurrency", 1))
+        if concurrency > 1:
+            await self._concurrent_loop(concurrency)
+            return
         while not self._stopping:
             try:
                 message = await self._subscription.next(timeout_seconds=1.0)
                 if message is not None:
-                    await self._handle(message)
+                    await self._finish(message, await self._process(message))
             except asyncio.CancelledError:
                 raise
             except Exception:  # the loop must survive anything; the message was dead-lettered or will redeliver
                 log.exception("stage %s: unexpected failure in the consume loop", self.stage.name)
                 await asyncio.sleep(0.5)
 
-    async def _handle(self, message: Message) -> None:
+    async def _concurrent_loop(self, concurrency: int) -> None:
+        """Reads ahead up to `concurrency` inputs, each processed in a task of its own; finishes them in order."""
+        in_order: asyncio.Queue[tuple[Message, asyncio.Task]] = asyncio.Queue(maxsize=concurrency)
+        finisher = asyncio.create_task(self._finish_in_order(in_order), name=f"stage-{self.stage.name}-finish")
+        try:
+            while not self._stopping:
+                try:
+                    message = await self._subscription.next(timeout_seconds=1.0)
+                    if message is not None:
+                        await in_order.put((message, asyncio.create_task(self._process(message))))
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # as in _loop: an unread message will redeliver
+                    log.exception("stage %s: unexpected failure in the consume loop", self.stage.name)
+                    await asyncio.sleep(0.5)
+        finally:
+            finisher.cancel()
+            while not in_order.empty():
+                in_order.get_nowait()[1].cancel()  # uncommitted: redelivered to the group
+
+    async def _finish_in_order(self, in_order: asyncio.Queue) -> None:
+        while True:
+            message, processing = await in_order.get()
+            try:
+                await self._finish(message, await processing)
+            except asyncio.CancelledError:
+                processing.cancel()
+                raise
+            except Exception:  # as in _loop; the message was dead-lettered or will redeliver
+                log.exception("stage %s: unexpected failure in the consume loop", self.stage.name)
+
+    async def _process(self, message: Message) -> tuple[Event, list[Event], float, float] | Exception:
+        """The input decoded and handled: (event, outputs, seconds in handle(), when it started), or the error."""
         started = time.perf_counter()
         try:
             event = await self._decode(message)
             handling = time.perf_counter()
             outputs = await self.stage.handle(event)
-            handled = time.perf_counter() - handling
+            return event, outputs, time.perf_counter() - handling, started
+        except asyncio.CancelledError:
+            raise
         except Exception as error:  # undecodable (ContractError) or unprocessable: both are dead-lettered
-            await self._dead_letter(message, error)
+            return error
+
+    async def _finish(self, message: Message, processed: tuple[Event, list[Event], float, float] | Exception) -> None:
+        """Publish the outputs (or dead-letter the input), then commit it."""
+        if isinstance(processed, Exception):
+            await self._dead_letter(message, processed)
             await self._subscription.commit(message)
-            self.observer.dead_lettered(self.stage.name, error)
+            self.observer.dead_lettered(self.stage.name, processed)
             return
+        event, outputs, handled, started = processed
         for output in outputs:
             await self._publish_until_confirmed(output)
         await self._subscription.commit(message)

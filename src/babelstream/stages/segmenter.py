@@ -7,6 +7,7 @@ instead of going quiet.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from babelstream.contracts.events import AudioInputPayload, Event, SpeechSegmentPayload, utc_now
 from babelstream.contracts.topics import AUDIO_INGRESS
@@ -40,7 +41,8 @@ class SegmenterStage:
             pcm = resample_pcm16(pcm, audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ)
         options = payload.options
         if options.source_language is None and payload.language_hint:
-            options = type(options)(payload.language_hint, options.target_languages, options.synthesize, options.reply_to)
+            # Every other field kept: a room session's `room` and `spoken_languages` go on with its segments.
+            options = dataclasses.replace(options, source_language=payload.language_hint)
         utterances = split(self.settings, pcm)
         pieces = [(u.pcm, u.start_ms, u.end_ms) for u in utterances] or [(b"", 0, 0)]
         return [

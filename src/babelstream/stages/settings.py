@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,6 +18,15 @@ class StageSettings(BaseSettings):
     asr_compute_type: str = "int8"
     # 0 lets CTranslate2 choose; on a shared 2-core box 2 is the sensible ceiling.
     asr_cpu_threads: int = 2
+    # Concurrent utterances are decoded in batches of up to this many (one encoder call and one greedy decode for
+    # those of the same window: the same text as one at a time, for less CPU; docs/benchmarks/asr-throughput.md).
+    # 1 decodes one utterance at a time.
+    asr_batch_size: int = 8
+    # How long an utterance may wait for others to fill its batch once the model is free. A lone speaker's every
+    # utterance would pay it; at 0 a batch is what queued while the previous one ran (under load, a full one).
+    asr_batch_max_wait_ms: int = 0
+    # Model replicas (CTranslate2 inter_threads) decoding batches at the same time, each on ASR_CPU_THREADS threads.
+    asr_workers: int = 1
     # Whisper's encoder sees each utterance padded to max(this, 2x its length) instead of 30 s: far less
     # compute on short utterances, same transcripts (docs/benchmarks/engines.md); 30 restores faster-whisper's.
     asr_min_window_seconds: float = 10.0
@@ -27,6 +37,9 @@ class StageSettings(BaseSettings):
     # a model instance of its own on this many threads, and only while no final is being decoded.
     asr_partials: bool = True
     asr_partial_threads: int = 1
+    # Partial translations (start message `translate_partials`): the translate stage's process translates an open
+    # utterance's stable text at most this often per session (each one costs an MT call the final repeats anyway).
+    partial_translation_interval_ms: int = Field(1000, ge=100, le=10_000)
     # User-supplied CTranslate2 OPUS-MT/NLLB models: "en-de=/models/opus-mt-en-de,en-fr=/models/opus-mt-en-fr".
     mt_opus_models: str = ""
     # Fixed paths for some pairs, overriding the measured ranking: "en-es=en>pt>es,es-en=es>en" (a pivot names

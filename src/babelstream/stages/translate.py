@@ -41,6 +41,7 @@ class TranslateStage:
         self.settings = settings
         self.service = service
         self.router = router or router_from_settings(settings)
+        self.busy = 0  # finals being translated now: the partial translator (partial_translate.py) waits while any are
 
     @property
     def registry(self) -> TranslationRouter:
@@ -64,6 +65,13 @@ class TranslateStage:
             raise TypeError(f"translate takes TextRecognizedEvent, got {event.event_type}")
         if not payload.text:
             return []
+        self.busy += 1
+        try:
+            return await self._translated(event, payload)
+        finally:
+            self.busy -= 1
+
+    async def _translated(self, event: Event, payload: TextRecognizedPayload) -> list[Event]:
         outputs = []
         for target in payload.options.target_languages:
             started = utc_now()

@@ -1,8 +1,9 @@
 """TextTranslatedEvent -> AudioSynthesisEvent: the translation spoken aloud (piper for English, espeak-ng else).
 
-Nothing is synthesized for a failed translation or a session that asked for no speech; a language without
-a voice, or an engine that fails, yields an event carrying the error, so the client learns why no audio came
-(an engine's failure in words free of its internals; the details are logged with the correlation id).
+A room's utterance is also encoded as Ogg Opus, for its listeners. Nothing is synthesized for a failed
+translation or a session that asked for no speech; a language without a voice, or an engine that fails, yields
+an event carrying the error, so the client learns why no audio came (an engine's failure in words free of its
+internals; the details are logged with the correlation id).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from babelstream.contracts.events import AudioSynthesisPayload, Event, TextTrans
 from babelstream.contracts.topics import TRANSLATION_TEXT
 from babelstream.contracts.wav import wrap_pcm16
 from babelstream.engines.tts.base import SynthesisError, UnsupportedVoice
+from babelstream.engines.tts.ogg_opus import encode_ogg_opus
 from babelstream.engines.tts.registry import SynthesizerRegistry
 from babelstream.stages.settings import StageSettings
 
@@ -52,6 +54,11 @@ class TtsStage:
         try:
             synthesizer = self.registry.synthesizer_for(language)
             speech = await asyncio.to_thread(synthesizer.synthesize, payload.text, language)
+            # A room's listeners get Ogg Opus (~15x smaller than the WAV): encoded here, once per utterance and
+            # language, not on every gateway for every listener (docs/benchmarks/rooms.md).
+            ogg_opus = b""
+            if payload.options.room is not None:
+                ogg_opus = await asyncio.to_thread(encode_ogg_opus, speech.pcm, speech.sample_rate_hz)
             spoken = AudioSynthesisPayload(
                 audio_bytes=wrap_pcm16(speech.pcm, speech.sample_rate_hz),
                 sample_rate_hz=speech.sample_rate_hz,
@@ -61,6 +68,7 @@ class TtsStage:
                 language=language,
                 text=payload.text,
                 segment_index=payload.segment_index,
+                ogg_opus_bytes=ogg_opus,
             )
         except SynthesisError as failure:
             if isinstance(failure, UnsupportedVoice):

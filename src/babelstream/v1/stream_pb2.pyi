@@ -17,7 +17,7 @@ class ClientMessage(_message.Message):
     def __init__(self, config: _Optional[_Union[Config, _Mapping]] = ..., audio: _Optional[_Union[Audio, _Mapping]] = ..., done: _Optional[_Union[Done, _Mapping]] = ...) -> None: ...
 
 class Config(_message.Message):
-    __slots__ = ("mode", "sample_rate_hz", "language", "targets", "synthesize", "wait_for_results", "room", "partials", "translate_partials")
+    __slots__ = ("mode", "sample_rate_hz", "language", "targets", "synthesize", "wait_for_results", "room", "partials", "translate_partials", "resume")
     MODE_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_HZ_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +27,7 @@ class Config(_message.Message):
     ROOM_FIELD_NUMBER: _ClassVar[int]
     PARTIALS_FIELD_NUMBER: _ClassVar[int]
     TRANSLATE_PARTIALS_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FIELD_NUMBER: _ClassVar[int]
     mode: str
     sample_rate_hz: int
     language: str
@@ -36,7 +37,20 @@ class Config(_message.Message):
     room: str
     partials: bool
     translate_partials: bool
-    def __init__(self, mode: _Optional[str] = ..., sample_rate_hz: _Optional[int] = ..., language: _Optional[str] = ..., targets: _Optional[_Union[Targets, _Mapping]] = ..., synthesize: _Optional[bool] = ..., wait_for_results: _Optional[bool] = ..., room: _Optional[str] = ..., partials: _Optional[bool] = ..., translate_partials: _Optional[bool] = ...) -> None: ...
+    resume: Resume
+    def __init__(self, mode: _Optional[str] = ..., sample_rate_hz: _Optional[int] = ..., language: _Optional[str] = ..., targets: _Optional[_Union[Targets, _Mapping]] = ..., synthesize: _Optional[bool] = ..., wait_for_results: _Optional[bool] = ..., room: _Optional[str] = ..., partials: _Optional[bool] = ..., translate_partials: _Optional[bool] = ..., resume: _Optional[_Union[Resume, _Mapping]] = ...) -> None: ...
+
+class Resume(_message.Message):
+    __slots__ = ("correlation_id", "resume_token", "audio_ms", "received")
+    CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_MS_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    correlation_id: str
+    resume_token: str
+    audio_ms: int
+    received: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, correlation_id: _Optional[str] = ..., resume_token: _Optional[str] = ..., audio_ms: _Optional[int] = ..., received: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Targets(_message.Message):
     __slots__ = ("languages",)
@@ -55,7 +69,7 @@ class Done(_message.Message):
     def __init__(self) -> None: ...
 
 class ServerMessage(_message.Message):
-    __slots__ = ("connected", "ready", "warning", "segment", "transcript", "translation", "audio", "ack", "summary", "audience", "partial")
+    __slots__ = ("connected", "ready", "warning", "segment", "transcript", "translation", "audio", "ack", "summary", "audience", "partial", "resumed", "partial_translation")
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
     READY_FIELD_NUMBER: _ClassVar[int]
     WARNING_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +81,8 @@ class ServerMessage(_message.Message):
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_FIELD_NUMBER: _ClassVar[int]
     PARTIAL_FIELD_NUMBER: _ClassVar[int]
+    RESUMED_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_TRANSLATION_FIELD_NUMBER: _ClassVar[int]
     connected: Connected
     ready: Ready
     warning: Warning
@@ -78,13 +94,33 @@ class ServerMessage(_message.Message):
     summary: Summary
     audience: Audience
     partial: Partial
-    def __init__(self, connected: _Optional[_Union[Connected, _Mapping]] = ..., ready: _Optional[_Union[Ready, _Mapping]] = ..., warning: _Optional[_Union[Warning, _Mapping]] = ..., segment: _Optional[_Union[Segment, _Mapping]] = ..., transcript: _Optional[_Union[Transcript, _Mapping]] = ..., translation: _Optional[_Union[Translation, _Mapping]] = ..., audio: _Optional[_Union[SpokenAudio, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., audience: _Optional[_Union[Audience, _Mapping]] = ..., partial: _Optional[_Union[Partial, _Mapping]] = ...) -> None: ...
+    resumed: Resumed
+    partial_translation: PartialTranslation
+    def __init__(self, connected: _Optional[_Union[Connected, _Mapping]] = ..., ready: _Optional[_Union[Ready, _Mapping]] = ..., warning: _Optional[_Union[Warning, _Mapping]] = ..., segment: _Optional[_Union[Segment, _Mapping]] = ..., transcript: _Optional[_Union[Transcript, _Mapping]] = ..., translation: _Optional[_Union[Translation, _Mapping]] = ..., audio: _Optional[_Union[SpokenAudio, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., audience: _Optional[_Union[Audience, _Mapping]] = ..., partial: _Optional[_Union[Partial, _Mapping]] = ..., resumed: _Optional[_Union[Resumed, _Mapping]] = ..., partial_translation: _Optional[_Union[PartialTranslation, _Mapping]] = ...) -> None: ...
 
 class Connected(_message.Message):
-    __slots__ = ("correlation_id",)
+    __slots__ = ("correlation_id", "resume_token")
     CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     correlation_id: str
-    def __init__(self, correlation_id: _Optional[str] = ...) -> None: ...
+    resume_token: str
+    def __init__(self, correlation_id: _Optional[str] = ..., resume_token: _Optional[str] = ...) -> None: ...
+
+class Resumed(_message.Message):
+    __slots__ = ("correlation_id", "resume_token", "next_segment", "published_ms", "audio_ms", "replayed")
+    CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    NEXT_SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_MS_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_MS_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    correlation_id: str
+    resume_token: str
+    next_segment: int
+    published_ms: int
+    audio_ms: int
+    replayed: int
+    def __init__(self, correlation_id: _Optional[str] = ..., resume_token: _Optional[str] = ..., next_segment: _Optional[int] = ..., published_ms: _Optional[int] = ..., audio_ms: _Optional[int] = ..., replayed: _Optional[int] = ...) -> None: ...
 
 class Limits(_message.Message):
     __slots__ = ("max_messages_per_second", "max_audio_speed", "max_audio_burst_seconds", "max_session_seconds")
@@ -121,7 +157,7 @@ class Ready(_message.Message):
     def __init__(self, room: _Optional[str] = ..., mode: _Optional[str] = ..., sample_rate_hz: _Optional[int] = ..., source_language: _Optional[str] = ..., target_languages: _Optional[_Iterable[str]] = ..., synthesize: _Optional[bool] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., partials: _Optional[bool] = ..., translate_partials: _Optional[bool] = ...) -> None: ...
 
 class Warning(_message.Message):
-    __slots__ = ("kind", "reason", "source_language", "target_language", "available", "segment_index", "language")
+    __slots__ = ("kind", "reason", "source_language", "target_language", "available", "segment_index", "language", "start_ms", "end_ms")
     KIND_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     SOURCE_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
@@ -129,6 +165,8 @@ class Warning(_message.Message):
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_INDEX_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    START_MS_FIELD_NUMBER: _ClassVar[int]
+    END_MS_FIELD_NUMBER: _ClassVar[int]
     kind: str
     reason: str
     source_language: str
@@ -136,7 +174,9 @@ class Warning(_message.Message):
     available: _containers.RepeatedScalarFieldContainer[str]
     segment_index: int
     language: str
-    def __init__(self, kind: _Optional[str] = ..., reason: _Optional[str] = ..., source_language: _Optional[str] = ..., target_language: _Optional[str] = ..., available: _Optional[_Iterable[str]] = ..., segment_index: _Optional[int] = ..., language: _Optional[str] = ...) -> None: ...
+    start_ms: int
+    end_ms: int
+    def __init__(self, kind: _Optional[str] = ..., reason: _Optional[str] = ..., source_language: _Optional[str] = ..., target_language: _Optional[str] = ..., available: _Optional[_Iterable[str]] = ..., segment_index: _Optional[int] = ..., language: _Optional[str] = ..., start_ms: _Optional[int] = ..., end_ms: _Optional[int] = ...) -> None: ...
 
 class Segment(_message.Message):
     __slots__ = ("segment_index", "start_ms", "end_ms", "event_id")
@@ -165,6 +205,22 @@ class Partial(_message.Message):
     start_ms: int
     audio_ms: int
     def __init__(self, segment_index: _Optional[int] = ..., stable_text: _Optional[str] = ..., unstable_text: _Optional[str] = ..., language: _Optional[str] = ..., start_ms: _Optional[int] = ..., audio_ms: _Optional[int] = ...) -> None: ...
+
+class PartialTranslation(_message.Message):
+    __slots__ = ("segment_index", "language", "text", "source_text", "start_ms", "audio_ms")
+    SEGMENT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_TEXT_FIELD_NUMBER: _ClassVar[int]
+    START_MS_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_MS_FIELD_NUMBER: _ClassVar[int]
+    segment_index: int
+    language: str
+    text: str
+    source_text: str
+    start_ms: int
+    audio_ms: int
+    def __init__(self, segment_index: _Optional[int] = ..., language: _Optional[str] = ..., text: _Optional[str] = ..., source_text: _Optional[str] = ..., start_ms: _Optional[int] = ..., audio_ms: _Optional[int] = ...) -> None: ...
 
 class Transcript(_message.Message):
     __slots__ = ("segment_index", "text", "language", "confidence", "start_ms", "end_ms", "latency_ms", "stage_ms", "event_id", "room", "speaker", "history", "revised")

@@ -8,7 +8,7 @@ from babelstream.engines.asr.base import (
     SpeechRecognizer,
 )
 from babelstream.engines.asr.models import BUNDLED_MODELS, open_whisper_model, resolve_model
-from babelstream.engines.asr.whisper import WhisperRecognizer
+from babelstream.engines.asr.whisper import TranscriptionRequest, WhisperRecognizer
 
 __all__ = [
     "BUNDLED_MODELS",
@@ -17,6 +17,7 @@ __all__ = [
     "ModelNotAvailable",
     "Recognition",
     "SpeechRecognizer",
+    "TranscriptionRequest",
     "WhisperRecognizer",
     "open_whisper_model",
     "resolve_model",

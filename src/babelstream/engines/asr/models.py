@@ -74,12 +74,20 @@ def resolve_model(spec: str, cache_dir: Path = DEFAULT_CACHE_DIR) -> str:
 
 
 def open_whisper_model(
-    spec: str, *, compute_type: str = "int8", cpu_threads: int = 0, cache_dir: Path = DEFAULT_CACHE_DIR
+    spec: str,
+    *,
+    compute_type: str = "int8",
+    cpu_threads: int = 0,
+    workers: int = 1,
+    cache_dir: Path = DEFAULT_CACHE_DIR,
 ) -> WhisperModel:
-    """Load once per process and share: loading tiny.en takes ~0.5 s, base ~1 s."""
+    """Load once per process and share: loading tiny.en takes ~0.5 s, base ~1 s. workers: CTranslate2 replicas
+    (inter_threads), calls that can run at once, each on cpu_threads threads."""
     location = resolve_model(spec, cache_dir)
     try:
-        return WhisperModel(location, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads)
+        return WhisperModel(
+            location, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads, num_workers=max(1, workers)
+        )
     except ValueError as error:  # faster-whisper: not a known size name
         raise ModelNotAvailable(spec, f"{error}; bundled offline models: {', '.join(BUNDLED_MODELS)}") from error
     except RuntimeError as error:  # CTranslate2 could not read the directory

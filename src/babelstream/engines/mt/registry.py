@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -111,6 +113,10 @@ class TranslatorRegistry:
             if (source, target) in translator.pairs():
                 return translator
         raise UnsupportedPair(source, target, self.pairs())
+
+    def proper_noun_finder(self) -> Any | None:
+        """The engine whose analysers tell people's names from words (Apertium's `proper_nouns`), if any."""
+        return next((t for t in self._translators if callable(getattr(t, "proper_nouns", None))), None)
 
     def close(self) -> None:
         for translator in self._translators:

@@ -19,12 +19,14 @@ Rules, in order:
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from babelstream.engines.mt.base import LanguagePair, UnsupportedPair, normalize_language
+from babelstream.engines.mt.base import LanguagePair, ReportsUnknownWords, UnsupportedPair, normalize_language
+from babelstream.engines.mt.names import restore_names
 from babelstream.engines.mt.orthography import mend
 from babelstream.engines.mt.quality import SHIPPED_TABLE, PathScore, QualityTable
 from babelstream.engines.mt.registry import InvalidTranslationConfig, TranslatorRegistry
@@ -33,6 +35,9 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_QUALITY_FLOOR = 45.0  # chrF under which a pair is listed as low quality
 TIE_CHRF = 1.0
+# A back-off answer longer than this is a phrase or a sentence, not the word that was missing: not used.
+MAX_BACK_OFF_WORDS = 2
+_EDGE_PUNCTUATION = ".,;:!?¿¡\"'«»()"
 
 
 @dataclass(frozen=True)
@@ -107,11 +112,18 @@ class TranslationRouter:
         routes: Mapping[LanguagePair, tuple[str, ...]] | None = None,
         quality_floor: float = DEFAULT_QUALITY_FLOOR,
         boundary: BoundaryMend = mend,
+        protect_names: bool = True,
+        back_off_unknown_words: bool = True,
     ):
         """boundary: what is done to each engine's output before it goes on; the benchmark passes a no-op
-        to measure what the mends are worth."""
+        to measure what the mends are worth, and turns the two fixes below off for their before/after.
+        protect_names: people's names the engines changed are put back (names.py).
+        back_off_unknown_words: a word an engine copied through untranslated (Apertium's pt->es leaves
+        "carregador" in the Spanish) is translated alone along another path (pt>en>es: "cargador")."""
         self.registry = registry
         self._boundary = boundary
+        self._names = registry.proper_noun_finder() if protect_names else None
+        self._back_off = back_off_unknown_words
         self.table = table if table is not None else QualityTable()
         self.quality_floor = quality_floor
         self._served = registry.pairs()
@@ -205,12 +217,62 @@ class TranslationRouter:
 
     def translate_by(self, route: Route, text: str) -> RoutedTranslation:
         """Along a given path (the benchmark scores every candidate this way)."""
-        steps = []
+        source_text, steps = text, []
         for a, b in route.hops():
-            translated = self.registry.translator_for(a, b).translate(text, a, b)
+            engine = self.registry.translator_for(a, b)
+            if self._back_off and isinstance(engine, ReportsUnknownWords):
+                translated, unknown = engine.translate_with_unknowns(text, a, b)
+                translated = self._backed_off(translated, unknown, a, b)
+            else:
+                translated = engine.translate(text, a, b)
             text = self._boundary(text, translated, a, b)
             steps.append(text)
+        if self._names is not None and steps:
+            text = steps[-1] = self._names_restored(source_text, text, route.languages[0], route.languages[-1])
         return RoutedTranslation(text, route, tuple(steps))
+
+    def _names_restored(self, source_text: str, translated: str, source: str, target: str) -> str:
+        found = self._names.proper_nouns(source_text, source)  # type: ignore[union-attr]
+        if not found or not found.people:
+            return translated
+        in_target = self._names.proper_nouns(translated, target)  # type: ignore[union-attr]
+        people, places = (in_target.people, in_target.places) if in_target else ((), ())
+        return restore_names(source_text, found.people, translated, people, places)
+
+    def back_off_route(self, source: str, target: str) -> Route | None:
+        """Where a word the (source, target) engine did not know is sent instead: the best measured pivot.
+        Its first hop is another engine or another of Apertium's dictionaries (es->en knows words es->pt
+        lacks), so it may know the word; None when the pair has no pivot."""
+        pivots = [route for route in self.candidates(source, target) if route.via is not None]
+        if not pivots:
+            return None
+        return max(pivots, key=lambda route: (score.chrf if (score := self.table.score(route.languages, route.engines)) else -1.0))
+
+    def _backed_off(self, translated: str, unknown: tuple[str, ...], source: str, target: str) -> str:
+        """Each lower-case word left untranslated, translated alone along the back-off route; capitalised
+        ones are names and stay. An answer that is itself untranslated, or a phrase, is not used."""
+        words = [word for word in dict.fromkeys(unknown) if word[:1].islower()]
+        route = self.back_off_route(source, target) if words else None
+        if route is None:
+            return translated
+        for word in words:
+            answer = word
+            for a, b in route.hops():
+                engine = self.registry.translator_for(a, b)
+                if isinstance(engine, ReportsUnknownWords):
+                    answer, still_unknown = engine.translate_with_unknowns(answer, a, b)
+                    if still_unknown:
+                        answer = ""
+                else:
+                    answer = engine.translate(answer, a, b)
+                # Alone, a word comes back capitalised ("Charger"), which the next engine may take for a name.
+                answer = answer.strip(_EDGE_PUNCTUATION + " ").lower()
+                if not answer:
+                    break
+            if not answer or len(answer.split()) > MAX_BACK_OFF_WORDS or answer.lower() == word.lower():
+                continue
+            translated = re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])", answer, translated, count=1)
+        return translated
 
     def engines(self) -> tuple[str, ...]:
         return self.registry.engines()

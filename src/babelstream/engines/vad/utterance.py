@@ -17,6 +17,13 @@ POST_ROLL_MS = 200
 # At this much silence the endpointer offers the utterance as tentative (speculative finalisation): the pipeline can
 # start on it while the pause may still turn out to be in-sentence. 0 turns it off.
 SPECULATE_MS = 140
+# Frames the detector still calls speech right after speech but quieter than this (RMS, dBFS) count as pause for
+# the tentative offer and the measured pause (Endpointer.pause_ms): WebRTC's detector keeps saying "speech" for
+# 60-120 ms of silence after speech ends (its hangover), which delayed every end of utterance by as much
+# (docs/benchmarks/interim-results.md). At most QUIET_TAIL_MAX_MS are counted. None counts none (the default:
+# VAD_QUIET_DBFS in segmentation.py says why).
+QUIET_DBFS = -50.0
+QUIET_TAIL_MAX_MS = 160
 
 # What an Utterance is: ended (the pause was long enough), tentative (offered at the first short pause), or
 # withdrawn (the speaker went on after a tentative one: it is void, and the utterance continues).
@@ -51,6 +58,8 @@ class FrameCounts:
     min_voiced_frames: int
     post_roll_frames: int
     speculate_frames: int = 0  # 0: no tentative utterances
+    quiet_tail_frames: int = 0  # how many quiet "speech" frames before a pause may count as part of it
+    quiet_energy: float = 0.0  # a frame's mean squared sample below this is quiet
 
     @classmethod
     def of(
@@ -63,6 +72,7 @@ class FrameCounts:
         min_speech_ms: int = MIN_SPEECH_MS,
         post_roll_ms: int = POST_ROLL_MS,
         speculate_ms: int = 0,
+        quiet_dbfs: float | None = None,
     ) -> FrameCounts:
         """The one place both endpointers take their settings from (their keyword arguments come here)."""
         frame_ms = vad.frame_ms
@@ -87,4 +97,6 @@ class FrameCounts:
             post_roll_frames=min(ceil(post_roll_ms / frame_ms), silence_frames_to_end),
             # A speculation only helps before the utterance would end anyway.
             speculate_frames=speculate_frames if 0 < speculate_frames < silence_frames_to_end else 0,
+            quiet_tail_frames=0 if quiet_dbfs is None else ceil(QUIET_TAIL_MAX_MS / frame_ms),
+            quiet_energy=0.0 if quiet_dbfs is None else (32768 * 10 ** (quiet_dbfs / 20)) ** 2,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from google.protobuf.json_format import ParseDict
 
-from babelstream.gateway.requests import StartRequest, parse_start
+from babelstream.gateway.requests import ResumeRequest, StartRequest, parse_resume, parse_start
 from babelstream.v1 import stream_pb2
 
 # `type` is the oneof case; `status` is `connected`'s stand-in for a type; a warning's `code` repeats its kind for
@@ -44,14 +44,20 @@ def encode(message: dict) -> bytes:
     return server_message(message).SerializeToString()
 
 
-def start_request(config: stream_pb2.Config) -> StartRequest:
-    """The config as the JSON start message's fields (those set), checked by the one start parser."""
+def start_request(config: stream_pb2.Config) -> StartRequest | ResumeRequest:
+    """The config as the JSON start (or resume) message's fields (those set), checked by the one parser of each."""
     fields: dict = {"event": "start"}
     for name in _START_FIELDS:
         if config.HasField(name):
             fields[name] = getattr(config, name)
     if config.HasField("targets"):
         fields["targets"] = list(config.targets.languages)
+    if config.HasField("resume"):
+        resume = config.resume
+        return parse_resume({
+            **fields, "event": "resume", "correlation_id": resume.correlation_id, "resume_token": resume.resume_token,
+            "audio_ms": resume.audio_ms, "received": list(resume.received),
+        })
     return parse_start(fields)
 
 

@@ -27,6 +27,7 @@ STATUS_OF_KIND: dict[Kind, grpc.StatusCode] = {
     Kind.EMPTY_STREAM: _S.INVALID_ARGUMENT,
     Kind.NOT_WHOLE_SAMPLES: _S.INVALID_ARGUMENT,
     Kind.PROTOCOL_ERROR: _S.INVALID_ARGUMENT,
+    Kind.RESUME_REFUSED: _S.PERMISSION_DENIED,  # the token is not this credential's for that session: start anew
     Kind.RATE: _S.RESOURCE_EXHAUSTED,
     Kind.AUDIO_TOO_FAST: _S.RESOURCE_EXHAUSTED,
     Kind.FRAME_TOO_LARGE: _S.RESOURCE_EXHAUSTED,

@@ -1,8 +1,9 @@
 """The rooms one gateway knows: who is in them here, what every gateway's members want, and where results go.
 
-Every gateway reads every result event (gateway/router.py), so each keeps the recent history of every room and
-hands each result to its own members of the room: a speaker on gateway A and listeners on B and C all get the
-same results, from the same topics, in each speaker's order (its events share a partition). A speaker's utterance
+A room speaker's results come back on the room's reply partition, which every gateway holding members of the room
+reads (gateway/router.py, told by `watch_holding`), so each keeps the recent history of its rooms (and of the
+other rooms sharing their partitions) and hands each result to its own members of the room: a speaker on gateway
+A and listeners on B and C all get the same results, from the same partition, in each speaker's order. A speaker's utterance
 is translated into the union of the languages its room's members want on every gateway (presence.py), once per
 language; each result is encoded once and given to every member that reads that language.
 """
@@ -14,6 +15,7 @@ import dataclasses
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 from babelstream.bus.base import Bus
 from babelstream.contracts.codec import EventCodec
@@ -24,7 +26,7 @@ from babelstream.contracts.events import (
     TextRecognizedPayload,
     TextTranslatedPayload,
 )
-from babelstream.contracts.topics import HISTORY_TOPICS
+from babelstream.contracts.topics import HISTORY_REPLY_TOPICS
 from babelstream.gateway import messages
 from babelstream.gateway.close_codes import CloseCode
 from babelstream.gateway.errors import Kind, SessionEnded
@@ -45,6 +47,14 @@ _AUDIENCE_EVERY_SECONDS = 1.0
 
 
 
+def _nobody(room_id: str) -> None:
+    pass
+
+
+def _always(room_id: str) -> bool:
+    return True
+
+
 class RoomDirectory:
     def __init__(self, settings: GatewaySettings, bus: Bus, codec: EventCodec, instance_id: str,
                  metrics: GatewayMetrics):
@@ -54,8 +64,20 @@ class RoomDirectory:
         self._speaker_rooms: OrderedDict[str, str] = OrderedDict()  # speaker's correlation id -> room
         self.presence = PresenceBoard(bus, codec, instance_id, on_change=self._audience_changed)
         self._tasks: list[asyncio.Task] = []
+        self._hold: Callable[[str], None] = _nobody
+        self._release: Callable[[str], None] = _nobody
+        self._history_ready: Callable[[str], bool] = _always
         metrics.rooms.set_function(lambda: sum(1 for room in self._rooms.values() if room.has_members))
         metrics.listeners.set_function(lambda: sum(room.listener_count for room in self._rooms.values()))
+
+    def watch_holding(self, hold: Callable[[str], None], release: Callable[[str], None],
+                      history_ready: Callable[[str], bool]) -> None:
+        """hold(room) when this gateway gets the room's first member, release(room) when its last one leaves (the
+        rooms held now are told at once); history_ready(room): whether the room's history has been read here."""
+        self._hold, self._release, self._history_ready = hold, release, history_ready
+        for room in self._rooms.values():
+            if room.has_members:
+                hold(room.id)
 
     async def start(self) -> None:
         await self.presence.start()
@@ -90,10 +112,28 @@ class RoomDirectory:
         self._changed(room)
         return room
 
+    def when_history_ready(self, member: Member, room_id: str, start: Callable[[], None]) -> None:
+        """Calls `start` once the room's history is here: now, or when this gateway has read it back (its first
+        member here made it read the room's partition; gateway/router.py). Until then results pass `member` by:
+        they are in the history it is given first."""
+        room = self._rooms[room_id]
+        if self._history_ready(room_id):
+            start()
+        else:
+            room.waiting[member] = start
+
+    def history_read(self) -> None:
+        for room in list(self._rooms.values()):
+            if room.waiting and self._history_ready(room.id):
+                waiting, room.waiting = room.waiting, {}
+                for start in waiting.values():
+                    start()
+
     def leave(self, member: Member, room_id: str) -> None:
         room = self._rooms.get(room_id)
         if room is None:
             return
+        room.waiting.pop(member, None)
         room.remove_listener(member)
         room.speakers.discard(member)
         self._changed(room)
@@ -128,6 +168,7 @@ class RoomDirectory:
         return room
 
     def _changed(self, room: Room) -> None:
+        (self._hold if room.has_members else self._release)(room.id)
         room.last_active = time.monotonic()
         room.local_view = room.view()
         self.presence.announce(room.id, room.local_view)
@@ -197,9 +238,9 @@ class RoomDirectory:
 
     def wants(self, topic: str, key: str) -> bool:
         """Whether the router should decode this result for the rooms: every text result (it may be a room's,
-        and every gateway keeps every room's history), spoken audio only of a speaker whose room has a member here
+        and every gateway keeps the history of the rooms on the partitions it reads), spoken audio only of a speaker whose room has a member here
         who wants it spoken (a spoken translation is 100-300 KB: not decoded for nobody)."""
-        if topic in HISTORY_TOPICS:
+        if topic in HISTORY_REPLY_TOPICS:
             return True
         room_id = self._speaker_rooms.get(key)
         if room_id is None:
@@ -239,7 +280,10 @@ class RoomDirectory:
         payload = event.payload
         if isinstance(payload, AudioSynthesisPayload) and payload.language not in room.local_view.spoken:
             return  # nobody here hears that language spoken: not even built (its base64 is most of the cost)
-        message = messages.room_result(event, room.id, history=False)
+        spoken = isinstance(payload, AudioSynthesisPayload) and not payload.error
+        # A spoken translation's bytes are added by each member's form of it (SharedMessage): base64 WAV in JSON,
+        # or a binary frame of Ogg Opus; only the forms some member takes are made.
+        message = messages.room_result(event, room.id, history=False, inline_audio=not spoken)
         if message is None:
             return
         speaker = event.correlation_id
@@ -253,11 +297,11 @@ class RoomDirectory:
             members = (m for m in room.members_reading(payload.language) if m.voice)
         else:
             return
-        shared = SharedMessage(message)  # encoded once per wire format, for every member
+        shared = SharedMessage(message, payload if spoken else None)  # encoded once per form, for every member
         delivered = 0
         for member in list(members):
-            if member.member_id == speaker:
-                continue  # its own results reached it directly
+            if member.member_id == speaker or member in room.waiting:
+                continue  # its own results reached it directly; or it is given the history first
             member.deliver(shared, audio=audio)
             delivered += 1
         if delivered:

@@ -41,7 +41,7 @@ class ClosableSocket(ListenerSocket, Protocol):
 
 class Listener:
     __slots__ = ("_directory", "_limits", "_loop", "_metrics", "_pongs_before_ping", "_settings", "_socket",
-                 "check_language", "joined", "language", "member_id", "outbox", "room", "voice", "__weakref__")
+                 "audio", "check_language", "joined", "language", "member_id", "outbox", "room", "voice", "__weakref__")
 
     def __init__(self, socket: ClosableSocket, request: ListenRequest, directory: RoomDirectory,
                  settings: GatewaySettings, metrics: GatewayMetrics, check_language):
@@ -58,6 +58,7 @@ class Listener:
         self.room = request.room
         self.language = request.language
         self.voice = request.voice
+        self.audio = request.audio  # how spoken translations come: listen_requests.AUDIO_FORMATS
         self.joined = False
         self._pongs_before_ping: int | None = None  # the pong count when the last keepalive ping went out
         self.outbox = ListenerOutbox(
@@ -68,15 +69,19 @@ class Listener:
         )
 
     def start(self) -> None:
-        """Joins the room, then says who it is, what it listens to, and the room's history. Raises SessionEnded
-        (nothing sent yet) when it may not."""
+        """Joins the room, then says who it is; what it listens to and the room's history follow once this gateway
+        has the history (at once, unless it is only now reading the room back). Raises SessionEnded (nothing sent
+        yet) when it may not."""
         self.check_language(self.language)
         self._directory.join_listener(self, self.room)
         self.joined = True
-        history = self._directory.history(self.room, self.language)
         self.outbox.put(messages.encode(messages.connected(self.member_id, room=self.room)))
+        self._directory.when_history_ready(self, self.room, self._listening)
+
+    def _listening(self) -> None:
+        history = self._directory.history(self.room, self.language)
         self.outbox.put(messages.encode(
-            messages.listening(self.room, self.language, voice=self.voice, history=len(history))
+            messages.listening(self.room, self.language, voice=self.voice, audio=self.audio, history=len(history))
         ))
         for message in history:
             self.outbox.put(messages.encode(message))
@@ -86,7 +91,10 @@ class Listener:
     def deliver(self, shared: SharedMessage, *, audio: bool) -> None:
         outbox = self.outbox
         skipped = outbox.audio_skipped
-        outbox.put(shared.text, audio=audio)
+        if shared.spoken and self.audio != "json":
+            outbox.put(shared.audio_frame(opus=self.audio == "opus"), audio=audio)
+        else:
+            outbox.put(shared.text, audio=audio)
         if outbox.audio_skipped != skipped:
             self._metrics.listener_audio_dropped.inc()
 
@@ -122,7 +130,8 @@ class Listener:
                 self.voice = change.voice
             self._directory.listener_changed(self, self.room, old_language)
             # From the next utterance on: what was said before is not repeated in the new language.
-            self.outbox.put(messages.encode(messages.listening(self.room, self.language, voice=self.voice, history=0)))
+            self.outbox.put(messages.encode(messages.listening(self.room, self.language, voice=self.voice, audio=self.audio,
+                                                             history=0)))
         except SessionEnded as ended:
             self.end(ended)
 

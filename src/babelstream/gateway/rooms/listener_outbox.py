@@ -4,6 +4,7 @@ A room hands the same result to a thousand listeners from one callback, so the c
 task and no queue per message, a direct write while the socket's buffer is under its mark. A listener that falls
 behind gets a queue, and loses spoken audio before text: past a quarter of the bound an audio message is skipped
 (it is told so, once per stretch of skipping); past the bound the listener is closed, so nobody else waits.
+A message is a str (a JSON text frame) or bytes (a binary audio frame); the bound counts both by their length.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 
 class ListenerSocket(Protocol):
     def send_text(self, text: str) -> None: ...
+
+    def send_binary(self, data: bytes) -> None: ...
 
     def writable(self) -> bool:
         """False while the socket's own buffer is over its high-water mark."""
@@ -37,7 +40,7 @@ class ListenerOutbox:
         self._limit = limit_bytes
         self._on_overflow = on_overflow
         self._on_audio_skipped = on_audio_skipped
-        self._queue: deque[str] = deque()
+        self._queue: deque[str | bytes] = deque()
         self._queued = 0
         self._writer: asyncio.Task | None = None
         self._audio_skipped_notice = False  # a warning about the current stretch of skipping is already out
@@ -50,11 +53,11 @@ class ListenerOutbox:
     def queued_bytes(self) -> int:
         return self._queued
 
-    def put(self, text: str, *, audio: bool = False) -> None:
+    def put(self, text: str | bytes, *, audio: bool = False) -> None:
         if self.closed or self.sealed:
             return
         if not self._queue and self._socket.writable():
-            self._socket.send_text(text)
+            self._send(text)
             self.sent += 1
             if not audio:
                 self._audio_skipped_notice = False
@@ -68,7 +71,13 @@ class ListenerOutbox:
             return
         self._enqueue(text)
 
-    def _enqueue(self, text: str) -> None:
+    def _send(self, message: str | bytes) -> None:
+        if type(message) is str:
+            self._socket.send_text(message)
+        else:
+            self._socket.send_binary(message)
+
+    def _enqueue(self, text: str | bytes) -> None:
         if self._queued + len(text) > self._limit:
             self.closed = True
             self._queue.clear()
@@ -89,7 +98,7 @@ class ListenerOutbox:
                     return
                 text = self._queue.popleft()
                 self._queued -= len(text)
-                socket.send_text(text)
+                self._send(text)
                 self.sent += 1
         except Exception as failure:  # the listener went away
             log.debug("listener send failed: %s", failure)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from babelstream.gateway.rooms.bounded_set import RecentSet
 from babelstream.gateway.rooms.history import RoomHistory
 from babelstream.gateway.rooms.member import Member
@@ -20,6 +22,8 @@ class Room:
         self.delivered = RecentSet(_DELIVERED_REMEMBERED)
         self.last_active = now  # an utterance's result, or a member joining
         self.audience_due = False
+        # Members joined while this gateway reads the room's history back, each with what starts it once read.
+        self.waiting: dict[Member, Callable[[], None]] = {}
         self.local_view = RoomView()  # what its members here want, as of their last change (RoomDirectory keeps it)
 
     @property

@@ -4,7 +4,8 @@
 // are keyed by its session's id (room-results.js): `session` is then {number: <its id>, targets, other}.
 // While a sentence is still being spoken its row is the session's live row, showing the newest partial (the
 // stable words, then the unstable tail set lighter); when the sentence is cut that same row becomes its segment's
-// row and the transcript replaces the partial in place, so nothing moves.
+// row and the transcript replaces the partial in place, so nothing moves. A partial translation (the stable words
+// translated, when asked) fills the live row's slot for its language, set lighter, until the translation comes.
 
 import { languageName } from "./language-names.js";
 
@@ -113,6 +114,10 @@ export function showPartial(session, m) {
     transcript.append(row);
     scrollToLatest(row);
   }
+  if (row.dataset.start !== String(m.start_ms)) {
+    // Another sentence in the same live row (the last one was never cut): its partial translations go too.
+    for (const slot of row.querySelectorAll(".translation-row.provisional")) slot.remove();
+  }
   row.dataset.start = String(m.start_ms);
   const caption = row.querySelector(".caption");
   const stable = document.createElement("span");
@@ -123,6 +128,17 @@ export function showPartial(session, m) {
   unstable.textContent = m.unstable_text;
   caption.replaceChildren(stable, unstable);
   if (m.language) caption.lang = m.language;
+}
+
+// A partial translation: in the live row of its sentence (same start_ms), in its language's slot, as provisional.
+export function showPartialTranslation(session, m) {
+  const row = liveRow(session);
+  if (!row || Number(row.dataset.start) !== m.start_ms) return; // its sentence was cut meanwhile: the final comes
+  for (const language of session.targets) translationSlot(row, language); // in the order the final row has them
+  const slot = translationSlot(row, m.language);
+  slot.classList.remove("pending");
+  slot.classList.add("provisional");
+  slot.querySelector(".translation").textContent = m.text.trim();
 }
 
 // The row of a segment the gateway cut: the live row when it showed this sentence, else a new one.
@@ -157,7 +173,7 @@ export function showTranscript(session, m) {
 
 export function showTranslation(session, m) {
   const slot = translationSlot(rowFor(session, m.segment_index), m.target_language);
-  slot.classList.remove("pending", "failed");
+  slot.classList.remove("pending", "failed", "provisional");
   slot.querySelector(".translation").textContent = m.text.trim();
   showVia(slot, m.via);
   setLatency(slot.querySelector(".latency"), m);

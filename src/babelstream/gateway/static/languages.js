@@ -16,6 +16,7 @@ const qualityNote = document.querySelector("#quality-note");
 const qualitySizer = document.querySelector("#quality-box .quality-sizer");
 const speech = document.querySelector("#speech");
 const holdMic = document.querySelector("#hold-mic");
+const translatePartials = document.querySelector("#translate-partials");
 
 let capabilities = null; // from /api/languages
 const pairsFrom = new Map(); // source -> Set(targets); empty when the server does not say
@@ -44,13 +45,19 @@ export async function loadLanguages() {
   fillTargets(saved.targets);
   fillSpeech(saved.speech);
   if (typeof saved.holdMic === "boolean") holdMic.checked = saved.holdMic;
+  if (typeof saved.translatePartials === "boolean") translatePartials.checked = saved.translatePartials;
   source.disabled = false;
   return null;
 }
 
 // What the person chose, for a session's start message.
 export function choices() {
-  return { source: source.value, targets: checkedTargets(), speech: speech.value };
+  return {
+    source: source.value,
+    targets: checkedTargets(),
+    speech: speech.value,
+    translatePartials: translatePartials.checked,
+  };
 }
 
 export function spokenLanguage() {
@@ -65,6 +72,7 @@ export function holdMicWhileSpeaking() {
 export function lockChoices(running) {
   source.disabled = running;
   for (const input of targets.querySelectorAll("input")) input.disabled = running;
+  translatePartials.disabled = running;
   speech.disabled = running && speech.value === "off";
 }
 
@@ -76,7 +84,13 @@ export function saveChoices() {
   try {
     localStorage.setItem(
       STORAGE_KEY,
-      JSON.stringify({ source: source.value, targets: checkedTargets(), speech: speech.value, holdMic: holdMic.checked }),
+      JSON.stringify({
+        source: source.value,
+        targets: checkedTargets(),
+        speech: speech.value,
+        holdMic: holdMic.checked,
+        translatePartials: translatePartials.checked,
+      }),
     );
   } catch {
     /* storage blocked: choices are simply not remembered */
@@ -213,3 +227,4 @@ targets.addEventListener("change", () => {
 });
 speech.addEventListener("change", saveChoices);
 holdMic.addEventListener("change", saveChoices);
+translatePartials.addEventListener("change", saveChoices);

@@ -42,11 +42,11 @@ function start() {
     { room, language: languages.chosenLanguage(), voice: voice.checked, credential: credential() },
     {
       onListening: (m) => setStatus("live", `Listening to room ${m.room} in ${languageName(m.language)}`),
-      onResult: (m, wav) => {
+      onResult: (m, audio) => {
         if (m.type === "warning" && warningKind(m) !== "translation_unavailable") {
           notify("warning", `${warningKind(m)}:${m.language || m.target_language || ""}`, warningMessage(m), m.reason);
         }
-        showRoomResult(m, wav, { other: false, autoplay: () => voice.checked });
+        showRoomResult(m, audio, { other: false, autoplay: () => voice.checked });
       },
       onWaiting: ({ delayMs, error }) => {
         const seconds = Math.max(1, Math.round(delayMs / 1000));

@@ -5,6 +5,17 @@
 
 import { base64ToBytes } from "./base64.js";
 
+// Spoken translations come as binary frames (docs/protocol.md, "Rooms"): 4 bytes, big-endian, the JSON header's
+// length; the header (the audio message); the audio file, Ogg Opus (13x smaller than the WAV).
+const AUDIO = "opus";
+const HEADER_LENGTH_BYTES = 4;
+
+function audioFrame(data) {
+  const length = new DataView(data).getUint32(0);
+  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(data, HEADER_LENGTH_BYTES, length)));
+  return { message: header, audio: data.slice(HEADER_LENGTH_BYTES + length) };
+}
+
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 15_000; // a talk goes on meanwhile: never wait longer than this to try again
 const STABLE_MS = 10_000; // a socket that stayed open this long was no failed try: the waits start short again
@@ -15,7 +26,7 @@ const FINAL_KINDS = new Set([
   "protocol_error",
 ]);
 
-// `handlers`, each optional: onListening(m), onResult(m, wavBytes | null) for transcript, translation, audio and
+// `handlers`, each optional: onListening(m), onResult(m, audioBytes | null) for transcript, translation, audio and
 // warning messages, onWaiting({delayMs, closeCode, error}) when it will try again, onReconnected() when a try
 // after a drop succeeded, and onEnd({error, closeCode}) once, when it stops trying (not after close()).
 export class RoomListener {
@@ -51,13 +62,25 @@ export class RoomListener {
     url.searchParams.set("room", this.room);
     url.searchParams.set("lang", this.language);
     url.searchParams.set("voice", this.voice ? "1" : "0");
+    url.searchParams.set("audio", AUDIO);
     if (this.credential) url.searchParams.set("token", this.credential);
     const socket = (this.socket = new WebSocket(url));
+    socket.binaryType = "arraybuffer";
     socket.onopen = () => {
       this.openedAt = performance.now();
     };
     socket.onmessage = (event) => {
-      if (socket !== this.socket || typeof event.data !== "string") return;
+      if (socket !== this.socket) return;
+      if (event.data instanceof ArrayBuffer) {
+        let frame;
+        try {
+          frame = audioFrame(event.data);
+        } catch {
+          return;
+        }
+        if (frame.message.type === "audio") this.handle("onResult", frame.message, frame.audio);
+        return;
+      }
       let message;
       try {
         message = JSON.parse(event.data);
@@ -93,7 +116,7 @@ export class RoomListener {
       case "warning":
         this.handle("onResult", m, null);
         break;
-      case "audio":
+      case "audio": // a server before binary frames
         this.handle("onResult", m, base64ToBytes(m.audio_b64));
         break;
       case "error":

@@ -48,6 +48,7 @@ class Run {
       },
       onSegment: (m) => captions.segmentRow(session, m),
       onPartial: (m) => captions.showPartial(session, m),
+      onPartialTranslation: (m) => captions.showPartialTranslation(session, m),
       onTranscript: (m) => theirs(m) || captions.showTranscript(session, m),
       onTranslation: (m) => theirs(m) || captions.showTranslation(session, m),
       onAudio: (m, wav) => {

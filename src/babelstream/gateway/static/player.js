@@ -23,12 +23,13 @@ class Player {
     return this.current !== null || performance.now() - this.quietSince < ECHO_TAIL_MS;
   }
 
-  // `wav`: the clip's bytes; `order`: its place among the clips; `slot`: its row (captions.audioSlot).
+  // `audio`: the clip's file (WAV or Ogg Opus: decodeAudioData reads both); `order`: its place among the clips;
+  // `slot`: its row (captions.audioSlot).
   // Decodes in arrival order (chained); offers a replay button; auto-plays when `autoplay`.
-  enqueue(wav, order, slot, autoplay) {
+  enqueue(audio, order, slot, autoplay) {
     this.pending = this.pending.then(async () => {
       try {
-        const buffer = await sharedAudioContext().decodeAudioData(wav);
+        const buffer = await sharedAudioContext().decodeAudioData(audio);
         this.addReplay(slot, { buffer, slot });
         if (!autoplay) return;
         this.queue.push({ order, buffer, slot });

@@ -24,9 +24,9 @@ function streamOf(speaker, other) {
   return stream;
 }
 
-// One result message that carries `speaker`; `wav`: an audio message's bytes. `autoplay(m)`: whether this clip
-// plays by itself (else it can be played from its row).
-export function showRoomResult(m, wav, { other, autoplay }) {
+// One result message that carries `speaker`; `audio`: an audio message's file (Ogg Opus or WAV). `autoplay(m)`:
+// whether this clip plays by itself (else it can be played from its row).
+export function showRoomResult(m, audio, { other, autoplay }) {
   const stream = streamOf(m.speaker, other);
   switch (m.type) {
     case "transcript":
@@ -36,7 +36,7 @@ export function showRoomResult(m, wav, { other, autoplay }) {
       captions.showTranslation(stream, m);
       break;
     case "audio":
-      player.enqueue(wav, ROOM_CLIP_ORDER + ++clips, captions.audioSlot(stream, m.segment_index, m.language), autoplay(m));
+      player.enqueue(audio, ROOM_CLIP_ORDER + ++clips, captions.audioSlot(stream, m.segment_index, m.language), autoplay(m));
       break;
     case "warning":
       if ((m.kind ?? m.code) === "translation_unavailable") captions.markTranslationFailed(stream, m);

@@ -13,7 +13,7 @@ const SLOW_BUFFERED_BYTES = 1_000_000; // audio the socket could not send yet: t
 
 let sessionCount = 0;
 
-// `handlers`, each optional: onReady(m), onSegment(m), onPartial(m), onTranscript(m), onTranslation(m),
+// `handlers`, each optional: onReady(m), onSegment(m), onPartial(m), onPartialTranslation(m), onTranscript(m), onTranslation(m),
 // onAudio(m, wavBytes), onWarning(m), onAck(m), onSummary(m), onAudience(m), onSlow(), and onEnd(ending) once, where
 // ending = {clean, summary, error: {code, kind, reason} | null, closeCode, closeReason, reached}.
 // `error` is the server's error message (absent when the socket closed without one); `reached`: the
@@ -21,11 +21,16 @@ let sessionCount = 0;
 export class Session {
   // `credential`: the access key or token (credential.js), or null when the server needs none. `room`: the room
   // to speak into, or null; `hearOthers`: the others in the room are spoken to this session (conversation).
-  constructor({ source, targets, speech, room = null, hearOthers = false, credential = null }, handlers) {
+  // `translatePartials`: the words so far are translated while the person speaks (partial_translation).
+  constructor(
+    { source, targets, speech, room = null, hearOthers = false, translatePartials = false, credential = null },
+    handlers,
+  ) {
     this.number = ++sessionCount; // keys this session's caption rows
     this.source = source;
     this.targets = targets; // replaced by the server's list when it is ready
     this.room = room;
+    this.translatePartials = translatePartials;
     // One switch on the server: it speaks this session's own translations and, in a room, the others' words.
     this.synthesize = speech !== "off" || (room !== null && hearOthers);
     this.credential = credential;
@@ -59,6 +64,7 @@ export class Session {
           language: this.source,
           targets: this.targets,
           synthesize: this.synthesize,
+          ...(this.translatePartials ? { translate_partials: true } : {}),
           ...(this.room ? { room: this.room } : {}),
         }),
       );
@@ -92,6 +98,9 @@ export class Session {
         break;
       case "partial":
         this.handle("onPartial", m);
+        break;
+      case "partial_translation":
+        this.handle("onPartialTranslation", m);
         break;
       case "transcript":
         this.handle("onTranscript", m);

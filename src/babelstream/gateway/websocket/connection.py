@@ -29,11 +29,13 @@ from babelstream.gateway.websocket.handler import Handler
 
 NO_STATUS = 1005  # a close frame without a code (reported, never sent)
 
-# A room hands one message (one str) to each of its members in turn (rooms/directory.py: encoded once). A server
-# frame is unmasked and no extension is negotiated, so the frame is the same bytes on every connection: it is built
-# once for all of them (docs/benchmarks/rooms.md).
+# A room hands one message (one str, or one bytes for a spoken translation) to each of its members in turn
+# (rooms/directory.py: encoded once). A server frame is unmasked and no extension is negotiated, so the frame is the
+# same bytes on every connection: it is built once for all of them (docs/benchmarks/rooms.md).
 _last_text: str | None = None
 _last_frame = b""
+_last_data: bytes | None = None
+_last_binary_frame = b""
 
 
 def text_frame(text: str) -> bytes:
@@ -41,6 +43,13 @@ def text_frame(text: str) -> bytes:
     if text is not _last_text:
         _last_text, _last_frame = text, encode_frame(TEXT, text.encode())
     return _last_frame
+
+
+def binary_frame(data: bytes) -> bytes:
+    global _last_data, _last_binary_frame
+    if data is not _last_data:
+        _last_data, _last_binary_frame = data, encode_frame(BINARY, data)
+    return _last_binary_frame
 
 
 class State(enum.Enum):
@@ -162,7 +171,7 @@ class WebSocketConnection:
         self._write(encode_frame(PING, payload))
 
     def send_binary(self, data: bytes) -> None:
-        self._write(encode_frame(BINARY, data))
+        self._write(binary_frame(data))
 
     def _write(self, frame: bytes) -> None:
         if self.close_sent or self.state is State.CLOSED:

@@ -1,7 +1,8 @@
 """/ws/listen: admits the socket as a room's listener, then carries what the room gives it (rooms/listener.py).
 
 A listener sends only listen messages (text); a binary frame is refused (1003). It is also the Listener's socket:
-`send_text` writes at once, `writable` says whether the socket's buffer is under its mark.
+`send_text` and `send_binary` (spoken translations) write at once, `writable` says whether the socket's buffer is
+under its mark.
 """
 
 from __future__ import annotations
@@ -115,6 +116,12 @@ class ListenHandler:
             self._connection.send_text(text)
         except ConnectionClosed:
             pass  # closing: the listener is leaving anyway
+
+    def send_binary(self, data: bytes) -> None:
+        try:
+            self._connection.send_binary(data)
+        except ConnectionClosed:
+            pass
 
     def writable(self) -> bool:
         return self._connection.writable()
