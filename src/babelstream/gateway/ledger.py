@@ -38,6 +38,10 @@ class _SegmentProgress:
     # travel on different topics, whose partitions have different leaders, so while a broker fails over a
     # translation and its audio can overtake their transcript.
     settled: set[str] = field(default_factory=set)
+    # A spoken language is answered by its translation and its audio, whichever comes first: they travel on
+    # different topics, read by different consumers, so the audio can overtake its own translation.
+    translated: set[str] = field(default_factory=set)
+    spoken: set[str] = field(default_factory=set)
 
     @property
     def complete(self) -> bool:
@@ -147,10 +151,20 @@ class ResultLedger:
         speaks = payload.options.speaks(payload.target_language) if self._targets is None else self._synthesize
         if payload.error or not speaks or not payload.text.strip():
             self._language_answered(payload.segment_index, payload.target_language)
+        else:
+            progress = self._progress(payload.segment_index)
+            if progress is not _ANSWERED:
+                progress.translated.add(payload.target_language)
+                if payload.target_language in progress.spoken:
+                    self._language_answered(payload.segment_index, payload.target_language)
         self._settle(payload.segment_index)
 
     def on_audio(self, payload: AudioSynthesisPayload) -> None:
-        self._language_answered(payload.segment_index, payload.language)
+        progress = self._progress(payload.segment_index)
+        if progress is not _ANSWERED:
+            progress.spoken.add(payload.language)
+            if payload.language in progress.translated:
+                self._language_answered(payload.segment_index, payload.language)
         self._settle(payload.segment_index)
 
     def _language_answered(self, index: int, language: str) -> None:
