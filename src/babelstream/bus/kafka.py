@@ -41,6 +41,18 @@ _FETCH_BYTES = limits.MAX_MESSAGE_BYTES + 1024 * 1024
 _LAG_QUERY_SECONDS = 2.0
 
 
+def _message_of(raw, reader: str) -> Message | None:
+    """A polled record as a Message; None for no record, a partition's end, or an error (logged)."""
+    if raw is None:
+        return None
+    error = raw.error()
+    if error is not None:
+        if error.code() != KafkaError._PARTITION_EOF:
+            log.warning("%s error: %s", reader, error)
+        return None
+    return Message(raw.topic(), raw.partition(), raw.offset(), raw.key(), raw.value() or b"")
+
+
 class KafkaSubscription:
     def __init__(self, consumer: Consumer, executor: ThreadPoolExecutor):
         self._consumer = consumer
@@ -56,16 +68,10 @@ class KafkaSubscription:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     def _poll(self, timeout: float) -> Message | None:
-        raw = self._consumer.poll(timeout)
-        if raw is None:
-            return None
-        error = raw.error()
-        if error is not None:
-            if error.code() != KafkaError._PARTITION_EOF:
-                log.warning("consumer error: %s", error)
-            return None
-        self.positions[(raw.topic(), raw.partition())] = raw.offset() + 1
-        return Message(raw.topic(), raw.partition(), raw.offset(), raw.key(), raw.value() or b"")
+        message = _message_of(self._consumer.poll(timeout), "consumer")
+        if message is not None:
+            self.positions[(message.topic, message.partition)] = message.offset + 1
+        return message
 
     async def wait_assigned(self, timeout_seconds: float) -> None:
         deadline = time.monotonic() + timeout_seconds
@@ -214,18 +220,11 @@ class KafkaPartitionReader:
             self._positions.pop(partition, None)
 
     def _poll(self, timeout: float) -> Message | None:
-        raw = self._consumer.poll(timeout)
-        if raw is None:
-            return None
-        error = raw.error()
-        if error is not None:
-            if error.code() != KafkaError._PARTITION_EOF:
-                log.warning("reply reader error: %s", error)
-            return None
-        key, value = raw.key(), raw.value() or b""
-        self.fetched_bytes += len(value) + (len(key) if key else 0)
-        self._positions[(raw.topic(), raw.partition())] = raw.offset() + 1
-        return Message(raw.topic(), raw.partition(), raw.offset(), key, value)
+        message = _message_of(self._consumer.poll(timeout), "reply reader")
+        if message is not None:
+            self.fetched_bytes += len(message.value) + len(message.key or b"")
+            self._positions[(message.topic, message.partition)] = message.offset + 1
+        return message
 
     async def next(self, timeout_seconds: float | None = None) -> Message | None:
         deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds

@@ -12,6 +12,7 @@ keeps that number, and a partition reader hands out only the partitions it follo
 
 from __future__ import annotations
 
+import abc
 import asyncio
 from collections import deque
 
@@ -59,7 +60,35 @@ class _Group:
         self.position: dict[str, int] = {}  # topic -> next offset to hand out
 
 
-class MemorySubscription:
+class _Reader(abc.ABC):
+    """What both readers of the in-memory bus share: waiting for the next message `_take` finds."""
+
+    _closed: bool
+    _wake: asyncio.Event
+
+    @abc.abstractmethod
+    def _take(self) -> Message | None:
+        """The next message this reader may have now, or None."""
+
+    async def next(self, timeout_seconds: float | None = None) -> Message | None:
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_seconds is None else loop.time() + timeout_seconds
+        while not self._closed:
+            self._wake.clear()
+            message = self._take()
+            if message is not None:
+                return message
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                return None
+            try:
+                await asyncio.wait_for(self._wake.wait(), remaining)
+            except TimeoutError:
+                return None
+        return None
+
+
+class MemorySubscription(_Reader):
     def __init__(self, bus: MemoryBus, topics: list[_Topic], group: _Group, *, ephemeral: bool = False):
         self._bus = bus
         self._ephemeral = ephemeral
@@ -79,23 +108,6 @@ class MemorySubscription:
                 self._group.position[topic.name] = message.offset + 1
                 self._next_topic = (self._next_topic + i + 1) % len(self._topics)
                 return message
-        return None
-
-    async def next(self, timeout_seconds: float | None = None) -> Message | None:
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout_seconds is None else loop.time() + timeout_seconds
-        while not self._closed:
-            self._wake.clear()
-            message = self._take()
-            if message is not None:
-                return message
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                return None
-            try:
-                await asyncio.wait_for(self._wake.wait(), remaining)
-            except TimeoutError:
-                return None
         return None
 
     async def commit(self, message: Message) -> None:
@@ -125,7 +137,7 @@ class MemorySubscription:
 _TRIM_EVERY = 50
 
 
-class MemoryPartitionReader:
+class MemoryPartitionReader(_Reader):
     """Follows chosen partitions; its read position holds the logs' trimming back like a group's commit."""
 
     def __init__(self, bus: MemoryBus, group: _Group):
@@ -190,23 +202,6 @@ class MemoryPartitionReader:
     def _release(self, name: str) -> None:
         self._group.committed[name] = self._group.position[name]
         self._bus._trim(name)
-
-    async def next(self, timeout_seconds: float | None = None) -> Message | None:
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout_seconds is None else loop.time() + timeout_seconds
-        while not self._closed:
-            self._wake.clear()
-            message = self._take()
-            if message is not None:
-                return message
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                return None
-            try:
-                await asyncio.wait_for(self._wake.wait(), remaining)
-            except TimeoutError:
-                return None
-        return None
 
     async def close(self) -> None:
         if self._closed:

@@ -25,7 +25,7 @@ import itertools
 import logging
 from collections.abc import Callable
 
-from babelstream.bus.base import Bus, Subscription
+from babelstream.bus.base import Bus
 from babelstream.bus.event_publisher import EventPublisher
 from babelstream.contracts.codec import EventCodec
 from babelstream.contracts.errors import ContractError
@@ -33,6 +33,7 @@ from babelstream.contracts.events import Event, PartialTranscriptPayload, Speech
 from babelstream.contracts.topics import SPEECH_WINDOW
 from babelstream.contracts.wav import unwrap_pcm16
 from babelstream.engines.asr.local_agreement import LocalAgreement, word_key, words_of
+from babelstream.stages.interim_worker import InterimWorker
 from babelstream.stages.recognition_batcher import RecognitionBatcher
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,6 @@ _BYTES_PER_MS = SAMPLE_RATE_HZ * 2 // 1000
 # No decode of less audio than this (pre-roll included): on half a second Whisper mostly guesses, and a guess
 # that two decodes happen to share would become stable.
 MIN_DECODE_MS = 1000
-_COMMIT_EVERY = 50  # offsets matter to the in-memory bus's trimming and to where a restart resumes
 
 
 class _OpenUtterance:
@@ -99,8 +99,9 @@ def without_repeat(text: str) -> str:
     return text
 
 
-class PartialAsrWorker:
+class PartialAsrWorker(InterimWorker):
     name = "asr-partial"
+    input_topic = SPEECH_WINDOW
 
     def __init__(
         self, bus: Bus, codec: EventCodec, service: str, recognizer: Callable[[str | None], RecognitionBatcher],
@@ -109,8 +110,7 @@ class PartialAsrWorker:
         """recognizer: the batcher of the model for a language (the worker's own instances); finals_busy: whether a
         final is being decoded (the ASR stage's), in which case the worker waits; batch_size: open utterances
         (of concurrent speakers) decoded together at most."""
-        self._bus = bus
-        self._codec = codec
+        super().__init__(bus, codec)
         self._service = service
         self._recognizer = recognizer
         self._finals_busy = finals_busy
@@ -119,45 +119,8 @@ class PartialAsrWorker:
         self._open: dict[tuple[str, int], _OpenUtterance] = {}
         self._waiting: dict[tuple[str, int], Event] = {}  # the newest undecoded window of each utterance
         self._wake = asyncio.Event()
-        self._subscription: Subscription | None = None
-        self._tasks: list[asyncio.Task] = []
         self.decoded = 0  # windows decoded
         self.skipped = 0  # windows replaced by a newer one, or whose utterance closed, before their turn
-
-    async def start(self) -> None:
-        self._subscription = await self._bus.subscribe([SPEECH_WINDOW], f"babelstream.{self.name}")
-        self._tasks = [
-            asyncio.create_task(self._read(), name="asr-partial-read"),
-            asyncio.create_task(self._decode_loop(), name="asr-partial-decode"),
-        ]
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
-        if self._subscription is not None:
-            await self._subscription.close()
-
-    async def _read(self) -> None:
-        uncommitted = 0
-        while True:
-            message = await self._subscription.next(timeout_seconds=1.0)
-            if message is None:
-                continue
-            try:
-                self.take(self._codec.decode(message.value))
-            except (ContractError, TypeError) as error:
-                log.warning("asr-partial: window %s@%d dropped: %s", message.topic, message.offset, error)
-            except Exception:
-                log.exception("asr-partial: window %s@%d failed", message.topic, message.offset)
-            uncommitted += 1
-            if uncommitted >= _COMMIT_EVERY:
-                await self._subscription.commit(message)
-                uncommitted = 0
 
     def take(self, event: Event) -> None:
         """One window in: its audio appended to its utterance, and the utterance queued for a decode."""
@@ -196,7 +159,7 @@ class PartialAsrWorker:
         self._waiting[key] = event
         self._wake.set()
 
-    async def _decode_loop(self) -> None:
+    async def _work(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()

@@ -21,22 +21,21 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from babelstream.bus.base import Bus, Subscription
+from babelstream.bus.base import Bus
 from babelstream.bus.event_publisher import EventPublisher
 from babelstream.contracts.codec import EventCodec
-from babelstream.contracts.errors import ContractError
 from babelstream.contracts.events import Event, PartialTranscriptPayload, PartialTranslationPayload, utc_now
 from babelstream.contracts.topics import ASR_PARTIAL
 from babelstream.engines.asr.local_agreement import words_of
 from babelstream.engines.mt.base import TranslationError
 from babelstream.engines.mt.router import TranslationRouter
+from babelstream.stages.interim_worker import InterimWorker
 
 log = logging.getLogger(__name__)
 
 # Sessions whose last translation is remembered (for the interval and the word rule); past it the oldest is
 # forgotten, which at worst lets that session's next partial be translated a little early.
 MAX_SESSIONS = 4096
-_COMMIT_EVERY = 50  # offsets matter to the in-memory bus's trimming and to where a restart resumes
 
 
 class _Translated:
@@ -50,16 +49,16 @@ class _Translated:
         self.words = words
 
 
-class PartialTranslator:
+class PartialTranslator(InterimWorker):
     name = "translate-partial"
+    input_topic = ASR_PARTIAL
 
     def __init__(
         self, bus: Bus, codec: EventCodec, service: str, router: TranslationRouter, *, interval_ms: int,
         finals_busy: Callable[[], bool] = lambda: False, clock: Callable[[], float] = time.monotonic,
     ):
         """finals_busy: whether the translate stage is translating a final now, in which case the worker waits."""
-        self._bus = bus
-        self._codec = codec
+        super().__init__(bus, codec)
         self._service = service
         self._router = router
         self._interval = interval_ms / 1000
@@ -69,45 +68,8 @@ class PartialTranslator:
         self._last: OrderedDict[str, _Translated] = OrderedDict()
         self._waiting: dict[str, Event] = {}  # the newest untranslated partial of each session
         self._wake = asyncio.Event()
-        self._subscription: Subscription | None = None
-        self._tasks: list[asyncio.Task] = []
         self.translated = 0  # partials translated (each into every target language)
         self.skipped = 0  # partials replaced by a newer one before their turn
-
-    async def start(self) -> None:
-        self._subscription = await self._bus.subscribe([ASR_PARTIAL], f"babelstream.{self.name}")
-        self._tasks = [
-            asyncio.create_task(self._read(), name="translate-partial-read"),
-            asyncio.create_task(self._translate_loop(), name="translate-partial-translate"),
-        ]
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
-        if self._subscription is not None:
-            await self._subscription.close()
-
-    async def _read(self) -> None:
-        uncommitted = 0
-        while True:
-            message = await self._subscription.next(timeout_seconds=1.0)
-            if message is None:
-                continue
-            try:
-                self.take(self._codec.decode(message.value))
-            except (ContractError, TypeError) as error:
-                log.warning("translate-partial: %s@%d dropped: %s", message.topic, message.offset, error)
-            except Exception:
-                log.exception("translate-partial: %s@%d failed", message.topic, message.offset)
-            uncommitted += 1
-            if uncommitted >= _COMMIT_EVERY:
-                await self._subscription.commit(message)
-                uncommitted = 0
 
     def take(self, event: Event) -> None:
         """One partial in: kept as its session's next to translate if it asked, and its stable text gained a word."""
@@ -128,7 +90,7 @@ class PartialTranslator:
         last = self._last.get(session)
         return 0.0 if last is None else last.at + self._interval - self._clock()
 
-    async def _translate_loop(self) -> None:
+    async def _work(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
