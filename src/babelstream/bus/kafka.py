@@ -53,6 +53,20 @@ def _message_of(raw, reader: str) -> Message | None:
     return Message(raw.topic(), raw.partition(), raw.offset(), raw.key(), raw.value() or b"")
 
 
+async def _poll_until(reader: KafkaSubscription | KafkaPartitionReader, timeout_seconds: float | None) -> Message | None:
+    """The reader's next record, polled off the loop in steps of at most 0.5 s (so a close is noticed), or None once
+    `timeout_seconds` pass or the reader is closed."""
+    deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+    while not reader._closed:
+        step = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
+        message = await reader._run(reader._poll, step)
+        if message is not None:
+            return message
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+    return None
+
+
 class KafkaSubscription:
     def __init__(self, consumer: Consumer, executor: ThreadPoolExecutor):
         self._consumer = consumer
@@ -85,15 +99,7 @@ class KafkaSubscription:
     async def next(self, timeout_seconds: float | None = None) -> Message | None:
         if self._pending:
             return self._pending.pop(0)
-        deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
-        while not self._closed:
-            step = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
-            message = await self._run(self._poll, step)
-            if message is not None:
-                return message
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
-        return None
+        return await _poll_until(self, timeout_seconds)
 
     async def commit(self, message: Message) -> None:
         position = [TopicPartition(message.topic, message.partition, message.offset + 1)]
@@ -227,15 +233,7 @@ class KafkaPartitionReader:
         return message
 
     async def next(self, timeout_seconds: float | None = None) -> Message | None:
-        deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
-        while not self._closed:
-            step = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
-            message = await self._run(self._poll, step)
-            if message is not None:
-                return message
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
-        return None
+        return await _poll_until(self, timeout_seconds)
 
     async def close(self) -> None:
         if self._closed:
