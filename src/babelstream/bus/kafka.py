@@ -151,6 +151,11 @@ _LEADER_WAIT_SECONDS = 15.0
 _NO_LEADER_YET = {
     KafkaError.NOT_LEADER_FOR_PARTITION,
     KafkaError.LEADER_NOT_AVAILABLE,
+    # the client's view of a partition's leader is older than the cluster's: a leader just moved (a broker died or
+    # came back), and the next metadata refresh has the new one
+    KafkaError.FENCED_LEADER_EPOCH,
+    KafkaError.UNKNOWN_LEADER_EPOCH,
+    KafkaError.OFFSET_NOT_AVAILABLE,
     KafkaError.UNKNOWN_TOPIC_OR_PART,
     KafkaError._TIMED_OUT,
     KafkaError.REQUEST_TIMED_OUT,
