@@ -67,6 +67,15 @@ async def _poll_until(reader: KafkaSubscription | KafkaPartitionReader, timeout_
     return None
 
 
+async def _close(reader: KafkaSubscription | KafkaPartitionReader) -> None:
+    """Once: the consumer closed on its own thread (a Kafka consumer is called from one thread only), then that."""
+    if reader._closed:
+        return
+    reader._closed = True
+    await reader._run(reader._consumer.close)
+    reader._executor.shutdown(wait=False)
+
+
 class KafkaSubscription:
     def __init__(self, consumer: Consumer, executor: ThreadPoolExecutor):
         self._consumer = consumer
@@ -140,11 +149,7 @@ class KafkaSubscription:
             return {}
 
     async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        await self._run(self._consumer.close)
-        self._executor.shutdown(wait=False)
+        await _close(self)
 
 
 _LEADER_WAIT_SECONDS = 15.0
@@ -241,11 +246,7 @@ class KafkaPartitionReader:
         return await _poll_until(self, timeout_seconds)
 
     async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        await self._run(self._consumer.close)
-        self._executor.shutdown(wait=False)
+        await _close(self)
 
 
 # Presence keeps the latest record per room and gateway (compaction), and forgets a gateway that died within the
