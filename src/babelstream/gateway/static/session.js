@@ -1,23 +1,31 @@
-// One session on /ws/audio: the socket and the protocol (docs/protocol.md), nothing on screen. It presents
+// One session on /ws/audio: the sockets and the protocol (docs/protocol.md), nothing on screen. It presents
 // the credential, if any, as ?token= (browsers cannot set a WebSocket's headers), sends the start message,
 // the audio frames and done; it hands each server message to a handler, and at the
 // close says how the session ended: cleanly, or with the server's error (its code, `kind` and reason).
 // In a room, the others' results come on the same socket, carrying `speaker` (their session's id).
+//
+// A session outlives its socket: when the socket drops (the network, or a gateway restarting) it opens another
+// and resumes (resume.js), sending again the audio the server may not have published (unpublished-audio.js),
+// which the microphone keeps filling meanwhile. A result that comes again is not handed on twice.
+// Its states: connecting -> streaming -> (waiting -> resuming -> streaming)... -> ended.
 
 import { base64ToBytes } from "./base64.js";
+import { Resumer } from "./resume.js";
+import { UnpublishedAudio } from "./unpublished-audio.js";
 
-const MAX_QUEUED_MS = 10_000; // audio held while the socket opens; older audio is dropped past this
-const MERGE_BYTES = 32_000; // queued audio is sent in chunks of up to 1 s (the server allows 65,536 bytes)
+const MERGE_BYTES = 32_000; // audio held back is sent in chunks of up to 1 s (the server allows 65,536 bytes)
 const CLOSE_GRACE_MS = 45_000; // after "done": the server waits up to 30 s for results, then closes
 const SLOW_BUFFERED_BYTES = 1_000_000; // audio the socket could not send yet: the connection is slow
+const RESULTS = new Set(["transcript", "translation", "audio", "warning"]);
 
 let sessionCount = 0;
 
 // `handlers`, each optional: onReady(m), onSegment(m), onPartial(m), onPartialTranslation(m), onTranscript(m), onTranslation(m),
-// onAudio(m, wavBytes), onWarning(m), onAck(m), onSummary(m), onAudience(m), onSlow(), and onEnd(ending) once, where
-// ending = {clean, summary, error: {code, kind, reason} | null, closeCode, closeReason, reached}.
+// onAudio(m, wavBytes), onWarning(m), onAck(m), onSummary(m), onAudience(m), onSlow(), onReconnecting({delayMs,
+// closeCode, error}) before each try to resume, onResumed(m) when one succeeded, and onEnd(ending) once, where
+// ending = {clean, summary, error: {code, kind, reason} | null, closeCode, closeReason, reached, gaveUp}.
 // `error` is the server's error message (absent when the socket closed without one); `reached`: the
-// socket opened.
+// socket opened; `gaveUp`: the connection was lost and every try to resume failed.
 export class Session {
   // `credential`: the access key or token (credential.js), or null when the server needs none. `room`: the room
   // to speak into, or null; `hearOthers`: the others in the room are spoken to this session (conversation).
@@ -30,48 +38,74 @@ export class Session {
     this.source = source;
     this.targets = targets; // replaced by the server's list when it is ready
     this.room = room;
-    this.translatePartials = translatePartials;
     // One switch on the server: it speaks this session's own translations and, in a room, the others' words.
     this.synthesize = speech !== "off" || (room !== null && hearOthers);
+    // Sent again in each resume: the server keeps none of it.
+    this.start = {
+      event: "start",
+      mode: "live",
+      sample_rate_hz: 16000,
+      language: source,
+      targets,
+      synthesize: this.synthesize,
+      ...(translatePartials ? { translate_partials: true } : {}),
+      ...(room ? { room } : {}),
+    };
     this.credential = credential;
     this.handlers = handlers;
+    this.state = "idle";
     this.socket = null;
-    this.queue = [];
-    this.queuedBytes = 0;
-    this.opened = false;
+    this.audio = new UnpublishedAudio();
+    this.resumer = new Resumer();
+    this.opened = false; // a socket of this session opened
     this.cancelled = false;
-    this.doneSent = false;
-    this.ended = false;
+    this.doneWanted = false; // Stop was pressed: done follows the audio, on whichever socket carries the session
+    this.doneSent = false; // on the current socket
     this.serverError = null;
     this.summary = null;
     this.slowWarned = false;
+    this.retryTimer = null;
+    this.onOnline = () => {
+      if (this.state === "waiting") this.resume(); // the network is back: no need to wait out the delay
+    };
   }
 
   connect() {
+    this.state = "connecting";
+    window.addEventListener("online", this.onOnline);
+    this.openSocket((socket) => {
+      socket.send(JSON.stringify(this.start));
+      this.sendUnsent(socket);
+    });
+  }
+
+  // Another socket for the same session: the resume message, then every frame the server may not have published.
+  resume() {
+    clearTimeout(this.retryTimer);
+    this.state = "resuming";
+    this.openSocket((socket) => {
+      const audioMs = this.audio.rewind();
+      socket.send(JSON.stringify(this.resumer.message(this.start, audioMs)));
+      this.sendUnsent(socket);
+    });
+  }
+
+  openSocket(onOpen) {
     const url = new URL("ws/audio", location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
     if (this.credential) url.searchParams.set("token", this.credential);
     const socket = new WebSocket(url);
     socket.binaryType = "arraybuffer";
     this.socket = socket;
+    this.serverError = null;
+    this.doneSent = false;
     socket.onopen = () => {
       this.opened = true;
-      socket.send(
-        JSON.stringify({
-          event: "start",
-          mode: "live",
-          sample_rate_hz: 16000,
-          language: this.source,
-          targets: this.targets,
-          synthesize: this.synthesize,
-          ...(this.translatePartials ? { translate_partials: true } : {}),
-          ...(this.room ? { room: this.room } : {}),
-        }),
-      );
-      this.sendQueued();
+      onOpen(socket);
+      if (this.doneWanted) this.sendDone();
     };
     socket.onmessage = (event) => {
-      if (typeof event.data !== "string") return;
+      if (socket !== this.socket || typeof event.data !== "string") return;
       let message;
       try {
         message = JSON.parse(event.data);
@@ -80,20 +114,33 @@ export class Session {
       }
       this.onMessage(message);
     };
-    socket.onclose = (event) => this.onClose(event);
+    socket.onclose = (event) => {
+      if (socket === this.socket) this.onClose(event);
+    };
   }
 
   onMessage(m) {
     if (m.status === "connected") {
-      this.correlationId = m.correlation_id;
+      this.resumer.connected(m);
+      if (this.state === "connecting") this.state = "streaming";
       return;
     }
+    // A result shown already (read back after a resume) is not shown, nor played, again.
+    if (RESULTS.has(m.type) && !this.resumer.firstTime(m, !m.speaker)) return;
     switch (m.type) {
+      case "resumed":
+        this.resumer.resumed(m);
+        this.audio.confirm(m.published_ms);
+        this.state = "streaming";
+        this.handle("onResumed", m);
+        break;
       case "ready":
         this.targets = m.target_languages || this.targets;
+        this.audio.setBurstSeconds(m.limits?.max_audio_burst_seconds);
         this.handle("onReady", m);
         break;
       case "segment":
+        this.audio.confirm(m.end_ms); // published: a resume need not send it again
         this.handle("onSegment", m);
         break;
       case "partial":
@@ -115,7 +162,7 @@ export class Session {
         this.handle("onWarning", m);
         break;
       case "error":
-        this.serverError = m; // the close follows; the session's end is reported then
+        this.serverError = m; // the close follows; the session's end (or its resume) is decided then
         break;
       case "ack":
         this.handle("onAck", m);
@@ -137,30 +184,28 @@ export class Session {
     if (handler) handler(...args);
   }
 
-  // Audio captured before the socket opens is queued (up to MAX_QUEUED_MS) and sent on open.
+  // Every frame is kept until the server publishes it (unpublished-audio.js); it goes out at once while a socket
+  // carries the session, else when the next one opens.
   sendAudio(pcm) {
-    if (this.ended || this.doneSent || this.cancelled) return;
+    if (this.state === "ended" || this.doneWanted || this.cancelled) return;
+    this.audio.push(pcm);
     const socket = this.socket;
-    if (socket && socket.readyState === WebSocket.OPEN) {
-      if (this.queue.length) this.sendQueued();
-      socket.send(pcm);
-      if (socket.bufferedAmount > SLOW_BUFFERED_BYTES && !this.slowWarned) {
-        this.slowWarned = true;
-        this.handle("onSlow");
-      }
-      return;
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    this.sendUnsent(socket);
+    if (socket.bufferedAmount > SLOW_BUFFERED_BYTES && !this.slowWarned) {
+      this.slowWarned = true;
+      this.handle("onSlow");
     }
-    if (socket && socket.readyState !== WebSocket.CONNECTING) return;
-    this.queue.push(pcm);
-    this.queuedBytes += pcm.byteLength;
-    while (this.queuedBytes > (16000 * 2 * MAX_QUEUED_MS) / 1000) this.queuedBytes -= this.queue.shift().byteLength;
   }
 
-  // Audio captured while the socket was opening, merged into a few larger frames (the rate limit counts messages).
-  sendQueued() {
-    const frames = this.queue;
-    this.queue = [];
-    this.queuedBytes = 0;
+  // The frames not sent yet: one live frame as it is, audio held back merged into a few larger frames (the rate
+  // limit counts messages).
+  sendUnsent(socket) {
+    const frames = this.audio.takeUnsent();
+    if (frames.length === 1) {
+      socket.send(frames[0]);
+      return;
+    }
     let chunk = [];
     let size = 0;
     const flush = () => {
@@ -171,7 +216,7 @@ export class Session {
         merged.set(new Uint8Array(frame), offset);
         offset += frame.byteLength;
       }
-      this.socket.send(merged.buffer);
+      socket.send(merged.buffer);
       chunk = [];
       size = 0;
     };
@@ -183,42 +228,52 @@ export class Session {
     flush();
   }
 
-  // The person pressed Stop. Returns what happens next: "done" (sent; results and the close follow),
-  // "cancelled" (the socket was still opening: it closes), "closing" (it is closing anyway) or
-  // "unconnected" (there was no socket: the session is over, and onEnd is not called).
+  // The person pressed Stop. Returns what happens next: "done" (sent, or to be sent once the session is taken up
+  // again; results and the close follow), "cancelled" (the first socket was still opening: it closes), "closing"
+  // (it is closing anyway) or "unconnected" (there was no socket: the session is over, and onEnd is not called).
   finish() {
     const socket = this.socket;
-    if (!socket) {
+    if (this.state === "ended") return "closing";
+    if (this.state === "idle") {
       this.cancelled = true;
-      this.ended = true;
+      this.state = "ended";
       return "unconnected";
     }
-    if (socket.readyState === WebSocket.OPEN) {
-      if (this.queue.length) this.sendQueued();
-      this.sendDone();
-      this.closeTimer = setTimeout(() => socket.close(1000, "no answer after done"), CLOSE_GRACE_MS);
-      return "done";
-    }
-    if (socket.readyState === WebSocket.CONNECTING) {
+    if (this.state === "connecting" && socket.readyState === WebSocket.CONNECTING) {
       this.cancelled = true;
       socket.close(1000, "stopped before connecting");
       return "cancelled";
     }
-    return "closing";
+    this.sendDone();
+    return "done";
   }
 
   // Also used when the page goes away: the server then publishes what it has.
   sendDone() {
-    if (this.socket && this.socket.readyState === WebSocket.OPEN && !this.doneSent) {
-      this.socket.send(JSON.stringify({ event: "done" }));
-      this.doneSent = true;
-    }
+    this.doneWanted = true;
+    const socket = this.socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN || this.doneSent) return;
+    socket.send(JSON.stringify({ event: "done" }));
+    this.doneSent = true;
+    clearTimeout(this.closeTimer);
+    this.closeTimer = setTimeout(() => socket.close(1000, "no answer after done"), CLOSE_GRACE_MS);
   }
 
   onClose(event) {
     clearTimeout(this.closeTimer);
-    if (this.ended) return;
-    this.ended = true;
+    if (this.state === "ended") return;
+    this.socket = null;
+    const error = this.serverError;
+    const resumable = !this.cancelled && !this.summary && this.resumer.resumable(event.code, error);
+    if (resumable && this.resumer.triesLeft) {
+      const delayMs = this.resumer.nextWaitMs(error);
+      this.state = "waiting";
+      this.retryTimer = setTimeout(() => this.resume(), delayMs);
+      this.handle("onReconnecting", { delayMs, closeCode: event.code, error });
+      return;
+    }
+    this.state = "ended";
+    window.removeEventListener("online", this.onOnline);
     const ending = {
       clean: false,
       summary: this.summary,
@@ -226,8 +281,8 @@ export class Session {
       closeCode: event.code,
       closeReason: event.reason,
       reached: this.opened,
+      gaveUp: resumable,
     };
-    const error = this.serverError;
     const code = error ? error.code : event.code;
     if ((this.cancelled && !this.opened) || code === 1000 || (code === 1005 && this.summary)) {
       ending.clean = true;
