@@ -78,10 +78,14 @@ function newRow(session) {
   return row;
 }
 
+function keyedRow(session, index) {
+  return transcript.querySelector(`li.utterance[data-key="${session.number}:${index}"]`);
+}
+
 // The row of one sentence; `session` gives its number and its target languages (session.js).
 export function rowFor(session, index) {
   const key = `${session.number}:${index}`;
-  let row = transcript.querySelector(`li.utterance[data-key="${key}"]`);
+  let row = keyedRow(session, index);
   if (row) return row;
   row = newRow(session);
   row.dataset.key = key;
@@ -159,7 +163,9 @@ export function segmentRow(session, m) {
 }
 
 export function showTranscript(session, m) {
-  const row = rowFor(session, m.segment_index);
+  // Its `segment` may never have come (its socket dropped first and the session was resumed): the sentence's
+  // partial row then becomes its row, as the segment would have made it.
+  const row = keyedRow(session, m.segment_index) || segmentRow(session, m);
   // A room's recent past, sent on arrival, is marked as earlier; a sentence already seen live stays live when
   // it comes again (a listener that reconnects gets the history again).
   if (m.history === true && row.classList.contains("pending")) row.classList.add("history");

@@ -24,6 +24,7 @@ export const ERROR_MESSAGES = {
   slow_reader: "This device fell too far behind the room, so the server let it go.",
   publish_failed: "The server could not pass the audio on for processing. Try again shortly.",
   shutdown: "The server is restarting. Press Start to connect again.",
+  resume_refused: "The connection dropped, and the server would not take the session up again (it may have restarted). Press Start to begin a new one.",
   internal: "The server had an internal problem and ended the session. Try again shortly.",
 };
 
@@ -48,6 +49,7 @@ export function errorMessage({ code, kind }) {
 // How a session that did not end cleanly is explained: `ending` comes from Session (session.js).
 export function endingMessage(ending) {
   if (ending.error) return errorMessage(ending.error);
+  if (ending.gaveUp) return "Lost the connection to the server, and could not reconnect. Press Start to begin again.";
   if (!ending.reached) return "Could not reach the server. Check that it is running, then try again.";
   if (ending.closeCode === 1006) return "Lost the connection to the server.";
   return errorMessage({ code: ending.closeCode, kind: null });
@@ -81,9 +83,17 @@ export function warningMessage(warning) {
       return `Spoken ${languageName(warning.language)} is not available, so the translation is shown but not spoken.`;
     case "audio_skipped":
       return "The connection is not keeping up: some spoken translations were skipped (the text still comes).";
+    case "audio_lost":
+      return `While the connection was down, ${lostSeconds(warning)} of what you said could not be kept, so it was not translated.`;
     default:
       return warning.reason || "The server sent a warning.";
   }
+}
+
+function lostSeconds({ start_ms: start, end_ms: end }) {
+  if (typeof start !== "number" || typeof end !== "number") return "some";
+  const seconds = Math.max(0.1, (end - start) / 1000);
+  return `${seconds.toFixed(1)} s`;
 }
 
 // Microphone failures, by the DOMException's name (or the page's own names, microphone.js).

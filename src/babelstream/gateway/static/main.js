@@ -1,7 +1,8 @@
 // The babelstream page, wired together. Each press of Start is one run: the microphone (microphone.js)
 // feeding one session on the server (session.js), whose results go to the captions (captions.js) and the
 // player (player.js); the language pickers are languages.js. In a room (room.js), the others' words come on the
-// same session and are shown as theirs (room-results.js). When the server wants an access key or token,
+// same session and are shown as theirs (room-results.js). When the socket drops, the session reconnects and
+// resumes by itself (session.js) and the page says so. When the server wants an access key or token,
 // the page asks for one (access-form.js) and keeps it for this tab (credential.js). Plain ES modules, no
 // dependencies, no network access other than this server.
 
@@ -12,7 +13,7 @@ import { credential, forget } from "./credential.js";
 import { endingMessage, endingStatus, micMessage, warningKind, warningMessage } from "./explanations.js";
 import * as languages from "./languages.js";
 import { Microphone, showLevel } from "./microphone.js";
-import { clearNotices, notify, setStatus } from "./notices.js";
+import { clearNotices, dismiss, notify, setStatus } from "./notices.js";
 import { player } from "./player.js";
 import * as room from "./room.js";
 import { showRoomResult } from "./room-results.js";
@@ -20,6 +21,7 @@ import { Session } from "./session.js";
 
 const FRAME_MS = 20; // 640-byte frames, 50 a second (the server allows 200)
 const CREDENTIAL_KINDS = new Set(["unauthenticated", "forbidden"]);
+const RECONNECTING = "Connection lost — reconnecting… Keep talking: the page keeps your last few seconds and sends them once it is back.";
 
 const form = document.querySelector("#controls");
 const startButton = document.querySelector("#start");
@@ -43,8 +45,8 @@ class Run {
     };
     const session = (this.session = new Session({ ...choices, credential: credential() }, {
       onReady: (m) => {
-        if (this.stopping) return;
-        setStatus("live", m.room ? `Live in room ${m.room} — speak now` : "Listening — speak now");
+        if (this.stopping) setStatus("finishing", "Finishing — waiting for the last translations…");
+        else setStatus("live", m.room ? `Live in room ${m.room} — speak now` : "Listening — speak now");
       },
       onSegment: (m) => captions.segmentRow(session, m),
       onPartial: (m) => captions.showPartial(session, m),
@@ -68,6 +70,15 @@ class Run {
       onSummary: (m) => captions.showSummary(session, m, session.synthesize),
       onAudience: (m) => room.showAudience(m),
       onSlow: () => notify("warning", "slow", "The connection is slow: captions may lag behind."),
+      onReconnecting: ({ delayMs, closeCode, error }) => {
+        notify("warning", "reconnecting", RECONNECTING, error ? error.reason : `connection closed (${closeCode})`);
+        const seconds = Math.max(1, Math.round(delayMs / 1000));
+        setStatus("connecting", `Connection lost — reconnecting in ${seconds} s…`);
+      },
+      onResumed: () => {
+        dismiss("reconnecting");
+        notify("info", "reconnected", "Reconnected: the session goes on, and what you said meanwhile is being sent.");
+      },
       onEnd: (ending) => this.onEnd(ending),
     }));
   }
@@ -117,6 +128,7 @@ class Run {
 
   onEnd(ending) {
     this.microphone.release();
+    dismiss("reconnecting");
     if (ending.clean) {
       this.finish("idle", ending.summary ? "Finished. Press Start to speak again." : "Stopped.");
       return;

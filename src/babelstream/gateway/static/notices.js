@@ -50,6 +50,10 @@ export function notify(level, key, text, detail = "") {
   return notice;
 }
 
+export function dismiss(key) {
+  for (const notice of [...notices.children]) if (notice.dataset.key === key) notice.remove();
+}
+
 export function clearNotices() {
   for (const notice of [...notices.children]) notice.remove();
 }
