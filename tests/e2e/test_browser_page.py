@@ -16,6 +16,12 @@ A gateway that requires an API key (no stages: its sessions cut segments and end
 the page asks for a key, keeps it out of the console and the address bar, and uses it; a gateway whose
 translators only tag their input, with a measured quality table (tests/support/mt.py), checks that the page
 says which pairs go through a pivot and which translate poorly.
+
+A speaker page whose socket drops resumes its session by itself (a browser of its own, whose microphone says five
+distinct sentences once): on the platform, in a room with a listener, each sentence shows once on both pages
+however the drop falls; on a gateway whose burst limit is short, a long drop's lost audio is named; a refused
+resume, and tries that run out, end the session with a clear message. The drops are made by Playwright's
+WebSocket route, as for the listener.
 """
 
 from __future__ import annotations
@@ -314,7 +320,7 @@ async def test_page_modules_load_without_errors(browser, platform_address):
         assert await page.text_content("#status-text") == "Ready. Press Start and speak."
         # Every module the page imports was fetched, as JavaScript (browsers refuse a module of another type).
         assert {"main.js", "session.js", "captions.js", "player.js", "languages.js", "microphone.js", "room.js",
-                "room-results.js"} <= set(scripts)
+                "room-results.js", "resume.js", "unpublished-audio.js"} <= set(scripts)
         assert all("javascript" in kind for kind in scripts.values()), scripts
         assert not problems, problems
     finally:
@@ -331,7 +337,8 @@ async def test_page_words_name_only_kinds_the_server_has(browser, time_limited_a
         page_kinds = await page.evaluate(
             """async () => {
                 const words = await import("./explanations.js");
-                const warnings = ["unsupported_pair", "translation_unavailable", "speech_unavailable", "audio_skipped"];
+                const warnings = ["unsupported_pair", "translation_unavailable", "speech_unavailable", "audio_skipped",
+                                  "audio_lost"];
                 return {
                     errors: Object.keys(words.ERROR_MESSAGES),
                     warnings: warnings.filter((kind) => words.warningMessage({ kind, reason: "R" }) !== "R"),
@@ -342,7 +349,7 @@ async def test_page_words_name_only_kinds_the_server_has(browser, time_limited_a
         server_kinds = {str(kind) for kind in Kind}
         assert set(page_kinds["errors"]) <= server_kinds, set(page_kinds["errors"]) - server_kinds
         assert set(page_kinds["warnings"]) == {
-            "unsupported_pair", "translation_unavailable", "speech_unavailable", "audio_skipped"
+            "unsupported_pair", "translation_unavailable", "speech_unavailable", "audio_skipped", "audio_lost"
         }
         assert set(page_kinds["warnings"]) <= server_kinds
         assert page_kinds["unknown"] == "The server refused the session."
@@ -943,5 +950,502 @@ async def test_listener_reconnects_after_a_drop_and_says_so(browser, time_limite
             await asyncio.sleep(0.1)
         assert sent == [{"event": "listen", "lang": other, "voice": True}, {"event": "listen", "lang": other, "voice": False}]
         assert not problems, problems
+    finally:
+        await context.close()
+
+
+
+# -- a speaker whose socket drops: the page resumes the session by itself ---------------------------------------
+
+# Five sentences, each with a word of its own, then a long silence: the fake microphone loops the file, and each
+# test is over before a sentence could come round again. None has a comma: each is one utterance.
+RESUME_SENTENCES = [
+    ("The house is big.", r"house"),
+    ("I would like a cup of coffee.", r"coffee"),
+    ("My brother lives in a small village.", r"brother|village"),
+    ("We are going to the market tomorrow.", r"market"),
+    ("The children are playing in the garden.", r"children|garden"),
+]
+RESUME_PAUSE_MS = 1500
+
+
+@pytest.fixture(scope="module")
+def resume_wav(tmp_path_factory) -> Path:
+    pcm = silence(500)
+    for text, _ in RESUME_SENTENCES:
+        pcm += synthesize(text) + silence(RESUME_PAUSE_MS)
+    pcm += silence(90_000)
+    path = tmp_path_factory.mktemp("browser") / "resume.wav"
+    path.write_bytes(wrap_pcm16(pcm, 16_000))
+    return path
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def resume_browser(resume_wav):
+    """A browser of its own: its microphone says RESUME_SENTENCES once, from the start of each capture."""
+    async with playwright_api.async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=chromium_args(resume_wav))
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+RESUME_BURST_SECONDS = 3
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def short_burst_address():
+    """A gateway alone (no stages: sentences are cut and never transcribed) whose audio-speed limit holds a burst
+    of only RESUME_BURST_SECONDS: a page that reconnects after longer keeps less than the drop, and must send no
+    more than that burst at once."""
+    from babelstream.bus.memory import MemoryBus
+    from babelstream.contracts.codec import SingleObjectCodec
+    from tests.support.harness import running_gateway
+
+    async with running_gateway(
+        MemoryBus(), SingleObjectCodec(), max_audio_burst_seconds=RESUME_BURST_SECONDS, results_timeout_seconds=2
+    ) as (_, address):
+        yield address
+
+
+class SpeakerDrop:
+    """Stands between the speaker page and /ws/audio (Playwright's WebSocket route) and drops the page's socket as
+    a lost network would. The first socket is relayed until `cut_when(message)` holds for a message from the
+    server, which the page still gets; then both sides are closed, the page's as 1006 (no close frame). The next
+    `fail` sockets are closed at once, before they open (the network is not back yet). Later ones are relayed,
+    each text message from the page passed through `tamper` first. `repeat`: on the socket that resumes, right
+    after `ready`, the first socket's results are sent to the page again, as a server that read back what the
+    page already had would. Each socket's text messages, decoded, are kept."""
+
+    def __init__(self, cut_when, *, fail: int = 0, tamper=None, repeat: bool = False):
+        self.cut_when = cut_when
+        self.fail = fail
+        self.tamper = tamper
+        self.repeat = repeat
+        self.sockets: list[dict] = []  # {"from_server": [...], "from_page": [...]}
+        self.cut_at: float | None = None
+        self.repeated: list[dict] = []
+        self._tasks: set[asyncio.Task] = set()
+
+    def _later(self, coroutine) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def route(self, page_side) -> None:
+        socket = {"from_server": [], "from_page": []}
+        self.sockets.append(socket)
+        number = len(self.sockets)
+        if 1 < number <= 1 + self.fail:
+            await page_side.close(code=1006)
+            return
+        server = page_side.connect_to_server()
+        cut: list[bool] = []
+
+        def from_server(message):
+            if cut:
+                return
+            decoded = json.loads(message) if isinstance(message, str) else None
+            if decoded is not None:
+                socket["from_server"].append(decoded)
+            page_side.send(message)
+            if decoded is None:
+                return
+            if number == 1 and self.cut_when(decoded):
+                cut.append(True)
+                self.cut_at = time.monotonic()
+                self._later(server.close())
+                self._later(page_side.close(code=1006))
+            elif number == 2 + self.fail and self.repeat and decoded.get("type") == "ready":
+                for result in self.sockets[0]["from_server"]:
+                    if result.get("type") in ("transcript", "translation", "audio"):
+                        self.repeated.append(result)
+                        page_side.send(json.dumps(result))
+
+        def from_page(message):
+            if cut:
+                return
+            if isinstance(message, str):
+                decoded = json.loads(message)
+                if self.tamper is not None:
+                    decoded = self.tamper(decoded)
+                    message = json.dumps(decoded)
+                socket["from_page"].append(decoded)
+            server.send(message)
+
+        server.on_message(from_server)
+        page_side.on_message(from_page)
+
+    def of_type(self, number: int, kind: str) -> list[dict]:
+        return [m for m in self.sockets[number - 1]["from_server"] if m.get("type") == kind]
+
+
+def nth_segment(n: int):
+    segments: list[dict] = []
+
+    def holds(message: dict) -> bool:
+        if message.get("type") != "segment":
+            return False
+        segments.append(message)
+        return len(segments) == n
+
+    return holds
+
+
+async def watch_status(page) -> None:
+    """Every status line the page shows from now on goes to window.statusLog."""
+    await page.evaluate(
+        """() => {
+            window.statusLog = [];
+            const text = document.querySelector('#status-text');
+            new MutationObserver(() => window.statusLog.push(text.textContent))
+                .observe(text, {childList: true, characterData: true, subtree: true});
+        }"""
+    )
+
+
+def count_of(pattern: str, lines: list[str]) -> int:
+    return sum(1 for line in lines if re.search(pattern, line, re.IGNORECASE))
+
+
+async def choose_spanish_only(page) -> None:
+    await page.check("#targets input[value=es]")
+    for other in await page.query_selector_all("#targets input[name=target]:checked"):
+        if await other.get_attribute("value") != "es":
+            await other.uncheck()
+
+
+def first_partial_after_segment(n: int):
+    """The first partial of the sentence after the `n`th segment: the second sentence is being said."""
+    segments = nth_segment(n)
+    after: list[dict] = []
+
+    def holds(message: dict) -> bool:
+        if segments(message):
+            after.append(message)
+        return bool(after) and message.get("type") == "partial" and message["start_ms"] >= after[0]["end_ms"]
+
+    return holds
+
+
+@pytest.mark.parametrize("cut", ["in_a_pause", "mid_sentence"])
+async def test_speaker_page_resumes_after_a_drop_and_shows_each_sentence_once(resume_browser, platform_address, cut):
+    """A speaker in a room, with a listener. Its socket drops (in_a_pause: in the pause after its second sentence,
+    and the third is said while the page is disconnected, kept and sent after; mid_sentence: while it says the
+    second, which the server then publishes in two parts, the one it had and the rest the page sends); the first
+    try to reconnect fails, the second resumes the session. Each sentence shows exactly once, with its translation,
+    on the speaker's page and on the listener's; each spoken translation plays once, although the results of the
+    first socket are sent to the page again after the resume; the page says it lost the connection, then that it
+    reconnected."""
+    speaker_context, speaker, speaker_problems = await open_page(resume_browser, platform_address)
+    listener_context = None
+    drop = SpeakerDrop(nth_segment(2) if cut == "in_a_pause" else first_partial_after_segment(1), fail=1, repeat=True)
+    patterns = [pattern for _, pattern in RESUME_SENTENCES]
+    parts = len(patterns) + (cut == "mid_sentence")  # a sentence cut by the drop is two
+    try:
+        await choose_spanish_only(speaker)
+        await speaker.select_option("#speech", "es")
+        await speaker.uncheck("#hold-mic")  # the fake microphone hears nothing of the loudspeaker
+        await speaker.check("#room-on")
+        await speaker.fill("#room-id", f"resume-{cut.replace('_', '-')}")  # a room of its own: no history
+        link = await speaker.get_attribute("#share-link", "href")
+        listener_context, listener, listener_problems = await open_listener(resume_browser, link, "es")
+
+        await speaker.route_web_socket(re.compile(r"/ws/audio"), drop.route)
+        await watch_status(speaker)
+        await speaker.evaluate(  # each row's sentence starts (data-start): a row shows one sentence, or moves on
+            """() => {
+                window.rowStarts = new Map();
+                new MutationObserver((records) => {
+                    for (const { target } of records) {
+                        const starts = window.rowStarts.get(target) || [];
+                        if (starts.at(-1) !== target.dataset.start) starts.push(target.dataset.start);
+                        window.rowStarts.set(target, starts);
+                    }
+                }).observe(document.querySelector('#transcript'),
+                           {subtree: true, attributes: true, attributeFilter: ['data-start']});
+            }"""
+        )
+        await speaker.click("#start")
+        await speaker.wait_for_selector("#errors .notice.info[data-key=reconnected]", timeout=90_000)
+        reconnected_after = time.monotonic() - drop.cut_at
+        for page in (speaker, listener):
+            await page.wait_for_function(
+                f"""() => {{
+                    const rows = [...document.querySelectorAll('li.utterance:not(.live):not(.pending)')];
+                    return {json.dumps(patterns)}.every(p => rows.some(r =>
+                        new RegExp(p, 'i').test(r.querySelector('.caption').textContent)
+                        && (r.querySelector('.translation[data-lang=es]')?.textContent || '').trim()));
+                }}""",
+                timeout=120_000,
+                polling=250,
+            )
+        # Every sentence said has its row: none still shows the words so far (a sentence cut by the drop included).
+        assert await speaker.locator("li.utterance.live").count() == 0, await texts(speaker, "li.utterance.live")
+        await speaker.click("#start")  # Stop
+        await speaker.wait_for_function("document.querySelector('#status').dataset.state === 'idle'", timeout=60_000)
+
+        # The sockets: the first, cut; one that failed; the resume.
+        assert len(drop.sockets) == 3, len(drop.sockets)
+        connected = drop.sockets[0]["from_server"][0]
+        last_segment = drop.of_type(1, "segment")[-1]
+        resume = drop.sockets[2]["from_page"][0]
+        assert resume["event"] == "resume" and resume["correlation_id"] == connected["correlation_id"]
+        assert resume["resume_token"] == connected["resume_token"]
+        assert resume["room"] == f"resume-{cut.replace('_', '-')}" and resume["targets"] == ["es"] and resume["language"] == "en"
+        # The audio sent again begins where the last sentence announced ended (whole 20 ms frames).
+        assert last_segment["end_ms"] - 20 < resume["audio_ms"] <= last_segment["end_ms"], (resume["audio_ms"], last_segment)
+        first_results = {m["event_id"] for m in drop.sockets[0]["from_server"]
+                         if m.get("type") in ("transcript", "translation", "audio")}
+        assert set(resume["received"]) == first_results
+        [resumed] = drop.of_type(3, "resumed")
+        assert resumed["correlation_id"] == connected["correlation_id"]
+        # The gateway lived: it published what it had received, and skips that much of what the page sent again.
+        if cut == "mid_sentence":
+            assert resumed["published_ms"] > resume["audio_ms"], (resumed, resume["audio_ms"])
+        assert drop.repeated, "the first socket carried no result to repeat"
+        assert not [w for w in drop.of_type(3, "warning") if w["kind"] == "audio_lost"]
+
+        if cut == "mid_sentence":
+            # The row that showed the cut sentence's words so far became that part's row when its transcript came
+            # (no `segment` announced it: the socket was gone), rather than lingering or moving on to the rest.
+            partial = drop.sockets[0]["from_server"][-1]
+            assert partial["type"] == "partial"
+            rows = await speaker.evaluate(
+                f"[...window.rowStarts.values()].filter(s => s.includes('{partial['start_ms']}'))"
+            )
+            assert rows == [[str(partial["start_ms"])]], rows
+
+        # Each sentence once, on both pages, with its translation.
+        own = await texts(speaker, "li.utterance:not(.other) .caption")
+        heard = await texts(listener, "li.utterance .caption")
+        print("speaker:", own, "\nlistener:", heard, f"\nreconnected {reconnected_after:.1f} s after the cut")
+        for pattern in patterns:
+            assert count_of(pattern, own) == 1, (pattern, own)
+            assert count_of(pattern, heard) == 1, (pattern, heard)
+        assert len(own) == len(heard) == parts, (own, heard)
+        spanish = await texts(speaker, "li.utterance .translation[data-lang=es]")
+        assert len(spanish) == parts and all(line.strip() for line in spanish), spanish
+        assert any(SPANISH.search(line) for line in spanish), spanish
+
+        # Each clip played once: the results sent again were ignored.
+        clips = await speaker.locator(".translation-row[data-audio=true]").count()
+        assert clips == parts
+        await speaker.wait_for_function(
+            f"Number(document.querySelector('#played-count').textContent) >= {clips}", timeout=60_000
+        )
+        await asyncio.sleep(2)
+        assert int(await speaker.text_content("#played-count")) == clips
+
+        # What the page said: the connection lost, then back; no error, and the warning gone.
+        statuses = await speaker.evaluate("window.statusLog")
+        assert any(s.startswith("Connection lost — reconnecting in") for s in statuses), statuses
+        notice = await speaker.text_content("#errors .notice.info[data-key=reconnected] .message")
+        assert notice.startswith("Note: Reconnected"), notice
+        assert await speaker.locator("#errors .notice[data-key=reconnecting]").count() == 0
+        assert await speaker.locator("#errors .notice.error").count() == 0, await speaker.text_content("#errors")
+        assert "sentence" in await speaker.text_content("#summary")
+        assert await listener.locator("#errors .notice.error").count() == 0
+        OUTPUT.mkdir(exist_ok=True)
+        await speaker.screenshot(path=str(OUTPUT / f"browser-page-resumed-{cut}.png"), full_page=True)
+        assert not speaker_problems, speaker_problems
+        assert not listener_problems, listener_problems
+    finally:
+        if listener_context is not None:
+            await listener_context.close()
+        await speaker_context.close()
+
+
+async def test_speaker_page_names_the_audio_a_long_drop_lost(resume_browser, short_burst_address):
+    """The connection stays down longer than the server lets a new socket send at once (its burst, from `ready`):
+    the page keeps only the newest part of what was said meanwhile, sends it without being closed for speed, and
+    shows the server's `audio_lost` warning, which names exactly the rest. The session then goes on."""
+    context, page, problems = await open_page(resume_browser, short_burst_address)
+    drop = SpeakerDrop(nth_segment(1), fail=2)  # tries after 0.5 s and 1 s fail; the one 2 s later resumes
+    try:
+        await page.select_option("#speech", "off")
+        await page.route_web_socket(re.compile(r"/ws/audio"), drop.route)
+        await page.click("#start")
+        await page.wait_for_selector("#errors .notice.info[data-key=reconnected]", timeout=60_000)
+        await page.wait_for_selector("#errors .notice[data-key^=audio_lost]", timeout=10_000)
+        await page.wait_for_function("document.querySelector('#status').dataset.state === 'live'", timeout=10_000)
+        assert len(drop.sockets) == 4
+
+        resume = drop.sockets[3]["from_page"][0]
+        [resumed] = drop.of_type(4, "resumed")
+        [lost] = [w for w in drop.of_type(4, "warning") if w["kind"] == "audio_lost"]
+        assert (lost["start_ms"], lost["end_ms"]) == (resumed["published_ms"], resume["audio_ms"])
+        # 3.5 s away, 2.4 s kept (80% of the 3 s burst): about a second lost, after the sentence announced.
+        assert lost["start_ms"] >= drop.of_type(1, "segment")[0]["end_ms"]
+        assert 500 <= lost["end_ms"] - lost["start_ms"] <= 3000, lost
+        print("lost:", lost, "resumed:", resumed)
+        text = await page.text_content("#errors .notice[data-key^=audio_lost] .message")
+        seconds = (lost["end_ms"] - lost["start_ms"]) / 1000
+        assert f"{seconds:.1f} s of what you said could not be kept" in text, text
+
+        await page.click("#start")  # Stop
+        await page.wait_for_function("document.querySelector('#status').dataset.state === 'idle'", timeout=30_000)
+        assert await page.locator("#errors .notice.error").count() == 0, await page.text_content("#errors")
+        assert not problems, problems
+    finally:
+        await context.close()
+
+
+async def test_speaker_page_ends_clearly_when_the_resume_is_refused(resume_browser, time_limited_address):
+    """The socket drops; the page resumes with a token the server no longer takes (as after a restart with another
+    RESUME_SECRET): the server refuses it (1008 resume_refused), and the page says so and tries no more."""
+    context, page, problems = await open_page(resume_browser, time_limited_address)
+
+    def spoil(message: dict) -> dict:
+        if message.get("event") == "resume":
+            message["resume_token"] = message["resume_token"][:-4] + "AAAA"
+        return message
+
+    drop = SpeakerDrop(lambda message: message.get("type") == "ready", tamper=spoil)
+    try:
+        await page.route_web_socket(re.compile(r"/ws/audio"), drop.route)
+        await page.click("#start")
+        await page.wait_for_selector("#errors .notice.error", timeout=15_000)
+        notice = page.locator("#errors .notice.error")
+        assert await notice.get_attribute("data-key") == "close-resume_refused"
+        assert (await notice.locator(".message").text_content()).startswith(
+            "Error: The connection dropped, and the server would not take the session up again"
+        )
+        assert await notice.locator(".detail").text_content()  # the server's own words
+        assert [m["kind"] for m in drop.of_type(2, "error")] == ["resume_refused"]
+        assert await page.get_attribute("#status", "data-state") == "error"
+        assert await page.text_content("#start") == "Start"
+        await asyncio.sleep(3)  # longer than the next try would wait
+        assert len(drop.sockets) == 2
+        assert await page.locator("#errors .notice[data-key=reconnecting]").count() == 0
+        assert not problems, problems
+    finally:
+        await context.close()
+
+
+async def test_speaker_page_gives_up_after_its_tries_run_out(resume_browser, time_limited_address):
+    """The network never comes back: the page tries six times, waiting 0.5, 1, 2, 4, 8 and 8 s (the page's clock
+    is run forward here), then ends the session and says it could not reconnect."""
+    context = await resume_browser.new_context()
+    await context.clock.install()
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    drop = SpeakerDrop(lambda message: message.get("type") == "ready", fail=100)
+    try:
+        await page.goto(f"http://{time_limited_address}/")
+        await page.wait_for_selector("#start:not([disabled])", timeout=10_000)
+        await page.route_web_socket(re.compile(r"/ws/audio"), drop.route)
+        await page.click("#start")
+        waits = []
+        for attempt in range(1, 7):
+            # The next try is due: the fake clock runs to it (the page's own timers only; audio goes on).
+            await page.wait_for_function(
+                "document.querySelector('#status-text').textContent.startsWith('Connection lost')", timeout=15_000
+            )
+            status = await page.text_content("#status-text")
+            waits.append(int(re.search(r"in (\d+) s", status).group(1)))
+            await page.clock.run_for(8_000)
+            for _ in range(100):
+                if len(drop.sockets) == attempt + 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert len(drop.sockets) == attempt + 1, (attempt, len(drop.sockets))
+            if attempt < 6:
+                await page.wait_for_function(
+                    f"document.querySelector('#errors .notice[data-key=reconnecting] .count').textContent === ' (×{attempt + 1})'",
+                    timeout=15_000,
+                )
+        await page.wait_for_selector("#errors .notice.error", timeout=15_000)
+        assert waits == [1, 1, 2, 4, 8, 8], waits  # shown in whole seconds, at least 1
+        notice = page.locator("#errors .notice.error")
+        assert await notice.locator(".message").text_content() == (
+            "Error: Lost the connection to the server, and could not reconnect. Press Start to begin again."
+        )
+        assert await page.get_attribute("#status", "data-state") == "error"
+        await page.clock.run_for(30_000)
+        await asyncio.sleep(0.5)
+        assert len(drop.sockets) == 7
+        assert not problems, problems
+    finally:
+        await context.close()
+
+
+async def test_page_resume_parts_keep_what_a_resume_needs_and_no_more(browser, time_limited_address):
+    """resume.js and unpublished-audio.js run in the page on made-up messages and frames."""
+    context, page, _ = await open_page(browser, time_limited_address)
+    try:
+        result = await page.evaluate(
+            """async () => {
+                const { Resumer } = await import("./resume.js");
+                const { UnpublishedAudio } = await import("./unpublished-audio.js");
+                const frame = () => new ArrayBuffer(640);  // 20 ms
+                const out = {};
+
+                // Before the session's first socket: 20 s captured, the newest 8 s kept, at the start of the timeline.
+                const audio = new UnpublishedAudio();
+                for (let i = 0; i < 1000; i++) audio.push(frame());
+                out.keptBeforeStart = [audio.keptMs, audio.startByte, audio.takeUnsent().length];
+                // Then: 1 s sent live, a segment ending at 8,510 ms, 0.5 s more; the resume sends from 8,500 ms.
+                for (let i = 0; i < 50; i++) { audio.push(frame()); audio.takeUnsent(); }
+                audio.confirm(8_510);
+                for (let i = 0; i < 25; i++) audio.push(frame());
+                out.resumeFrom = audio.rewind();
+                out.resent = audio.takeUnsent().length;
+                // A drop of 20 s: 8 s kept (a gap before them), and a server burst of 3 s keeps 2.4 s.
+                for (let i = 0; i < 1000; i++) audio.push(frame());
+                out.afterLongDrop = [audio.keptMs, audio.rewind()];
+                audio.setBurstSeconds(3);
+                audio.push(frame());
+                out.shortBurst = audio.keptMs;
+
+                const resumer = new Resumer();
+                out.beforeConnected = resumer.resumable(1006, null);
+                resumer.connected({ correlation_id: "c1", resume_token: "t1" });
+                resumer.connected({ correlation_id: "c2", resume_token: "t2" });  // a resuming socket's own
+                out.closes = [1006, 1012, 1000, 1001, 1008, 1011, 1013].filter((code) => resumer.resumable(code, null));
+                out.kinds = ["shutdown", "pipeline_unavailable", "resume_refused", "capacity", "idle"].filter(
+                    (kind) => resumer.resumable(1013, { kind }));
+                out.waits = [];
+                while (resumer.triesLeft) out.waits.push(resumer.nextWaitMs(null));
+                resumer.resumed({ correlation_id: "c1", resume_token: "t3" });
+                out.afterResumed = [resumer.triesLeft, resumer.nextWaitMs({ retry_after_ms: 2000 })];
+                out.firstTimes = [
+                    resumer.firstTime({ type: "transcript", event_id: "a" }, true),
+                    resumer.firstTime({ type: "transcript", event_id: "a" }, true),
+                    resumer.firstTime({ type: "translation", event_id: "b" }, false),
+                    resumer.firstTime({ type: "warning", event_id: "c" }, true),
+                ];
+                for (let i = 0; i < 3000; i++) resumer.firstTime({ type: "audio", event_id: `x${i}` }, true);
+                const message = resumer.message({ event: "start", language: "en", room: "r" }, 8_500);
+                out.message = { ...message, received: [message.received.length, message.received[0], message.received.at(-1)] };
+                for (let i = 0; i < 10_000; i++) resumer.firstTime({ type: "audio", event_id: `y${i}` }, false);
+                out.seen = [resumer.seen.size, resumer.firstTime({ type: "audio", event_id: "a" }, false)];
+                // 2,000 ids as the server makes them (UUIDs) would not fit in one text message: the newest that do.
+                for (let i = 0; i < 2000; i++) resumer.firstTime({ type: "audio", event_id: crypto.randomUUID() }, true);
+                const long = resumer.message({ event: "start", language: "en" }, 0);
+                out.long = [JSON.stringify(long).length, long.received.length, long.received.at(-1) === resumer.received.at(-1)];
+                return out;
+            }"""
+        )
+        assert result["keptBeforeStart"] == [8000, 0, 400]
+        assert result["resumeFrom"] == 8500  # the frame that holds 8,510 ms is kept whole
+        assert result["resent"] == 50  # 1 s: from 8,500 ms to the end of the audio captured
+        assert result["afterLongDrop"] == [8000, 21_500]  # 29.5 s captured, the newest 8 s kept
+        assert result["shortBurst"] == 2400
+        assert result["beforeConnected"] is False
+        assert result["closes"] == [1006, 1012]
+        assert result["kinds"] == ["shutdown", "pipeline_unavailable"]
+        assert result["waits"] == [500, 1000, 2000, 4000, 8000, 8000]
+        assert result["afterResumed"] == [True, 2000]
+        assert result["firstTimes"] == [True, False, True, True]
+        assert result["message"] == {
+            "event": "resume", "language": "en", "room": "r", "correlation_id": "c1", "resume_token": "t3",
+            "audio_ms": 8500, "received": [2000, "x1000", "x2999"],
+        }
+        assert result["seen"] == [10_000, True]  # the oldest ids fell off
+        size, listed, newest = result["long"]
+        assert 59_000 < size <= 60_000 and 1_400 < listed < 2_000 and newest, result["long"]  # under MAX_CHUNK_BYTES
     finally:
         await context.close()
