@@ -10,15 +10,15 @@ speaker in real time (20 ms frames on an absolute schedule):
     arrival of its Spanish `translation`. P50/P90/P95/max.
   * splits: the same kind of sentences with one pause of 150, 200 or 250 ms put between two words (where
     Whisper's word timestamps on the clean audio put the boundary; never after a comma). A sentence is split
-    when more than one transcript overlaps it.
+    when more than one transcript overlaps it; the split is at the put-in pause when a transcript's speech ends
+    there, else at a pause of the voice's own (a comma, or a sentence boundary inside a reference line).
 
 The configurations run side by side and take turns, six sentences at a time (paired: a busy minute on a shared
-machine hits them all): `before` = SPECULATE_MS=0 (what main does: an utterance is cut after MIN_SILENCE_MS and
-only then published); `after` = the defaults (published at SPECULATE_MS, shown when the pause holds);
-`after+sentence` = the defaults and EARLY_END_ON_SENTENCE with VAD_QUIET_DBFS=-50 (also shown as soon as its
-transcript ends an English sentence and the pause, the detector's quiet hangover counted, reached
-EARLY_END_PAUSE_MS). `--configs` picks others (VARIANTS); each run also prints where the time went. Partials are off in all, so the figure is the end of utterance's alone (`--partials` turns them on
-in the `after` ones).
+machine hits them all): `before` (what the issue measured: an utterance cut after MIN_SILENCE_MS of what the
+detector calls silence, and only then published), `speculation` (published at SPECULATE_MS, shown when the pause
+holds, the detector's hangover counted as speech) and `after` (the defaults: the same with the quiet hangover
+counted as pause). `--configs` picks others (VARIANTS); each run also prints where the time went. Partials are off
+in all, so the figure is the end of utterance's alone (`--partials` turns them on but in `before`).
 
     .venv/bin/python bench/end_of_utterance.py                    # 40 sentences, 36 paused: ~12 min
     .venv/bin/python bench/end_of_utterance.py --sentences 12 --paused 12 --json out.json
@@ -46,26 +46,32 @@ from babelstream.client.messages import Segment, Start, Transcript, Translation 
 from babelstream.clients.probe.speech import trim_silence  # noqa: E402
 from babelstream.engines.audio import float32_to_pcm16, pcm16_to_float32, resample  # noqa: E402
 from tests.support.speech import silence, synthesize  # noqa: E402
-from tests.support.word_times import with_pauses, word_times  # noqa: E402
+from tests.support.word_times import pause_position_ms, with_pauses, word_times  # noqa: E402
 
 LOG_DIR = REPO / ".cache" / "end-of-utterance"
 SENTENCES_FILE = REPO / "bench" / "data" / "translation" / "sentences.txt"
 AFTER_MS = 1500
+# A transcript's end lies this far past its speech: the pause an utterance keeps (POST_ROLL_MS, or up to the
+# tentative offer's point when it is committed there), give or take 50 ms.
+SPLIT_TAIL_MS = 150
 CONFIGS = {
-    "before": {"SPECULATE_MS": "0", "PARTIALS": "false"},
+    # What the issue measured: an utterance cut after MIN_SILENCE_MS of what the detector calls silence, and only
+    # then published.
+    "before": {"SPECULATE_MS": "0", "VAD_QUIET_DBFS": "0", "PARTIALS": "false"},
+    # Published at SPECULATE_MS and shown when the pause holds, the detector's hangover counted as speech (main
+    # until 2026-11-30).
+    "speculation": {"VAD_QUIET_DBFS": "0", "PARTIALS": "false"},
+    # The defaults: the same, with the detector's quiet hangover counted as pause (VAD_QUIET_DBFS -50).
     "after": {"PARTIALS": "false"},
-    # Shown early on a finished sentence once the pause, the detector's quiet hangover counted, is EARLY_END_PAUSE_MS.
-    "after+sentence": {"PARTIALS": "false", "EARLY_END_ON_SENTENCE": "true", "VAD_QUIET_DBFS": "-50"},
 }
 # Variants to try beside them (--configs): each an env over the defaults.
 VARIANTS = {
-    # The detector's quiet hangover counted as pause for the offer (VAD_QUIET_DBFS), and with it an early end on a
-    # finished sentence once the pause (so measured) reaches EARLY_END_PAUSE_MS.
-    "after-quiet": {"PARTIALS": "false", "VAD_QUIET_DBFS": "-50"},
-    "sentence260": {"PARTIALS": "false", "VAD_QUIET_DBFS": "-50", "EARLY_END_ON_SENTENCE": "true",
-                    "EARLY_END_PAUSE_MS": "260"},
+    # Shown early on a finished sentence once the pause reaches EARLY_END_PAUSE_MS.
+    "after+sentence": {"PARTIALS": "false", "EARLY_END_ON_SENTENCE": "true"},
+    "sentence260": {"PARTIALS": "false", "EARLY_END_ON_SENTENCE": "true", "EARLY_END_PAUSE_MS": "260"},
     "speculate100": {"PARTIALS": "false", "SPECULATE_MS": "100"},
-    "silence260": {"PARTIALS": "false", "MIN_SILENCE_MS": "260"},
+    "speculate180": {"PARTIALS": "false", "SPECULATE_MS": "180"},
+    "silence320": {"PARTIALS": "false", "MIN_SILENCE_MS": "320"},
 }
 
 
@@ -143,26 +149,35 @@ async def latencies_ms(port: int, sentences: list[bytes], partials: bool) -> lis
     return found
 
 
-async def transcripts_per_sentence(port: int, paused: list[bytes], partials: bool) -> list[int]:
+async def cuts_per_sentence(port: int, paused: list[bytes], partials: bool) -> list[list[int]]:
+    """Per sentence, the ends (ms into the sentence) of the transcripts that overlap it: one end means not split."""
     arrivals, _, spans = await stream(port, paused, partials)
-    per_sentence = [0] * len(spans)
+    per_sentence: list[list[int]] = [[] for _ in spans]
     for _, message in arrivals:
         if isinstance(message, Transcript):
             owner = overlapping(spans, message.start_ms, message.end_ms)
             if owner is not None:
-                per_sentence[owner] += 1
+                per_sentence[owner].append(message.end_ms - spans[owner][0])
     return per_sentence
+
+
+def split_at_put_in(ends: list[int], put_in: tuple[int, int]) -> bool:
+    """Whether a transcript ends at the pause put in: its speech (its end less the 100-200 ms of pause an
+    utterance keeps) ends between 100 ms before the pause and its end."""
+    return any(put_in[0] - 100 <= end - SPLIT_TAIL_MS <= put_in[1] for end in sorted(ends)[:-1])
 
 
 def chunks(items: list, size: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def build_audio(args) -> tuple[list[bytes], list[bytes], dict]:
+def build_audio(args) -> tuple[list[bytes], list[bytes], dict, list[tuple[int, int]]]:
+    """Clean sentences, sentences with a put-in pause, how many of each pause length, and where each put-in pause
+    lies in its sentence (ms)."""
     rng = random.Random(args.seed)
     pool = english_sentences()
     rng.shuffle(pool)
-    sentences, paused, pauses = [], [], {150: 0, 200: 0, 250: 0}
+    sentences, paused, pauses, put_in = [], [], {150: 0, 200: 0, 250: 0}, []
     voices = ("espeak", "piper")
     for text in pool:
         if len(sentences) >= args.sentences and len(paused) >= args.paused:
@@ -182,8 +197,11 @@ def build_audio(args) -> tuple[list[bytes], list[bytes], dict]:
             continue
         pause = (150, 200, 250)[len(paused) % 3]
         pauses[pause] += 1
-        paused.append(with_pauses(pcm, words, [rng.choice(inside)], pause))
-    return sentences, paused, pauses
+        after = rng.choice(inside)
+        paused.append(with_pauses(pcm, words, [after], pause))
+        start = pause_position_ms(words, after)
+        put_in.append((start, start + pause))
+    return sentences, paused, pauses, put_in
 
 
 def breakdown(found: list[dict]) -> dict:
@@ -211,14 +229,14 @@ def main() -> int:
     args = parser.parse_args()
     known = {**CONFIGS, **VARIANTS}
     configs = {name: known[name] for name in args.configs.split(",")}
-    sentences, paused, pauses = build_audio(args)
+    sentences, paused, pauses, put_in = build_audio(args)
     print(f"{len(sentences)} sentences of 2-5 s, {len(paused)} with an in-sentence pause {pauses}; "
           f"load {os.getloadavg()[0]:.2f}", flush=True)
     # The platforms run side by side (idle but for the one being streamed to), and take turns a few sentences at a
     # time: on a shared machine a busy minute then hits every configuration alike.
     servers: dict[str, Server] = {}
     latencies: dict[str, list[dict]] = {name: [] for name in configs}
-    splits: dict[str, list[int]] = {name: [] for name in configs}
+    splits: dict[str, list[list[int]]] = {name: [] for name in configs}
     try:
         for name, env in configs.items():
             servers[name] = Server(name, env, LOG_DIR)  # one at a time: a failed start still stops the others
@@ -229,7 +247,7 @@ def main() -> int:
                 partials = args.partials and name != "before"
                 latencies[name] += asyncio.run(latencies_ms(server.port, batch, partials))
                 if paused_batch:
-                    splits[name] += asyncio.run(transcripts_per_sentence(server.port, paused_batch, partials))
+                    splits[name] += asyncio.run(cuts_per_sentence(server.port, paused_batch, partials))
         results = {}
         for name, server in servers.items():
             eou = [found["eou"] for found in latencies[name]]
@@ -238,8 +256,9 @@ def main() -> int:
                 "eou": {q: percentile(eou, q) for q in (50, 90, 95, 100)},
                 "breakdown_p50": breakdown(latencies[name]),
                 "answered": f"{len(eou)}/{len(sentences)}",
-                "split": sum(1 for count in splits[name] if count > 1),
-                "unanswered_paused": sum(1 for count in splits[name] if count == 0),
+                "split": sum(1 for ends in splits[name] if len(ends) > 1),
+                "split_at_put_in": sum(split_at_put_in(ends, span) for ends, span in zip(splits[name], put_in)),
+                "unanswered_paused": sum(1 for ends in splits[name] if not ends),
                 "paused": len(splits[name]),
                 "speculations": server.metric("babelstream_gateway_speculations_total"),
             }
@@ -249,7 +268,8 @@ def main() -> int:
     for name, figures in results.items():
         print(f"{name:7s} end of utterance -> translated text: P50 {figures['eou'][50]} ms, P90 {figures['eou'][90]}, "
               f"P95 {figures['eou'][95]}, max {figures['eou'][100]} ({figures['answered']} answered); "
-              f"split {figures['split']}/{figures['paused']} paused sentences; speculations {figures['speculations']}")
+              f"split {figures['split']}/{figures['paused']} paused sentences ({figures['split_at_put_in']} at the put-in "
+              f"pause); speculations {figures['speculations']}")
         print(f"{'':7s} where it went (medians, ms): {figures['breakdown_p50']}")
     print(f"load at the end {os.getloadavg()[0]:.2f}")
     reference_name = next(iter(results))

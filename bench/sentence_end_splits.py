@@ -5,8 +5,10 @@ the counts do not move with the machine's load.
 For each seed, the sentences with a put-in 150/200/250 ms pause (bench/end_of_utterance.py's `paused` set, never
 used to tune these settings) are fed to the live endpointer frame by frame, and:
 
-  * `cut by the pause`: sentences the endpointer cuts inside (MIN_SILENCE_MS of what the detector calls silence),
-    as shipped (the detector's hangover counted as speech) and with the quiet hangover counted as pause;
+  * `cut at the put-in pause` / `at another pause`: sentences the endpointer cuts inside (MIN_SILENCE_MS of pause),
+    at the pause put in or elsewhere (a comma the voice paused at, a sentence boundary inside a reference line),
+    with the detector's hangover counted as speech (as before) and with its quiet frames counted as pause (the
+    default since VAD_QUIET_DBFS=-50);
   * `longest pause inside`: the longest pause inside each sentence as `Endpointer.pause_ms` measures it (the quiet
     hangover counted as pause), against the pause the detector leaves at the end of a sentence;
   * `early end, worst case`: at the first moment inside a sentence that the pause reaches T, the tentative
@@ -33,7 +35,7 @@ sys.path.insert(0, str(REPO))
 from bench.end_of_utterance import build_audio  # noqa: E402
 from babelstream.engines.vad.endpointer import Endpointer  # noqa: E402
 from babelstream.segmentation import SegmentationSettings, _new_vad  # noqa: E402
-from babelstream.engines.vad.utterance import FINAL, TENTATIVE  # noqa: E402
+from babelstream.engines.vad.utterance import FINAL, POST_ROLL_MS, QUIET_DBFS, TENTATIVE  # noqa: E402
 from babelstream.gateway.speculation import ends_sentence  # noqa: E402
 from tests.support.speech import silence  # noqa: E402
 
@@ -57,15 +59,22 @@ def inside(piece: bytes) -> tuple[bytes, int]:
     return silence(LEAD_MS) + piece + silence(1500), (LEAD_MS + len(piece) // 32) // 20 - 1
 
 
-def cut_inside(piece: bytes, quiet_dbfs: float | None) -> bool:
+def cuts_inside(piece: bytes, quiet_dbfs: float | None) -> list[int]:
+    """Where the endpointer ends an utterance inside the piece: the end of the speech before each cut (ms into the
+    piece: the cut utterance's end less its post-roll)."""
     pcm, last = inside(piece)
     ep = endpointer(quiet_dbfs)
+    cuts = []
     for index, frame in frames(pcm):
         if index >= last:
-            return False
-        if any(u.kind == FINAL for u in ep.feed(frame)):
-            return True
-    return False
+            break
+        cuts += [u.end_ms - POST_ROLL_MS - LEAD_MS for u in ep.feed(frame) if u.kind == FINAL]
+    return cuts
+
+
+def at_put_in(cut_ms: int, put_in: tuple[int, int]) -> bool:
+    """A cut falls at the put-in pause when the speech before it ends there (or in the word's last 150 ms)."""
+    return put_in[0] - 150 <= cut_ms <= put_in[1]
 
 
 def longest_pause_inside(piece: bytes) -> int:
@@ -117,26 +126,32 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", default="5,9,12")
     parser.add_argument("--paused", type=int, default=12)
-    parser.add_argument("--pauses", default="260,300", help="EARLY_END_PAUSE_MS values to try")
+    parser.add_argument("--pauses", default="260,300", help="EARLY_END_PAUSE_MS values to try ('' for none)")
     args = parser.parse_args()
     from babelstream.settings import Settings
     from babelstream.stages.asr import AsrStage
 
-    recognizer = AsrStage(Settings().stages, "bench").recognizer("en")
+    recognizer = AsrStage(Settings().stages, "bench").recognizer("en") if args.pauses else None
     totals: dict[str, int] = {}
     count = 0
     for seed in (int(s) for s in args.seeds.split(",")):
-        sentences, paused, pauses = build_audio(argparse.Namespace(sentences=args.paused, paused=args.paused, seed=seed))
+        sentences, paused, pauses, put_in = build_audio(
+            argparse.Namespace(sentences=args.paused, paused=args.paused, seed=seed)
+        )
         count += len(paused)
-        row = {
-            "cut by the pause (shipped)": sum(cut_inside(p, None) for p in paused),
-            "cut by the pause (VAD_QUIET_DBFS -50, which the cut ignores)": sum(cut_inside(p, -50.0) for p in paused),
-        }
+        row = {}
+        for label, quiet_dbfs in (("shipped before (hangover counted as speech)", None),
+                                  (f"quiet frames counted as pause (VAD_QUIET_DBFS {QUIET_DBFS:g})", QUIET_DBFS)):
+            cuts = [cuts_inside(p, quiet_dbfs) for p in paused]
+            row[f"cut at the put-in pause, {label}"] = sum(
+                any(at_put_in(c, span) for c in found) for found, span in zip(cuts, put_in))
+            row[f"cut at another pause, {label}"] = sum(
+                any(not at_put_in(c, span) for c in found) for found, span in zip(cuts, put_in))
         longest = sorted(longest_pause_inside(p) for p in paused)
         at_end = [pause_at_end(s, 300) for s in sentences]
         print(f"seed {seed}: {len(paused)} paused sentences {pauses}; longest pause inside each (ms): {longest}; "
               f"pause_ms 300 ms after each clean sentence's last audible sample: median {np.median(at_end):.0f}")
-        for pause_ms in (int(p) for p in args.pauses.split(",")):
+        for pause_ms in (int(p) for p in args.pauses.split(",") if p):
             texts = [early_end_split(p, pause_ms, recognizer) for p in paused]
             row[f"early end at {pause_ms} ms, worst case"] = sum(t is not None for t in texts)
             for text in texts:

@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from babelstream.contracts.audio_format import PIPELINE_SAMPLE_RATE_HZ
 from babelstream.engines.vad import Endpointer, SileroVad, Utterance, WebRtcVad, split_recording
-from babelstream.engines.vad.utterance import SPECULATE_MS, FrameCounts
+from babelstream.engines.vad.utterance import QUIET_DBFS, SPECULATE_MS, FrameCounts
 
 
 class SegmentationSettings(BaseSettings):
@@ -28,12 +28,11 @@ class SegmentationSettings(BaseSettings):
     # are ready when the pause reaches MIN_SILENCE_MS (or, when they show a finished sentence, end it then).
     # 0 turns it off. Recordings (the segmenter stage) are cut without it.
     speculate_ms: int = SPECULATE_MS
-    # Live streams: frames the detector still calls speech just before a pause, but quieter than this (RMS, dBFS;
-    # QUIET_DBFS, -50, is what was measured), count as pause for SPECULATE_MS and EARLY_END_PAUSE_MS (WebRTC's
-    # detector says "speech" for 60-120 ms after speech ends). 0, the default, counts none: the offer came sooner,
-    # but 3-6x as many offers were withdrawn and the ASR stage's extra work ate the gain
-    # (docs/benchmarks/interim-results.md).
-    vad_quiet_dbfs: float = Field(0.0, le=0)
+    # Live streams: frames the detector still calls speech just before a pause, but quieter than this (RMS, dBFS),
+    # count as pause (WebRTC's detector says "speech" for 60-120 ms after speech ends), for SPECULATE_MS,
+    # EARLY_END_PAUSE_MS and the cut at MIN_SILENCE_MS, which then comes that much sooner after the speech. Where
+    # the room is noisier than this, nothing is counted and the detector alone decides. 0 turns it off.
+    vad_quiet_dbfs: float = Field(QUIET_DBFS, le=0)
 
 
 def _new_vad(settings: SegmentationSettings):

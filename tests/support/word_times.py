@@ -49,13 +49,17 @@ def with_pauses(pcm: bytes, words: list[Word], after: list[int], pause_ms: int) 
     out = bytearray()
     position = 0
     for index in sorted(after):
-        cut_ms = (words[index].end_ms + words[index + 1].start_ms) // 2
-        cut = cut_ms * BYTES_PER_MS
+        cut = pause_position_ms(words, index) * BYTES_PER_MS
         out += pcm[position:cut]
         out += bytes(pause_ms * BYTES_PER_MS)
         position = cut
     out += pcm[position:]
     return bytes(out)
+
+
+def pause_position_ms(words: list[Word], after: int) -> int:
+    """Where with_pauses puts a pause after word `after`, in ms of the original audio."""
+    return (words[after].end_ms + words[after + 1].start_ms) // 2
 
 
 def loudness_gaps_ms(pcm: bytes, threshold_dbfs: float = -45.0) -> int:

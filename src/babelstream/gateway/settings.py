@@ -133,8 +133,10 @@ class GatewaySettings(BaseSettings):
 
     # Admission from what is measured (gateway/pipeline_load.py): a new speaker is refused (1013 `overloaded`) while
     # more utterances than this wait for the ASR stage, or while this gateway's end-of-utterance latency P95 over the
-    # last ADMISSION_WINDOW_SECONDS is over ADMISSION_MAX_P95_MS. 0 turns a check off.
-    admission_max_asr_backlog: int = 8
+    # last ADMISSION_WINDOW_SECONDS is over ADMISSION_MAX_P95_MS. 0 turns a check off. The backlog is what the ASR
+    # group has not committed, those in a batch included: 16 leaves one full default batch (ASR_BATCH_SIZE 8)
+    # decoding and one waiting; at 8, one batch in flight read as a full backlog and refused speakers it could serve.
+    admission_max_asr_backlog: int = 16
     admission_max_p95_ms: float = 1500.0
     admission_window_seconds: float = 30.0
 

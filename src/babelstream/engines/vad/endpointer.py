@@ -17,6 +17,13 @@ __all__ = ["Endpointer", "Utterance", "split_recording"]
 
 # While idle, silence beyond the pre-roll is dropped once this many extra frames have piled up.
 _IDLE_TRIM_FRAMES = 32
+# With quiet frames counted as pause, a cut first looks at the last ONSET_FRAMES: a word starting again shows there
+# as energy ONSET_RISE_DB over the pause's floor before the detector calls it speech (it lags a frame or two), and
+# the cut waits for the detector, up to ONSET_WAIT_FRAMES. Without it a put-in 250 ms pause measured up to 300.
+ONSET_FRAMES = 2
+ONSET_RISE_DB = 15.0
+ONSET_RISE = 10 ** (ONSET_RISE_DB / 10)
+ONSET_WAIT_FRAMES = 3
 
 
 class Endpointer:
@@ -33,10 +40,10 @@ class Endpointer:
     follows as usual, or the owner ends it at the tentative point with commit_tentative().
 
     With quiet_dbfs, the frames just before a pause that the detector called speech but that are quieter than that
-    (at most QUIET_TAIL_MAX_MS of them) count as part of the pause for the tentative offer and for `pause_ms`
-    (so a detector's hangover does not delay them), but not for the cut at min_silence_ms: measured that way, a
-    put-in 250 ms pause inside a sentence reached 300 ms (docs/benchmarks/interim-results.md). They are looked at
-    once per pause, when it starts, so a frame costs nothing more.
+    (at most QUIET_TAIL_MAX_MS of them: WebRTC's hangover) count as part of the pause, for the tentative offer, for
+    `pause_ms` and for the cut, so the cut comes min_silence_ms after the speech, not after the detector's hangover.
+    Before it cuts, it looks for a word starting again that the detector has not called speech yet (_speech_resuming),
+    since a pause so measured is also longer at its far end. Both look at frames once per pause, not per frame.
     """
 
     # Slots: 1,000 streams' objects are touched 50 times a second each; attributes in the object itself rather than
@@ -186,12 +193,13 @@ class Endpointer:
         else:
             self._last_silent_end = index + 1
             silent_frames = index + 1 - self._last_voiced_end
-            if silent_frames >= self._silence_frames_to_end:
-                self._close_segment(self._last_voiced_end + self._post_roll_frames, completed)
-                return
             if silent_frames == 1:
                 self._quiet_tail = self._count_quiet_tail() if self._quiet_tail_frames else 0
-            if not self._speculated and silent_frames + self._quiet_tail >= self._speculate_frames > 0:
+            pause_frames = silent_frames + self._quiet_tail
+            if pause_frames >= self._silence_frames_to_end and not self._speech_resuming(pause_frames):
+                self._close_segment(self._last_voiced_end + self._post_roll_frames, completed)
+                return
+            if not self._speculated and pause_frames >= self._speculate_frames > 0:
                 self._speculate(completed)
         if len(audio) >= self._max_frames:
             self._force_cut(completed)
@@ -202,11 +210,24 @@ class Endpointer:
         last = self._last_voiced_end - 1 - self._audio_start_frame
         count = 0
         for position in range(last, max(-1, last - self._quiet_tail_frames), -1):
-            samples = np.frombuffer(audio[position], dtype="<i2").astype(np.float32)
-            if float(np.dot(samples, samples)) >= self._quiet_energy * samples.size:
+            if _mean_square(audio[position]) >= self._quiet_energy:
                 break
             count += 1
         return count
+
+    def _speech_resuming(self, pause_frames: int) -> bool:
+        """At the cut, with quiet frames counted as pause: whether the latest frames are a word starting that the
+        detector has not called speech yet (louder than quiet, and ONSET_RISE_DB over the pause's quietest frame).
+        The cut then waits, at most ONSET_WAIT_FRAMES, for the detector to decide. Looked at only at the cut."""
+        if not self._quiet_tail_frames or pause_frames >= self._silence_frames_to_end + ONSET_WAIT_FRAMES:
+            return False
+        audio = self._audio
+        pause_start = self._last_voiced_end - self._quiet_tail - self._audio_start_frame
+        energies = [_mean_square(frame) for frame in audio[max(0, pause_start) :]]
+        if len(energies) <= ONSET_FRAMES:
+            return False
+        floor = min(energies[:-ONSET_FRAMES]) * ONSET_RISE
+        return any(energy >= self._quiet_energy and energy >= floor for energy in energies[-ONSET_FRAMES:])
 
     def _trim_front(self, frames: int) -> None:
         if frames > 0:
@@ -258,6 +279,11 @@ class Endpointer:
         start_ms = self._audio_start_frame * self._frame_ms
         end_ms = start_ms + kept_frames * self._frame_ms
         completed.append(Utterance(b"".join(self._audio[:kept_frames]), start_ms, end_ms))
+
+
+def _mean_square(frame: bytes) -> float:
+    samples = np.frombuffer(frame, dtype="<i2").astype(np.float32)
+    return float(np.dot(samples, samples)) / max(1, samples.size)
 
 
 def split_recording(vad: VoiceActivityDetector, pcm: bytes, **endpointer_options: int) -> list[Utterance]:

@@ -17,11 +17,9 @@ POST_ROLL_MS = 200
 # At this much silence the endpointer offers the utterance as tentative (speculative finalisation): the pipeline can
 # start on it while the pause may still turn out to be in-sentence. 0 turns it off.
 SPECULATE_MS = 140
-# Frames the detector still calls speech right after speech but quieter than this (RMS, dBFS) count as pause for
-# the tentative offer and the measured pause (Endpointer.pause_ms): WebRTC's detector keeps saying "speech" for
-# 60-120 ms of silence after speech ends (its hangover), which delayed every end of utterance by as much
-# (docs/benchmarks/interim-results.md). At most QUIET_TAIL_MAX_MS are counted. None counts none (the default:
-# VAD_QUIET_DBFS in segmentation.py says why).
+# Frames the detector still calls speech right after speech but quieter than this (RMS, dBFS) count as pause:
+# WebRTC's detector keeps saying "speech" for 60-120 ms of silence after speech ends (its hangover), which delayed
+# every end of utterance by as much (docs/benchmarks/interim-results.md). At most QUIET_TAIL_MAX_MS are counted.
 QUIET_DBFS = -50.0
 QUIET_TAIL_MAX_MS = 160
 
