@@ -957,24 +957,26 @@ async def test_listener_reconnects_after_a_drop_and_says_so(browser, time_limite
 
 # -- a speaker whose socket drops: the page resumes the session by itself ---------------------------------------
 
-# Five sentences, each with a word of its own, then a long silence: the fake microphone loops the file, and each
-# test is over before a sentence could come round again. None has a comma: each is one utterance.
+# Five sentences, with words of their own (the second has two, one in each half), then a long silence: the fake
+# microphone loops the file, and each test is over before a sentence could come round again. None has a comma:
+# each is one utterance.
 RESUME_SENTENCES = [
-    ("The house is big.", r"house"),
-    ("I would like a cup of coffee.", r"coffee"),
-    ("My brother lives in a small village.", r"brother|village"),
-    ("We are going to the market tomorrow.", r"market"),
-    ("The children are playing in the garden.", r"children|garden"),
+    ("The house is big.", [r"house"]),
+    ("I would like a cup of coffee and a piece of chocolate cake.", [r"coffee", r"chocolate|cake"]),
+    ("My brother lives in a small village.", [r"brother|village"]),
+    ("We are going to the market tomorrow.", [r"market"]),
+    ("The children are playing in the garden.", [r"children|garden"]),
 ]
+RESUME_LEAD_MS = 500
 RESUME_PAUSE_MS = 1500
 
 
 @pytest.fixture(scope="module")
 def resume_wav(tmp_path_factory) -> Path:
-    pcm = silence(500)
+    pcm = silence(RESUME_LEAD_MS)
     for text, _ in RESUME_SENTENCES:
         pcm += synthesize(text) + silence(RESUME_PAUSE_MS)
-    pcm += silence(90_000)
+    pcm += silence(240_000)  # longer than a test may wait: a sentence lost is not found again on the next loop
     path = tmp_path_factory.mktemp("browser") / "resume.wav"
     path.write_bytes(wrap_pcm16(pcm, 16_000))
     return path
@@ -1012,14 +1014,17 @@ async def short_burst_address():
 class SpeakerDrop:
     """Stands between the speaker page and /ws/audio (Playwright's WebSocket route) and drops the page's socket as
     a lost network would. The first socket is relayed until `cut_when(message)` holds for a message from the
-    server, which the page still gets; then both sides are closed, the page's as 1006 (no close frame). The next
+    server, which the page still gets, or until the audio the page sent reaches `cut_at_ms`; then both sides are
+    closed, the page's as 1006 (no close frame). The next
     `fail` sockets are closed at once, before they open (the network is not back yet). Later ones are relayed,
     each text message from the page passed through `tamper` first. `repeat`: on the socket that resumes, right
     after `ready`, the first socket's results are sent to the page again, as a server that read back what the
     page already had would. Each socket's text messages, decoded, are kept."""
 
-    def __init__(self, cut_when, *, fail: int = 0, tamper=None, repeat: bool = False):
+    def __init__(self, cut_when=lambda message: False, *, cut_at_ms: int | None = None, fail: int = 0, tamper=None,
+                 repeat: bool = False):
         self.cut_when = cut_when
+        self.cut_at_ms = cut_at_ms
         self.fail = fail
         self.tamper = tamper
         self.repeat = repeat
@@ -1042,6 +1047,13 @@ class SpeakerDrop:
             return
         server = page_side.connect_to_server()
         cut: list[bool] = []
+        sent_bytes = 0
+
+        def cut_now() -> None:
+            cut.append(True)
+            self.cut_at = time.monotonic()
+            self._later(server.close())
+            self._later(page_side.close(code=1006))
 
         def from_server(message):
             if cut:
@@ -1053,10 +1065,7 @@ class SpeakerDrop:
             if decoded is None:
                 return
             if number == 1 and self.cut_when(decoded):
-                cut.append(True)
-                self.cut_at = time.monotonic()
-                self._later(server.close())
-                self._later(page_side.close(code=1006))
+                cut_now()
             elif number == 2 + self.fail and self.repeat and decoded.get("type") == "ready":
                 for result in self.sockets[0]["from_server"]:
                     if result.get("type") in ("transcript", "translation", "audio"):
@@ -1064,8 +1073,14 @@ class SpeakerDrop:
                         page_side.send(json.dumps(result))
 
         def from_page(message):
+            nonlocal sent_bytes
             if cut:
                 return
+            if not isinstance(message, str) and number == 1 and self.cut_at_ms is not None:
+                sent_bytes += len(message)
+                if sent_bytes >= self.cut_at_ms * 32:  # 16 kHz PCM16
+                    cut_now()
+                    return
             if isinstance(message, str):
                 decoded = json.loads(message)
                 if self.tamper is not None:
@@ -1116,19 +1131,6 @@ async def choose_spanish_only(page) -> None:
             await other.uncheck()
 
 
-def first_partial_after_segment(n: int):
-    """The first partial of the sentence after the `n`th segment: the second sentence is being said."""
-    segments = nth_segment(n)
-    after: list[dict] = []
-
-    def holds(message: dict) -> bool:
-        if segments(message):
-            after.append(message)
-        return bool(after) and message.get("type") == "partial" and message["start_ms"] >= after[0]["end_ms"]
-
-    return holds
-
-
 @pytest.mark.parametrize("cut", ["in_a_pause", "mid_sentence"])
 async def test_speaker_page_resumes_after_a_drop_and_shows_each_sentence_once(resume_browser, platform_address, cut):
     """A speaker in a room, with a listener. Its socket drops (in_a_pause: in the pause after its second sentence,
@@ -1140,9 +1142,12 @@ async def test_speaker_page_resumes_after_a_drop_and_shows_each_sentence_once(re
     reconnected."""
     speaker_context, speaker, speaker_problems = await open_page(resume_browser, platform_address)
     listener_context = None
-    drop = SpeakerDrop(nth_segment(2) if cut == "in_a_pause" else first_partial_after_segment(1), fail=1, repeat=True)
-    patterns = [pattern for _, pattern in RESUME_SENTENCES]
-    parts = len(patterns) + (cut == "mid_sentence")  # a sentence cut by the drop is two
+    if cut == "in_a_pause":
+        drop = SpeakerDrop(nth_segment(2), fail=1, repeat=True)
+    else:  # 2.3 s into the second sentence: after "coffee", before "chocolate cake"
+        second_starts_ms = RESUME_LEAD_MS + len(synthesize(RESUME_SENTENCES[0][0])) // 32 + RESUME_PAUSE_MS
+        drop = SpeakerDrop(cut_at_ms=second_starts_ms + 2300, fail=1, repeat=True)
+    patterns = [pattern for _, sentence in RESUME_SENTENCES for pattern in sentence]
     try:
         await choose_spanish_only(speaker)
         await speaker.select_option("#speech", "es")
@@ -1171,16 +1176,20 @@ async def test_speaker_page_resumes_after_a_drop_and_shows_each_sentence_once(re
         await speaker.wait_for_selector("#errors .notice.info[data-key=reconnected]", timeout=90_000)
         reconnected_after = time.monotonic() - drop.cut_at
         for page in (speaker, listener):
-            await page.wait_for_function(
-                f"""() => {{
-                    const rows = [...document.querySelectorAll('li.utterance:not(.live):not(.pending)')];
-                    return {json.dumps(patterns)}.every(p => rows.some(r =>
-                        new RegExp(p, 'i').test(r.querySelector('.caption').textContent)
-                        && (r.querySelector('.translation[data-lang=es]')?.textContent || '').trim()));
-                }}""",
-                timeout=120_000,
-                polling=250,
-            )
+            try:
+                await page.wait_for_function(
+                    f"""() => {{
+                        const rows = [...document.querySelectorAll('li.utterance:not(.live):not(.pending)')];
+                        return {json.dumps(patterns)}.every(p => rows.some(r =>
+                            new RegExp(p, 'i').test(r.querySelector('.caption').textContent)
+                            && (r.querySelector('.translation[data-lang=es]')?.textContent || '').trim()));
+                    }}""",
+                    timeout=120_000,
+                    polling=250,
+                )
+            except playwright_api.TimeoutError:
+                pytest.fail(f"not every sentence came: {await texts(page, 'li.utterance .caption')}, "
+                            f"{[(m.get('type'), m.get('segment_index'), m.get('start_ms'), m.get('text')) for m in drop.sockets[-1]['from_server'] if m.get('type') in ('resumed', 'segment', 'transcript', 'warning')]}")
         # Every sentence said has its row: none still shows the words so far (a sentence cut by the drop included).
         assert await speaker.locator("li.utterance.live").count() == 0, await texts(speaker, "li.utterance.live")
         await speaker.click("#start")  # Stop
@@ -1209,13 +1218,23 @@ async def test_speaker_page_resumes_after_a_drop_and_shows_each_sentence_once(re
 
         if cut == "mid_sentence":
             # The row that showed the cut sentence's words so far became that part's row when its transcript came
-            # (no `segment` announced it: the socket was gone), rather than lingering or moving on to the rest.
-            partial = drop.sockets[0]["from_server"][-1]
-            assert partial["type"] == "partial"
-            rows = await speaker.evaluate(
-                f"[...window.rowStarts.values()].filter(s => s.includes('{partial['start_ms']}'))"
-            )
-            assert rows == [[str(partial["start_ms"])]], rows
+            # (no `segment` announced it: the socket was gone), rather than lingering or moving on to the rest. When
+            # a later sentence's words came first (a loaded machine), that row showed them instead: also right.
+            first_end = drop.of_type(1, "segment")[-1]["end_ms"]
+            second = [m for m in drop.of_type(1, "partial") if m["start_ms"] >= first_end]
+            assert second, "no partial of the second sentence came before the cut"
+            start = second[-1]["start_ms"]
+            rows = await speaker.evaluate(f"[...window.rowStarts.values()].filter(s => s.includes('{start}'))")
+            after = [m for m in drop.sockets[2]["from_server"]
+                     if m.get("type") == "partial" or (m.get("type") == "transcript" and m["start_ms"] == start)]
+            if after and after[0]["type"] == "transcript":
+                assert rows == [[str(start)]], (rows, [
+                    (m.get("type"), m.get("segment_index"), m.get("start_ms"), m.get("end_ms"), m.get("text"))
+                    for m in drop.sockets[0]["from_server"][-3:] + drop.sockets[2]["from_server"]
+                    if m.get("type") not in ("audio", "translation")])
+            else:
+                assert len(rows) == 1 and rows[0][0] == str(start), rows
+                print("a later sentence's partial came before the cut one's transcript:", rows)
 
         # Each sentence once, on both pages, with its translation.
         own = await texts(speaker, "li.utterance:not(.other) .caption")
@@ -1224,14 +1243,16 @@ async def test_speaker_page_resumes_after_a_drop_and_shows_each_sentence_once(re
         for pattern in patterns:
             assert count_of(pattern, own) == 1, (pattern, own)
             assert count_of(pattern, heard) == 1, (pattern, heard)
-        assert len(own) == len(heard) == parts, (own, heard)
+        # The listener reads what the speaker reads, row for row; a sentence cut by the drop is two.
+        assert own == heard
+        assert len(own) == len(RESUME_SENTENCES) + (cut == "mid_sentence"), own
         spanish = await texts(speaker, "li.utterance .translation[data-lang=es]")
-        assert len(spanish) == parts and all(line.strip() for line in spanish), spanish
+        assert len(spanish) == len(own) and all(line.strip() for line in spanish), spanish
         assert any(SPANISH.search(line) for line in spanish), spanish
 
         # Each clip played once: the results sent again were ignored.
         clips = await speaker.locator(".translation-row[data-audio=true]").count()
-        assert clips == parts
+        assert clips == len(own)
         await speaker.wait_for_function(
             f"Number(document.querySelector('#played-count').textContent) >= {clips}", timeout=60_000
         )
@@ -1319,14 +1340,17 @@ async def test_speaker_page_ends_clearly_when_the_resume_is_refused(resume_brows
         await asyncio.sleep(3)  # longer than the next try would wait
         assert len(drop.sockets) == 2
         assert await page.locator("#errors .notice[data-key=reconnecting]").count() == 0
-        assert not problems, problems
+        # Chromium's words when the route relays a frame the page sent before it learnt that the server closed (the
+        # route's own socket to the server is closing then; the page's checks its state before each send).
+        relayed_late = "WebSocket is already in CLOSING or CLOSED state."
+        assert not [problem for problem in problems if problem != relayed_late], problems
     finally:
         await context.close()
 
 
 async def test_speaker_page_gives_up_after_its_tries_run_out(resume_browser, time_limited_address):
     """The network never comes back: the page tries six times, waiting 0.5, 1, 2, 4, 8 and 8 s (the page's clock
-    is run forward here), then ends the session and says it could not reconnect."""
+    is paused, and run forward here one try at a time), then ends the session and says it could not reconnect."""
     context = await resume_browser.new_context()
     await context.clock.install()
     page = await context.new_page()
@@ -1336,33 +1360,32 @@ async def test_speaker_page_gives_up_after_its_tries_run_out(resume_browser, tim
     try:
         await page.goto(f"http://{time_limited_address}/")
         await page.wait_for_selector("#start:not([disabled])", timeout=10_000)
+        await page.clock.pause_at(int(time.time() * 1000) + 10_000)  # the page's timers fire only when run below
         await page.route_web_socket(re.compile(r"/ws/audio"), drop.route)
+        await watch_status(page)
         await page.click("#start")
-        waits = []
-        for attempt in range(1, 7):
-            # The next try is due: the fake clock runs to it (the page's own timers only; audio goes on).
-            await page.wait_for_function(
-                "document.querySelector('#status-text').textContent.startsWith('Connection lost')", timeout=15_000
+        for _ in range(20):
+            if await page.locator("#errors .notice.error").count():
+                break
+            tries = len(drop.sockets)
+            await page.wait_for_function(  # the socket is gone, a try is waiting for its time
+                "window.statusLog.at(-1)?.startsWith('Connection lost')", timeout=15_000
             )
-            status = await page.text_content("#status-text")
-            waits.append(int(re.search(r"in (\d+) s", status).group(1)))
-            await page.clock.run_for(8_000)
-            for _ in range(100):
-                if len(drop.sockets) == attempt + 1:
+            await page.clock.run_for(10_000)  # longer than any wait: the next try goes
+            for _ in range(200):
+                if len(drop.sockets) > tries or await page.locator("#errors .notice.error").count():
                     break
                 await asyncio.sleep(0.05)
-            assert len(drop.sockets) == attempt + 1, (attempt, len(drop.sockets))
-            if attempt < 6:
-                await page.wait_for_function(
-                    f"document.querySelector('#errors .notice[data-key=reconnecting] .count').textContent === ' (×{attempt + 1})'",
-                    timeout=15_000,
-                )
         await page.wait_for_selector("#errors .notice.error", timeout=15_000)
-        assert waits == [1, 1, 2, 4, 8, 8], waits  # shown in whole seconds, at least 1
+        assert len(drop.sockets) == 7  # the first, then six tries
+        statuses = await page.evaluate("window.statusLog")
+        waits = [int(re.search(r"in (\d+) s", line).group(1)) for line in statuses if line.startswith("Connection lost")]
+        assert waits == [1, 1, 2, 4, 8, 8], statuses  # shown in whole seconds, at least 1
         notice = page.locator("#errors .notice.error")
         assert await notice.locator(".message").text_content() == (
             "Error: Lost the connection to the server, and could not reconnect. Press Start to begin again."
         )
+        assert await page.locator("#errors .notice[data-key=reconnecting]").count() == 0
         assert await page.get_attribute("#status", "data-state") == "error"
         await page.clock.run_for(30_000)
         await asyncio.sleep(0.5)

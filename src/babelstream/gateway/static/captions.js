@@ -164,8 +164,11 @@ export function segmentRow(session, m) {
 
 export function showTranscript(session, m) {
   // Its `segment` may never have come (its socket dropped first and the session was resumed): the sentence's
-  // partial row then becomes its row, as the segment would have made it.
+  // partial row then becomes its row, as the segment would have made it; or, if another of its results made its
+  // row first (results read back after a resume come in no set order), the partial row goes.
   const row = keyedRow(session, m.segment_index) || segmentRow(session, m);
+  const live = liveRow(session);
+  if (live && live !== row && Number(live.dataset.start) === m.start_ms) live.remove();
   // A room's recent past, sent on arrival, is marked as earlier; a sentence already seen live stays live when
   // it comes again (a listener that reconnects gets the history again).
   if (m.history === true && row.classList.contains("pending")) row.classList.add("history");
