@@ -145,6 +145,11 @@ class GatewayMetrics:
             "Spoken translations not sent to a listener that was not keeping up",
             registry=self.registry,
         )
+        self.listener_partials_dropped = Counter(
+            "babelstream_gateway_listener_partials_dropped_total",
+            "Interim results (partial, partial_translation) not sent to a listener that was behind",
+            registry=self.registry,
+        )
 
     def watch_socket_refusals(self, counts: Mapping[str, int]) -> None:
         RefusalCounts(counts, self.registry)
