@@ -126,7 +126,8 @@ class GatewayMetrics:
         self.speculations = Counter(
             "babelstream_gateway_speculations_total",
             "Utterances published at a short pause, by outcome: committed (the pause held), committed_early "
-            "(the transcript showed a finished sentence), withdrawn (the speaker went on)",
+            "(the transcript showed a finished sentence), withdrawn (the speaker went on), skipped_busy (not made: the ASR "
+            "stage was behind, SPECULATE_MAX_ASR_BACKLOG)",
             ["outcome"],
             registry=self.registry,
         )

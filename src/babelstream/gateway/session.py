@@ -676,6 +676,10 @@ class Session:
                 # A room's listeners get results from the bus on every gateway, before any commit: a speculation
                 # withdrawn there could not be taken back. Room speakers' utterances are cut at the full pause.
                 return
+            load = self.context.load
+            if load is not None and not load.speculation_welcome():
+                self.context.metrics.speculations.labels(outcome="skipped_busy").inc()
+                return
             if speculation is not None:
                 self._withdraw(speculation)
             index = self._next_segment
