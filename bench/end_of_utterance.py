@@ -22,6 +22,8 @@ in all, so the figure is the end of utterance's alone (`--partials` turns them o
 
     .venv/bin/python bench/end_of_utterance.py                    # 40 sentences, 36 paused: ~12 min
     .venv/bin/python bench/end_of_utterance.py --sentences 12 --paused 12 --json out.json
+    KAFKA_PORT=49192 KAFKA_CONTROLLER_PORT=49193 KAFKA_DATA_DIR=.cache/kafka-eou scripts/kafka.sh start
+    .venv/bin/python bench/end_of_utterance.py --configs after --kafka 127.0.0.1:49192   # embedded vs over Kafka
 """
 
 from __future__ import annotations
@@ -225,10 +227,15 @@ def main() -> int:
     parser.add_argument("--partials", action="store_true", help="partials on in `after`")
     parser.add_argument("--configs", default=",".join(CONFIGS),
                         help=f"which, in turn; the first is the reference (known: {', '.join({**CONFIGS, **VARIANTS})})")
+    parser.add_argument("--kafka", metavar="HOST:PORT",
+                        help="a running broker: adds `after-kafka`, the defaults with the whole platform over it "
+                             "(scripts/kafka.sh start starts one)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     known = {**CONFIGS, **VARIANTS}
     configs = {name: known[name] for name in args.configs.split(",")}
+    if args.kafka:
+        configs["after-kafka"] = {**CONFIGS["after"], "BUS": "kafka", "KAFKA_BOOTSTRAP_SERVERS": args.kafka}
     sentences, paused, pauses, put_in = build_audio(args)
     print(f"{len(sentences)} sentences of 2-5 s, {len(paused)} with an in-sentence pause {pauses}; "
           f"load {os.getloadavg()[0]:.2f}", flush=True)

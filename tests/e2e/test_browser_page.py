@@ -762,6 +762,70 @@ async def test_room_two_listeners_each_read_and_hear_their_own_language(browser,
         await speaker_context.close()
 
 
+async def test_a_listener_reads_the_words_while_the_speaker_speaks_then_the_final_in_place(browser, platform_address):
+    """The speaker asks for partial translations in a room; the Portuguese listener's page shows the sentence being
+    spoken in a live row (the unstable tail lighter) and its Portuguese so far set apart as provisional, then the
+    transcript and translation replace them in that same row, which does not move."""
+    speaker_context, speaker, speaker_problems = await open_page(browser, platform_address)
+    listener_context = None
+    try:
+        await page_speaks_in_a_room(speaker)
+        await speaker.check("#translate-partials")
+        link = await speaker.get_attribute("#share-link", "href")
+        listener_context, listener, listener_problems = await open_listener(browser, link, "pt")
+        await listener.evaluate(
+            """() => {
+                window.partialRows = [];
+                window.provisional = [];
+                new MutationObserver(() => {
+                    const row = document.querySelector('.utterance.live');
+                    if (row && row.querySelector('.caption .stable') && !window.partialRows.includes(row)) {
+                        window.partialRows.push(row);
+                        row.firstTop = row.offsetTop;
+                        row.partialTexts = [];
+                    }
+                    for (const seen of window.partialRows) {
+                        const text = seen.querySelector('.caption').textContent;
+                        if (seen.classList.contains('live') && seen.partialTexts.at(-1) !== text) seen.partialTexts.push(text);
+                    }
+                    for (const slot of document.querySelectorAll('.utterance.live .translation-row.provisional')) {
+                        const seen = [slot.dataset.lang, slot.querySelector('.translation').textContent];
+                        if (!window.provisional.some(([l, t]) => l === seen[0] && t === seen[1])) window.provisional.push(seen);
+                    }
+                }).observe(document.querySelector('#transcript'), {subtree: true, childList: true, characterData: true});
+            }"""
+        )
+        await speaker.click("#start")
+        await speaker.wait_for_function("document.querySelector('#status').dataset.state === 'live'", timeout=15_000)
+        await listener.wait_for_function("window.partialRows.length > 0", timeout=60_000, polling=100)
+        await listener.wait_for_function(
+            """() => window.partialRows.some(r => r.isConnected && !r.classList.contains('live')
+                   && !r.classList.contains('pending') && r.querySelector('.translation-row[data-lang=pt]:not(.provisional)'))""",
+            timeout=90_000, polling=250,
+        )
+        shown = await listener.evaluate(
+            """() => window.partialRows.filter(r => r.isConnected && !r.classList.contains('live')).map(r => ({
+                partials: r.partialTexts, final: r.querySelector('.caption').textContent,
+                moved: r.offsetTop - r.firstTop, unstable: r.querySelectorAll('.unstable').length,
+                rows: document.querySelectorAll('li.utterance').length}))"""
+        )
+        print("listener rows:", shown, await listener.evaluate("window.provisional"))
+        assert shown and shown[0]["partials"] and shown[0]["final"], shown
+        assert shown[0]["moved"] == 0 and shown[0]["unstable"] == 0, shown
+        provisional = await listener.evaluate("window.provisional")
+        assert provisional and {language for language, _ in provisional} == {"pt"}, provisional
+        OUTPUT.mkdir(exist_ok=True)
+        await listener.screenshot(path=str(OUTPUT / "browser-room-listener-partials.png"), full_page=True)
+        await speaker.click("#start")  # Stop
+        await speaker.wait_for_function("document.querySelector('#status').dataset.state === 'idle'", timeout=45_000)
+        assert await listener.locator("#errors .notice.error").count() == 0, await listener.text_content("#errors")
+        assert not speaker_problems and not listener_problems, (speaker_problems, listener_problems)
+    finally:
+        if listener_context is not None:
+            await listener_context.close()
+        await speaker_context.close()
+
+
 async def page_speaks_in_a_room(page) -> None:
     """The speaker's choices: English, no translation spoken back to it (its own microphone would be held while a
     clip plays), and a room, whose share link shows before Start so an audience can come early."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 
 from babelstream.bus.memory import MemoryBus
 from babelstream.contracts.topics import SPEECH_SEGMENT
 from babelstream.gateway.pipeline_load import ASR_GROUP
 from tests.support.gateway_cases import CODEC
 from tests.support.harness import HOLD, frames_of, running_gateway, stream
-from tests.support.speech import silence
+from tests.support.speech import silence, synthesize
 
 
 async def test_a_new_speaker_is_refused_at_once_while_the_asr_backlog_is_over_its_bound():
@@ -57,3 +58,27 @@ async def test_a_speaker_admitted_before_the_backlog_grew_streams_on():
         assert (await stream(address, frames_of(silence(200)))).close_code == 1013
         held = await holding  # ends at the idle limit, not refused
         assert held.close_code == 1001 and held.of_type("error")[0]["kind"] == "idle"
+
+
+async def test_sessions_do_not_speculate_while_the_asr_stage_is_behind():
+    bus = MemoryBus()
+    asr = await bus.subscribe([SPEECH_SEGMENT], ASR_GROUP)  # the ASR stage's group, doing nothing
+    talk = frames_of(silence(300) + synthesize("The house is big and the garden is green.") + silence(800))
+    start = {"event": "start", "language": "en", "targets": [], "wait_for_results": False}
+    async with running_gateway(bus, CODEC, speculate_max_asr_backlog=2) as (gateway, address):
+        speculations = partial(gateway.metrics.registry.get_sample_value, "babelstream_gateway_speculations_total")
+        # The stage keeps up: the utterance is published at the first short pause, and shown when the pause holds.
+        idle = await stream(address, talk, start=start)
+        assert idle.close_code == 1000 and len(idle.of_type("segment")) == 1
+        assert speculations({"outcome": "committed"}) == 1 and speculations({"outcome": "skipped_busy"}) is None
+        withdrawn = speculations({"outcome": "withdrawn"})
+        await asr.commit(await asr.next(0.1))  # it committed once: its backlog is measurable
+        for index in range(4):
+            await bus.publish(SPEECH_SEGMENT, f"k{index}".encode(), b"segment")
+        await asyncio.sleep(1.3)  # the gateway reads the backlog every second
+        assert gateway.load.asr_backlog >= 4  # and whatever the first session published that the stage did not take
+        # Behind: no speculation, the utterance is cut at the full pause and published once, as without it.
+        busy = await stream(address, talk, start=start)
+        assert busy.close_code == 1000 and len(busy.of_type("segment")) == 1
+        assert speculations({"outcome": "skipped_busy"}) >= 1
+        assert speculations({"outcome": "committed"}) == 1 and speculations({"outcome": "withdrawn"}) == withdrawn

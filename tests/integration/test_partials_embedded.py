@@ -6,7 +6,7 @@ import pytest
 
 from babelstream.engines.asr.local_agreement import agrees_with
 from tests.support.harness import Conversation, frames_of, running_embedded_platform, stream
-from tests.support.speech import silence, synthesize
+from tests.support.speech import silence, spoken_without_pauses, synthesize
 from tests.support.word_times import loudness_gaps_ms, with_pauses, word_times
 
 pytestmark = pytest.mark.models
@@ -47,7 +47,7 @@ def check_partials(conversation: Conversation) -> list[dict]:
 
 
 async def test_long_speech_without_pauses_shows_partials_before_its_final(embedded):
-    pcm = b"".join(synthesize(sentence) for sentence in LONG_TALK)
+    pcm = spoken_without_pauses(LONG_TALK)
     conversation = await talk(embedded, pcm)
     assert conversation.close_code == 1000
     assert conversation.of_type("ready")[0]["partials"] is True
@@ -96,7 +96,7 @@ async def test_a_short_pause_inside_a_sentence_does_not_split_it(embedded, pause
 
 
 async def test_partial_translations_translate_the_growing_stable_text_before_the_final(embedded):
-    pcm = b"".join(synthesize(sentence) for sentence in LONG_TALK)
+    pcm = spoken_without_pauses(LONG_TALK)
     conversation = await talk(embedded, pcm, targets=["es"], synthesize=False, translate_partials=True)
     assert conversation.close_code == 1000
     assert conversation.of_type("ready")[0]["translate_partials"] is True

@@ -11,7 +11,7 @@ import pytest
 from babelstream.engines.asr.local_agreement import agrees_with
 from tests.support.harness import free_port, frames_of, stream
 from tests.support.process import Component
-from tests.support.speech import silence, synthesize
+from tests.support.speech import silence, spoken_without_pauses, synthesize
 
 pytestmark = [pytest.mark.kafka, pytest.mark.models]
 
@@ -44,7 +44,7 @@ def gateway_and_asr(kafka_bootstrap):
 
 
 async def test_partials_come_from_the_asr_process_before_the_final(gateway_and_asr):
-    pcm = silence(300) + b"".join(synthesize(sentence) for sentence in TALK) + silence(1200)
+    pcm = silence(300) + spoken_without_pauses(TALK) + silence(1200)
     conversation = await stream(
         gateway_and_asr, frames_of(pcm), start={"event": "start", "language": "en", "targets": []}, pace_seconds=0.02,
     )
@@ -71,7 +71,7 @@ async def test_no_partials_when_the_session_turns_them_off(gateway_and_asr):
 
 
 async def test_partial_translations_come_from_the_translate_process_before_the_final(gateway_and_asr):
-    pcm = silence(300) + b"".join(synthesize(sentence) for sentence in TALK) + silence(1200)
+    pcm = silence(300) + spoken_without_pauses(TALK) + silence(1200)
     conversation = await stream(
         gateway_and_asr, frames_of(pcm),
         start={"event": "start", "language": "en", "targets": ["es"], "synthesize": False, "translate_partials": True},

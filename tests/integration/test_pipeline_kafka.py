@@ -11,16 +11,23 @@ import httpx
 import pytest
 
 from babelstream.bus.kafka import KafkaBus
-from babelstream.contracts.topics import DEAD_LETTER, SPEECH_SEGMENT, TRANSLATION_TEXT
+from babelstream.contracts.topics import DEAD_LETTER, SPEECH_SEGMENT, TRANSLATION_PARTIAL, TRANSLATION_TEXT
 from tests.support.bus import collect, tail, wait_for_no_lag
 from babelstream.client.grpc_call import requests, translate
 from babelstream.client.messages import Start
-from tests.support.harness import free_port, frames_of
+from tests.support.harness import free_port, frames_of, stream
 from tests.support.pipeline_checks import UTTERANCES, check_translated_talk, speak, talk_pcm
 from tests.support.process import Component
 from tests.support.rooms import RoomListener
+from tests.support.speech import silence, spoken_without_pauses
 
 pytestmark = [pytest.mark.kafka, pytest.mark.models]
+
+# Sentences spoken on with no gap: one long utterance, whose words come while it is spoken.
+PARTIALS_TALK = (
+    "We walked along the beach for a long time and talked about the summer",
+    "then everybody went home to have dinner with their families",
+)
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +194,51 @@ async def test_a_room_spans_gateways_and_each_utterance_is_translated_once_per_l
         await late.leave()
     finally:
         newcomer.stop()
+
+
+async def test_listeners_on_another_gateway_read_the_words_while_the_speaker_speaks(distributed, kafka_settings):
+    """Speaker on gateway A with translate_partials; Portuguese listeners on B (one with partials=0) and a Spanish one
+    on A. The partials come from the ASR process, the partial translations from the translate process, each (partial,
+    language) made once for the room."""
+    first, second = distributed["gateways"]
+    room = f"kafka-partials-{uuid.uuid4().hex[:6]}"
+    portuguese = await RoomListener.join(second, room, "pt", voice=False)
+    quiet = await RoomListener.join(second, room, "pt", voice=False, partials=False)
+    spanish = await RoomListener.join(first, room, "es", voice=False)
+    await asyncio.sleep(1.0)  # gateway B's presence record reaches A (it is read within milliseconds; margin)
+    bus = KafkaBus(kafka_settings)
+    await bus.start()
+    made = await tail(bus, [TRANSLATION_PARTIAL])
+    try:
+        pcm = silence(300) + spoken_without_pauses(PARTIALS_TALK) + silence(1200)
+        talk = await stream(first, frames_of(pcm), pace_seconds=0.02, start={
+            "event": "start", "room": room, "language": "en", "targets": [], "synthesize": False,
+            "translate_partials": True})
+        assert talk.close_code == 1000
+        events = [event for _, event in await collect(bus, made, {talk.correlation_id}, count=10_000, timeout=3)]
+    finally:
+        await bus.stop()
+    made_once = [(e.payload.start_ms, e.payload.source_text, e.payload.target_language) for e in events]
+    assert made_once and len(made_once) == len(set(made_once))  # once per room, not per listener
+    assert {language for *_, language in made_once} == {"es", "pt"}
+    await portuguese.heard.wait_for(lambda m: m.get("type") == "translation", timeout=30)
+    await quiet.heard.wait_for(lambda m: m.get("type") == "translation", timeout=30)
+    heard = portuguese.heard.messages
+    first_final = next(i for i, m in enumerate(heard) if m.get("type") == "transcript")
+    partials = [m for m in heard[:first_final] if m.get("type") == "partial"]
+    assert len(partials) >= 3 and {m["speaker"] for m in partials} == {talk.correlation_id}, partials
+    stable: dict[int, str] = {}
+    for message in portuguese.heard.of_type("partial"):
+        assert message["stable_text"].startswith(stable.get(message["start_ms"], "")), message
+        stable[message["start_ms"]] = message["stable_text"]
+    first_translation = next(i for i, m in enumerate(heard) if m.get("type") == "translation")
+    translated = [m for m in heard[:first_translation] if m.get("type") == "partial_translation"]
+    assert translated and {m["language"] for m in portuguese.heard.of_type("partial_translation")} == {"pt"}
+    assert all((m["start_ms"], m["source_text"], "pt") in made_once for m in translated)
+    assert {m["language"] for m in spanish.heard.of_type("partial_translation")} == {"es"}
+    assert not quiet.heard.of_type("partial") and not quiet.heard.of_type("partial_translation")
+    for listener in (portuguese, quiet, spanish):
+        await listener.leave()
 
 
 async def test_a_grpc_speaker_on_one_gateway_is_heard_by_websocket_listeners_on_another(distributed):

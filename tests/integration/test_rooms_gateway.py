@@ -22,7 +22,7 @@ from babelstream.gateway.access.tokens import mint_token
 from tests.support.gateway_cases import CODEC
 from tests.support.harness import frames_of, running_gateway, stream
 from tests.support.raw_socket import RawSocket
-from tests.support.rooms import RoomListener, room_results
+from tests.support.rooms import RoomListener, room_partials, room_results
 from tests.support.speech import silence
 from tests.support.unreachable_bus import UnreachableBus
 
@@ -64,7 +64,7 @@ async def test_each_listener_gets_the_captions_and_its_own_language_and_audio_on
             assert heard.messages[0]["room"] == "aula-1" and heard.messages[0]["status"] == "connected"
             assert heard.of_type("listening")[0] == {
                 "type": "listening", "room": "aula-1", "language": language, "voice": language == "es", "audio": "opus",
-                "history": 0,
+                "partials": True, "history": 0,
             }
             [transcript] = heard.of_type("transcript")
             assert transcript["text"] == "The house is big." and transcript["history"] is False
@@ -128,6 +128,67 @@ async def test_an_unknown_audio_form_is_refused():
         assert "opus, wav, json" in refused.heard.messages[0]["reason"]
 
 
+async def test_listeners_get_a_speakers_partials_until_its_final_in_their_language_and_never_as_history():
+    bus = MemoryBus()
+    async with running_gateway(bus, CODEC) as (gateway, address):
+        portuguese = await RoomListener.join(address, "aula", "pt")
+        quiet = await RoomListener.join(address, "aula", "pt", partials=False)
+        spanish = await RoomListener.join(address, "aula", "es")
+        speaker = "speaker-1"
+        # Results on different topics may overtake each other (on Kafka as here): each step waits for the last.
+        await publish_all(bus, room_partials("aula", speaker=speaker, stable="The", unstable=" house", targets=("es", "pt")))
+        await portuguese.heard.wait_for(lambda m: m.get("type") == "partial_translation")
+        await publish_all(bus, room_partials("aula", speaker=speaker, stable="", unstable="The hose"))  # takes back: dropped
+        await publish_all(bus, room_partials("aula", speaker=speaker, stable="The house is", unstable=" big"))
+        await portuguese.heard.wait_for(lambda m: m.get("stable_text") == "The house is")
+        await publish_all(bus, room_partials("aula", speaker=speaker, stable="The house is", targets=("pt",))[1:])
+        await portuguese.heard.wait_for(lambda m: m.get("source_text") == "The house is")
+        await publish_all(bus, room_results("aula", speaker=speaker, targets=("es", "pt"), text="The house is big."))
+        await portuguese.heard.wait_for(lambda m: m.get("type") == "transcript")
+        await publish_all(bus, room_partials("aula", speaker=speaker, stable="The house is big", targets=("pt",)))
+        await portuguese.heard.wait_for(lambda m: m.get("type") == "audio")
+        await spanish.heard.wait_for(lambda m: m.get("type") == "audio")
+        await quiet.heard.wait_for(lambda m: m.get("type") == "translation")
+        await asyncio.sleep(0.3)
+        kinds = [m["type"] for m in portuguese.heard.messages[2:]]
+        assert kinds == ["partial", "partial_translation", "partial", "partial_translation", "transcript",
+                         "translation", "audio"], portuguese.heard.messages
+        partials = portuguese.heard.of_type("partial")
+        assert [(m["stable_text"], m["unstable_text"]) for m in partials] == [("The", " house"), ("The house is", " big")]
+        assert all(m["room"] == "aula" and m["speaker"] == speaker and m["history"] is False for m in partials)
+        translated = portuguese.heard.of_type("partial_translation")
+        assert [(m["language"], m["source_text"], m["text"]) for m in translated] == [
+            ("pt", "The", "[pt] The"), ("pt", "The house is", "[pt] The house is")]
+        assert translated[0]["speaker"] == speaker and translated[0]["start_ms"] == partials[0]["start_ms"]
+        # The Spanish listener: the captions, and only the partial translation made in Spanish.
+        assert [m["source_text"] for m in spanish.heard.of_type("partial_translation")] == ["The"]
+        assert spanish.heard.of_type("partial_translation")[0]["language"] == "es"
+        assert len(spanish.heard.of_type("partial")) == 2
+        # partials=0: the finals only.
+        assert quiet.heard.of_type("listening")[0]["partials"] is False
+        assert not quiet.heard.of_type("partial") and not quiet.heard.of_type("partial_translation")
+        assert quiet.heard.of_type("transcript")[0]["revised"] is False
+        assert gateway.metrics.room_deliveries.labels(type="partial")._value.get() == 4
+        # A late joiner reads the finals only.
+        late = await RoomListener.join(address, "aula", "pt")
+        await late.heard.wait_for(lambda m: m.get("type") == "translation")
+        assert [m["type"] for m in late.heard.messages[2:]] == ["transcript", "translation"]
+        for listener in (portuguese, quiet, spanish, late):
+            await listener.leave()
+
+
+async def test_a_room_transcript_that_disagrees_with_the_stable_text_shown_says_revised():
+    bus = MemoryBus()
+    async with running_gateway(bus, CODEC) as (_, address):
+        listener = await RoomListener.join(address, "aula", "pt")
+        await publish_all(bus, room_partials("aula", speaker="s", stable="The horse"))
+        await listener.heard.wait_for(lambda m: m.get("type") == "partial")
+        await publish_all(bus, room_results("aula", speaker="s", targets=("pt",), text="The house is big."))
+        transcript = await listener.heard.wait_for(lambda m: m.get("type") == "transcript")
+        assert transcript["revised"] is True and listener.heard.of_type("partial")
+        await listener.leave()
+
+
 async def test_a_late_listener_reads_the_last_utterances_as_history_then_live_results():
     bus = MemoryBus()
     async with running_gateway(bus, CODEC, room_history_utterances=2) as (_, address):
@@ -158,7 +219,7 @@ async def test_a_listener_changes_its_language_from_the_next_utterance_on():
         await listener.connection.listen(language="pt", voice=False)
         answer = await listener.heard.wait_for(lambda m: m.get("type") == "listening" and m["language"] == "pt")
         assert answer == {"type": "listening", "room": "aula", "language": "pt", "voice": False, "audio": "opus",
-                          "history": 0}
+                          "partials": True, "history": 0}
         # The speaker's gateway now translates into pt (and speaks nothing: no listener wants voice).
         options = gateway.rooms.options_for("aula", SessionOptions(source_language="en"))
         assert options.target_languages == ("pt",) and options.spoken_languages == () and not options.synthesize

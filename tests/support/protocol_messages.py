@@ -64,6 +64,6 @@ def built_messages() -> dict[str, dict]:
             counts={"transcripts": 2, "translations": 4, "audio": 4, "warnings": 0}, missing=[],
         ),
         "error": messages.error(SessionEnded(CloseCode.MESSAGE_TOO_BIG, "too big", kind=Kind.FRAME_TOO_LARGE)),
-        "listening": messages.listening("aula-1", "pt", voice=True, audio="opus", history=4),
+        "listening": messages.listening("aula-1", "pt", voice=True, audio="opus", partials=True, history=4),
         "audience": messages.audience("aula-1", languages={"es": 2, "pt": 1}, speakers=1),
     }

@@ -12,6 +12,8 @@ from babelstream.client.messages import Audio
 from babelstream.contracts.events import (
     AudioSynthesisPayload,
     Event,
+    PartialTranscriptPayload,
+    PartialTranslationPayload,
     SessionOptions,
     StageTiming,
     TextRecognizedPayload,
@@ -117,5 +119,26 @@ def room_results(room: str, *, segment: int = 0, speaker: str | None = None, sou
                                           text=words, segment_index=segment, ogg_opus_bytes=ogg_opus),
             correlation_id=speaker, source_service="tts", timings=trail,
             reply_partition=reply_partition,
+        ))
+    return events
+
+
+def room_partials(room: str, *, speaker: str, stable: str, unstable: str = "", segment: int = 0,
+                  source: str = "en", targets: tuple[str, ...] = (), reply_partition: int = 0) -> list[Event]:
+    """An interim result of a room speaker's open utterance (the one `room_results` with the same `segment` ends) as
+    the ASR stage's partial worker publishes it, then its stable text translated into each of `targets` ("[pt] ...")
+    as the translate stage's partial worker does."""
+    options = SessionOptions(source_language=source, target_languages=targets, room=room)
+    span = dict(segment_index=segment, start_ms=segment * 2000, end_ms=segment * 2000 + 1000, options=options)
+    events = [Event(
+        payload=PartialTranscriptPayload(stable_text=stable, unstable_text=unstable, language=source, translate=True,
+                                         **span),
+        correlation_id=speaker, source_service="asr-partial", reply_partition=reply_partition,
+    )]
+    for target in targets:
+        events.append(Event(
+            payload=PartialTranslationPayload(text=f"[{target}] {stable}", source_text=stable, source_language=source,
+                                              target_language=target, engine="test", **span),
+            correlation_id=speaker, source_service="translate-partial", reply_partition=reply_partition,
         ))
     return events

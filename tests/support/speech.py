@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from babelstream.clients.probe.speech import trim_silence
 from babelstream.engines.audio import float32_to_pcm16, pcm16_to_float32, resample, unwrap_pcm16
 
 SAMPLE_RATE_HZ = 16_000
@@ -31,6 +32,12 @@ def synthesize(text: str, voice: str = "en-us", words_per_minute: int = 150, sam
         )
         pcm, rate = unwrap_pcm16(wav_path.read_bytes())
     return float32_to_pcm16(resample(pcm16_to_float32(pcm), rate, sample_rate_hz))
+
+
+def spoken_without_pauses(sentences: tuple[str, ...] | list[str]) -> bytes:
+    """The sentences spoken one after another with no pause between them: espeak-ng ends each with ~390 ms of
+    silence, a pause the endpointer rightly ends an utterance at, so it is cut off."""
+    return b"".join(trim_silence(synthesize(sentence)) for sentence in sentences)
 
 
 def silence(ms: int, sample_rate_hz: int = SAMPLE_RATE_HZ) -> bytes:

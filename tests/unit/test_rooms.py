@@ -98,6 +98,24 @@ async def test_a_listener_that_falls_behind_loses_audio_first_then_is_closed():
     assert socket.sent == []
 
 
+async def test_a_listener_that_is_behind_loses_interim_results_first_never_queued():
+    socket = Socket()
+    outbox = ListenerOutbox(socket, limit_bytes=1000, on_overflow=lambda: None, on_audio_skipped=lambda: "w")
+    outbox.put("partial-1", interim=True)  # nothing waits: written at once, like any message
+    socket.open = False
+    outbox.put("partial-2", interim=True)  # the socket is full: skipped, not queued
+    outbox.put("final")
+    outbox.put("a" * 10, audio=True)  # audio still queues (under a quarter of the bound)
+    socket.open = True
+    outbox.put("partial-3", interim=True)  # the socket takes it, but the final waits before it: skipped
+    assert outbox.interim_skipped == 2 and outbox.audio_skipped == 0
+    socket.resumed.set()
+    await asyncio.sleep(0.01)
+    assert socket.sent == ["partial-1", "final", "a" * 10] and outbox.queued_bytes == 0
+    outbox.put("partial-4", interim=True)
+    assert socket.sent[-1] == "partial-4"
+
+
 async def test_binary_audio_frames_queue_and_count_like_text():
     socket = Socket()
     socket.open = False
@@ -215,6 +233,8 @@ def test_the_listen_query_and_message():
     assert parse_listen_query("room=aula&lang=PT&voice=0&token=t").language == "pt"
     assert parse_listen_query("room=aula&lang=es").voice is True
     assert parse_listen_query("room=aula&lang=es").audio == "opus"
+    assert parse_listen_query("room=aula&lang=es").partials is True
+    assert parse_listen_query("room=aula&lang=es&partials=0").partials is False
     assert [parse_listen_query(f"room=aula&lang=es&audio={a}").audio for a in ("OPUS", "wav", "json")] == [
         "opus", "wav", "json"]
     change = parse_listen_message('{"event":"listen","lang":"es","voice":false}')
@@ -224,6 +244,7 @@ def test_the_listen_query_and_message():
         with pytest.raises(SessionEnded):
             parse_listen_message(bad)
     for bad in ("room=aula&room=b&lang=es", "room=aula&lang=es&voice=maybe", "room=aula&lang=es&audio=mp3",
+                "room=aula&lang=es&partials=some",
                 "room=aula&lang=es&audio=opus&audio=wav"):
         with pytest.raises(SessionEnded):
             parse_listen_query(bad)

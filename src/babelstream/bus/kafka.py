@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 _HEALTH_INTERVAL_SECONDS = 2.0
 # A message a consumer fetches may be a whole 2 MiB event; fetch sizes must admit it.
 _FETCH_BYTES = limits.MAX_MESSAGE_BYTES + 1024 * 1024
+# What a consumer may hold fetched ahead of its reader: librdkafka's default is 64 MiB per consumer, which a stage
+# behind its topic fills with audio (the ASR stage rose ~290 MB on a long talk it lagged: docs/benchmarks/rooms.md).
+# 8 MiB is ~80 utterances of audio, far more than a stage takes in one go; librdkafka may overshoot it by one fetch.
+_PREFETCH_KBYTES = 8 * 1024
 # Lag asks the broker only for what the consumer does not know yet (a partition not consumed since assignment).
 _LAG_QUERY_SECONDS = 2.0
 
@@ -432,6 +436,7 @@ class KafkaBus:
                 "enable.auto.offset.store": False,
                 "fetch.max.bytes": _FETCH_BYTES,
                 "max.partition.fetch.bytes": _FETCH_BYTES,
+                "queued.max.messages.kbytes": _PREFETCH_KBYTES,
                 "fetch.wait.max.ms": 10,
             }
         )
@@ -479,6 +484,7 @@ class KafkaBus:
                 "heartbeat.interval.ms": max(500, self._settings.kafka_session_timeout_ms // 5),
                 "fetch.max.bytes": _FETCH_BYTES,
                 "max.partition.fetch.bytes": _FETCH_BYTES,
+                "queued.max.messages.kbytes": _PREFETCH_KBYTES,
                 "fetch.wait.max.ms": 10,
             }
         )

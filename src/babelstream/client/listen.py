@@ -27,7 +27,7 @@ from babelstream.client.messages import Connected, ErrorMessage, ServerMessage, 
 
 
 def listen_url(server: str, room: str, language: str, *, voice: bool = True, audio: str = "opus",
-               token: str | None = None) -> str:
+               partials: bool = True, token: str | None = None) -> str:
     """`server`: ws://host:port (or an http(s):// page address, or a /ws/audio URL: the same host)."""
     base = server.rstrip("/")
     for scheme, ws in (("http://", "ws://"), ("https://", "wss://")):
@@ -35,7 +35,8 @@ def listen_url(server: str, room: str, language: str, *, voice: bool = True, aud
             base = ws + base[len(scheme):]
     if base.endswith("/ws/audio"):
         base = base[: -len("/ws/audio")]
-    query = {"room": room, "lang": language, **({} if voice else {"voice": "0"}), "audio": audio,
+    query = {"room": room, "lang": language, **({} if voice else {"voice": "0"}),
+             **({} if partials else {"partials": "0"}), "audio": audio,
              **({"token": token} if token else {})}
     return f"{base}/ws/listen?{urlencode(query)}"
 
@@ -48,9 +49,10 @@ class ListenConnection:
 
     @classmethod
     async def open(cls, server: str, *, room: str, language: str, voice: bool = True, audio: str = "opus",
-                   token: str | None = None, origin: str | None = None,
+                   partials: bool = True, token: str | None = None, origin: str | None = None,
                    open_timeout: float = 10.0) -> ListenConnection:
-        url = listen_url(server, room, language, voice=voice, audio=audio, token=token)
+        """`partials`: the room's interim results (`partial`, `partial_translation`) while its speakers speak."""
+        url = listen_url(server, room, language, voice=voice, audio=audio, partials=partials, token=token)
         headers = {"Origin": origin} if origin else None
         try:
             websocket = await connect(url, additional_headers=headers, max_size=None, open_timeout=open_timeout)

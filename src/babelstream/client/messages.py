@@ -119,6 +119,8 @@ class Partial(_Message):
     language: str = ""
     start_ms: int = 0
     audio_ms: int = 0
+    room: str | None = None  # a room's listener's: which room, whose utterance (as on a Transcript)
+    speaker: str = ""
 
     @property
     def text(self) -> str:
@@ -137,6 +139,8 @@ class PartialTranslation(_Message):
     source_text: str = ""
     start_ms: int = 0
     audio_ms: int = 0
+    room: str | None = None  # a room's listener's: which room, whose utterance (as on a Translation)
+    speaker: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,6 +247,7 @@ class Listening(_Message):
     room: str = ""
     language: str = ""
     voice: bool = True
+    partials: bool = False  # whether the room's interim results come (False from servers before them)
     history: int = 0
 
 

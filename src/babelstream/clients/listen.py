@@ -1,7 +1,7 @@
 """`babelstream listen --room R --lang es`: a room's captions and translation, live, one line per message.
 
 History (what was said before this listener came) is printed first and marked; spoken audio is not asked for
-(a terminal shows text). The command ends when the server closes the socket or on Ctrl-C.
+(a terminal shows text), nor interim results (a line is printed once, when the sentence is final). The command ends when the server closes the socket or on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ async def listen_to_room(args, out: TextIO = sys.stdout) -> int:
     server = args.url
     try:
         connection = await ListenConnection.open(
-            server, room=args.room, language=args.lang, voice=False, token=getattr(args, "token", None)
+            server, room=args.room, language=args.lang, voice=False, partials=False, token=getattr(args, "token", None)
         )
     except Refused as refused:
         print(f"refused ({refused.error.kind}, close {refused.close_code}): {refused.error.reason}", file=sys.stderr)

@@ -58,11 +58,12 @@ def resumed(correlation_id: str, resume_token: str, *, next_segment: int, publis
     }
 
 
-def listening(room: str, language: str, *, voice: bool, audio: str, history: int) -> dict:
+def listening(room: str, language: str, *, voice: bool, audio: str, partials: bool, history: int) -> dict:
     """A listener's language is set (at connect, or changed by a listen message); `history` messages follow.
-    `audio`: how its spoken translations come (opus, wav: binary frames; json: base64 in the audio message)."""
+    `audio`: how its spoken translations come (opus, wav: binary frames; json: base64 in the audio message).
+    `partials`: whether it gets the interim results its room's speakers make."""
     return {"type": "listening", "room": room, "language": language, "voice": voice, "audio": audio,
-            "history": history}
+            "partials": partials, "history": history}
 
 
 def audience(room: str, *, languages: dict[str, int], speakers: int) -> dict:
@@ -177,13 +178,20 @@ def stage_breakdown(event: Event) -> dict[str, float]:
     return stages
 
 
-def room_result(event: Event, room: str, *, history: bool, inline_audio: bool = True) -> dict | None:
+def room_interim(message: dict, room: str, speaker: str) -> dict:
+    """A `partial` or `partial_translation` as a room's listeners get it: marked like the room's other results.
+    Never history: a late joiner reads finals only."""
+    return {**message, "room": room, "speaker": speaker, "history": False}
+
+
+def room_result(event: Event, room: str, *, history: bool, inline_audio: bool = True,
+                revised: bool = False) -> dict | None:
     """A result as a room's members get it: the speaker's message, saying whose utterance it is and whether it is
     live or history. `latency_ms` counts from the speaker's gateway cutting the utterance (its first timing).
     inline_audio=False: an audio message without its bytes (`with_inline_audio` or `audio_frame` adds them)."""
     started = event.timings[0].started_at if event.timings else event.timestamp
     latency_ms = round((utc_now() - started).total_seconds() * 1000, 1)
-    message = result(event, latency_ms, inline_audio=inline_audio)
+    message = result(event, latency_ms, inline_audio=inline_audio, revised=revised)
     if message is None:
         return None
     message.pop("stage_ms", None)

@@ -126,7 +126,8 @@ class GatewayMetrics:
         self.speculations = Counter(
             "babelstream_gateway_speculations_total",
             "Utterances published at a short pause, by outcome: committed (the pause held), committed_early "
-            "(the transcript showed a finished sentence), withdrawn (the speaker went on)",
+            "(the transcript showed a finished sentence), withdrawn (the speaker went on), skipped_busy (not made: the ASR "
+            "stage was behind, SPECULATE_MAX_ASR_BACKLOG)",
             ["outcome"],
             registry=self.registry,
         )
@@ -143,6 +144,11 @@ class GatewayMetrics:
         self.listener_audio_dropped = Counter(
             "babelstream_gateway_listener_audio_dropped_total",
             "Spoken translations not sent to a listener that was not keeping up",
+            registry=self.registry,
+        )
+        self.listener_partials_dropped = Counter(
+            "babelstream_gateway_listener_partials_dropped_total",
+            "Interim results (partial, partial_translation) not sent to a listener that was behind",
             registry=self.registry,
         )
 

@@ -45,12 +45,14 @@ class WindowingEndpointer:
     )
 
     def __init__(
-        self, inner: Endpointer, *, interval_ms: int, correlation_id: str, service: str, options: SessionOptions,
-        translate: bool, index_of_open: Callable[[], int], publish: Callable[[Event], Awaitable[None]],
-        offset_ms: int = 0,
+        self, inner: Endpointer, *, interval_ms: int, correlation_id: str, service: str,
+        options: Callable[[], SessionOptions], translate: bool, index_of_open: Callable[[], int],
+        publish: Callable[[Event], Awaitable[None]], offset_ms: int = 0,
     ):
-        """index_of_open: the segment index the open utterance gets if it ends now (the session knows it).
-        offset_ms: where this endpointer's audio begins on the session's timeline (a resumed session's audio_ms)."""
+        """options(): the options of the open utterance's next window (a room speaker's say its room's languages now,
+        into which its partials are translated). index_of_open: the segment index the open utterance gets if it ends
+        now (the session knows it). offset_ms: where this endpointer's audio begins on the session's timeline (a
+        resumed session's audio_ms)."""
         self._offset_ms = offset_ms
         self._inner = inner
         self._interval_ms = interval_ms
@@ -96,7 +98,7 @@ class WindowingEndpointer:
         offset = self._offset_ms
         self._emit(SpeechWindowPayload(
             segment_index=self._index_of_open(), start_ms=self._start_ms + offset, end_ms=end_ms + offset,
-            options=self._options, audio_bytes=wrap_pcm16(pcm, PIPELINE_SAMPLE_RATE_HZ),
+            options=self._options(), audio_bytes=wrap_pcm16(pcm, PIPELINE_SAMPLE_RATE_HZ),
             sample_rate_hz=PIPELINE_SAMPLE_RATE_HZ, window_index=self._window, audio_offset_ms=self._sent_to + offset,
             translate=self._translate,
         ))
@@ -110,7 +112,7 @@ class WindowingEndpointer:
             offset = self._offset_ms
             self._emit(SpeechWindowPayload(
                 segment_index=self._index_of_open(), start_ms=self._start_ms + offset, end_ms=self._sent_to + offset,
-                options=self._options, window_index=self._window, audio_offset_ms=self._sent_to + offset, closed=True,
+                options=self._options(), window_index=self._window, audio_offset_ms=self._sent_to + offset, closed=True,
             ))
         self._start_ms = -1
 

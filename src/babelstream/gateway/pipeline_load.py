@@ -6,6 +6,9 @@ the recent P95 of this gateway's own end-of-utterance latency (from its cut of a
 over the last ADMISSION_WINDOW_SECONDS). Past either threshold a new speaker is refused at once (1013
 `overloaded`, with `retry_after_ms`), so the speakers already admitted keep their latency instead of every
 speaker degrading together. Listeners are not speakers: they add no ASR work and are never refused for it.
+
+The same backlog also says when to stop speculating (gateway/speculation.py): a tentative utterance is decoded
+whether or not the speaker goes on, so past SPECULATE_MAX_ASR_BACKLOG utterances are cut at the full pause only.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ _SAMPLES_KEPT = 4096
 class PipelineLoad:
     def __init__(self, settings: GatewaySettings, bus: Bus):
         self._max_backlog = settings.admission_max_asr_backlog
+        self._max_speculation_backlog = settings.speculate_max_asr_backlog
         self._max_p95_ms = settings.admission_max_p95_ms
         self._window = settings.admission_window_seconds
         self._bus = bus
@@ -43,7 +47,7 @@ class PipelineLoad:
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        if self._max_backlog > 0:
+        if self._max_backlog > 0 or self._max_speculation_backlog > 0:
             self._task = asyncio.create_task(self._watch_backlog())
 
     async def stop(self) -> None:
@@ -63,6 +67,12 @@ class PipelineLoad:
             return None  # too few to call a P95
         ordered = sorted(ms for _, ms in latencies)
         return ordered[math.ceil(len(ordered) * 0.95) - 1]  # nearest rank
+
+    def speculation_welcome(self) -> bool:
+        """Whether the ASR stage has room for a speculative utterance: one it may decode for nothing (the speaker
+        goes on) must not delay utterances that count. Unknown backlog: welcome."""
+        limit = self._max_speculation_backlog
+        return limit <= 0 or self.asr_backlog is None or self.asr_backlog <= limit
 
     def refusal(self) -> SessionEnded | None:
         """Why a new speaker cannot be served now, or None. Reads only what is already measured: no wait."""

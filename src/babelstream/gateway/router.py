@@ -11,7 +11,8 @@ It hands each event to the session whose correlation_id it carries, if that sess
 
 Text results of a partition are read from `history_seconds` back when the gateway starts following it, so a room's
 recent history reaches a gateway that only now has a member there; spoken audio is read from the end (it is never
-history), and so are interim results (`speech.asr.partial`, `speech.translation.partial`), which go to their session only.
+history), and so are interim results (`speech.asr.partial`, `speech.translation.partial`), which go to their session
+and to the room's listeners who take them.
 """
 
 from __future__ import annotations
@@ -25,13 +26,12 @@ from babelstream.bus.base import Bus, Message, PartitionReader
 from babelstream.contracts.codec import EventCodec
 from babelstream.contracts.errors import ContractError
 from babelstream.contracts.events import Event
-from babelstream.contracts.topics import ASR_PARTIAL, HISTORY_REPLY_TOPICS, REPLY_TOPICS, TRANSLATION_PARTIAL
+from babelstream.contracts.topics import HISTORY_REPLY_TOPICS, REPLY_TOPICS
 from babelstream.gateway.reply_partitions import ReplyPartitions, reply_partition_count
 
 log = logging.getLogger(__name__)
 
 _LIVE_REPLY_TOPICS = tuple(topic for topic in REPLY_TOPICS if topic not in HISTORY_REPLY_TOPICS)
-_INTERIM_TOPICS = (ASR_PARTIAL, TRANSLATION_PARTIAL)  # their session's only: neither history nor a room's
 
 
 class ResultListener(Protocol):
@@ -194,11 +194,7 @@ class ResultRouter:
     def _dispatch(self, message: Message) -> None:
         key = message.key.decode() if message.key else ""
         listener = self._listeners.get(key)
-        rooms = (
-            self._rooms if self._rooms is not None and message.topic not in _INTERIM_TOPICS
-            and self._rooms.wants(message.topic, key)
-            else None
-        )
+        rooms = self._rooms if self._rooms is not None and self._rooms.wants(message.topic, key) else None
         if listener is None and rooms is None:
             return  # a session of a gateway sharing this partition, not a room's: not even decoded
         event = self._codec.decode(message.value)

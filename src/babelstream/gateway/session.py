@@ -30,6 +30,7 @@ from babelstream.contracts.events import (
     Event,
     PartialTranscriptPayload,
     PartialTranslationPayload,
+    SessionOptions,
     SpeechSegmentPayload,
     StageTiming,
     TextRecognizedPayload,
@@ -117,9 +118,9 @@ class Session:
         "_finished", "_held_audio", "_held_results", "_input", "_last_frame_at", "_limits", "_loop", "_max_chunk_bytes",
         "_max_seconds", "_next_segment", "_offset_ms", "_partials", "_partials_on", "_publishes", "_received_bytes",
         "_rejections", "_resampler", "_resuming", "_results_wait", "_segment_ids", "_skip_bytes", "_speculation",
-        "_start_allowed", "_started_at", "_started_unix", "_translate_partials", "_unreachable", "client", "connection",
-        "context", "correlation_id", "ended", "ledger", "mode", "options", "outbox", "principal", "room", "settings",
-        "state", "transport", "wait_for_results", "__weakref__"
+        "_start_allowed", "_started_at", "_started_unix", "_translate_partials", "_translate_room_partials",
+        "_unreachable", "client", "connection", "context", "correlation_id", "ended", "ledger", "mode", "options",
+        "outbox", "principal", "room", "settings", "state", "transport", "wait_for_results", "__weakref__"
     )
 
 
@@ -185,7 +186,8 @@ class Session:
         self._speculation: Speculation | None = None  # an utterance published at a short pause, not yet shown
         self._abandoned: set[int] = set()  # indexes of withdrawn speculations: their results are dropped
         self._partials_on = settings.partials  # the start message may turn them off (or on)
-        self._translate_partials = False
+        self._translate_partials = False  # this session gets partial translations (into its own targets)
+        self._translate_room_partials = False  # its room's listeners get them (into the room's languages)
         self._partials = PartialResults()
         self._publishes: set[asyncio.Task] = set()
         self._unreachable = False  # the client left, or stopped reading: no result can reach it
@@ -396,9 +398,10 @@ class Session:
             self._partials_on = request.partials
         # The stable text is translated as it grows (stages/partial_translate.py) when partials come at all and
         # there is something to translate into.
-        self._translate_partials = bool(
-            request.translate_partials and self._partials_on and self.mode != "single" and self.options.target_languages
-        )
+        interim_translations = bool(request.translate_partials and self._partials_on and self.mode != "single")
+        self._translate_partials = interim_translations and bool(self.options.target_languages)
+        # In a room, into its listeners' languages too, whether or not the speaker reads any translation itself.
+        self._translate_room_partials = interim_translations and request.room is not None
         if self.mode == "batch":
             self._start_batch()
         if request.room is not None:
@@ -552,7 +555,11 @@ class Session:
     def voice(self) -> bool:
         return self.options.synthesize
 
-    def deliver(self, shared: SharedMessage, *, audio: bool) -> None:
+    @property
+    def partials(self) -> bool:
+        return False  # its own partials reach it directly; the others' are not shown to a speaker
+
+    def deliver(self, shared: SharedMessage, *, audio: bool, interim: bool = False) -> None:
         self.outbox.put_shared(shared)
 
     def audience_changed(self, message: dict) -> None:
@@ -625,9 +632,15 @@ class Session:
             return endpointer  # partials off: not one call more per frame
         return WindowingEndpointer(
             endpointer, interval_ms=self.settings.partial_interval_ms, correlation_id=self.correlation_id,
-            service=self.context.instance_id, options=self.options, translate=self._translate_partials,
+            service=self.context.instance_id, options=self._utterance_options,
+            translate=self._translate_partials or self._translate_room_partials,
             index_of_open=self._index_of_open, publish=self.context.publish, offset_ms=self._offset_ms,
         )
+
+    def _utterance_options(self) -> SessionOptions:
+        """The options an utterance (and its windows) is published with: in a room, each goes into the languages its
+        members read now."""
+        return self.options if self.room is None else self.context.rooms.options_for(self.room, self.options)
 
     def _index_of_open(self) -> int:
         return self._speculation.index if self._speculation is not None else self._next_segment
@@ -662,6 +675,10 @@ class Session:
             if self.room is not None:
                 # A room's listeners get results from the bus on every gateway, before any commit: a speculation
                 # withdrawn there could not be taken back. Room speakers' utterances are cut at the full pause.
+                return
+            load = self.context.load
+            if load is not None and not load.speculation_welcome():
+                self.context.metrics.speculations.labels(outcome="skipped_busy").inc()
                 return
             if speculation is not None:
                 self._withdraw(speculation)
@@ -707,8 +724,7 @@ class Session:
                 segment_index=index,
                 start_ms=utterance.start_ms + self._offset_ms,
                 end_ms=utterance.end_ms + self._offset_ms,
-                # In a room, each utterance goes into the languages its members read now.
-                options=self.options if self.room is None else self.context.rooms.options_for(self.room, self.options),
+                options=self._utterance_options(),
                 is_last=is_last,
             ),
             utc_now(),
@@ -901,6 +917,7 @@ class Session:
         if (
             self.state is SessionState.CLOSED
             or not self._translate_partials
+            or payload.target_language not in self.options.target_languages  # a room's language, not its own
             # Matched by start_ms, as partials are: its segment_index may be a withdrawn speculation's.
             or not self._partials.accept_translation(payload)
         ):

@@ -115,7 +115,7 @@ class SessionContext:
     batch_slots: ConnectionSlots  # batch sessions, a pool of their own inside the gateway's
     observer: SessionObserver = SessionObserver()
     rooms: RoomDirectory | None = None  # None: this gateway serves no rooms (a test's bare session)
-    load: PipelineLoad | None = None  # where end-of-utterance latencies are reported, for admission
+    load: PipelineLoad | None = None  # where end-of-utterance latencies are reported, for admission; speculation asks it
     # Resuming (docs/protocol.md "Resuming a session"): the tokens `connected` gives, and how a resumed session reads
     # its trail back from the bus (session_trail.read_session_trail). None: sessions cannot be resumed.
     resume_tokens: ResumeTokens | None = None

@@ -138,6 +138,10 @@ class GatewaySettings(BaseSettings):
     # decoding and one waiting; at 8, one batch in flight read as a full backlog and refused speakers it could serve.
     admission_max_asr_backlog: int = 16
     admission_max_p95_ms: float = 1500.0
+    # Speculation (SPECULATE_MS) costs the ASR stage a decode each time the speaker goes on after a short pause
+    # (0.5 more per utterance, measured: docs/benchmarks/interim-results.md). While more utterances than this
+    # wait for it or are in its batches, sessions stop speculating, so the decodes that count go first. 0: always.
+    speculate_max_asr_backlog: int = 4
     admission_window_seconds: float = 30.0
 
     # Resuming a session (gateway/resume_token.py, docs/protocol.md "Resuming a session"). The key of the resume

@@ -5,7 +5,9 @@ reads (gateway/router.py, told by `watch_holding`), so each keeps the recent his
 other rooms sharing their partitions) and hands each result to its own members of the room: a speaker on gateway
 A and listeners on B and C all get the same results, from the same partition, in each speaker's order. A speaker's utterance
 is translated into the union of the languages its room's members want on every gateway (presence.py), once per
-language; each result is encoded once and given to every member that reads that language.
+language; each result is encoded once and given to every member that reads that language. The speakers' interim
+results (partials, and partial translations in the room's languages, made once per room by the translate stage) go
+to the listeners who take them, never into the history (rooms/room_partials.py).
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from babelstream.contracts.codec import EventCodec
 from babelstream.contracts.events import (
     AudioSynthesisPayload,
     Event,
+    PartialTranscriptPayload,
+    PartialTranslationPayload,
     SessionOptions,
     TextRecognizedPayload,
     TextTranslatedPayload,
 )
-from babelstream.contracts.topics import HISTORY_REPLY_TOPICS
+from babelstream.contracts.topics import ASR_PARTIAL, HISTORY_REPLY_TOPICS, TRANSLATION_PARTIAL
 from babelstream.gateway import messages
 from babelstream.gateway.close_codes import CloseCode
 from babelstream.gateway.errors import Kind, SessionEnded
@@ -44,7 +48,8 @@ log = logging.getLogger(__name__)
 _SPEAKERS_REMEMBERED = 4096
 # A room's audience (how many listen, in which languages) goes to its speakers at most this often.
 _AUDIENCE_EVERY_SECONDS = 1.0
-
+_INTERIM_TOPICS = (ASR_PARTIAL, TRANSLATION_PARTIAL)
+_INTERIM_PAYLOADS = (PartialTranscriptPayload, PartialTranslationPayload)
 
 
 def _nobody(room_id: str) -> None:
@@ -239,10 +244,17 @@ class RoomDirectory:
     def wants(self, topic: str, key: str) -> bool:
         """Whether the router should decode this result for the rooms: every text result (it may be a room's,
         and every gateway keeps the history of the rooms on the partitions it reads), spoken audio only of a speaker whose room has a member here
-        who wants it spoken (a spoken translation is 100-300 KB: not decoded for nobody)."""
+        who wants it spoken (a spoken translation is 100-300 KB: not decoded for nobody), interim results only while
+        a listener here takes them."""
         if topic in HISTORY_REPLY_TOPICS:
             return True
         room_id = self._speaker_rooms.get(key)
+        if topic in _INTERIM_TOPICS:
+            if room_id is None:
+                # A speaker's first utterance: its partials come before any transcript of it has named its room.
+                return any(room.partial_listeners for room in self._rooms.values())
+            room = self._rooms.get(room_id)
+            return room is not None and room.partial_listeners > 0
         if room_id is None:
             return False
         room = self._rooms.get(room_id)
@@ -265,6 +277,11 @@ class RoomDirectory:
             if room_id is None:
                 return
         room = self._rooms.get(room_id)
+        if isinstance(payload, _INTERIM_PAYLOADS):
+            # Not history, and not among the delivered ids (a few a second would push the finals' ids out).
+            if room is not None and room.partial_listeners:
+                self._fan_out_interim(room, event)
+            return
         if room is None:
             if isinstance(payload, AudioSynthesisPayload):
                 return  # nobody here to hear it, and audio is not history
@@ -273,17 +290,39 @@ class RoomDirectory:
             return  # redelivered: every member already has it
         room.last_active = time.monotonic()
         room.history.add(event)
+        revised = isinstance(payload, TextRecognizedPayload) and room.partials.finished(speaker, payload)
         if room.has_members:
-            self._fan_out(room, event)
+            self._fan_out(room, event, revised=revised)
 
-    def _fan_out(self, room: Room, event: Event) -> None:
+    def _fan_out_interim(self, room: Room, event: Event) -> None:
+        """A speaker's partial (to every listener who takes them) or partial translation (to those reading its
+        language). Dropped first by a listener that is behind: the next one supersedes it."""
+        payload = event.payload
+        speaker = event.correlation_id
+        if not room.partials.accept(speaker, payload):
+            return  # not more than was shown, or its utterance's transcript came already
+        if isinstance(payload, PartialTranscriptPayload):
+            message, members = messages.partial(payload), room.listeners_of_partials()
+        else:
+            message, members = messages.partial_translation(payload), room.listeners_of_partials(payload.target_language)
+        shared = SharedMessage(messages.room_interim(message, room.id, speaker))
+        delivered = 0
+        for member in list(members):
+            if member.member_id == speaker or member in room.waiting:
+                continue  # a member given the history first takes the finals of what it missed
+            member.deliver(shared, audio=False, interim=True)
+            delivered += 1
+        if delivered:
+            self._metrics.room_deliveries.labels(type=message["type"]).inc(delivered)
+
+    def _fan_out(self, room: Room, event: Event, *, revised: bool = False) -> None:
         payload = event.payload
         if isinstance(payload, AudioSynthesisPayload) and payload.language not in room.local_view.spoken:
             return  # nobody here hears that language spoken: not even built (its base64 is most of the cost)
         spoken = isinstance(payload, AudioSynthesisPayload) and not payload.error
         # A spoken translation's bytes are added by each member's form of it (SharedMessage): base64 WAV in JSON,
         # or a binary frame of Ogg Opus; only the forms some member takes are made.
-        message = messages.room_result(event, room.id, history=False, inline_audio=not spoken)
+        message = messages.room_result(event, room.id, history=False, inline_audio=not spoken, revised=revised)
         if message is None:
             return
         speaker = event.correlation_id

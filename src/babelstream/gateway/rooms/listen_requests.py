@@ -1,4 +1,4 @@
-"""What a listener may send: the /ws/listen query (room, lang, voice, audio) and, on the open socket, a listen message
+"""What a listener may send: the /ws/listen query (room, lang, voice, audio, partials) and, on the open socket, a listen message
 changing its language or voice. docs/protocol.md describes both; the server's answers are built in messages.py."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 from babelstream.gateway.requests import language_code, malformed
 from babelstream.gateway.rooms.room_id import parse_room_id
 
-_QUERY_FIELDS = {"room", "lang", "voice", "audio", "token"}
+_QUERY_FIELDS = {"room", "lang", "voice", "audio", "partials", "token"}
 _FLAGS = {"1": True, "true": True, "0": False, "false": False}
 # How a listener gets spoken translations: a binary frame of Ogg Opus (13x smaller than the WAV; the default), a
 # binary frame of the WAV, or the WAV base64 in a JSON text message (as /ws/audio sends it).
@@ -23,6 +23,7 @@ class ListenRequest:
     language: str
     voice: bool = True
     audio: str = "opus"  # one of AUDIO_FORMATS
+    partials: bool = True  # the open utterance's words while it is spoken, when the speaker's session makes them
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,17 @@ def parse_listen_query(query_string: str) -> ListenRequest:
     room = parse_room_id(fields["room"])
     if "lang" not in fields:
         raise malformed("/ws/listen needs lang=<language code>: the language to read and hear the room in")
-    voice = fields.get("voice", "1").lower()
-    if voice not in _FLAGS:
-        raise malformed(f"voice must be 1 or 0, got {voice!r:.20}")
+    flags = {}
+    for name in ("voice", "partials"):
+        flag = fields.get(name, "1").lower()
+        if flag not in _FLAGS:
+            raise malformed(f"{name} must be 1 or 0, got {flag!r:.20}")
+        flags[name] = _FLAGS[flag]
     audio = fields.get("audio", AUDIO_FORMATS[0]).lower()
     if audio not in AUDIO_FORMATS:
         raise malformed(f"audio must be one of {', '.join(AUDIO_FORMATS)}, got {audio!r:.20}")
-    return ListenRequest(room=room, language=language_code(fields["lang"], "lang"), voice=_FLAGS[voice], audio=audio)
+    return ListenRequest(room=room, language=language_code(fields["lang"], "lang"), voice=flags["voice"], audio=audio,
+                         partials=flags["partials"])
 
 
 def parse_listen_message(text: str) -> ListenChange:

@@ -41,7 +41,8 @@ class ClosableSocket(ListenerSocket, Protocol):
 
 class Listener:
     __slots__ = ("_directory", "_limits", "_loop", "_metrics", "_pongs_before_ping", "_settings", "_socket",
-                 "audio", "check_language", "joined", "language", "member_id", "outbox", "room", "voice", "__weakref__")
+                 "audio", "check_language", "joined", "language", "member_id", "outbox", "partials", "room", "voice",
+                 "__weakref__")
 
     def __init__(self, socket: ClosableSocket, request: ListenRequest, directory: RoomDirectory,
                  settings: GatewaySettings, metrics: GatewayMetrics, check_language):
@@ -59,6 +60,7 @@ class Listener:
         self.language = request.language
         self.voice = request.voice
         self.audio = request.audio  # how spoken translations come: listen_requests.AUDIO_FORMATS
+        self.partials = request.partials  # the speakers' interim results (partials=0 in the query: none)
         self.joined = False
         self._pongs_before_ping: int | None = None  # the pong count when the last keepalive ping went out
         self.outbox = ListenerOutbox(
@@ -81,15 +83,22 @@ class Listener:
     def _listening(self) -> None:
         history = self._directory.history(self.room, self.language)
         self.outbox.put(messages.encode(
-            messages.listening(self.room, self.language, voice=self.voice, audio=self.audio, history=len(history))
+            messages.listening(self.room, self.language, voice=self.voice, audio=self.audio, partials=self.partials,
+                               history=len(history))
         ))
         for message in history:
             self.outbox.put(messages.encode(message))
 
     # -- Member ----------------------------------------------------------------------------------------------
 
-    def deliver(self, shared: SharedMessage, *, audio: bool) -> None:
+    def deliver(self, shared: SharedMessage, *, audio: bool, interim: bool = False) -> None:
         outbox = self.outbox
+        if interim:
+            skipped = outbox.interim_skipped
+            outbox.put(shared.text, interim=True)
+            if outbox.interim_skipped != skipped:
+                self._metrics.listener_partials_dropped.inc()
+            return
         skipped = outbox.audio_skipped
         if shared.spoken and self.audio != "json":
             outbox.put(shared.audio_frame(opus=self.audio == "opus"), audio=audio)
@@ -130,8 +139,9 @@ class Listener:
                 self.voice = change.voice
             self._directory.listener_changed(self, self.room, old_language)
             # From the next utterance on: what was said before is not repeated in the new language.
-            self.outbox.put(messages.encode(messages.listening(self.room, self.language, voice=self.voice, audio=self.audio,
-                                                             history=0)))
+            self.outbox.put(messages.encode(messages.listening(
+                self.room, self.language, voice=self.voice, audio=self.audio, partials=self.partials, history=0,
+            )))
         except SessionEnded as ended:
             self.end(ended)
 

@@ -2,8 +2,10 @@
 
 A room hands the same result to a thousand listeners from one callback, so the common case must be cheap: no
 task and no queue per message, a direct write while the socket's buffer is under its mark. A listener that falls
-behind gets a queue, and loses spoken audio before text: past a quarter of the bound an audio message is skipped
-(it is told so, once per stretch of skipping); past the bound the listener is closed, so nobody else waits.
+behind gets a queue, and loses interim results first: a partial or a partial translation is written only straight
+to a socket that takes it, never queued (the next one supersedes it, and the final replaces them all). Then spoken
+audio before text: past a quarter of the bound an audio message is skipped (it is told so, once per stretch of
+skipping); past the bound the listener is closed, so nobody else waits.
 A message is a str (a JSON text frame) or bytes (a binary audio frame); the bound counts both by their length.
 """
 
@@ -31,7 +33,7 @@ class ListenerSocket(Protocol):
 
 class ListenerOutbox:
     __slots__ = ("_audio_skipped_notice", "_limit", "_on_audio_skipped", "_on_overflow", "_queue", "_queued",
-                 "_socket", "_writer", "audio_skipped", "closed", "sealed", "sent")
+                 "_socket", "_writer", "audio_skipped", "closed", "interim_skipped", "sealed", "sent")
 
     def __init__(self, socket: ListenerSocket, *, limit_bytes: int, on_overflow: Callable[[], None],
                  on_audio_skipped: Callable[[], str]):
@@ -45,6 +47,7 @@ class ListenerOutbox:
         self._writer: asyncio.Task | None = None
         self._audio_skipped_notice = False  # a warning about the current stretch of skipping is already out
         self.audio_skipped = 0
+        self.interim_skipped = 0
         self.sent = 0
         self.closed = False  # nothing more goes out: what is queued is dropped
         self.sealed = False  # nothing more is taken: what is queued still goes out (the last message was put)
@@ -53,7 +56,7 @@ class ListenerOutbox:
     def queued_bytes(self) -> int:
         return self._queued
 
-    def put(self, text: str | bytes, *, audio: bool = False) -> None:
+    def put(self, text: str | bytes, *, audio: bool = False, interim: bool = False) -> None:
         if self.closed or self.sealed:
             return
         if not self._queue and self._socket.writable():
@@ -61,6 +64,9 @@ class ListenerOutbox:
             self.sent += 1
             if not audio:
                 self._audio_skipped_notice = False
+            return
+        if interim:
+            self.interim_skipped += 1
             return
         size = len(text)
         if audio and self._queued + size > self._limit // 4:

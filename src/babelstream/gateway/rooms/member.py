@@ -13,10 +13,12 @@ class Member(Protocol):
     member_id: str
     language: str | None  # what it reads and hears; None: captions only (a speaker whose language is detected)
     voice: bool  # whether it wants the spoken translation
+    partials: bool  # whether it takes the speakers' interim results (listeners may; a speaker never does)
 
-    def deliver(self, shared: SharedMessage, *, audio: bool) -> None:
+    def deliver(self, shared: SharedMessage, *, audio: bool, interim: bool = False) -> None:
         """One message for it (encoded once for every member on the same wire format). Never blocks: a member that
-        cannot keep up drops audio, then is closed."""
+        cannot keep up drops interim results, then audio, then is closed. `interim`: a partial or a partial
+        translation, superseded by the next one anyway."""
 
     def audience_changed(self, message: dict) -> None:
         """Who listens now (speakers show it; a listener ignores it)."""

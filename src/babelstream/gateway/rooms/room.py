@@ -8,6 +8,7 @@ from babelstream.gateway.rooms.bounded_set import RecentSet
 from babelstream.gateway.rooms.history import RoomHistory
 from babelstream.gateway.rooms.member import Member
 from babelstream.gateway.rooms.presence import RoomView
+from babelstream.gateway.rooms.room_partials import RoomPartials
 
 # Event ids remembered per room to drop a redelivered result (at-least-once delivery redelivers within seconds).
 _DELIVERED_REMEMBERED = 2048
@@ -19,6 +20,8 @@ class Room:
         self.listeners: dict[str, set[Member]] = {}  # by language
         self.speakers: set[Member] = set()
         self.history = RoomHistory(history_size)
+        self.partials = RoomPartials()  # the speakers' interim results (never history)
+        self.partial_listeners = 0  # listeners here who take interim results
         self.delivered = RecentSet(_DELIVERED_REMEMBERED)
         self.last_active = now  # an utterance's result, or a member joining
         self.audience_due = False
@@ -35,15 +38,28 @@ class Room:
         return bool(self.listeners) or bool(self.speakers)
 
     def add_listener(self, member: Member) -> None:
-        self.listeners.setdefault(member.language, set()).add(member)
+        members = self.listeners.setdefault(member.language, set())
+        if member not in members:
+            members.add(member)
+            self.partial_listeners += member.partials
 
     def remove_listener(self, member: Member, language: str | None = None) -> None:
         language = member.language if language is None else language
         members = self.listeners.get(language)
-        if members is not None:
-            members.discard(member)
+        if members is not None and member in members:
+            members.remove(member)
+            self.partial_listeners -= member.partials
             if not members:
                 del self.listeners[language]
+
+    def listeners_of_partials(self, language: str | None = None):
+        """Who takes interim results: every listener who does (a partial caption), or those reading `language`
+        (a partial translation)."""
+        groups = self.listeners.values() if language is None else (self.listeners.get(language, ()),)
+        for members in groups:
+            for member in members:
+                if member.partials:
+                    yield member
 
     def members(self):
         for members in self.listeners.values():

@@ -26,8 +26,8 @@ const FINAL_KINDS = new Set([
   "protocol_error",
 ]);
 
-// `handlers`, each optional: onListening(m), onResult(m, audioBytes | null) for transcript, translation, audio and
-// warning messages, onWaiting({delayMs, closeCode, error}) when it will try again, onReconnected() when a try
+// `handlers`, each optional: onListening(m), onResult(m, audioBytes | null) for partial, partial_translation,
+// transcript, translation, audio and warning messages, onWaiting({delayMs, closeCode, error}) when it will try again, onReconnected() when a try
 // after a drop succeeded, and onEnd({error, closeCode}) once, when it stops trying (not after close()).
 export class RoomListener {
   // `credential`: the access key or token (credential.js), or null when the server needs none.
@@ -111,6 +111,8 @@ export class RoomListener {
         this.confirmed = true;
         this.handle("onListening", m);
         break;
+      case "partial":
+      case "partial_translation":
       case "transcript":
       case "translation":
       case "warning":

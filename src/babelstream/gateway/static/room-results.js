@@ -1,7 +1,9 @@
 // A room's results on screen (docs/protocol.md, "Rooms"): each speaker's sentences in caption rows keyed by its
 // session's id (`speaker`), so two speakers' sentence numbers never meet, and its spoken translations to the
 // player. The listener page shows every result this way; the speaker page shows the others in its room this way
-// (conversation), beside its own session's rows.
+// (conversation), beside its own session's rows. A sentence still being spoken shows in the speaker's live row as
+// on the speaker's own page (captions.js): its partial, lighter tail and all, and its partial translation; a room
+// sends no `segment`, so its first final (same start_ms) turns that row into the sentence's row, in place.
 
 import * as captions from "./captions.js";
 import { player } from "./player.js";
@@ -29,10 +31,18 @@ function streamOf(speaker, other) {
 export function showRoomResult(m, audio, { other, autoplay }) {
   const stream = streamOf(m.speaker, other);
   switch (m.type) {
+    case "partial":
+      captions.showPartial(stream, m);
+      break;
+    case "partial_translation":
+      captions.showPartialTranslation(stream, m);
+      break;
     case "transcript":
+      captions.segmentRow(stream, m);
       captions.showTranscript(stream, m);
       break;
     case "translation":
+      captions.segmentRow(stream, m);
       captions.showTranslation(stream, m);
       break;
     case "audio":
