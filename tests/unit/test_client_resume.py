@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from types import SimpleNamespace
 
 import pytest
@@ -42,6 +43,18 @@ def test_it_keeps_the_session_the_token_the_last_segments_end_and_the_results_re
 def test_the_results_it_lists_are_bounded():
     resumer = fed(Resumer(Start()), CONNECTED, *[{"type": "transcript", "event_id": f"t{i}"} for i in range(3000)])
     assert len(resumer.received) == RECEIVED_REMEMBERED and resumer.received[-1] == "t2999"
+
+
+def test_a_resume_listing_as_many_results_as_the_server_takes_fits_one_message_the_server_reads():
+    from babelstream.gateway.requests import MAX_RESUME_RECEIVED, parse_resume
+    from babelstream.gateway.settings import GatewaySettings
+
+    connected = {**CONNECTED, "correlation_id": str(uuid.uuid4()), "resume_token": "v1." + "x" * 120}
+    ids = [{"type": "transcript", "event_id": str(uuid.uuid4())} for _ in range(3000)]
+    message = fed(Resumer(Start(language="en", targets=("es", "pt"))), connected, *ids).message(audio_ms=14_400_000)
+    assert RECEIVED_REMEMBERED == MAX_RESUME_RECEIVED  # the client lists all the server takes, no more
+    assert len(message.encode()) <= GatewaySettings().max_chunk_bytes
+    assert len(parse_resume(json.loads(message)).received) == MAX_RESUME_RECEIVED
 
 
 @pytest.mark.parametrize(("close_code", "error_kind", "resumes"), [

@@ -23,7 +23,7 @@ from babelstream.client.messages import (
 )
 
 # The server takes at most this many event ids in `received` (gateway/requests.py, MAX_RESUME_RECEIVED).
-RECEIVED_REMEMBERED = 2000
+RECEIVED_REMEMBERED = 1500
 # Closes a resume may follow: the socket died (no close frame: 1006, or none at all), the gateway shut down (1012),
 # or the server could not read the session back yet (1013 with retry_after_ms).
 _RESUMABLE_CLOSES = (None, 1006, 1012)

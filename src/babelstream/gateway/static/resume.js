@@ -5,9 +5,9 @@
 // final. Tries in a row are bounded, each waiting twice as long as the last.
 
 // The server takes at most this many event ids in `received` (gateway/requests.py, MAX_RESUME_RECEIVED)...
-const RECEIVED_SENT = 2000;
-// ...and no text message over MAX_CHUNK_BYTES (65,536 by default), which 2,000 ids would pass: the resume lists the
-// newest that fit under this (about 1,500), and ignores an older one if the server sends its result again.
+const RECEIVED_SENT = 1500;
+// ...and no text message over MAX_CHUNK_BYTES (65,536 by default): the resume lists the newest that fit under this
+// (with longer ids than the server's own, fewer), and ignores an older one if the server sends its result again.
 const RESUME_MESSAGE_BYTES = 60_000;
 // Ids of results shown, to ignore one that comes again (a resumed session's server skips only those it was told
 // of). A long talk's older ids fall off: their sentences are long gone from the speaker's view.
