@@ -803,6 +803,9 @@ async def test_a_listener_reads_the_words_while_the_speaker_speaks_then_the_fina
                    && !r.classList.contains('pending') && r.querySelector('.translation-row[data-lang=pt]:not(.provisional)'))""",
             timeout=90_000, polling=250,
         )
+        # A partial translation comes at most once a second per speaker: a short first sentence may end before one,
+        # and a later one brings it.
+        await listener.wait_for_function("window.provisional.length > 0", timeout=90_000, polling=250)
         shown = await listener.evaluate(
             """() => window.partialRows.filter(r => r.isConnected && !r.classList.contains('live')).map(r => ({
                 partials: r.partialTexts, final: r.querySelector('.caption').textContent,
