@@ -1517,10 +1517,14 @@ async def test_page_resume_parts_keep_what_a_resume_needs_and_no_more(browser, t
                 out.message = { ...message, received: [message.received.length, message.received[0], message.received.at(-1)] };
                 for (let i = 0; i < 10_000; i++) resumer.firstTime({ type: "audio", event_id: `y${i}` }, false);
                 out.seen = [resumer.seen.size, resumer.firstTime({ type: "audio", event_id: "a" }, false)];
-                // 2,000 ids as the server makes them (UUIDs) would not fit in one text message: the newest that do.
+                // 1,500 ids as the server makes them (UUIDs) fit in one text message with room to spare.
                 for (let i = 0; i < 2000; i++) resumer.firstTime({ type: "audio", event_id: crypto.randomUUID() }, true);
                 const long = resumer.message({ event: "start", language: "en" }, 0);
                 out.long = [JSON.stringify(long).length, long.received.length, long.received.at(-1) === resumer.received.at(-1)];
+                // Longer ids than the server's: the newest that fit in one message.
+                for (let i = 0; i < 1500; i++) resumer.firstTime({ type: "audio", event_id: `${crypto.randomUUID()}-${"z".repeat(24)}` }, true);
+                const longer = resumer.message({ event: "start", language: "en" }, 0);
+                out.longer = [JSON.stringify(longer).length, longer.received.length];
                 return out;
             }"""
         )
@@ -1537,10 +1541,12 @@ async def test_page_resume_parts_keep_what_a_resume_needs_and_no_more(browser, t
         assert result["firstTimes"] == [True, False, True, True]
         assert result["message"] == {
             "event": "resume", "language": "en", "room": "r", "correlation_id": "c1", "resume_token": "t3",
-            "audio_ms": 8500, "received": [2000, "x1000", "x2999"],
+            "audio_ms": 8500, "received": [1500, "x1500", "x2999"],  # the newest the server takes
         }
         assert result["seen"] == [10_000, True]  # the oldest ids fell off
         size, listed, newest = result["long"]
-        assert 59_000 < size <= 60_000 and 1_400 < listed < 2_000 and newest, result["long"]  # under MAX_CHUNK_BYTES
+        assert size <= 60_000 and listed == 1_500 and newest, result["long"]  # under MAX_CHUNK_BYTES
+        size, listed = result["longer"]
+        assert 59_000 < size <= 60_000 and 900 < listed < 1_000, result["longer"]
     finally:
         await context.close()
