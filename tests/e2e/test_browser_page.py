@@ -30,6 +30,7 @@ import asyncio
 import json
 import re
 import time
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -113,14 +114,20 @@ async def time_limited_address():
         yield address
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def browser(speech_wav):
+@asynccontextmanager
+async def chromium_whose_microphone_plays(wav: Path):
     async with playwright_api.async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=chromium_args(speech_wav))
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=chromium_args(wav))
         try:
             yield chromium
         finally:
             await chromium.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def browser(speech_wav):
+    async with chromium_whose_microphone_plays(speech_wav) as chromium:
+        yield chromium
 
 
 async def open_page(browser, address: str, width: int = 1000, height: int = 760, *, path: str = "/",
@@ -1052,12 +1059,8 @@ def resume_wav(tmp_path_factory) -> Path:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def resume_browser(resume_wav):
     """A browser of its own: its microphone says RESUME_SENTENCES once, from the start of each capture."""
-    async with playwright_api.async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=chromium_args(resume_wav))
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with chromium_whose_microphone_plays(resume_wav) as chromium:
+        yield chromium
 
 
 RESUME_BURST_SECONDS = 3
