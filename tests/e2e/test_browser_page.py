@@ -42,6 +42,29 @@ from tests.support.speech import needs_espeak, silence, synthesize
 CHROMIUM = "/usr/bin/chromium"
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 
+# Watches the page's live rows (the sentence being spoken): each one's texts while live (window.partialRows, with
+# the row's first position) and the provisional partial translations seen (window.provisional: [lang, text]).
+WATCH_LIVE_ROWS = """() => {
+    window.partialRows = [];
+    window.provisional = [];
+    new MutationObserver(() => {
+        const row = document.querySelector('.utterance.live');
+        if (row && row.querySelector('.caption .stable') && !window.partialRows.includes(row)) {
+            window.partialRows.push(row);
+            row.firstTop = row.offsetTop;
+            row.partialTexts = [];
+        }
+        for (const seen of window.partialRows) {
+            const text = seen.querySelector('.caption').textContent;
+            if (seen.classList.contains('live') && seen.partialTexts.at(-1) !== text) seen.partialTexts.push(text);
+        }
+        for (const slot of document.querySelectorAll('.utterance.live .translation-row.provisional')) {
+            const seen = [slot.dataset.lang, slot.querySelector('.translation').textContent];
+            if (!window.provisional.some(([l, t]) => l === seen[0] && t === seen[1])) window.provisional.push(seen);
+        }
+    }).observe(document.querySelector('#transcript'), {subtree: true, childList: true, characterData: true});
+}"""
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.models,
@@ -158,23 +181,7 @@ async def test_page_captions_translates_and_speaks(browser, platform_address):
         assert await page.input_value("#speech") == "es"
 
         # Interim results: the first live row (the sentence being spoken), watched until it becomes a sentence row.
-        await page.evaluate(
-            """() => {
-                window.partialRows = [];
-                new MutationObserver(() => {
-                    const row = document.querySelector('.utterance.live');
-                    if (row && row.querySelector('.caption .stable') && !window.partialRows.includes(row)) {
-                        window.partialRows.push(row);
-                        row.firstTop = row.offsetTop;
-                        row.partialTexts = [];
-                    }
-                    for (const seen of window.partialRows) {
-                        const text = seen.querySelector('.caption').textContent;
-                        if (seen.classList.contains('live') && seen.partialTexts.at(-1) !== text) seen.partialTexts.push(text);
-                    }
-                }).observe(document.querySelector('#transcript'), {subtree: true, childList: true, characterData: true});
-            }"""
-        )
+        await page.evaluate(WATCH_LIVE_ROWS)
         started = time.monotonic()
         await page.click("#start")
         await page.wait_for_function(
@@ -780,28 +787,7 @@ async def test_a_listener_reads_the_words_while_the_speaker_speaks_then_the_fina
         await speaker.check("#translate-partials")
         link = await speaker.get_attribute("#share-link", "href")
         listener_context, listener, listener_problems = await open_listener(browser, link, "pt")
-        await listener.evaluate(
-            """() => {
-                window.partialRows = [];
-                window.provisional = [];
-                new MutationObserver(() => {
-                    const row = document.querySelector('.utterance.live');
-                    if (row && row.querySelector('.caption .stable') && !window.partialRows.includes(row)) {
-                        window.partialRows.push(row);
-                        row.firstTop = row.offsetTop;
-                        row.partialTexts = [];
-                    }
-                    for (const seen of window.partialRows) {
-                        const text = seen.querySelector('.caption').textContent;
-                        if (seen.classList.contains('live') && seen.partialTexts.at(-1) !== text) seen.partialTexts.push(text);
-                    }
-                    for (const slot of document.querySelectorAll('.utterance.live .translation-row.provisional')) {
-                        const seen = [slot.dataset.lang, slot.querySelector('.translation').textContent];
-                        if (!window.provisional.some(([l, t]) => l === seen[0] && t === seen[1])) window.provisional.push(seen);
-                    }
-                }).observe(document.querySelector('#transcript'), {subtree: true, childList: true, characterData: true});
-            }"""
-        )
+        await listener.evaluate(WATCH_LIVE_ROWS)
         await speaker.click("#start")
         await speaker.wait_for_function("document.querySelector('#status').dataset.state === 'live'", timeout=15_000)
         await listener.wait_for_function("window.partialRows.length > 0", timeout=60_000, polling=100)
