@@ -31,8 +31,10 @@ class SegmentationSettings(BaseSettings):
     # Live streams: frames the detector still calls speech just before a pause, but quieter than this (RMS, dBFS),
     # count as pause (WebRTC's detector says "speech" for 60-120 ms after speech ends), for SPECULATE_MS,
     # EARLY_END_PAUSE_MS and the cut at MIN_SILENCE_MS, which then comes that much sooner after the speech. Where
-    # the room is noisier than this, nothing is counted and the detector alone decides. 0 turns it off.
-    vad_quiet_dbfs: float = Field(QUIET_DBFS, le=0)
+    # the room is noisier than this, nothing is counted and the detector alone decides. 0 (the default for now)
+    # counts none. QUIET_DBFS (-50) meets the end-of-utterance target (docs/benchmarks/interim-results.md), but it
+    # withdraws ~5x as many speculations, and a resume reads a withdrawn one's results back (to fix first).
+    vad_quiet_dbfs: float = Field(0.0, le=0)
 
 
 def _new_vad(settings: SegmentationSettings):
