@@ -73,3 +73,15 @@ def test_it_resumes_after_a_dead_connection_not_after_an_end_or_an_error_about_t
                                  error=None if error_kind is None else SimpleNamespace(kind=error_kind))
     assert fed(Resumer(Start()), CONNECTED).should_resume(connection) is resumes
     assert Resumer(Start()).should_resume(connection) is False  # no token: a server that cannot resume
+
+
+def test_a_resume_listing_more_results_than_the_server_takes_is_refused_as_malformed():
+    from babelstream.gateway.errors import Kind, SessionEnded
+    from babelstream.gateway.requests import MAX_RESUME_RECEIVED, parse_resume
+
+    message = {"event": "resume", "correlation_id": "c-1", "resume_token": "v1.c-1.1.2.sig", "audio_ms": 0,
+               "received": [str(uuid.uuid4()) for _ in range(MAX_RESUME_RECEIVED + 1)]}
+    with pytest.raises(SessionEnded) as refused:
+        parse_resume(message)
+    assert refused.value.code == 1003 and refused.value.kind == Kind.MALFORMED
+    assert f"at most {MAX_RESUME_RECEIVED} event ids" in str(refused.value.reason)
