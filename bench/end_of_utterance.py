@@ -63,7 +63,7 @@ CONFIGS = {
     # Published at SPECULATE_MS and shown when the pause holds, the detector's hangover counted as speech (main
     # until 2026-11-30).
     "speculation": {"VAD_QUIET_DBFS": "0", "PARTIALS": "false"},
-    # The same, with the detector's quiet hangover counted as pause (VAD_QUIET_DBFS -50; not yet the default).
+    # The same, with the detector's quiet hangover counted as pause (VAD_QUIET_DBFS -50, the default).
     "after": {"PARTIALS": "false", "VAD_QUIET_DBFS": "-50"},
 }
 # Variants to try beside them (--configs): each an env over the defaults.

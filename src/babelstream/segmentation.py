@@ -28,13 +28,12 @@ class SegmentationSettings(BaseSettings):
     # are ready when the pause reaches MIN_SILENCE_MS (or, when they show a finished sentence, end it then).
     # 0 turns it off. Recordings (the segmenter stage) are cut without it.
     speculate_ms: int = SPECULATE_MS
-    # Live streams: frames the detector still calls speech just before a pause, but quieter than this (RMS, dBFS),
-    # count as pause (WebRTC's detector says "speech" for 60-120 ms after speech ends), for SPECULATE_MS,
-    # EARLY_END_PAUSE_MS and the cut at MIN_SILENCE_MS, which then comes that much sooner after the speech. Where
-    # the room is noisier than this, nothing is counted and the detector alone decides. 0 (the default for now)
-    # counts none. QUIET_DBFS (-50) meets the end-of-utterance target (docs/benchmarks/interim-results.md), but it
-    # withdraws ~5x as many speculations, and a resume reads a withdrawn one's results back (to fix first).
-    vad_quiet_dbfs: float = Field(0.0, le=0)
+    # Real-time streams (not batch ones): frames the detector still calls speech just before a pause, but quieter
+    # than this (RMS, dBFS), count as pause (WebRTC's detector says "speech" for 60-120 ms after speech ends), for
+    # SPECULATE_MS, EARLY_END_PAUSE_MS and the cut at MIN_SILENCE_MS, which then comes that much sooner after the
+    # speech. Where the room is noisier than this, nothing is counted and the detector alone decides. 0 counts none.
+    # -50 meets the end-of-utterance target (docs/benchmarks/interim-results.md).
+    vad_quiet_dbfs: float = Field(-50.0, le=0)
 
 
 def _new_vad(settings: SegmentationSettings):
@@ -48,10 +47,14 @@ def _new_vad(settings: SegmentationSettings):
 def endpointer_factory(settings: SegmentationSettings):
     _new_vad(settings)  # fail at start, not on the first stream, when the setting is wrong
 
-    def new_endpointer() -> Endpointer:
+    def new_endpointer(*, recording: bool = False) -> Endpointer:
+        """recording: a batch session's audio, sent faster than it was spoken. Nobody waits at its pauses, so a
+        pause is the detector's alone: counted from the speech it would also cut at some commas, which costs a
+        translation more than the ~100 ms it saves."""
         return Endpointer(
             _new_vad(settings), min_silence_ms=settings.min_silence_ms, max_segment_ms=settings.max_segment_ms,
-            speculate_ms=settings.speculate_ms, quiet_dbfs=settings.vad_quiet_dbfs or None,
+            speculate_ms=settings.speculate_ms,
+            quiet_dbfs=None if recording else settings.vad_quiet_dbfs or None,
         )
 
     return new_endpointer

@@ -62,3 +62,13 @@ async def test_results_alone_tell_the_next_index_when_the_segments_were_trimmed(
     await publish(bus, "s-1", transcript(4, 9000, 11000))
     trail = await read_session_trail(bus, CODEC, "s-1", started_at=time.time())
     assert (trail.next_index, trail.published_ms) == (5, 11000)
+
+
+async def test_results_alone_tell_a_withdrawn_speculation_when_its_segments_were_trimmed():
+    # The in-memory bus trims what ASR committed: the segments are gone, their transcripts say which utterance.
+    bus = MemoryBus()
+    await publish(bus, "s-1", transcript(0, 100, 1600))
+    await publish(bus, "s-1", transcript(1, 2440, 4100, "I would like a cup of coffee."))
+    await publish(bus, "s-1", transcript(2, 2440, 5200, "I would like a cup of coffee, please."))
+    trail = await read_session_trail(bus, CODEC, "s-1", started_at=time.time())
+    assert trail.segments == [] and trail.withdrawn() == {1}

@@ -42,7 +42,7 @@ class Gateway:
         settings: GatewaySettings,
         bus: Bus,
         codec: EventCodec,
-        new_endpointer: Callable[[], Endpointer],
+        new_endpointer: Callable[..., Endpointer],
         capabilities: Capabilities | None = None,
         observer: SessionObserver | None = None,
     ):

@@ -479,6 +479,9 @@ class Session:
         published_ms = trail.published_ms
         self._next_segment = max(self._next_segment, trail.next_index)
         self._abandoned.update(trail.withdrawn())
+        if isinstance(previous, Session):
+            # Its own withdrawals, whether or not the bus still shows them (the in-memory bus trims what is consumed).
+            self._abandoned.update(previous._abandoned)
         for segment in trail.live_segments():
             self.ledger.segment_cut(segment.index)
         # The audio sent from now on begins at audio_ms; what of it was published already is skipped.
@@ -627,7 +630,7 @@ class Session:
                 self._end_early_if_paused(self._speculation)
 
     def _new_endpointer(self) -> Endpointer:
-        endpointer = self.context.new_endpointer()
+        endpointer = self.context.new_endpointer(recording=True) if self.mode == "batch" else self.context.new_endpointer()
         if not self._partials_on:
             return endpointer  # partials off: not one call more per frame
         return WindowingEndpointer(

@@ -110,7 +110,7 @@ class SessionContext:
     publish: Callable[[Event], Awaitable[None]]
     results: ResultSubscriptions
     options: SessionOptionsResolver
-    new_endpointer: Callable[[], Endpointer]
+    new_endpointer: Callable[..., Endpointer]  # segmentation.endpointer_factory
     metrics: GatewayMetrics
     batch_slots: ConnectionSlots  # batch sessions, a pool of their own inside the gateway's
     observer: SessionObserver = SessionObserver()

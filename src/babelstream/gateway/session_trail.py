@@ -59,8 +59,21 @@ class SessionTrail:
         )
 
     def withdrawn(self) -> set[int]:
-        live = {s.index for s in self.live_segments()}
-        return {s.index for s in self.segments} - live
+        """Withdrawn speculations' indexes, told by their start from the segments and from the results: a segment
+        topic may no longer hold what its consumers committed (the in-memory bus trims it), its results still say
+        which utterance they were of."""
+        last_of_start: dict[int, int] = {}
+        for index, start_ms in self._starts():
+            last_of_start[start_ms] = max(index, last_of_start.get(start_ms, -1))
+        return {index for index, start_ms in self._starts() if last_of_start[start_ms] != index}
+
+    def _starts(self):
+        for segment in self.segments:
+            yield segment.index, segment.start_ms
+        for result in self.results:
+            start_ms = getattr(result.payload, "start_ms", None)
+            if start_ms is not None:
+                yield result.payload.segment_index, start_ms
 
     @property
     def next_index(self) -> int:
