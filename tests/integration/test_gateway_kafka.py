@@ -115,7 +115,10 @@ async def test_broker_down_mid_session_gives_1011_refuses_new_sessions_then_reco
             stopping.append(asyncio.ensure_future(asyncio.to_thread(kafka_script, "stop")))
 
     try:
-        async with running_gateway(bus, CODEC, idle_timeout_seconds=30) as (gateway, address):
+        # The backlog watch on (admission's default): it asks the broker every second through the outage.
+        async with running_gateway(bus, CODEC, idle_timeout_seconds=30, admission_max_asr_backlog=1000) as (
+            gateway, address,
+        ):
             async with httpx.AsyncClient(base_url=f"http://{address}") as http:
                 assert (await http.get("/readyz")).status_code == 200
                 try:

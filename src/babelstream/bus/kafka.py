@@ -19,13 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from confluent_kafka import (
     OFFSET_END,
     Consumer,
-    ConsumerGroupTopicPartitions,
     KafkaError,
     KafkaException,
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from babelstream.bus.base import BusError, Message, PublishFailed
 from babelstream.bus.settings import BusSettings
@@ -270,7 +269,9 @@ class KafkaBus:
         self._ready = False
         self._health_task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._admin: AdminClient | None = None  # for backlog(), made at its first use
+        # For backlog(): per group, a consumer that never joins it, only reads its commits (made at first use).
+        self._lag_readers: dict[str, Consumer] = {}
+        self._lag_lock = threading.Lock()
 
     def _common(self) -> dict:
         return {
@@ -379,26 +380,32 @@ class KafkaBus:
         return await asyncio.to_thread(self._backlog, group, topic)
 
     def _backlog(self, group: str, topic: str) -> int | None:
-        if self._admin is None:
-            self._admin = AdminClient(self._common())
-        try:
-            found = self._admin.list_consumer_group_offsets(
-                [ConsumerGroupTopicPartitions(group)], request_timeout=_LAG_QUERY_SECONDS
-            )[group].result(timeout=_LAG_QUERY_SECONDS)
-            committed = {p.partition: p.offset for p in found.topic_partitions if p.topic == topic and p.offset >= 0}
-            if not committed:
+        # Read through a consumer (OffsetFetch and the partitions' ends), not the AdminClient: a long-lived admin
+        # client whose group-offset requests time out, as they do while the broker is down, can abort the process
+        # in librdkafka (confluentinc/librdkafka#4605; a fresh-clone run died so).
+        if not self._running or not self._ready:
+            return None  # nothing to ask while the broker is unreachable
+        with self._lag_lock:  # one query at a time per bus: the readers are not shared across threads
+            reader = self._lag_readers.get(group)
+            if reader is None:
+                reader = self._lag_readers[group] = Consumer(
+                    {**self._common(), "group.id": group, "enable.auto.commit": False}
+                )
+            try:
+                found = reader.list_topics(topic=topic, timeout=_LAG_QUERY_SECONDS).topics.get(topic)
+                if found is None or found.error is not None or not found.partitions:
+                    return None
+                partitions = [TopicPartition(topic, partition) for partition in found.partitions]
+                committed = [p for p in reader.committed(partitions, timeout=_LAG_QUERY_SECONDS) if p.offset >= 0]
+                if not committed:
+                    return None  # the group never committed
+                return sum(
+                    max(0, reader.get_watermark_offsets(p, timeout=_LAG_QUERY_SECONDS)[1] - p.offset)
+                    for p in committed
+                )
+            except KafkaException as error:
+                log.debug("backlog of %s on %s unknown: %s", group, topic, error)
                 return None
-            ends = self._admin.list_offsets(
-                {TopicPartition(topic, partition): OffsetSpec.latest() for partition in committed},
-                request_timeout=_LAG_QUERY_SECONDS,
-            )
-            return sum(
-                max(0, future.result(timeout=_LAG_QUERY_SECONDS).offset - committed[partition.partition])
-                for partition, future in ends.items()
-            )
-        except (KafkaException, TimeoutError) as error:
-            log.debug("backlog of %s on %s unknown: %s", group, topic, error)
-            return None
 
     async def stop(self) -> None:
         if self._health_task:
@@ -409,6 +416,10 @@ class KafkaBus:
         self._running = False
         if self._poller:
             self._poller.join(timeout=1)
+        with self._lag_lock:  # after a query under way: it holds the lock
+            readers, self._lag_readers = list(self._lag_readers.values()), {}
+        for reader in readers:
+            reader.close()  # never joined its group: leaves nothing to rebalance
         # Dropped, so librdkafka's threads end with it: one kept would reconnect to a stopped broker for as long as
         # the process lives (a bench that stopped its bus and went on logged it every second).
         self._producer = None
