@@ -404,3 +404,43 @@ async def test_a_listener_that_answers_no_ping_is_closed_one_that_does_stays():
         assert alive.heard.close_code is None and gateway.rooms.listener_count("aula") == 1
         dead.drop()
         await alive.leave()
+
+
+async def test_in_a_conversation_a_speaker_sees_the_others_words_as_they_speak_them():
+    bus = MemoryBus()
+
+    async def speaker(address: str, language: str, partials: bool):
+        socket = await connect(f"ws://{address}/ws/audio")
+        assert json.loads(await socket.recv())["status"] == "connected"
+        await socket.send(json.dumps({"event": "start", "language": language, "room": "charla", "partials": partials}))
+        while json.loads(await socket.recv())["type"] != "ready":
+            pass
+        return socket
+
+    async def heard(socket, until) -> list[dict]:
+        got = []
+        while not got or not until(got[-1]):
+            got.append(json.loads(await asyncio.wait_for(socket.recv(), 5)))
+        return got
+
+    async with running_gateway(bus, CODEC) as (gateway, address):
+        english = await speaker(address, "en", partials=True)
+        spanish = await speaker(address, "es", partials=False)
+        # Another speaker of the room (its own session elsewhere) is mid-sentence: its partial, translated into
+        # the room's languages.
+        await publish_all(bus, room_partials("charla", speaker="speaker-x", stable="Hola", unstable=" amigo",
+                                             source="es", targets=("en", "pt")))
+        got = await heard(english, lambda m: m.get("type") == "partial_translation")
+        await publish_all(bus, room_results("charla", speaker="speaker-x", source="es", targets=("en",),
+                                            text="Hola amigo."))
+        finals = await heard(spanish, lambda m: m.get("type") == "transcript")  # the finals reach everyone
+        await asyncio.sleep(0.2)
+        assert [m["type"] for m in got if m["type"] != "audience"] == ["partial", "partial_translation"]
+        partial, translated = (m for m in got if m["type"] != "audience")
+        assert (partial["speaker"], partial["stable_text"], partial["unstable_text"]) == ("speaker-x", "Hola", " amigo")
+        assert (translated["language"], translated["text"]) == ("en", "[en] Hola")  # its own language only
+        # The speaker who did not ask for partials gets the others' finals, no interim results.
+        assert finals[-1]["speaker"] == "speaker-x" and not [m for m in finals if m["type"].startswith("partial")]
+        for socket in (english, spanish):
+            await socket.close()
+        assert gateway.metrics.room_deliveries.labels(type="partial")._value.get() == 1

@@ -368,3 +368,16 @@ def test_probe_traces_a_session_into_utterances():
     assert figures["broken_chains"] == 1 and figures["utterances"] == 2
     assert figures["overhead_beyond_models_ms"]["p50"] == pytest.approx(90.0)
     assert json.dumps(probing.run_to_json(run, figures))  # serialisable for --json
+
+
+def test_another_speakers_results_in_the_room_are_lines_of_their_own_not_this_sessions_rows(tmp_path):
+    state = StreamState(out_dir=tmp_path / "out")
+    state.apply(from_dict({"type": "ready", "source_language": "en", "target_languages": ["es"], "synthesize": False}))
+    theirs = {"segment_index": 0, "room": "charla", "speaker": "9f3e2a1b-77", "history": False}
+    assert state.apply(from_dict({"type": "partial", "stable_text": "Hola", "language": "es", **theirs})) == []
+    assert state.partial is None  # the one live line is this session's own sentence
+    assert state.apply(from_dict({"type": "transcript", "text": "Hola amigo.", "language": "es", **theirs})) == [
+        "[9f3e2a1b] es: Hola amigo."]
+    assert state.apply(from_dict({"type": "translation", "text": "Hello friend.", "target_language": "en",
+                                  **theirs})) == ["[9f3e2a1b]     en: Hello friend."]
+    assert state.rows == {}  # its segment 0 is not this session's segment 0

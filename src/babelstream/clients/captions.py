@@ -89,6 +89,8 @@ class StreamState:
             row = self.row(message)
             row.start_ms, row.end_ms = message.start_ms, message.end_ms
             return []
+        if getattr(message, "speaker", ""):
+            return self._theirs(message)
         if isinstance(message, Partial):
             self.partial = message
             return []  # a log gets the transcript; the live view shows partials on their one line
@@ -128,6 +130,16 @@ class StreamState:
         if isinstance(message, Resumed):
             return [f"resumed: session {message.correlation_id} goes on at segment #{message.next_segment} "
                     f"({message.replayed} result(s) read back)"]
+        return []
+
+    def _theirs(self, message: ServerMessage) -> list[str]:
+        """Another speaker's result in this session's room (conversation mode): a line of its own, never one of
+        this session's rows (its segment numbers are its own); its interim results are not shown here."""
+        who = f"[{message.speaker[:8]}]"
+        if isinstance(message, Transcript):
+            return [f"{who} {message.language}: {message.text}"]
+        if isinstance(message, Translation):
+            return [f"{who}     {message.target_language}: {message.text}"]
         return []
 
     def summary_line(self) -> str:

@@ -560,7 +560,9 @@ class Session:
 
     @property
     def partials(self) -> bool:
-        return False  # its own partials reach it directly; the others' are not shown to a speaker
+        # A speaker that takes its own partials is shown the others' too (conversation mode); its own reach it
+        # directly. Read when it joins its room (the start message has set it by then).
+        return self._partials_on
 
     def deliver(self, shared: SharedMessage, *, audio: bool, interim: bool = False) -> None:
         self.outbox.put_shared(shared)

@@ -113,7 +113,7 @@ class RoomDirectory:
 
     def join_speaker(self, member: Member, room_id: str) -> Room:
         room = self._room_to_join(room_id)
-        room.speakers.add(member)
+        room.add_speaker(member)
         self._changed(room)
         return room
 
@@ -140,7 +140,7 @@ class RoomDirectory:
             return
         room.waiting.pop(member, None)
         room.remove_listener(member)
-        room.speakers.discard(member)
+        room.remove_speaker(member)
         self._changed(room)
 
     def listener_changed(self, member: Member, room_id: str, old_language: str | None) -> None:

@@ -13,7 +13,8 @@ class Member(Protocol):
     member_id: str
     language: str | None  # what it reads and hears; None: captions only (a speaker whose language is detected)
     voice: bool  # whether it wants the spoken translation
-    partials: bool  # whether it takes the speakers' interim results (listeners may; a speaker never does)
+    # Whether it takes the other speakers' interim results: a listener that asks, a speaker that takes its own.
+    partials: bool
 
     def deliver(self, shared: SharedMessage, *, audio: bool, interim: bool = False) -> None:
         """One message for it (encoded once for every member on the same wire format). Never blocks: a member that

@@ -21,7 +21,7 @@ class Room:
         self.speakers: set[Member] = set()
         self.history = RoomHistory(history_size)
         self.partials = RoomPartials()  # the speakers' interim results (never history)
-        self.partial_listeners = 0  # listeners here who take interim results
+        self.partial_listeners = 0  # members here who take interim results (listeners, and conversation speakers)
         self.delivered = RecentSet(_DELIVERED_REMEMBERED)
         self.last_active = now  # an utterance's result, or a member joining
         self.audience_due = False
@@ -52,14 +52,28 @@ class Room:
             if not members:
                 del self.listeners[language]
 
+    def add_speaker(self, member: Member) -> None:
+        if member not in self.speakers:
+            self.speakers.add(member)
+            self.partial_listeners += member.partials
+
+    def remove_speaker(self, member: Member) -> None:
+        if member in self.speakers:
+            self.speakers.remove(member)
+            self.partial_listeners -= member.partials
+
     def listeners_of_partials(self, language: str | None = None):
-        """Who takes interim results: every listener who does (a partial caption), or those reading `language`
-        (a partial translation)."""
+        """Who takes interim results: every member who does (a partial caption), or those reading `language`
+        (a partial translation): listeners, and speakers who take partials themselves (conversation mode: each
+        sees the others' words as they speak them; its own come to it directly)."""
         groups = self.listeners.values() if language is None else (self.listeners.get(language, ()),)
         for members in groups:
             for member in members:
                 if member.partials:
                     yield member
+        for speaker in self.speakers:
+            if speaker.partials and (language is None or speaker.language == language):
+                yield speaker
 
     def members(self):
         for members in self.listeners.values():

@@ -49,8 +49,9 @@ class Run {
         else setStatus("live", m.room ? `Live in room ${m.room} — speak now` : "Listening — speak now");
       },
       onSegment: (m) => captions.segmentRow(session, m),
-      onPartial: (m) => captions.showPartial(session, m),
-      onPartialTranslation: (m) => captions.showPartialTranslation(session, m),
+      // In a conversation the others' words also show while they speak them, on their own live row.
+      onPartial: (m) => theirs(m) || captions.showPartial(session, m),
+      onPartialTranslation: (m) => theirs(m) || captions.showPartialTranslation(session, m),
       onTranscript: (m) => theirs(m) || captions.showTranscript(session, m),
       onTranslation: (m) => theirs(m) || captions.showTranslation(session, m),
       onAudio: (m, wav) => {
