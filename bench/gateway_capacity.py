@@ -160,12 +160,14 @@ def kafka_env(port: int) -> dict:
     }
 
 
-def ensure_kafka(port: int, pin_core: int | None) -> bool:
-    """Starts the bench's broker if nothing listens on `port`; returns whether this run started it."""
+def ensure_kafka(port: int, pin_core: int | None, fresh: bool = False) -> bool:
+    """Starts the bench's broker if nothing listens on `port`; returns whether this run started it. fresh: with an
+    empty data dir (a run killed earlier may have left a backlog that a stage would work through first)."""
     started = False
     if not listening("127.0.0.1", port):
         print(f"starting Kafka on 127.0.0.1:{port} (data in {KAFKA_DATA_DIR.relative_to(REPO)})", flush=True)
-        subprocess.run([str(REPO / "scripts" / "kafka.sh"), "start"], env=kafka_env(port), check=True)
+        command = [str(REPO / "scripts" / "kafka.sh"), "start", *(["--fresh"] if fresh else [])]
+        subprocess.run(command, env=kafka_env(port), check=True)
         started = True
     pid_file = KAFKA_DATA_DIR / "kafka.pid"
     if pin_core is not None and pid_file.exists():

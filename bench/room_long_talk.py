@@ -290,7 +290,7 @@ def main() -> None:
 
     command = (".venv/bin/python bench/room_long_talk.py " + shlex.join(sys.argv[1:])).strip()
     pcm, speech = prepare_speech(args.speech_minutes)
-    started_kafka = ensure_kafka(args.kafka_port, None)
+    started_kafka = ensure_kafka(args.kafka_port, None, fresh=True)
     began = datetime.now(timezone.utc)
     print(f"command: {command}")
     print(f"started {began:%Y-%m-%d %H:%M:%S} UTC, load average {os.getloadavg()}, speech {speech}, "

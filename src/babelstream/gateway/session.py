@@ -489,7 +489,8 @@ class Session:
         skip_ms = self._offset_ms - request.audio_ms
         self._skip_bytes = skip_ms * self._client_rate_hz // 1000 * SAMPLE_WIDTH_BYTES
         held, self._held_results = self._held_results or [], None
-        replay = [event for event in trail.results if event.event_id not in request.received]
+        had = trail.had_by_client(request.received)
+        replay = [event for event in trail.results if event.event_id not in had]
         tokens = self.context.resume_tokens
         self.outbox.put(messages.resumed(
             self.correlation_id, tokens.issue(self.correlation_id, self.principal, self._started_unix),
@@ -501,7 +502,7 @@ class Session:
         for message in start_messages:
             self.outbox.put(message)
         for event in trail.results:
-            if event.event_id in request.received:
+            if event.event_id in had:
                 # The client has it: counted toward the session's completeness, not sent again.
                 if self.ledger.first_time(event.event_id):
                     self.ledger.record(event.payload)

@@ -30,6 +30,9 @@ REPLAYED_RESULT_TOPICS = (ASR_TEXT_REPLIES, TRANSLATION_TEXT_REPLIES, TTS_AUDIO)
 # A partition is read to its end as it was when the read began; while that cannot be told (a partition with nothing
 # since the session started has no position yet), a read that has been quiet this long has reached the end.
 _QUIET_SECONDS = 1.0
+# How far results of one kind may come out of their partition's order on their way to the client: far more than the
+# ASR stage's workers and batches (2 and 8 by default) and a speculation held back can swap.
+_REORDER_MARGIN = 64
 # Events written a little before the session's start (clocks of two machines) are read too.
 _CLOCK_SLACK_SECONDS = 30.0
 
@@ -74,6 +77,24 @@ class SessionTrail:
             start_ms = getattr(result.payload, "start_ms", None)
             if start_ms is not None:
                 yield result.payload.segment_index, start_ms
+
+    def had_by_client(self, received: frozenset[str]) -> set[str]:
+        """The ids of the results the client has, by what it lists in `received` (its newest, at most
+        MAX_RESUME_RECEIVED): those, and the results long before the oldest of them, which it had too. So a long
+        talk resumed is not sent again from its first sentence. Results of one kind reach the client in about the
+        order their reply partition holds them (one outbox, first in first out); "about": the ASR stage's workers
+        and a speculation's commit may swap a few neighbours, so only results `_REORDER_MARGIN` places or more
+        before the oldest listed one, in the same partition and kind, count as had. A client that lists nothing
+        is sent everything."""
+        had = {event.event_id for event in self.results if event.event_id in received}
+        order: dict[tuple[str, int | None], list[Event]] = {}
+        for event in self.results:
+            order.setdefault((event.event_type, event.reply_partition), []).append(event)
+        for events in order.values():
+            first_listed = next((n for n, event in enumerate(events) if event.event_id in received), None)
+            if first_listed is not None:
+                had.update(event.event_id for event in events[: max(0, first_listed - _REORDER_MARGIN)])
+        return had
 
     @property
     def next_index(self) -> int:
