@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--room", help="speak into this room: its listeners (babelstream listen, the page) get it too")
     stream.add_argument(
         "--grpc", nargs="?", const="127.0.0.1:50051", metavar="HOST:PORT",
-        help="through the gRPC ingress instead of the WebSocket (default 127.0.0.1:50051; grpcs://HOST:PORT for TLS)",
+        help="through the gRPC ingress instead of the WebSocket (default 127.0.0.1:50051; grpcs://HOST:PORT for TLS; "
+        "a,b: a resume after a dropped call goes to the next)",
     )
     stream.add_argument("--token", default=None, help="with --grpc: a key or token, when the server requires one")
 

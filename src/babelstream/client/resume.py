@@ -67,29 +67,49 @@ class Resumer:
             return error.kind in _RESUMABLE_KINDS
         return connection.close_code in _RESUMABLE_CLOSES
 
+    def grpc_may_resume(self, code_name: str | None, kind: str | None) -> bool:
+        """Whether a gRPC call that ended so is answered by a resume: UNAVAILABLE with no kind (the connection or
+        the gateway died) or a resumable kind (gateway/grpc/status.py)."""
+        if not self.token or self._failures > self.retries or code_name != "UNAVAILABLE":
+            return False
+        return kind is None or kind in _RESUMABLE_KINDS
+
+    def fields(self, audio_ms: int) -> dict:
+        """The resume's own fields. audio_ms: where the audio the client sends next begins (at most
+        `self.audio_ms`, on a frame boundary)."""
+        return {"correlation_id": self.correlation_id, "resume_token": self.token, "audio_ms": audio_ms,
+                "received": list(self.received)}
+
     def message(self, audio_ms: int) -> str:
-        """audio_ms: where the audio the client sends next begins (at most `self.audio_ms`, on a frame boundary)."""
-        body = {
-            **self.start.message(), "event": "resume", "correlation_id": self.correlation_id,
-            "resume_token": self.token, "audio_ms": audio_ms, "received": list(self.received),
-        }
-        return json.dumps(body)
+        return json.dumps({**self.start.message(), "event": "resume", **self.fields(audio_ms)})
+
+    async def next_attempt(self) -> int | None:
+        """Waits before the next try (doubling from `first_backoff_seconds`); its number among the session's
+        connections, or None once `retries` tries in a row failed. A resume that streams resets the count."""
+        if self._failures > self.retries:
+            return None
+        delay = min(self.max_backoff_seconds, self.first_backoff_seconds * 2 ** self._failures)
+        attempt = self.resumes + self._failures + 1
+        self._failures += 1
+        await asyncio.sleep(delay)
+        return attempt
+
+    def resumed_on(self) -> None:
+        """A connection took the resume message."""
+        self.resumes += 1
 
     async def reconnect(self, urls: list[str], audio_ms: int) -> AudioConnection:
         """A new connection to one of `urls` (the next one each time), its resume message sent. Raises ConnectFailed
         once `retries` attempts in a row failed."""
         last: ConnectFailed | None = None
-        while self._failures <= self.retries:
-            delay = min(self.max_backoff_seconds, self.first_backoff_seconds * 2 ** self._failures)
-            url = urls[(self.resumes + self._failures + 1) % len(urls)]  # urls[0] was the first connection's
-            self._failures += 1
-            await asyncio.sleep(delay)
+        while (attempt := await self.next_attempt()) is not None:
+            url = urls[attempt % len(urls)]  # urls[0] was the first connection's
             try:
                 connection = await AudioConnection.open(url)
             except ConnectFailed as failed:
                 last = failed
                 continue
-            self.resumes += 1
+            self.resumed_on()
             await connection.send_resume(self.message(audio_ms))
             return connection
         raise last or ConnectFailed(urls[0], ConnectionError("no retries left"))
