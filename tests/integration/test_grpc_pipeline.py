@@ -97,7 +97,7 @@ async def test_babelstream_stream_grpc_resumes_by_itself_when_its_connection_dro
     from types import SimpleNamespace
 
     from babelstream.clients.stream_grpc import stream_file_grpc
-    from tests.support.resume import CuttableProxy, Talk
+    from tests.support.resume import CuttableProxy, Talk, assert_resumed_without_loss, stream_cut_in_the_second_pause
 
     talk = Talk([text for text, _ in UTTERANCES * 2])
     path = tmp_path / "talk.wav"
@@ -106,14 +106,5 @@ async def test_babelstream_stream_grpc_resumes_by_itself_when_its_connection_dro
         # The first call goes through the proxy, the resume to the gateway itself (--grpc a,b).
         args = SimpleNamespace(file=str(path), to="es", language="en", fast=False, out=str(tmp_path / "out"),
                                no_speech=True, grpc=f"{proxy.address},{grpc_address}")
-        streaming = asyncio.create_task(stream_file_grpc(args))
-        # Cut in the pause after the second sentence (real time: the stream is that far after as many seconds).
-        await asyncio.sleep((talk.spans[1][2] + 650) / 1000)
-        proxy.cut()
-        assert await streaming == 0
-    out = capsys.readouterr().out
-    assert "resuming the session" in out and "resumed: session" in out, out
-    transcripts = [line.split(" en: ", 1)[1].rsplit("  (", 1)[0] for line in out.splitlines() if " en: " in line]
-    assert len(transcripts) == len(talk.spans), out  # each sentence once: none lost, none shown twice
-    assert corpus_wer([(text, said) for (text, _, _), said in zip(talk.spans, transcripts)]) <= 0.15, out
-    assert "complete" in out.splitlines()[-1] and "INCOMPLETE" not in out
+        assert await stream_cut_in_the_second_pause(talk, proxy, stream_file_grpc(args)) == 0
+    assert_resumed_without_loss(capsys.readouterr().out, talk)

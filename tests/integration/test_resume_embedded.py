@@ -3,13 +3,14 @@ nothing said is lost, nothing is shown twice, numbering and the timeline go on."
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from tests.support.harness import running_embedded_platform
 from tests.support.pipeline_checks import UTTERANCES
-from tests.support.resume import CuttableProxy, ResumingSpeaker, Talk, assert_each_result_once
+from tests.support.resume import (
+    CuttableProxy, ResumingSpeaker, Talk, assert_each_result_once, assert_resumed_without_loss,
+    stream_cut_in_the_second_pause,
+)
 from tests.support.speech import corpus_wer
 
 pytestmark = pytest.mark.models
@@ -123,14 +124,5 @@ async def test_babelstream_stream_resumes_by_itself_when_its_connection_drops(em
         # The first connection goes through the proxy, the resume to the gateway itself (--url a,b).
         args = SimpleNamespace(file=str(path), to="es", language="en", fast=False, out=str(tmp_path / "out"),
                                no_speech=True, url=f"ws://{proxy.address}/ws/audio,ws://{embedded}/ws/audio")
-        streaming = asyncio.create_task(stream_file(args))
-        # Cut in the pause after the second sentence (real time: the stream is that far after as many seconds).
-        await asyncio.sleep((talk.spans[1][2] + 650) / 1000)
-        proxy.cut()
-        assert await streaming == 0
-    out = capsys.readouterr().out
-    assert "resuming the session" in out and "resumed: session" in out
-    transcripts = [line.split(" en: ", 1)[1].rsplit("  (", 1)[0] for line in out.splitlines() if " en: " in line]
-    assert len(transcripts) == len(talk.spans), out
-    assert corpus_wer([(text, said) for (text, _, _), said in zip(talk.spans, transcripts)]) <= 0.15, out
-    assert "complete" in out.splitlines()[-1] and "INCOMPLETE" not in out
+        assert await stream_cut_in_the_second_pause(talk, proxy, stream_file(args)) == 0
+    assert_resumed_without_loss(capsys.readouterr().out, talk)

@@ -178,3 +178,23 @@ class CuttableProxy:
                 writer.transport.abort()
 
         await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
+
+
+async def stream_cut_in_the_second_pause(talk: Talk, proxy: CuttableProxy, streaming) -> int:
+    """Runs a `babelstream stream` client (`streaming`, a coroutine streaming `talk` in real time through `proxy`)
+    and cuts its connection in the pause after the second sentence; its exit code."""
+    task = asyncio.ensure_future(streaming)
+    await asyncio.sleep((talk.spans[1][2] + 650) / 1000)  # real time: the stream is that far after as many seconds
+    proxy.cut()
+    return await task
+
+
+def assert_resumed_without_loss(out: str, talk: Talk) -> None:
+    """What `babelstream stream` printed after a resume: each sentence transcribed once, none lost, complete."""
+    from tests.support.speech import corpus_wer
+
+    assert "resuming the session" in out and "resumed: session" in out, out
+    transcripts = [line.split(" en: ", 1)[1].rsplit("  (", 1)[0] for line in out.splitlines() if " en: " in line]
+    assert len(transcripts) == len(talk.spans), out
+    assert corpus_wer([(text, said) for (text, _, _), said in zip(talk.spans, transcripts)]) <= 0.15, out
+    assert "complete" in out.splitlines()[-1] and "INCOMPLETE" not in out
