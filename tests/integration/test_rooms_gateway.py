@@ -444,3 +444,31 @@ async def test_in_a_conversation_a_speaker_sees_the_others_words_as_they_speak_t
         for socket in (english, spanish):
             await socket.close()
         assert gateway.metrics.room_deliveries.labels(type="partial")._value.get() == 1
+
+
+async def test_a_room_speakers_partials_are_translated_only_into_languages_someone_reads_partials_in():
+    from babelstream.contracts.topics import SPEECH_SEGMENT, SPEECH_WINDOW
+    from tests.support.bus import collect, tail
+    from tests.support.speech import synthesize
+
+    bus = MemoryBus()
+    async with running_gateway(bus, CODEC) as (gateway, address):
+        spanish = await RoomListener.join(address, "aula", "es", partials=False)  # finals only
+        portuguese = await RoomListener.join(address, "aula", "pt")
+        windows, segments = await tail(bus, [SPEECH_WINDOW]), await tail(bus, [SPEECH_SEGMENT])
+        talk = await stream(
+            address, frames_of(silence(300) + synthesize("The house is big and the garden is green.") + silence(900)),
+            pace_seconds=0.02,
+            start={"event": "start", "language": "en", "room": "aula", "targets": ["fr"], "translate_partials": True,
+                   "wait_for_results": False},
+        )
+        [(_, segment)] = await collect(bus, segments, {talk.correlation_id}, count=1, timeout=5)
+        opened = [event for _, event in await collect(bus, windows, {talk.correlation_id}, count=2, timeout=5)]
+        for listener in (spanish, portuguese):
+            await listener.leave()
+    assert talk.close_code == 1000 and opened
+    # The utterance is translated into every language the room reads, and the speaker's own target...
+    assert segment.payload.options.target_languages == ("es", "fr", "pt")
+    # ...its partials only where someone reads them: the speaker's own target, and the Portuguese listener's.
+    assert {event.payload.options.target_languages for event in opened} == {("fr", "pt")}
+    assert all(event.payload.translate for event in opened)

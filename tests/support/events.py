@@ -74,7 +74,7 @@ def payload_for(event_type: str) -> Any:
         ),
         "RoomPresenceEvent": RoomPresencePayload(
             room="aula-1", gateway="gateway-7", listeners={"es": 3, "pt": 1}, speakers={"en": 1, "": 1},
-            spoken_languages=("es",), valid_for_ms=15_000,
+            spoken_languages=("es",), valid_for_ms=15_000, interim_languages=("es", "pt"),
         ),
         "SpeechWindowEvent": SpeechWindowPayload(
             segment_index=4, start_ms=12_000, end_ms=13_000, options=OPTIONS, audio_bytes=WAV, sample_rate_hz=16000,

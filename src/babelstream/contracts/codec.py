@@ -52,6 +52,7 @@ def to_record(event: Event) -> dict[str, Any]:
         }
     if isinstance(event.payload, RoomPresencePayload):
         payload["spoken_languages"] = list(payload["spoken_languages"])
+        payload["interim_languages"] = list(payload["interim_languages"])
     return {
         "event_id": event.event_id,
         "event_type": event.event_type,
@@ -85,6 +86,7 @@ def from_record(record: dict[str, Any]) -> Event:
         )
     if record["event_type"] == "RoomPresenceEvent":
         payload["spoken_languages"] = tuple(payload["spoken_languages"])
+        payload["interim_languages"] = tuple(payload.get("interim_languages", ()))
     return Event(
         payload=payload_type(**payload),
         correlation_id=record["correlation_id"],

@@ -199,6 +199,7 @@ class RoomPresencePayload:
     speakers: dict[str, int]  # speakers per language spoken ("" when detected)
     spoken_languages: tuple[str, ...]
     valid_for_ms: int
+    interim_languages: tuple[str, ...] = ()  # languages some member there reads interim results in
 
 
 Payload = (

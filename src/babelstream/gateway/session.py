@@ -638,15 +638,23 @@ class Session:
             return endpointer  # partials off: not one call more per frame
         return WindowingEndpointer(
             endpointer, interval_ms=self.settings.partial_interval_ms, correlation_id=self.correlation_id,
-            service=self.context.instance_id, options=self._utterance_options,
+            service=self.context.instance_id, options=self._window_options,
             translate=self._translate_partials or self._translate_room_partials,
             index_of_open=self._index_of_open, publish=self.context.publish, offset_ms=self._offset_ms,
         )
 
     def _utterance_options(self) -> SessionOptions:
-        """The options an utterance (and its windows) is published with: in a room, each goes into the languages its
+        """The options an utterance is published with: in a room, each goes into the languages its
         members read now."""
         return self.options if self.room is None else self.context.rooms.options_for(self.room, self.options)
+
+    def _window_options(self) -> SessionOptions:
+        """The options the open utterance's windows go with: its partials are translated into the speaker's own
+        targets (when it asked for partial translations) and, in a room, the languages members read partials in."""
+        if self.room is None:
+            return self.options
+        own = self.options.target_languages if self._translate_partials else ()
+        return self.context.rooms.interim_options_for(self.room, self.options, own)
 
     def _index_of_open(self) -> int:
         return self._speculation.index if self._speculation is not None else self._next_segment

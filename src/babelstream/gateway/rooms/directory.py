@@ -205,6 +205,16 @@ class RoomDirectory:
             spoken_languages=tuple(sorted(spoken)),
         )
 
+    def interim_options_for(self, room_id: str, options: SessionOptions, own_targets: tuple[str, ...]) -> SessionOptions:
+        """The options a room speaker's open utterance's windows go with: their partial translations are made into
+        `own_targets` (the speaker's own, when it asked for them) and the languages some member on any gateway reads
+        interim results in, not every language of the room (a listener with `partials=0` reads finals only)."""
+        targets = set(own_targets)
+        for view in self.views(room_id):
+            targets.update(view.interim)
+        targets.discard(options.source_language)
+        return dataclasses.replace(options, room=room_id, target_languages=tuple(sorted(targets)))
+
     def listener_count(self, room_id: str) -> int:
         return sum(sum(view.listeners.values()) for view in self.views(room_id))
 

@@ -36,6 +36,7 @@ class RoomView:
     listeners: dict[str, int] = field(default_factory=dict)  # per language
     speakers: dict[str, int] = field(default_factory=dict)  # per language spoken ("" when detected)
     spoken: frozenset[str] = frozenset()  # languages some listener wants spoken aloud
+    interim: frozenset[str] = frozenset()  # languages some member reads interim results in (partial translations)
 
     @property
     def empty(self) -> bool:
@@ -112,6 +113,7 @@ class PresenceBoard:
                     speakers=dict(view.speakers),
                     spoken_languages=tuple(sorted(view.spoken)),
                     valid_for_ms=int(PRESENCE_VALID_SECONDS * 1000),
+                    interim_languages=tuple(sorted(view.interim)),
                 ),
                 correlation_id=f"{room}|{self._instance_id}",
                 source_service=self._instance_id,
@@ -159,7 +161,8 @@ class PresenceBoard:
     def _learn(self, event: Event) -> None:
         payload: RoomPresencePayload = event.payload
         gateways = self._remote.setdefault(payload.room, {})
-        view = RoomView(dict(payload.listeners), dict(payload.speakers), frozenset(payload.spoken_languages))
+        view = RoomView(dict(payload.listeners), dict(payload.speakers), frozenset(payload.spoken_languages),
+                        frozenset(payload.interim_languages))
         if view.empty:
             gateways.pop(payload.gateway, None)
             if not gateways:

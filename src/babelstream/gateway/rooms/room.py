@@ -90,12 +90,16 @@ class Room:
     def view(self) -> RoomView:
         speakers: dict[str, int] = {}
         spoken = {language for language, members in self.listeners.items() if any(m.voice for m in members)}
+        interim = {language for language, members in self.listeners.items() if any(m.partials for m in members)}
         for speaker in self.speakers:
             speakers[speaker.language or ""] = speakers.get(speaker.language or "", 0) + 1
             if speaker.voice and speaker.language:
                 spoken.add(speaker.language)
+            if speaker.partials and speaker.language:
+                interim.add(speaker.language)
         return RoomView(
             listeners={language: len(members) for language, members in self.listeners.items()},
             speakers=speakers,
             spoken=frozenset(spoken),
+            interim=frozenset(interim),
         )
