@@ -23,6 +23,9 @@ from babelstream.stages.recognition_batcher import RecognitionBatcher
 from babelstream.stages.settings import StageSettings
 
 
+READ_AHEAD_BATCHES = 1
+
+
 class AsrStage:
     name = "asr"
     input_topic = SPEECH_SEGMENT
@@ -35,8 +38,10 @@ class AsrStage:
         self._batchers: dict[str, RecognitionBatcher] = {}
         self._loading = threading.Lock()
         self.busy = 0  # finals being decoded now: the partial worker (partial_asr.py) waits while there are any
-        # Segments the runner may have in hand at once: enough to fill every replica's batch.
-        self.concurrency = max(1, settings.asr_batch_size) * max(1, settings.asr_workers)
+        # Segments the runner may have in hand at once: enough to fill every replica's batch, and one batch more, so
+        # a replica that finishes first takes the next batch at once rather than waiting for the slowest one's
+        # (the runner finishes segments in order, so its read-ahead frees only when the oldest batch is done).
+        self.concurrency = max(1, settings.asr_batch_size) * (max(1, settings.asr_workers) + READ_AHEAD_BATCHES)
 
     def _spec_for(self, language: str | None) -> str:
         return self.settings.asr_model_english if language == "en" else self.settings.asr_model_multilingual
