@@ -76,3 +76,22 @@ def test_an_audio_that_overtakes_its_translation_does_not_answer_the_segment():
     assert not ledger.complete() and ledger.missing() == [0]
     ledger.record(translation(0, "pt"))
     assert ledger.complete() and ledger.missing() == []
+
+
+def test_a_resume_on_the_same_process_carries_over_what_the_old_session_knew_not_its_counts():
+    """The in-memory bus may no longer hold segment 0's translation to read back: the old session's ledger says it
+    came (a flaky fresh-clone failure: the resumed session's summary said segment 0 was missing)."""
+    old = ResultLedger()
+    for index in (0, 1):
+        old.segment_cut(index)
+    for result in RESULTS:  # segment 0 answered whole
+        old.record(result)
+    old.record(transcript(1))  # segment 1 still waits for its translations and audio
+    old.sent("transcript")
+    resumed = ResultLedger()
+    resumed.carry_over(old)
+    resumed.stream_ended()
+    assert resumed.missing() == [1] and resumed.segment_count == 2 and resumed.counts["transcripts"] == 0
+    for result in (translation(1, "es"), translation(1, "pt"), audio(1, "es"), audio(1, "pt"), transcript(0)):
+        resumed.record(result)  # segment 0's transcript again (read back): changes nothing
+    assert resumed.complete() and resumed.segment_count == 2

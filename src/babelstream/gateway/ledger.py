@@ -11,6 +11,7 @@ the newest few thousand (a redelivery comes within seconds), so the ledger stays
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from dataclasses import dataclass, field
 
@@ -84,6 +85,18 @@ class ResultLedger:
         if isinstance(payload, AudioSynthesisPayload):
             return self._synthesize and payload.language in self._targets
         return True
+
+    def carry_over(self, previous: ResultLedger) -> None:
+        """A resume on the same process: what the old socket's session knew of each segment's results, which the
+        in-memory bus may no longer hold to be read back. Not which event ids it handed out (one its socket never
+        delivered must be sent again: recording a result twice changes no progress), nor its counts (a resumed
+        session's summary counts what its own socket was sent)."""
+        for index, progress in previous._segments.items():
+            self._segments.setdefault(index, copy.deepcopy(progress))
+        for index in previous._answered:
+            if self._answered.add(index):
+                self._answered_count += 1
+            self._segments.pop(index, None)
 
     def expect_segments_from_stage(self) -> None:
         self._segments_from_stage = True

@@ -480,8 +480,10 @@ class Session:
         self._next_segment = max(self._next_segment, trail.next_index)
         self._abandoned.update(trail.withdrawn())
         if isinstance(previous, Session):
-            # Its own withdrawals, whether or not the bus still shows them (the in-memory bus trims what is consumed).
+            # Its own withdrawals and what it gave its client, whether or not the bus still shows them (the in-memory
+            # bus trims what every reader has passed).
             self._abandoned.update(previous._abandoned)
+            self.ledger.carry_over(previous.ledger)
         for segment in trail.live_segments():
             self.ledger.segment_cut(segment.index)
         # The audio sent from now on begins at audio_ms; what of it was published already is skipped.

@@ -25,3 +25,7 @@ class RecentSet:
 
     def __len__(self) -> int:
         return len(self._members)
+
+    def __iter__(self):
+        """Oldest first."""
+        return iter(self._members)
