@@ -189,14 +189,13 @@ async def stream_cut_in_the_second_pause(talk: Talk, proxy: CuttableProxy, strea
     return await task
 
 
-def assert_resumed_without_loss(out: str, talk: Talk, *, summary_complete: bool = True) -> None:
-    """What `babelstream stream` printed after a resume: each sentence transcribed once, none lost, and (unless
-    `summary_complete` is False) the server's summary complete."""
+def assert_resumed_without_loss(out: str, talk: Talk) -> None:
+    """What `babelstream stream` printed after a resume: each sentence transcribed once, none lost, and the server's
+    summary complete."""
     from tests.support.speech import corpus_wer
 
     assert "resuming the session" in out and "resumed: session" in out, out
     transcripts = [line.split(" en: ", 1)[1].rsplit("  (", 1)[0] for line in out.splitlines() if " en: " in line]
     assert len(transcripts) == len(talk.spans), out
     assert corpus_wer([(text, said) for (text, _, _), said in zip(talk.spans, transcripts)]) <= 0.15, out
-    if summary_complete:
-        assert "complete" in out.splitlines()[-1] and "INCOMPLETE" not in out
+    assert "complete" in out.splitlines()[-1] and "INCOMPLETE" not in out

@@ -179,7 +179,7 @@ async def test_close_ends_a_waiting_next():
 
 
 async def test_committed_messages_are_trimmed_so_memory_stays_bounded():
-    bus = MemoryBus()
+    bus = MemoryBus(keep_committed_bytes=0)
     subscription = await bus.subscribe([TOPIC], "g")
     for round_ in range(50):
         await fill(bus, 20, start=round_ * 20, size=1000)
@@ -190,8 +190,26 @@ async def test_committed_messages_are_trimmed_so_memory_stays_bounded():
     assert bus._topics[TOPIC].base_offset == bus._topics[TOPIC].end_offset == 1000
 
 
+async def test_committed_messages_stay_readable_up_to_the_kept_bytes_like_a_brokers_retention():
+    # A session resumed after its old one ended reads its results back from what the topics still hold.
+    bus = MemoryBus(keep_committed_bytes=5_000)
+    subscription = await bus.subscribe([TOPIC], "g")
+    for round_ in range(10):
+        await fill(bus, 20, start=round_ * 20, size=1000)
+        for message in await take_all(subscription, timeout=0.001):
+            await subscription.commit(message)
+        log = bus._topics[TOPIC]
+        assert log.bytes == 5_000 and [m.offset for m in log.log] == list(range(round_ * 20 + 15, round_ * 20 + 20))
+    late = await bus.subscribe([TOPIC], "resume", since_seconds=60, ephemeral=True)
+    assert [m.offset for m in await take_all(late)] == list(range(195, 200))
+    await late.close()
+    # Uncommitted messages are never trimmed for the budget, however many: the kept ones go first.
+    await fill(bus, 30, start=200, size=1000)
+    assert [m.offset for m in bus._topics[TOPIC].log] == list(range(200, 230))
+
+
 async def test_the_log_is_trimmed_below_the_lowest_committed_offset_of_all_groups():
-    bus = MemoryBus()
+    bus = MemoryBus(keep_committed_bytes=0)
     fast = await bus.subscribe([TOPIC], "fast")
     slow = await bus.subscribe([TOPIC], "slow")
     await fill(bus, 10)

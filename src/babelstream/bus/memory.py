@@ -2,8 +2,10 @@
 
 Same guarantees as the Kafka bus within a process: a group sees every message once it is subscribed,
 messages handed out but not committed are handed out again when their subscriber closes (at-least-once).
-A topic's log is trimmed below the lowest offset every group has committed; with no group at all it keeps
-at most `retain_bytes`, like a broker's retention, so an unconsumed topic cannot grow without bound.
+A topic's log is trimmed below the lowest offset every group has committed, down to its newest
+`keep_committed_bytes`: like a broker's retention, what was consumed stays readable a little while, so a session
+resumed on this process can read its recent results back (gateway/session_trail.py) after its old session is gone.
+With no group at all a topic keeps at most `retain_bytes`, so an unconsumed topic cannot grow without bound.
 
 Every topic has one partition, so every reply route is partition 0: the one process's gateway reads every result,
 as it would own every reply partition of a broker (bus/reply_route.py). A message published to a chosen partition
@@ -48,8 +50,9 @@ class _Topic:
             self.bytes -= len(self.log.popleft().value)
             self.base_offset += 1
 
-    def trim_to_bytes(self, budget: int) -> None:
-        while self.log and self.bytes > budget:
+    def trim_to_bytes(self, budget: int, below: int | None = None) -> None:
+        """Oldest first while over `budget` bytes, never at or past offset `below`."""
+        while self.log and self.bytes > budget and (below is None or self.base_offset < below):
             self.trim_below(self.base_offset + 1)
 
 
@@ -131,9 +134,8 @@ class MemorySubscription(_Reader):
             self._bus._forget(self._group)
 
 
-# A partition reader lets the log be trimmed behind it every this many messages, as the gateway's result groups
-# committed before reply routing: the last few results stay readable a little longer (a resumed session reads its
-# results back from them: gateway/session_trail.py).
+# A partition reader lets the log be trimmed behind it every this many messages, as a group commits now and then:
+# trimming on every message would cost more than the messages.
 _TRIM_EVERY = 50
 
 
@@ -214,10 +216,11 @@ class MemoryPartitionReader(_Reader):
 
 
 class MemoryBus:
-    def __init__(self, retain_bytes: int = 64 * 1024 * 1024):
+    def __init__(self, retain_bytes: int = 64 * 1024 * 1024, keep_committed_bytes: int = 4 * 1024 * 1024):
         self._topics: dict[str, _Topic] = {}
         self._groups: dict[str, _Group] = {}
         self._retain_bytes = retain_bytes
+        self._keep_committed_bytes = keep_committed_bytes
 
     async def start(self) -> None:
         pass
@@ -275,6 +278,6 @@ class MemoryBus:
         topic = self._topics[name]
         offsets = [g.committed[name] for g in self._groups.values() if name in g.committed]
         if offsets:
-            topic.trim_below(min(offsets))
+            topic.trim_to_bytes(self._keep_committed_bytes, below=min(offsets))
         else:
             topic.trim_to_bytes(self._retain_bytes)
