@@ -43,6 +43,8 @@ def piper_pcm(piper: PiperSynthesizer, text: str) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sentences", type=int, default=121)
+    parser.add_argument("--min-window", type=float, nargs="*", default=[10.0],
+                        help="encoder window floors (s) to compare, as ASR_MIN_WINDOW_SECONDS (tiny.en only past the first)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     sentences = load_reference_set()[: args.sentences]
@@ -53,14 +55,19 @@ def main() -> None:
         ("English", "piper joe (neural)", "en"): [(s["en"], pad + piper_pcm(piper, s["en"]) + pad) for s in sentences],
         ("Spanish", "espeak-ng es", "es"): [(s["es"], pad + synthesize(s["es"], "es") + pad) for s in sentences],
     }
-    models = {"tiny.en": WhisperRecognizer("tiny.en", cpu_threads=2), "base": WhisperRecognizer("base", cpu_threads=2)}
+    first, *others = args.min_window
+    models = {"tiny.en": WhisperRecognizer("tiny.en", cpu_threads=2, min_window_seconds=first),
+              "base": WhisperRecognizer("base", cpu_threads=2, min_window_seconds=first)}
+    models |= {f"tiny.en, {w:g} s window": WhisperRecognizer("tiny.en", cpu_threads=2, min_window_seconds=w)
+               for w in others}
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {len(sentences)} sentences per set\n")
     print("| speech (all synthetic) | voice | model | language | WER | sentences with no text | s per utterance |")
     print("|---|---|---|---|---|---|---|")
     for (language_name, voice, language), recordings in sets.items():
         for model_name, model in models.items():
-            runs = [(language, "given")] if model_name == "tiny.en" else [(language, "given"), (None, "detected")]
-            if model_name == "tiny.en" and language != "en":
+            tiny = model_name.startswith("tiny.en")
+            runs = [(language, "given")] if tiny else [(language, "given"), (None, "detected")]
+            if tiny and language != "en":
                 continue
             for declared, how in runs:
                 pairs, empty, started = [], 0, time.perf_counter()

@@ -26,6 +26,7 @@ from faster_whisper.transcribe import get_suppressed_tokens
 from babelstream.engines.asr.base import LanguageNotSupported, Recognition
 from babelstream.engines.asr.models import DEFAULT_CACHE_DIR, open_whisper_model
 from babelstream.engines.audio import pcm16_to_float32, resample, rms_dbfs
+from babelstream.engines.blas_threads import single_threaded_blas
 
 WHISPER_RATE_HZ = 16_000
 MIN_AUDIO_MS = 100  # shorter than any word: Whisper only guesses
@@ -150,6 +151,7 @@ class WhisperRecognizer:
         window_step_seconds: that window rounded up to a multiple of this (0: to the frame), so the model meets
         few input shapes."""
         threads = cpu_threads if cpu_threads is not None else min(4, os.cpu_count() or 1)
+        single_threaded_blas()  # the feature extractor's matrix products: engines/blas_threads.py
         started = time.perf_counter()
         self._model = open_whisper_model(
             model_spec, compute_type=compute_type, cpu_threads=threads, workers=workers, cache_dir=cache_dir
