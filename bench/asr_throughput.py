@@ -3,7 +3,10 @@
 Runs the real ASR stage (stages/asr.py, tiny.en) behind its StageRunner on the in-memory bus, in this process, and
 feeds it SpeechSegmentEvents of N speakers. The utterances are sentences of the translation reference set (never
 used for tuning), spoken alternately by espeak-ng and the piper voice, 2-5 s each. Configurations (ASR_BATCH_SIZE,
-ASR_WORKERS, ASR_CPU_THREADS) take turns, round after round, so a busy minute on a shared machine hits them all:
+ASR_WORKERS, ASR_CPU_THREADS) take turns, round after round, so a busy minute on a shared machine hits them all.
+The reference is the stage as it was before batches: one utterance at a time, and numpy's BLAS on its default
+threads (one per core: engines/blas_threads.py says why the platform holds it to one now); "one at a time" is the
+same with the idle threads fixed.
 
   * saturated: every speaker's utterances are on the bus at once (each speaker's in its order): how much audio the
     stage decodes per wall second and per CPU second of this process (user + system) when it cannot keep up.
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
@@ -46,10 +50,14 @@ from bench.end_of_utterance import english_sentences, speak  # noqa: E402
 
 RATE = 16_000
 CODEC = SingleObjectCodec()
-CONFIGURATIONS = {  # name -> (ASR_BATCH_SIZE, ASR_WORKERS, ASR_CPU_THREADS)
-    "one at a time (reference)": (1, 1, 2),
-    "batches of 8": (8, 1, 2),
-    "batches of 8 on 2 workers x 1 thread": (8, 2, 1),
+# name -> (ASR_BATCH_SIZE, ASR_WORKERS, ASR_CPU_THREADS, numpy's BLAS threads: None for one, as the platform holds
+# them since engines/blas_threads.py; 0 for numpy's default, a thread per core, as the stage ran before that)
+CONFIGURATIONS = {
+    "one at a time as before (reference)": (1, 1, 2, 0),
+    "one at a time": (1, 1, 2, None),
+    "batches of 8": (8, 1, 2, None),
+    "one at a time on 2 workers x 1 thread": (1, 2, 1, None),
+    "batches of 8 on 2 workers x 1 thread": (8, 2, 1, None),
 }
 
 
@@ -84,7 +92,8 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 class StageUnderTest:
-    def __init__(self, batch_size: int, workers: int, threads: int):
+    def __init__(self, batch_size: int, workers: int, threads: int, blas_threads: int | None):
+        self.blas_threads = blas_threads
         settings = StageSettings(
             asr_batch_size=batch_size, asr_workers=workers, asr_cpu_threads=threads, asr_partials=False,
             warm_up=True,
@@ -95,6 +104,12 @@ class StageUnderTest:
     async def run(self, schedule: list[tuple[float, Utterance]]) -> tuple[dict, float, float, dict]:
         """Publishes each utterance at its time (seconds from the start); returns transcripts by (speaker, index),
         wall and CPU seconds from the first publish to the last transcript, and publish -> transcript seconds."""
+        if self.blas_threads is None:
+            return await self._run(schedule)
+        with threadpool_limits(limits=self.blas_threads or os.cpu_count(), user_api="blas"):
+            return await self._run(schedule)
+
+    async def _run(self, schedule: list[tuple[float, Utterance]]) -> tuple[dict, float, float, dict]:
         bus = MemoryBus()
         await bus.start()
         results = await bus.subscribe([ASR_TEXT], "bench-results")

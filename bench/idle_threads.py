@@ -65,8 +65,8 @@ def main() -> None:
                     walls[(threads, blas)].append((time.perf_counter() - wall) * 1000)
                     cpus[(threads, blas)].append((cpu_seconds() - cpu) * 1000)
     print(f"load average at end: {os.getloadavg()[0]:.2f}\n")
-    print("| CTranslate2 threads | numpy BLAS threads | wall ms P50 / P90 / P99 | CPU ms P50 / P90 / P99 | CPU × reference |")
-    print("|---:|---:|---|---|---:|")
+    print("| CTranslate2 threads | numpy BLAS threads | wall ms P50 | P90 | P99 | CPU ms P50 | P90 | P99 | CPU × reference |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for threads, blas in configurations:
         reference = sum(cpus[(threads, cores)])
         label = f"{blas} (reference)" if blas == cores else str(blas)
