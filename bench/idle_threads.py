@@ -6,6 +6,10 @@ CTranslate2 thread count, numpy's BLAS on its default threads (one per core: the
 before engines/blas_threads.py) and on one thread (what it does now), the configurations taking turns round after
 round. Per decode: wall and CPU ms (the process's user + system) at P50/P90/P99, and CPU against the reference.
 
+Then piper (the English voice, onnxruntime): the session as piper builds it, whose intra-op threads spin between
+the model's steps (the reference), against the one the platform builds (engines/tts/piper.py: no spinning), 12
+reference sentences per round, 200 ms apart.
+
     .venv/bin/python bench/idle_threads.py --rounds 3
 """
 
@@ -45,7 +49,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sentences", type=int, default=16)
     parser.add_argument("--ct2-threads", default="1,2")
+    parser.add_argument("--parts", default="whisper,piper")
     args = parser.parse_args()
+    if "whisper" in args.parts:
+        whisper_rows(args)
+    if "piper" in args.parts:
+        piper_rows(args.rounds)
+
+
+def whisper_rows(args: argparse.Namespace) -> None:
     cores = os.cpu_count() or 1
     pcms = [silence(300) + synthesize(s["en"], "en-us") + silence(300)
             for s in load_reference_set()[: args.sentences]]
@@ -72,6 +84,40 @@ def main() -> None:
         label = f"{blas} (reference)" if blas == cores else str(blas)
         print(f"| {threads} | {label} | {percentiles(walls[(threads, blas)])} | {percentiles(cpus[(threads, blas)])} | "
               f"{sum(cpus[(threads, blas)]) / reference:.2f} |")
+
+
+def piper_rows(rounds: int) -> None:
+    import onnxruntime
+
+    from babelstream.engines.tts.piper import PiperSynthesizer
+
+    synthesizer = PiperSynthesizer()
+    voice = synthesizer.load()
+    sessions = {
+        "as piper builds it (reference)": onnxruntime.InferenceSession(
+            str(synthesizer.voice_files.model), sess_options=onnxruntime.SessionOptions(),
+            providers=["CPUExecutionProvider"]),
+        "no spinning (now)": voice.session,
+    }
+    texts = [s["en"] for s in load_reference_set()[:12]]
+    walls: dict[str, list[float]] = {name: [] for name in sessions}
+    cpus: dict[str, list[float]] = {name: [] for name in sessions}
+    for _ in range(rounds):
+        for name, session in sessions.items():
+            voice.session = session
+            synthesizer.synthesize(texts[0], "en")  # warm
+            for text in texts:
+                time.sleep(0.2)
+                cpu, wall = cpu_seconds(), time.perf_counter()
+                synthesizer.synthesize(text, "en")
+                walls[name].append((time.perf_counter() - wall) * 1000)
+                cpus[name].append((cpu_seconds() - cpu) * 1000)
+    print(f"\npiper, {len(texts)} sentences x {rounds} rounds; load average at end: {os.getloadavg()[0]:.2f}\n")
+    print("| onnxruntime session | wall ms P50 | P90 | P99 | CPU ms P50 | P90 | P99 | CPU × reference |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    reference = sum(cpus["as piper builds it (reference)"])
+    for name in sessions:
+        print(f"| {name} | {percentiles(walls[name])} | {percentiles(cpus[name])} | {sum(cpus[name]) / reference:.2f} |")
 
 
 if __name__ == "__main__":

@@ -174,6 +174,8 @@ def main() -> int:
     parser.add_argument("--speakers", default="2,3,4,6", help="concurrent speakers to try, partials on")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for the server (e.g. SPECULATE_MS=0); may repeat")
     args = parser.parse_args()
     pool = english_sentences()
     counts = [int(n) for n in args.speakers.split(",") if n]
@@ -182,7 +184,7 @@ def main() -> int:
         random.Random(args.seed + speaker).shuffle(pool)
         talks.append(make_talk(pool[: args.sentences], args.seed + speaker))
     print(f"talk of {talks[0].seconds:.1f} s, {len(talks[0].words)} words; load {os.getloadavg()[0]:.2f}", flush=True)
-    server = Server("interim", {}, LOG_DIR)
+    server = Server("interim", dict(setting.split("=", 1) for setting in args.env), LOG_DIR)
     results: dict = {}
     try:
         asyncio.run(one_run(server, [make_talk(pool[:1], 0)], True))  # warm-up

@@ -178,14 +178,19 @@ async def test_close_ends_a_waiting_next():
     await subscription.close()  # idempotent
 
 
-async def test_committed_messages_are_trimmed_so_memory_stays_bounded():
-    bus = MemoryBus(keep_committed_bytes=0)
+async def rounds_read_and_committed(bus: MemoryBus, rounds: int):
+    """Rounds of 20 messages of 1,000 bytes, each read and committed by one group; the topic after each."""
     subscription = await bus.subscribe([TOPIC], "g")
-    for round_ in range(50):
+    for round_ in range(rounds):
         await fill(bus, 20, start=round_ * 20, size=1000)
         for message in await take_all(subscription, timeout=0.001):
             await subscription.commit(message)
-        log = bus._topics[TOPIC]
+        yield round_, bus._topics[TOPIC]
+
+
+async def test_committed_messages_are_trimmed_so_memory_stays_bounded():
+    bus = MemoryBus(keep_committed_bytes=0)
+    async for _, log in rounds_read_and_committed(bus, 50):
         assert len(log.log) == 0 and log.bytes == 0
     assert bus._topics[TOPIC].base_offset == bus._topics[TOPIC].end_offset == 1000
 
@@ -193,12 +198,7 @@ async def test_committed_messages_are_trimmed_so_memory_stays_bounded():
 async def test_committed_messages_stay_readable_up_to_the_kept_bytes_like_a_brokers_retention():
     # A session resumed after its old one ended reads its results back from what the topics still hold.
     bus = MemoryBus(keep_committed_bytes=5_000)
-    subscription = await bus.subscribe([TOPIC], "g")
-    for round_ in range(10):
-        await fill(bus, 20, start=round_ * 20, size=1000)
-        for message in await take_all(subscription, timeout=0.001):
-            await subscription.commit(message)
-        log = bus._topics[TOPIC]
+    async for round_, log in rounds_read_and_committed(bus, 10):
         assert log.bytes == 5_000 and [m.offset for m in log.log] == list(range(round_ * 20 + 15, round_ * 20 + 20))
     late = await bus.subscribe([TOPIC], "resume", since_seconds=60, ephemeral=True)
     assert [m.offset for m in await take_all(late)] == list(range(195, 200))

@@ -66,6 +66,21 @@ def verify_sha256(path: Path, expected: str) -> None:
         raise VoiceChecksumMismatch(path, expected, digest.hexdigest())
 
 
+def _load_voice(files: PiperVoiceFiles) -> Any:
+    """What `PiperVoice.load` builds, with one session option it does not take: by default onnxruntime's intra-op
+    threads spin between the model's steps, CPU 1.98× the wall time of a synthesis against 1.76× without, for the
+    same wall time (docs/benchmarks/engines.md, "Idle threads")."""
+    import onnxruntime  # imported late, as piper is
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = onnxruntime.InferenceSession(str(files.model), sess_options=options, providers=["CPUExecutionProvider"])
+    config = PiperConfig.from_dict(json.loads(files.config.read_text(encoding="utf-8")))
+    return PiperVoice(session=session, config=config)
+
+
 class PiperSynthesizer:
     """One voice, checksummed when built (~0.1 s); the onnx session starts on the first utterance, or load()."""
 
@@ -88,10 +103,8 @@ class PiperSynthesizer:
         """The PiperVoice; idempotent."""
         with self._load_lock:
             if self._voice is None:
-                from piper import PiperVoice  # imported late: pulls in onnxruntime
-
                 try:
-                    self._voice = PiperVoice.load(self.voice_files.model, config_path=self.voice_files.config)
+                    self._voice = _load_voice(self.voice_files)
                 except Exception as error:  # onnxruntime, JSON and file errors alike
                     raise SynthesisFailed(self.name, f"cannot load {self.voice_files.model}: {error}") from error
             return self._voice
