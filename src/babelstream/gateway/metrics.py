@@ -127,7 +127,8 @@ class GatewayMetrics:
             "babelstream_gateway_speculations_total",
             "Utterances published at a short pause, by outcome: committed (the pause held), committed_early "
             "(the transcript showed a finished sentence), withdrawn (the speaker went on), skipped_busy (not made: the ASR "
-            "stage was behind, SPECULATE_MAX_ASR_BACKLOG)",
+            "stage was behind, SPECULATE_MAX_ASR_BACKLOG), skipped_long (not made: the utterance was longer than "
+            "SPECULATE_MAX_UTTERANCE_MS)",
             ["outcome"],
             registry=self.registry,
         )

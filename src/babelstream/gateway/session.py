@@ -698,6 +698,9 @@ class Session:
                 return
             if speculation is not None:
                 self._withdraw(speculation)
+            if 0 < self.settings.speculate_max_utterance_ms < utterance.end_ms - utterance.start_ms:
+                self.context.metrics.speculations.labels(outcome="skipped_long").inc()
+                return
             index = self._next_segment
             self._next_segment += 1
             event = self._segment_event(utterance, index, is_last=False)

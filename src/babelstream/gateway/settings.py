@@ -142,6 +142,10 @@ class GatewaySettings(BaseSettings):
     # (0.5 more per utterance, measured: docs/benchmarks/interim-results.md). While more utterances than this
     # wait for it or are in its batches, sessions stop speculating, so the decodes that count go first. 0: always.
     speculate_max_asr_backlog: int = 4
+    # A speculation decodes the whole utterance so far, and in run-on speech most are withdrawn: about a third of a
+    # lone stream's CPU on long utterances (docs/benchmarks/interim-results.md). Past this length (ms) an utterance is
+    # cut at the full pause only; the fast end of an utterance is for sentences (2-5 s). 0: any length.
+    speculate_max_utterance_ms: int = 8000
     admission_window_seconds: float = 30.0
 
     # Resuming a session (gateway/resume_token.py, docs/protocol.md "Resuming a session"). The key of the resume

@@ -1,7 +1,9 @@
 """Whisper (faster-whisper on CTranslate2, int8 on CPU) behind the SpeechRecognizer protocol.
 
 Segmentation happens upstream (the endpointer), so each call gets one utterance and runs Whisper
-once over it, without Whisper's own VAD, timestamps or conditioning on earlier text. Decoding goes to
+once over it, without Whisper's own VAD, timestamps or conditioning on earlier text. Without timestamps, though, an
+utterance of several sentences sometimes comes back as its first sentence alone, so a transcript too short for its
+audio is decoded again in timestamp mode (`_looks_cut_short`; docs/benchmarks/engines.md, "Whole utterances"). Decoding goes to
 CTranslate2 directly (not faster-whisper's transcribe) so the encoder sees a window sized to the
 utterance instead of 30 s, and runs once for both language detection and decoding. Whisper invents
 text for silence and noise; the guard below returns None rather than pass that on.
@@ -9,6 +11,7 @@ text for silence and noise; the guard below returns None rather than pass that o
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -181,7 +184,7 @@ class WhisperRecognizer:
         self, pcm: bytes, sample_rate_hz: int, language: str | None, *, timestamps: bool = False
     ) -> Recognition | None:
         """timestamps: also return Whisper's segments with their times (the interim results' worker trims its
-        audio at them); it costs a few tokens more."""
+        audio at them)."""
         result = self.transcribe_many([TranscriptionRequest(pcm, sample_rate_hz, language, timestamps)])[0]
         if isinstance(result, Exception):
             raise result
@@ -233,10 +236,30 @@ class WhisperRecognizer:
             encoded = self._encode([item.features for item in group], group[0].window)
             picked = self._pick_languages(encoded, [item.language for item in group])
             decoded = self._decode(encoded, [language for language, _ in picked], group[0].window, group[0].timestamps)
-        return [
+        recognitions = [
             self._recognition(item, language, probability, result)
             for item, (language, probability), result in zip(group, picked, decoded)
         ]
+        for position, (item, (language, _), recognition) in enumerate(zip(group, picked, recognitions)):
+            if not item.timestamps and _looks_cut_short(recognition, item.duration_ms):
+                alone = encoded if len(group) == 1 else None  # a batch's encoder output is not split here
+                recognitions[position] = self._whole(item, language, recognition, alone)
+        return recognitions
+
+    def _whole(
+        self, item: _Prepared, language: str, first: Recognition, encoded: ctranslate2.StorageView | None
+    ) -> Recognition:
+        """The utterance decoded again in timestamp mode, where Whisper goes on past a sentence's end; its text if
+        that is clearly longer. Which of speech or not was the first decode's to say (the guard reads a timestamped
+        decode as surer than it is: timestamp tokens are likely ones)."""
+        with self._replicas:
+            if encoded is None:
+                encoded = self._encode([item.features], item.window)
+            decoded = self._decode(encoded, [language], item.window, True)[0]
+        text = _clean(decoded.text)
+        if len(text) < _LONGER_BY * len(first.text):
+            return first
+        return dataclasses.replace(first, text=text)
 
     def _recognition(
         self, item: _Prepared, language: str, language_probability: float, decoded: _Decoded
@@ -344,6 +367,22 @@ class WhisperRecognizer:
         if avg_logprob < self._logprob_threshold and unsure_language:
             return True
         return no_speech_prob > self._no_speech_threshold and avg_logprob < self._logprob_threshold
+
+
+# A transcript of an utterance this long or longer with fewer characters per second of audio than this is suspect
+# (whole transcripts ran at 14-21 here; the ones Whisper cut short at 3-10), and the decode in timestamp mode replaces it
+# when it is this many times longer.
+_CUT_SHORT_MIN_MS = 4000
+_CUT_SHORT_CHARS_PER_SECOND = 12.0
+_LONGER_BY = 1.3
+
+
+def _looks_cut_short(recognition: Recognition | None, duration_ms: int) -> bool:
+    return (
+        recognition is not None
+        and duration_ms >= _CUT_SHORT_MIN_MS
+        and len(recognition.text) < _CUT_SHORT_CHARS_PER_SECOND * duration_ms / 1000
+    )
 
 
 def _timed_segments(ids: list[int], tokenizer: Tokenizer) -> tuple[tuple[int, int, str], ...]:
