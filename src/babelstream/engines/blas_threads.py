@@ -2,8 +2,8 @@
 
 numpy's OpenBLAS starts a thread per core and, after each matrix product, keeps them spinning a while for the next
 one. Our products are small (Whisper's mel filter bank over a few seconds of audio), so the spinning cost as much
-CPU again as the whole decode: tiny.en on one CTranslate2 thread, a 3 s utterance, 222 → 106 ms of CPU
-(docs/benchmarks/engines.md, "Idle threads"). CTranslate2 keeps its own threads, sized by ASR_CPU_THREADS.
+CPU again as the whole decode: tiny.en on one CTranslate2 thread, sentences of 2-5 s, 207 → 112 ms of CPU (P50;
+docs/benchmarks/engines.md, "Idle threads"). CTranslate2 keeps its own threads, sized by ASR_CPU_THREADS.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Whisper (faster-whisper on CTranslate2, int8 on CPU) behind the SpeechRecognizer protocol.
 
 Segmentation happens upstream (the endpointer), so each call gets one utterance and runs Whisper
-once over it, without Whisper's own VAD, timestamps or conditioning on earlier text. Without timestamps, though, an
-utterance of several sentences sometimes comes back as its first sentence alone, so a transcript too short for its
-audio is decoded again in timestamp mode (`_looks_cut_short`; docs/benchmarks/engines.md, "Whole utterances"). Decoding goes to
-CTranslate2 directly (not faster-whisper's transcribe) so the encoder sees a window sized to the
+once over it, without Whisper's own VAD, timestamps or conditioning on earlier text. Without timestamps, though,
+an utterance of several sentences sometimes comes back as its first sentence alone, so a transcript too short for
+its audio is decoded again in timestamp mode (`_looks_cut_short`; docs/benchmarks/engines.md, "Whole utterances").
+Decoding goes to CTranslate2 directly (not faster-whisper's transcribe) so the encoder sees a window sized to the
 utterance instead of 30 s, and runs once for both language detection and decoding. Whisper invents
 text for silence and noise; the guard below returns None rather than pass that on.
 """
@@ -370,8 +370,8 @@ class WhisperRecognizer:
 
 
 # A transcript of an utterance this long or longer with fewer characters per second of audio than this is suspect
-# (whole transcripts ran at 14-21 here; the ones Whisper cut short at 3-10), and the decode in timestamp mode replaces it
-# when it is this many times longer.
+# (the ones Whisper cut short ran at 3-10; about one whole sentence in 16 is under it too, and pays a second decoder
+# pass for nothing), and the decode in timestamp mode replaces it when it is this many times longer.
 _CUT_SHORT_MIN_MS = 4000
 _CUT_SHORT_CHARS_PER_SECOND = 12.0
 _LONGER_BY = 1.3

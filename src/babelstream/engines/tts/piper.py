@@ -68,8 +68,8 @@ def verify_sha256(path: Path, expected: str) -> None:
 
 def _load_voice(files: PiperVoiceFiles) -> Any:
     """What `PiperVoice.load` builds, with one session option it does not take: by default onnxruntime's intra-op
-    threads spin between the model's steps, CPU 1.98× the wall time of a synthesis against 1.76× without, for the
-    same wall time (docs/benchmarks/engines.md, "Idle threads")."""
+    threads spin between the model's steps; without it a synthesis takes the same time for 7% less CPU
+    (docs/benchmarks/engines.md, "Idle threads")."""
     import onnxruntime  # imported late, as piper is
     from piper import PiperVoice
     from piper.config import PiperConfig
